@@ -1,0 +1,251 @@
+//! The keyword side of the index: BM25 over title, section headings and body (tantivy).
+
+use std::path::{Path, PathBuf};
+
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+
+use crate::{Error, Result};
+
+const ANALYZER: &str = "rag_en";
+/// Per-field weights, measured on wiki-vital-10k known-item search (scripts/bench-retrieval).
+const TITLE_BOOST: f32 = 2.0;
+const HEADING_BOOST: f32 = 1.0;
+const BODY_BOOST: f32 = 1.0;
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    chunk_id: Field,
+    path: Field,
+    title: Field,
+    heading: Field,
+    body: Field,
+}
+
+pub struct Bm25 {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    dir: PathBuf,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        chunk_id: builder.add_u64_field("chunk_id", INDEXED | FAST | STORED),
+        path: builder.add_text_field("path", STRING),
+        title: builder.add_text_field("title", text.clone()),
+        heading: builder.add_text_field("heading", text.clone()),
+        body: builder.add_text_field("body", text),
+    };
+    (builder.build(), fields)
+}
+
+/// Stop words go: in a question ("what is the...") they would otherwise let any
+/// passage full of "the" and "that" outrank one that shares the question's meaning.
+fn analyzer() -> TextAnalyzer {
+    let stop_words = StopWordFilter::new(Language::English)
+        .unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new()));
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(stop_words)
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// A chunk as the keyword index sees it.
+pub struct Bm25Doc<'a> {
+    pub chunk_id: u64,
+    pub path: &'a str,
+    pub title: &'a str,
+    /// Section headings below the title.
+    pub sections: &'a str,
+    pub body: &'a str,
+}
+
+impl Bm25 {
+    pub fn open_or_create(dir: &Path) -> Result<Self> {
+        let tantivy_err = |source| Error::Tantivy {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            action: "creating",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let (schema, fields) = schema();
+        let directory = MmapDirectory::open(dir).map_err(|e| Error::Corrupt {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let index = Index::open_or_create(directory, schema).map_err(tantivy_err)?;
+        index.tokenizers().register(ANALYZER, analyzer());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(tantivy_err)?;
+        Ok(Bm25 {
+            index,
+            reader,
+            fields,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn err(&self, source: tantivy::TantivyError) -> Error {
+        Error::Tantivy {
+            path: self.dir.clone(),
+            source,
+        }
+    }
+
+    /// The generation recorded with the last tantivy commit; compared with the
+    /// manifest to detect a crash between the two commits.
+    pub fn committed_generation(&self) -> Result<Option<u64>> {
+        let metas = self.index.load_metas().map_err(|e| self.err(e))?;
+        Ok(metas.payload.and_then(|p| p.parse().ok()))
+    }
+
+    pub fn writer(&self) -> Result<Bm25Writer> {
+        let writer = self
+            .index
+            .writer_with_num_threads(1, WRITER_MEMORY)
+            .map_err(|e| self.err(e))?;
+        Ok(Bm25Writer {
+            writer,
+            fields: self.fields,
+            dir: self.dir.clone(),
+        })
+    }
+
+    /// Top `limit` chunk ids with their BM25 scores. Any text is a valid query:
+    /// it is analysed into terms, never parsed as query syntax.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<(u64, f32)>> {
+        let mut terms: Vec<String> = Vec::new();
+        let mut analyzer = analyzer();
+        let mut stream = analyzer.token_stream(query);
+        while let Some(token) = stream.next() {
+            if !terms.contains(&token.text) {
+                terms.push(token.text.clone());
+            }
+        }
+        if terms.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in &terms {
+            for (field, boost) in [
+                (self.fields.title, TITLE_BOOST),
+                (self.fields.heading, HEADING_BOOST),
+                (self.fields.body, BODY_BOOST),
+            ] {
+                let query = TermQuery::new(
+                    Term::from_field_text(field, term),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(query), boost)),
+                ));
+            }
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(limit).order_by_score())
+            .map_err(|e| self.err(e))?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let segment = searcher.segment_reader(address.segment_ord);
+            let ids = segment
+                .fast_fields()
+                .u64("chunk_id")
+                .map_err(|e| self.err(e))?;
+            if let Some(id) = ids.first(address.doc_id) {
+                hits.push((id, score));
+            }
+        }
+        Ok(hits)
+    }
+}
+
+pub struct Bm25Writer {
+    writer: IndexWriter,
+    fields: Fields,
+    dir: PathBuf,
+}
+
+impl Bm25Writer {
+    fn err(&self, source: tantivy::TantivyError) -> Error {
+        Error::Tantivy {
+            path: self.dir.clone(),
+            source,
+        }
+    }
+
+    pub fn add(&self, doc: Bm25Doc<'_>) -> Result<()> {
+        let f = self.fields;
+        self.writer
+            .add_document(doc!(
+                f.chunk_id => doc.chunk_id,
+                f.path => doc.path,
+                f.title => doc.title,
+                f.heading => doc.sections,
+                f.body => doc.body,
+            ))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn delete_path(&self, path: &str) {
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.path, path));
+    }
+
+    pub fn delete_all(&self) -> Result<()> {
+        self.writer
+            .delete_all_documents()
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Commits with the index generation as payload.
+    pub fn commit(&mut self, generation: u64) -> Result<()> {
+        let mut prepared = self.writer.prepare_commit().map_err(|e| Error::Tantivy {
+            path: self.dir.clone(),
+            source: e,
+        })?;
+        prepared.set_payload(&generation.to_string());
+        prepared.commit().map(|_| ()).map_err(|e| Error::Tantivy {
+            path: self.dir.clone(),
+            source: e,
+        })
+    }
+
+    /// Waits for merges, so no background thread outlives the ingest.
+    pub fn finish(self) -> Result<()> {
+        let dir = self.dir.clone();
+        self.writer
+            .wait_merging_threads()
+            .map_err(|source| Error::Tantivy { path: dir, source })
+    }
+}

@@ -1,0 +1,334 @@
+//! Splits a document into token-budgeted chunks that remember where they came from.
+
+use serde::{Deserialize, Serialize};
+use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
+use tokenizers::Tokenizer;
+
+use crate::extract::{Document, Kind};
+use crate::{Error, Result};
+
+/// Chunk sizes in the embedding model's tokens. Stored in the manifest: an
+/// index re-chunks every file when they change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkerConfig {
+    pub target_tokens: usize,
+    pub max_tokens: usize,
+    pub overlap_tokens: usize,
+}
+
+impl Default for ChunkerConfig {
+    /// MiniLM reads 256 tokens; the heading prefix and [CLS]/[SEP] take the rest.
+    fn default() -> Self {
+        ChunkerConfig {
+            target_tokens: 200,
+            max_tokens: 224,
+            overlap_tokens: 30,
+        }
+    }
+}
+
+/// One retrievable passage of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// 1-based, inclusive.
+    pub line_start: u32,
+    pub line_end: u32,
+    /// "Title > Section > Subsection".
+    pub heading: String,
+    pub text: String,
+    /// For PDFs, the 1-based page the chunk starts on.
+    pub page: Option<u32>,
+}
+
+impl Chunk {
+    /// The text the embedding model sees: the heading path gives a passage
+    /// its context ("Fugue > Structure" says what "it" refers to).
+    pub fn embedding_text(&self) -> String {
+        if self.heading.is_empty() {
+            self.text.clone()
+        } else {
+            format!("{}\n{}", self.heading, self.text)
+        }
+    }
+}
+
+enum Splitter {
+    Markdown(MarkdownSplitter<Tokenizer>),
+    Text(TextSplitter<Tokenizer>),
+}
+
+pub struct Chunker {
+    markdown: Splitter,
+    text: Splitter,
+    config: ChunkerConfig,
+}
+
+impl Chunker {
+    pub fn new(tokenizer: &Tokenizer, config: ChunkerConfig) -> Result<Self> {
+        if config.target_tokens == 0 || config.max_tokens < config.target_tokens {
+            return Err(Error::Config(format!(
+                "chunk sizes must satisfy 0 < target ({}) <= max ({})",
+                config.target_tokens, config.max_tokens
+            )));
+        }
+        // Sizing must count every token: the model's file pads and truncates for batching.
+        let mut tokenizer = tokenizer.clone();
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Config(format!("tokenizer: {e}")))?;
+        let chunk_config = || {
+            ChunkConfig::new(config.target_tokens..config.max_tokens + 1)
+                .with_sizer(tokenizer.clone())
+                .with_overlap(config.overlap_tokens)
+                .map_err(|e| Error::Config(format!("chunk overlap: {e}")))
+        };
+        Ok(Chunker {
+            markdown: Splitter::Markdown(MarkdownSplitter::new(chunk_config()?)),
+            text: Splitter::Text(TextSplitter::new(chunk_config()?)),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> ChunkerConfig {
+        self.config
+    }
+
+    pub fn chunk(&self, doc: &Document) -> Vec<Chunk> {
+        let splitter = match doc.kind {
+            Kind::Markdown | Kind::Html => &self.markdown,
+            Kind::Text | Kind::Code | Kind::Pdf => &self.text,
+        };
+        let pieces: Vec<(usize, &str)> = match splitter {
+            Splitter::Markdown(s) => s.chunk_indices(&doc.text).collect(),
+            Splitter::Text(s) => s.chunk_indices(&doc.text).collect(),
+        };
+        let lines = LineIndex::new(&doc.text);
+        let headings = match doc.kind {
+            Kind::Markdown | Kind::Html => markdown_headings(&doc.text),
+            _ => Vec::new(),
+        };
+        pieces
+            .into_iter()
+            .filter(|(_, piece)| !piece.trim().is_empty())
+            .map(|(offset, piece)| {
+                let line_start = lines.line_of(offset);
+                let line_end = lines.line_of(offset + piece.len().saturating_sub(1));
+                let page = (!doc.page_starts.is_empty()).then(|| {
+                    doc.page_starts
+                        .partition_point(|&start| start <= line_start) as u32
+                });
+                Chunk {
+                    line_start,
+                    line_end,
+                    heading: heading_path(&doc.title, &headings, offset),
+                    text: piece.to_string(),
+                    page,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Byte offset to 1-based line number.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    fn line_of(&self, offset: usize) -> u32 {
+        self.starts.partition_point(|&start| start <= offset) as u32
+    }
+}
+
+struct Heading {
+    level: usize,
+    title: String,
+    offset: usize,
+}
+
+/// ATX headings outside fenced code blocks.
+fn markdown_headings(text: &str) -> Vec<Heading> {
+    let mut headings = Vec::new();
+    let mut in_fence = false;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+        } else if !in_fence && trimmed.starts_with('#') && line.len() - trimmed.len() < 4 {
+            let level = trimmed.bytes().take_while(|&b| b == b'#').count();
+            let rest = &trimmed[level..];
+            if level <= 6 && (rest.starts_with(' ') || rest.starts_with('\t')) {
+                let title = rest.trim().trim_end_matches('#').trim();
+                if !title.is_empty() {
+                    headings.push(Heading {
+                        level,
+                        title: title.to_string(),
+                        offset,
+                    });
+                }
+            }
+        }
+        offset += line.len();
+    }
+    headings
+}
+
+/// The document title followed by the headings in force at `offset`.
+fn heading_path(title: &str, headings: &[Heading], offset: usize) -> String {
+    let mut stack: Vec<&Heading> = Vec::new();
+    for heading in headings.iter().take_while(|h| h.offset <= offset) {
+        while stack.last().is_some_and(|top| top.level >= heading.level) {
+            stack.pop();
+        }
+        stack.push(heading);
+    }
+    let mut parts: Vec<&str> = Vec::with_capacity(stack.len() + 1);
+    if !title.is_empty() {
+        parts.push(title);
+    }
+    for heading in stack {
+        if parts.last() != Some(&heading.title.as_str()) {
+            parts.push(&heading.title);
+        }
+    }
+    parts.join(" > ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenizers::models::wordlevel::WordLevel;
+    use tokenizers::pre_tokenizers::whitespace::Whitespace;
+
+    /// A tokenizer that counts whitespace-separated words, so budgets are exact.
+    fn word_tokenizer(text: &str) -> Tokenizer {
+        let mut vocab: std::collections::HashMap<String, u32> = Default::default();
+        vocab.insert("[UNK]".into(), 0);
+        for word in text.split(|c: char| !c.is_alphanumeric()) {
+            let next = vocab.len() as u32;
+            vocab.entry(word.to_string()).or_insert(next);
+        }
+        let model = WordLevel::builder()
+            .vocab(vocab.into_iter().collect())
+            .unk_token("[UNK]".into())
+            .build()
+            .unwrap();
+        let mut tokenizer = Tokenizer::new(model);
+        tokenizer.with_pre_tokenizer(Some(Whitespace {}));
+        tokenizer
+    }
+
+    fn doc(kind: Kind, title: &str, text: &str) -> Document {
+        Document {
+            kind,
+            title: title.into(),
+            text: text.into(),
+            page_starts: Vec::new(),
+        }
+    }
+
+    fn chunker(text: &str, target: usize, max: usize, overlap: usize) -> Chunker {
+        Chunker::new(
+            &word_tokenizer(text),
+            ChunkerConfig {
+                target_tokens: target,
+                max_tokens: max,
+                overlap_tokens: overlap,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn small_document_is_one_chunk_with_all_lines() {
+        let text = "# Fugue\n\nA fugue is a form.\nIt has voices.\n";
+        let chunks = chunker(text, 50, 60, 5).chunk(&doc(Kind::Markdown, "Fugue", text));
+        assert_eq!(chunks.len(), 1);
+        assert_eq!((chunks[0].line_start, chunks[0].line_end), (1, 4));
+        assert_eq!(chunks[0].heading, "Fugue");
+        assert_eq!(
+            chunks[0].embedding_text(),
+            format!("Fugue\n{}", text.trim())
+        );
+    }
+
+    #[test]
+    fn sections_split_at_headings_and_carry_their_path() {
+        let mut text = String::from("# Guide\n\nIntro words here.\n\n## Install\n\n");
+        for i in 0..30 {
+            text.push_str(&format!("install step {i} runs\n"));
+        }
+        text.push_str("\n### Linux\n\nuse the package manager\n\n## Usage\n\nrun the tool now\n");
+        let chunks = chunker(&text, 40, 50, 0).chunk(&doc(Kind::Markdown, "Guide", &text));
+        assert!(chunks.len() >= 3, "{chunks:#?}");
+        let usage = chunks
+            .iter()
+            .find(|c| c.text.contains("run the tool"))
+            .unwrap();
+        assert_eq!(usage.heading, "Guide > Usage");
+        let linux = chunks
+            .iter()
+            .find(|c| c.text.contains("package manager"))
+            .unwrap();
+        assert!(
+            linux.heading.starts_with("Guide > Install"),
+            "{}",
+            linux.heading
+        );
+        // Every chunk's text is exactly the lines it claims.
+        let lines: Vec<&str> = text.lines().collect();
+        for chunk in &chunks {
+            let span = lines[chunk.line_start as usize - 1..chunk.line_end as usize].join("\n");
+            assert_eq!(span.trim(), chunk.text.trim(), "{chunk:?}");
+        }
+    }
+
+    #[test]
+    fn budget_and_overlap_are_respected() {
+        let text: String = (0..400)
+            .map(|i| format!("Sentence number {i} is here."))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let tokenizer = word_tokenizer(&text);
+        let chunks = chunker(&text, 40, 50, 8).chunk(&doc(Kind::Text, "t", &text));
+        assert!(chunks.len() > 10);
+        for chunk in &chunks {
+            let n = tokenizer.encode(chunk.text.as_str(), false).unwrap().len();
+            assert!(n <= 50, "chunk of {n} tokens");
+            assert_eq!(chunk.heading, "t");
+        }
+        // Overlap: consecutive chunks share text.
+        let shared = chunks.windows(2).filter(|w| {
+            let tail: Vec<&str> = w[0].text.split_whitespace().rev().take(3).collect();
+            tail.iter().all(|word| w[1].text.contains(word))
+        });
+        assert!(shared.count() > chunks.len() / 2);
+    }
+
+    #[test]
+    fn headings_inside_code_fences_are_ignored() {
+        let text = "# Top\n\n```sh\n# not a heading\n```\n\nafter\n";
+        let headings = markdown_headings(text);
+        assert_eq!(headings.len(), 1);
+        assert_eq!(heading_path("Top", &headings, text.len() - 2), "Top");
+    }
+
+    #[test]
+    fn pdf_pages_follow_lines() {
+        let text = "page one text\n\npage two text\n\n";
+        let mut d = doc(Kind::Pdf, "p", text);
+        d.page_starts = vec![1, 3];
+        let chunks = chunker(text, 3, 4, 0).chunk(&d);
+        assert_eq!(chunks.first().unwrap().page, Some(1));
+        assert_eq!(chunks.last().unwrap().page, Some(2));
+        assert_eq!(chunks.last().unwrap().line_start, 3);
+    }
+}

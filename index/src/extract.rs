@@ -1,0 +1,303 @@
+//! Turns a file's bytes into plain text worth indexing, or a reason to skip it.
+
+use std::fmt;
+use std::path::Path;
+
+/// How a file's text is read and chunked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Markdown and reStructuredText: headings guide the chunker.
+    Markdown,
+    Text,
+    Html,
+    Pdf,
+    Code,
+}
+
+const MARKDOWN: &[&str] = &["md", "markdown", "mdx", "rst", "org", "adoc"];
+const TEXT: &[&str] = &["txt", "text", "log", "csv", "tsv", "tex"];
+const HTML: &[&str] = &["html", "htm", "xhtml"];
+const CODE: &[&str] = &[
+    "rs", "py", "pyi", "js", "mjs", "cjs", "jsx", "ts", "tsx", "go", "c", "h", "cc", "cpp", "cxx",
+    "hpp", "hh", "java", "kt", "kts", "scala", "swift", "rb", "php", "pl", "lua", "r", "jl", "hs",
+    "ml", "ex", "exs", "erl", "clj", "cs", "fs", "dart", "zig", "nim", "sh", "bash", "zsh", "fish",
+    "ps1", "sql", "toml", "json", "yaml", "yml", "ini", "cfg", "conf", "xml", "css", "scss",
+    "proto", "graphql", "cmake", "gradle", "vue", "svelte",
+];
+/// Extension-less files that are text by convention.
+const TEXT_NAMES: &[&str] = &[
+    "readme",
+    "license",
+    "copying",
+    "authors",
+    "changelog",
+    "notice",
+    "makefile",
+    "dockerfile",
+    "justfile",
+    "gemfile",
+    "rakefile",
+    "procfile",
+];
+
+/// Which kind a path is, from its extension; `None` for formats we do not read
+/// (images, archives...). Extension-less files are sniffed later as text.
+pub fn kind_of(path: &Path) -> Option<Kind> {
+    let ext = match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) => ext.to_ascii_lowercase(),
+        None => {
+            let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+            return (TEXT_NAMES.contains(&name.as_str()) || !name.contains('.'))
+                .then_some(Kind::Text);
+        }
+    };
+    let ext = ext.as_str();
+    if MARKDOWN.contains(&ext) {
+        Some(Kind::Markdown)
+    } else if TEXT.contains(&ext) {
+        Some(Kind::Text)
+    } else if HTML.contains(&ext) {
+        Some(Kind::Html)
+    } else if ext == "pdf" {
+        Some(Kind::Pdf)
+    } else if CODE.contains(&ext) {
+        Some(Kind::Code)
+    } else {
+        None
+    }
+}
+
+/// A file's text as the chunker sees it.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub kind: Kind,
+    pub title: String,
+    pub text: String,
+    /// For PDFs: the first line (1-based) of each page in `text`.
+    pub page_starts: Vec<u32>,
+}
+
+/// Why a file was not indexed. Each is reported once, as one warning line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    Binary,
+    InvalidUtf8 { at_byte: usize },
+    Empty,
+    TooLarge { size: u64, limit: u64 },
+    BrokenPdf(String),
+    Unreadable(String),
+    SymlinkLoop,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::Binary => write!(f, "binary file"),
+            SkipReason::InvalidUtf8 { at_byte } => write!(
+                f,
+                "not valid UTF-8 (first bad byte at offset {at_byte}); convert it to UTF-8 to index it"
+            ),
+            SkipReason::Empty => write!(f, "empty (no text to index)"),
+            SkipReason::TooLarge { size, limit } => write!(
+                f,
+                "{} is over the {} limit (raise it with --max-file-size)",
+                human_bytes(*size),
+                human_bytes(*limit)
+            ),
+            SkipReason::BrokenPdf(why) => write!(f, "unreadable PDF: {why}"),
+            SkipReason::Unreadable(why) => write!(f, "cannot read: {why}"),
+            SkipReason::SymlinkLoop => write!(f, "symbolic link loop"),
+        }
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: &[&str] = &["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Extracts the text of one file from its bytes.
+pub fn extract(path: &Path, kind: Kind, bytes: &[u8]) -> Result<Document, SkipReason> {
+    if bytes.is_empty() {
+        return Err(SkipReason::Empty);
+    }
+    let (text, title, page_starts) = match kind {
+        Kind::Pdf => {
+            let (text, page_starts) = extract_pdf(bytes)?;
+            (text, None, page_starts)
+        }
+        Kind::Html => {
+            let source = decode_utf8(bytes)?;
+            let title = html_title(&source);
+            let text = html2text::from_read(source.as_bytes(), 100)
+                .map_err(|e| SkipReason::Unreadable(format!("HTML: {e}")))?;
+            (text, title, Vec::new())
+        }
+        Kind::Markdown => {
+            let text = decode_utf8(bytes)?;
+            let title = markdown_title(&text);
+            (text, title, Vec::new())
+        }
+        Kind::Text | Kind::Code => (decode_utf8(bytes)?, None, Vec::new()),
+    };
+    let text = text.replace("\r\n", "\n");
+    if text.trim().is_empty() {
+        return Err(SkipReason::Empty);
+    }
+    let title = title.unwrap_or_else(|| file_title(path, kind));
+    Ok(Document {
+        kind,
+        title,
+        text,
+        page_starts,
+    })
+}
+
+fn decode_utf8(bytes: &[u8]) -> Result<String, SkipReason> {
+    let sniff = &bytes[..bytes.len().min(8192)];
+    if sniff.contains(&0) {
+        return Err(SkipReason::Binary);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string()),
+        Err(e) => {
+            // Mostly-unprintable content is binary whatever its extension says.
+            let control = sniff
+                .iter()
+                .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c))
+                .count();
+            if control * 10 > sniff.len() {
+                Err(SkipReason::Binary)
+            } else {
+                Err(SkipReason::InvalidUtf8 {
+                    at_byte: e.valid_up_to(),
+                })
+            }
+        }
+    }
+}
+
+fn extract_pdf(bytes: &[u8]) -> Result<(String, Vec<u32>), SkipReason> {
+    // pdf-extract panics on some malformed files; one bad PDF must not end the ingest.
+    let pages = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
+        .map_err(|_| SkipReason::BrokenPdf("the PDF parser failed on this file".into()))?
+        .map_err(|e| SkipReason::BrokenPdf(e.to_string()))?;
+    let mut text = String::new();
+    let mut page_starts = Vec::with_capacity(pages.len());
+    let mut line = 1u32;
+    for page in pages {
+        let page = page.trim_matches('\n');
+        page_starts.push(line);
+        text.push_str(page);
+        text.push_str("\n\n");
+        line += page.matches('\n').count() as u32 + 2;
+    }
+    Ok((text, page_starts))
+}
+
+fn markdown_title(text: &str) -> Option<String> {
+    let mut in_fence = false;
+    for line in text.lines().take(200) {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+        } else if !in_fence {
+            if let Some(title) = trimmed.strip_prefix("# ") {
+                let title = title.trim().trim_end_matches('#').trim();
+                if !title.is_empty() {
+                    return Some(title.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+fn html_title(source: &str) -> Option<String> {
+    let lower = source.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let open_end = start + lower[start..].find('>')? + 1;
+    let close = open_end + lower[open_end..].find("</title")?;
+    let title = source[open_end..close]
+        .split_whitespace()
+        .collect::<Vec<_>>();
+    (!title.is_empty()).then(|| title.join(" "))
+}
+
+fn file_title(path: &Path, kind: Kind) -> String {
+    let name = match kind {
+        Kind::Code => path.file_name(),
+        _ => path.file_stem(),
+    };
+    name.map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_extension() {
+        assert_eq!(kind_of(Path::new("a/b.MD")), Some(Kind::Markdown));
+        assert_eq!(kind_of(Path::new("x.rs")), Some(Kind::Code));
+        assert_eq!(kind_of(Path::new("x.png")), None);
+        assert_eq!(kind_of(Path::new("Makefile")), Some(Kind::Text));
+        assert_eq!(kind_of(Path::new("page.HTML")), Some(Kind::Html));
+    }
+
+    #[test]
+    fn bad_inputs_are_skip_reasons() {
+        let p = Path::new("f.txt");
+        assert_eq!(extract(p, Kind::Text, b"").unwrap_err(), SkipReason::Empty);
+        assert_eq!(
+            extract(p, Kind::Text, b"  \n\t\n").unwrap_err(),
+            SkipReason::Empty
+        );
+        assert_eq!(
+            extract(p, Kind::Text, b"ab\0cd").unwrap_err(),
+            SkipReason::Binary
+        );
+        assert_eq!(
+            extract(p, Kind::Text, b"caf\xe9 au lait").unwrap_err(),
+            SkipReason::InvalidUtf8 { at_byte: 3 }
+        );
+        assert!(matches!(
+            extract(Path::new("x.pdf"), Kind::Pdf, b"%PDF-1.4 garbage").unwrap_err(),
+            SkipReason::BrokenPdf(_)
+        ));
+    }
+
+    #[test]
+    fn titles() {
+        let doc = extract(
+            Path::new("n.md"),
+            Kind::Markdown,
+            b"intro\n# The Title #\nbody",
+        )
+        .unwrap();
+        assert_eq!(doc.title, "The Title");
+        let doc = extract(
+            Path::new("p.html"),
+            Kind::Html,
+            b"<html><head><TITLE> A  page </title><script>var x=1;</script></head><body><p>Hello there</p></body></html>",
+        )
+        .unwrap();
+        assert_eq!(doc.title, "A page");
+        assert!(doc.text.contains("Hello there"));
+        assert!(!doc.text.contains("var x"));
+        let doc = extract(Path::new("src/lib.rs"), Kind::Code, b"fn main() {}\r\n").unwrap();
+        assert_eq!(doc.title, "lib.rs");
+        assert_eq!(doc.text, "fn main() {}\n");
+    }
+}

@@ -1,0 +1,273 @@
+//! Opening an index folder for reading, and searching it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::bm25::Bm25;
+use crate::embedder::Embedder;
+use crate::manifest::{chunk_table_file, read_chunk_table, Manifest, StoredChunk};
+use crate::search::{fuse, Hit, Mode, SearchOptions};
+use crate::vectors::VectorIndex;
+use crate::{Error, Result};
+
+/// The index folder's name when it is found by walking up from the current folder.
+pub const INDEX_DIR_NAME: &str = ".rag";
+pub(crate) const BM25_DIR: &str = "bm25";
+
+/// Finds `.rag/` in `start` or its ancestors, as git finds `.git/`.
+pub fn find_index_dir(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(INDEX_DIR_NAME))
+        .find(|candidate| candidate.join(crate::manifest::MANIFEST_FILE).is_file())
+}
+
+/// The folder that stored paths are relative to: the one holding the index folder.
+pub fn index_root(index_dir: &Path) -> PathBuf {
+    let absolute = std::path::absolute(index_dir).unwrap_or_else(|_| index_dir.to_path_buf());
+    absolute.parent().map(Path::to_path_buf).unwrap_or(absolute)
+}
+
+/// A committed index generation, opened for searching.
+pub struct Index {
+    pub(crate) dir: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) manifest: Manifest,
+    pub(crate) chunks: Vec<StoredChunk>,
+    pub(crate) rows: HashMap<u64, usize>,
+    pub(crate) vectors: VectorIndex,
+    pub(crate) bm25: Bm25,
+    pub(crate) bm25_in_sync: bool,
+}
+
+/// What `rag status` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub index_dir: PathBuf,
+    pub files: usize,
+    pub chunks: usize,
+    pub model_id: String,
+    pub dimension: usize,
+    pub generation: u64,
+    pub size_bytes: u64,
+    pub created_at: u64,
+    pub last_ingest: u64,
+    pub vector_points: usize,
+    pub deleted_points: usize,
+    pub bm25_in_sync: bool,
+}
+
+impl Index {
+    /// Opens the last committed generation. With `model`, refuses an index built
+    /// by another embedding model.
+    pub fn open(dir: &Path, model: Option<(&str, usize)>) -> Result<Self> {
+        let manifest = Manifest::read(dir)?.ok_or_else(|| Error::NotFound(dir.to_path_buf()))?;
+        check_model(dir, &manifest, model)?;
+        let chunks = if manifest.generation == 0 {
+            Vec::new()
+        } else {
+            read_chunk_table(&dir.join(chunk_table_file(manifest.generation)))?
+        };
+        if chunks.len() != manifest.chunk_count {
+            return Err(Error::Corrupt {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "the chunk table has {} chunks, the manifest says {}",
+                    chunks.len(),
+                    manifest.chunk_count
+                ),
+            });
+        }
+        let dimension = manifest.embedding.dimension;
+        let vectors = match &manifest.hnsw {
+            Some(basename) => VectorIndex::load(dir, basename, dimension)?,
+            None => VectorIndex::new(dimension, 0),
+        };
+        let bm25 = Bm25::open_or_create(&dir.join(BM25_DIR))?;
+        let bm25_in_sync = bm25.committed_generation()?.unwrap_or(0) == manifest.generation;
+        let rows = chunks
+            .iter()
+            .enumerate()
+            .map(|(row, c)| (c.id, row))
+            .collect();
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            root: index_root(dir),
+            manifest,
+            chunks,
+            rows,
+            vectors,
+            bm25,
+            bm25_in_sync,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.manifest.files.len()
+    }
+
+    /// False after a crash between the keyword index's commit and the manifest's:
+    /// keyword results are then limited to chunks both agree on, until the next ingest.
+    pub fn bm25_in_sync(&self) -> bool {
+        self.bm25_in_sync
+    }
+
+    /// Where a stored path is on disk.
+    pub fn resolve(&self, stored: &str) -> PathBuf {
+        self.root.join(stored)
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            index_dir: self.dir.clone(),
+            files: self.file_count(),
+            chunks: self.chunk_count(),
+            model_id: self.manifest.embedding.model_id.clone(),
+            dimension: self.manifest.embedding.dimension,
+            generation: self.manifest.generation,
+            size_bytes: folder_size(&self.dir),
+            created_at: self.manifest.created_at,
+            last_ingest: self.manifest.updated_at,
+            vector_points: self.vectors.points(),
+            deleted_points: self.vectors.points().saturating_sub(self.chunks.len()),
+            bm25_in_sync: self.bm25_in_sync,
+        }
+    }
+
+    /// Searches with the query embedded by `embedder` (needed unless the mode is BM25).
+    pub fn search(
+        &self,
+        query: &str,
+        embedder: Option<&dyn Embedder>,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let vector = match (options.mode, embedder) {
+            (Mode::Bm25, _) => None,
+            (_, Some(embedder)) => Some(embedder.embed_query(query).map_err(Error::Embedding)?),
+            (_, None) => {
+                return Err(Error::Config(
+                    "vector and hybrid search need an embedding model".into(),
+                ))
+            }
+        };
+        self.search_with_vector(query, vector.as_deref(), options)
+    }
+
+    /// Searches with a query vector computed by the caller (for batched queries).
+    pub fn search_with_vector(
+        &self,
+        query: &str,
+        vector: Option<&[f32]>,
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>> {
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let candidates = options.candidates();
+        let keyword = if options.mode == Mode::Vector {
+            Vec::new()
+        } else {
+            // Ask for extra hits when the keyword index may hold chunks the manifest dropped.
+            let limit = if self.bm25_in_sync {
+                candidates
+            } else {
+                candidates * 2
+            };
+            let mut hits = self.bm25.search(query, limit)?;
+            hits.retain(|(id, _)| self.rows.contains_key(id));
+            hits.truncate(candidates);
+            hits
+        };
+        let dense = match (options.mode, vector) {
+            (Mode::Bm25, _) | (_, None) => Vec::new(),
+            (_, Some(vector)) => {
+                let live = |id: &usize| self.rows.contains_key(&(*id as u64));
+                let keep: Option<&dyn Fn(&usize) -> bool> =
+                    (self.vectors.points() > self.chunks.len()).then_some(&live);
+                self.vectors
+                    .search(vector, candidates, options.ef.max(candidates), keep)
+            }
+        };
+        let fused = fuse(&keyword, &dense, options);
+        Ok(fused
+            .into_iter()
+            .filter_map(|scored| {
+                let stored = &self.chunks[*self.rows.get(&scored.chunk_id)?];
+                Some(Hit {
+                    chunk_id: scored.chunk_id,
+                    score: scored.score,
+                    bm25: scored.bm25,
+                    similarity: scored.similarity,
+                    path: stored.path.clone(),
+                    line_start: stored.chunk.line_start,
+                    line_end: stored.chunk.line_end,
+                    heading: stored.chunk.heading.clone(),
+                    text: stored.chunk.text.clone(),
+                    page: stored.chunk.page,
+                })
+            })
+            .collect())
+    }
+
+    /// Chunks of one file in line order (for merging neighbours into a passage).
+    pub fn chunks_of(&self, path: &str) -> Vec<&StoredChunk> {
+        let Some(entry) = self.manifest.files.get(path) else {
+            return Vec::new();
+        };
+        let mut chunks: Vec<&StoredChunk> = entry
+            .chunks
+            .iter()
+            .filter_map(|id| self.rows.get(id).map(|&row| &self.chunks[row]))
+            .collect();
+        chunks.sort_by_key(|c| c.chunk.line_start);
+        chunks
+    }
+}
+
+pub(crate) fn check_model(
+    dir: &Path,
+    manifest: &Manifest,
+    model: Option<(&str, usize)>,
+) -> Result<()> {
+    if let Some((model_id, dimension)) = model {
+        if manifest.embedding.model_id != model_id || manifest.embedding.dimension != dimension {
+            return Err(Error::ModelMismatch {
+                path: dir.to_path_buf(),
+                found: manifest.embedding.model_id.clone(),
+                found_dim: manifest.embedding.dimension,
+                expected: model_id.to_string(),
+                expected_dim: dimension,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn folder_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => folder_size(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -1,0 +1,29 @@
+//! `rag-index`: everything from a path on disk to a ranked list of chunks with
+//! their source spans. It takes the embedding model as a trait ([`Embedder`]),
+//! so it never names the runtime that computes embeddings.
+//!
+//! ```text
+//! walk -> extract -> chunk -> embed -> BM25 (tantivy) + HNSW (hnsw_rs) + chunk table
+//!                                    -> atomic commit of the manifest
+//! ```
+
+mod bm25;
+pub mod chunk;
+mod embedder;
+mod error;
+pub mod extract;
+mod index;
+mod ingest;
+pub mod manifest;
+mod search;
+mod vectors;
+pub mod walk;
+mod writer;
+
+pub use chunk::{Chunk, Chunker, ChunkerConfig};
+pub use embedder::Embedder;
+pub use error::{Error, Result};
+pub use index::{find_index_dir, index_root, Index, Status, INDEX_DIR_NAME};
+pub use ingest::{ingest, stored_path, IngestEvent, IngestOptions, IngestSummary};
+pub use search::{Hit, Mode, SearchOptions};
+pub use writer::{FileUpdate, IndexWriter};

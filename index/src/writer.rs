@@ -1,0 +1,343 @@
+//! The single writer of an index folder: stages file additions and removals and
+//! commits them as a new generation.
+//!
+//! Commit order makes a crash at any point harmless: the new generation's chunk
+//! table, vectors and graph are written under new names, then the keyword index
+//! commits (its payload names the generation), and only then is the manifest
+//! renamed into place. Until that rename, readers see the previous generation;
+//! a keyword index that got ahead is detected by its payload and rebuilt.
+
+use std::collections::HashSet;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+
+use crate::bm25::{Bm25, Bm25Doc, Bm25Writer};
+use crate::chunk::{Chunk, ChunkerConfig};
+use crate::error::IoContext;
+use crate::index::{check_model, BM25_DIR};
+use crate::manifest::{
+    chunk_table_file, generation_of, hnsw_basename, read_chunk_table, unix_now, vectors_file,
+    write_chunk_table, EmbeddingInfo, FileEntry, Manifest, StoredChunk,
+};
+use crate::vectors::{read_vectors, write_vectors, VectorIndex};
+use crate::{Error, Result};
+
+const LOCK_FILE: &str = "lock";
+/// Rebuild the graph from the raw vectors once this share of its points are deleted.
+const MAX_DELETED_SHARE: f32 = 0.25;
+
+pub struct IndexWriter {
+    dir: PathBuf,
+    _lock: File,
+    manifest: Manifest,
+    chunks: Vec<StoredChunk>,
+    /// Row-aligned with `chunks`.
+    vectors: Vec<f32>,
+    removed: HashSet<u64>,
+    graph: VectorIndex,
+    /// Chunks with ids from here on are not in the graph yet.
+    graph_next_id: u64,
+    bm25_writer: Bm25Writer,
+    dirty: bool,
+    rechunk_all: bool,
+}
+
+/// A file's content, chunked and embedded, ready to replace its previous version.
+pub struct FileUpdate {
+    pub path: String,
+    pub hash: String,
+    pub size: u64,
+    pub title: String,
+    pub chunks: Vec<Chunk>,
+    pub vectors: Vec<Vec<f32>>,
+}
+
+impl IndexWriter {
+    /// Opens (or creates) the index at `dir` for writing. Fails with
+    /// [`Error::Locked`] while another writer holds it.
+    pub fn open(
+        dir: &Path,
+        embedding: EmbeddingInfo,
+        chunker: ChunkerConfig,
+        rebuild: bool,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(dir).io_context("creating the index folder", dir)?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .io_context("opening", &lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(Error::Locked(dir.to_path_buf())),
+            Err(TryLockError::Error(e)) => return Err(e).io_context("locking", &lock_path),
+        }
+
+        let previous = Manifest::read(dir)?;
+        let dimension = embedding.dimension;
+        let bm25 = Bm25::open_or_create(&dir.join(BM25_DIR))?;
+        let bm25_writer = bm25.writer()?;
+        let (manifest, chunks, vectors, graph, rechunk_all) = match previous {
+            Some(old) if !rebuild => {
+                check_model(dir, &old, Some((&embedding.model_id, dimension)))?;
+                let (chunks, vectors) = if old.generation == 0 {
+                    (Vec::new(), Vec::new())
+                } else {
+                    let chunks = read_chunk_table(&dir.join(chunk_table_file(old.generation)))?;
+                    let vectors = read_vectors(
+                        &dir.join(vectors_file(old.generation)),
+                        dimension,
+                        chunks.len(),
+                    )?;
+                    (chunks, vectors)
+                };
+                let graph = match &old.hnsw {
+                    Some(basename) => VectorIndex::load(dir, basename, dimension)?,
+                    None => VectorIndex::new(dimension, chunks.len()),
+                };
+                let rechunk_all = old.chunker != chunker;
+                let mut manifest = old;
+                manifest.chunker = chunker;
+                (manifest, chunks, vectors, graph, rechunk_all)
+            }
+            old => {
+                let mut manifest = Manifest::new(embedding, chunker);
+                if let Some(old) = old {
+                    // Generations keep counting so no file name is ever reused.
+                    manifest.generation = old.generation;
+                    manifest.next_chunk_id = old.next_chunk_id;
+                }
+                (
+                    manifest,
+                    Vec::new(),
+                    Vec::new(),
+                    VectorIndex::new(dimension, 0),
+                    false,
+                )
+            }
+        };
+
+        let mut dirty = rebuild;
+        let bm25_generation = bm25.committed_generation()?.unwrap_or(0);
+        if rebuild || bm25_generation != manifest.generation {
+            // Crash between the two commits, or a fresh start: the chunk table is the truth.
+            bm25_writer.delete_all()?;
+            for stored in &chunks {
+                let title = manifest
+                    .files
+                    .get(&stored.path)
+                    .map(|f| f.title.as_str())
+                    .unwrap_or("");
+                bm25_writer.add(bm25_doc(stored, title))?;
+            }
+            dirty = true;
+        }
+        let graph_next_id = manifest.next_chunk_id;
+        let writer = IndexWriter {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            manifest,
+            chunks,
+            vectors,
+            removed: HashSet::new(),
+            graph,
+            graph_next_id,
+            bm25_writer,
+            dirty,
+            rechunk_all,
+        };
+        writer.remove_stale_files(true);
+        Ok(writer)
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// True when the chunker settings changed since the last ingest, so every
+    /// file must be chunked again.
+    pub fn rechunk_all(&self) -> bool {
+        self.rechunk_all
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.dirty
+    }
+
+    pub fn remove_file(&mut self, path: &str) {
+        if let Some(entry) = self.manifest.files.remove(path) {
+            self.removed.extend(entry.chunks);
+            self.bm25_writer.delete_path(path);
+            self.dirty = true;
+        }
+    }
+
+    /// Replaces a file's chunks (or adds the file).
+    pub fn put_file(&mut self, update: FileUpdate) -> Result<()> {
+        let dimension = self.manifest.embedding.dimension;
+        if update.vectors.len() != update.chunks.len()
+            || update.vectors.iter().any(|v| v.len() != dimension)
+        {
+            return Err(Error::Embedding(format!(
+                "{}: got {} vectors for {} chunks (dimension {dimension} expected)",
+                update.path,
+                update.vectors.len(),
+                update.chunks.len()
+            )));
+        }
+        self.remove_file(&update.path);
+        let mut ids = Vec::with_capacity(update.chunks.len());
+        for (chunk, vector) in update.chunks.into_iter().zip(update.vectors) {
+            let id = self.manifest.next_chunk_id;
+            self.manifest.next_chunk_id += 1;
+            let stored = StoredChunk {
+                id,
+                path: update.path.clone(),
+                chunk,
+            };
+            self.bm25_writer.add(bm25_doc(&stored, &update.title))?;
+            self.chunks.push(stored);
+            self.vectors.extend(vector);
+            ids.push(id);
+        }
+        self.manifest.files.insert(
+            update.path,
+            FileEntry {
+                hash: update.hash,
+                size: update.size,
+                title: update.title,
+                chunks: ids,
+            },
+        );
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Makes everything staged so far durable and visible as one new generation.
+    /// Returns false when there was nothing to commit.
+    pub fn commit(&mut self) -> Result<bool> {
+        if !self.dirty {
+            return Ok(false);
+        }
+        self.compact();
+        let generation = self.manifest.generation + 1;
+        let dir = self.dir.clone();
+        write_chunk_table(&dir.join(chunk_table_file(generation)), &self.chunks)?;
+        write_vectors(&dir.join(vectors_file(generation)), &self.vectors)?;
+        self.update_graph();
+        let hnsw = if self.graph.points() == 0 {
+            None
+        } else {
+            Some(self.graph.dump(&dir, &hnsw_basename(generation))?)
+        };
+        self.bm25_writer.commit(generation)?;
+
+        self.manifest.generation = generation;
+        self.manifest.hnsw = hnsw;
+        self.manifest.chunk_count = self.chunks.len();
+        self.manifest.updated_at = unix_now();
+        self.manifest.write(&dir)?;
+        self.dirty = false;
+        self.remove_stale_files(false);
+        Ok(true)
+    }
+
+    /// Commits and waits for the keyword index's background merges.
+    pub fn finish(mut self) -> Result<bool> {
+        let committed = self.commit()?;
+        self.bm25_writer.finish()?;
+        Ok(committed)
+    }
+
+    fn compact(&mut self) {
+        if self.removed.is_empty() {
+            return;
+        }
+        let dimension = self.manifest.embedding.dimension;
+        let mut kept_vectors = Vec::with_capacity(self.vectors.len());
+        let mut kept_chunks = Vec::with_capacity(self.chunks.len());
+        for (row, stored) in std::mem::take(&mut self.chunks).into_iter().enumerate() {
+            if !self.removed.contains(&stored.id) {
+                kept_vectors
+                    .extend_from_slice(&self.vectors[row * dimension..(row + 1) * dimension]);
+                kept_chunks.push(stored);
+            }
+        }
+        self.chunks = kept_chunks;
+        self.vectors = kept_vectors;
+        self.removed.clear();
+    }
+
+    /// Inserts new chunks into the graph, or rebuilds it from the raw vectors
+    /// when deleted points would otherwise slow every search.
+    fn update_graph(&mut self) {
+        let dimension = self.manifest.embedding.dimension;
+        let rows = |chunks: &[StoredChunk], from_id: u64| -> Vec<usize> {
+            chunks
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.id >= from_id)
+                .map(|(row, _)| row)
+                .collect()
+        };
+        let pending = rows(&self.chunks, self.graph_next_id);
+        let live_in_graph = self.chunks.len() - pending.len();
+        let deleted = self.graph.points().saturating_sub(live_in_graph);
+        let total = self.graph.points() + pending.len();
+        let rebuild = deleted > 0 && deleted as f32 > MAX_DELETED_SHARE * total as f32;
+        let rows = if rebuild {
+            self.graph = VectorIndex::new(dimension, self.chunks.len());
+            (0..self.chunks.len()).collect()
+        } else {
+            pending
+        };
+        let items: Vec<(u64, &[f32])> = rows
+            .iter()
+            .map(|&row| {
+                (
+                    self.chunks[row].id,
+                    &self.vectors[row * dimension..(row + 1) * dimension],
+                )
+            })
+            .collect();
+        self.graph.insert(&items);
+        self.graph_next_id = self.manifest.next_chunk_id;
+    }
+
+    /// Deletes data files of generations nobody can read any more: older than the
+    /// previous one (kept for readers that opened it just before a commit), and,
+    /// when opening, newer than the manifest (left by a crash before its commit).
+    fn remove_stale_files(&self, after_crash: bool) {
+        let current = self.manifest.generation;
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(generation) = name.to_str().and_then(generation_of) else {
+                continue;
+            };
+            let stale = generation + 1 < current || (after_crash && generation > current);
+            if stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+fn bm25_doc<'a>(stored: &'a StoredChunk, title: &'a str) -> Bm25Doc<'a> {
+    let heading = stored.chunk.heading.as_str();
+    let sections = heading
+        .strip_prefix(title)
+        .map(|rest| rest.trim_start_matches(" > "))
+        .unwrap_or(heading);
+    Bm25Doc {
+        chunk_id: stored.id,
+        path: &stored.path,
+        title,
+        sections,
+        body: &stored.chunk.text,
+    }
+}

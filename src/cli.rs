@@ -1,0 +1,176 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rag",
+    version,
+    about = "A local, private open-book assistant: index your folders, search them, ask them.",
+    long_about = None,
+    after_help = "The index lives in .rag/ in the current folder or the nearest parent that has one (like git); --index DIR overrides.\nModels are read from --models DIR, $RAG_MODELS, or ~/.local/share/rag/models (scripts/fetch-models fills it)."
+)]
+pub struct Cli {
+    /// Index folder [default: .rag/ found upward from the current folder]
+    #[arg(long, global = true, env = "RAG_INDEX", value_name = "DIR")]
+    pub index: Option<PathBuf>,
+
+    /// Model folder [default: $RAG_MODELS or ~/.local/share/rag/models]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+
+    /// Print nothing but results and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add folders and files to the index, or bring it up to date with them
+    Ingest(IngestArgs),
+    /// Search the index and print the best passages
+    Search(SearchArgs),
+    /// Show what the index holds
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Folders or files to index
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Leave out paths matching this glob (gitignore syntax; repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Skip files larger than this (e.g. 500KB, 20MB, 1GB)
+    #[arg(long, default_value = "20MB", value_parser = parse_size, value_name = "SIZE")]
+    pub max_file_size: u64,
+
+    /// Discard the existing index and build it again from scratch
+    #[arg(long)]
+    pub rebuild: bool,
+
+    /// Parallel embedding workers [default: number of CPU cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print the summary as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    /// Commit at least this often during a long ingest (seconds)
+    #[arg(long, default_value_t = 60, value_name = "SECS", hide = true)]
+    pub checkpoint_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for (any text; no query syntax)
+    #[arg(value_name = "QUERY", required_unless_present = "batch")]
+    pub query: Option<String>,
+
+    /// Number of results
+    #[arg(short, default_value_t = 10, value_name = "N")]
+    pub k: usize,
+
+    /// hybrid (BM25 + vectors, fused), bm25 (keywords) or vector (meaning)
+    #[arg(long, default_value = "hybrid", value_name = "MODE")]
+    pub mode: rag_index::Mode,
+
+    /// Print results as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    /// Run one query per line of FILE ('-' for stdin), printing one JSON line each
+    #[arg(long, value_name = "FILE", conflicts_with = "query")]
+    pub batch: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub fusion: FusionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FusionArgs {
+    /// RRF rank constant for hybrid fusion
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_name = "K",
+        help_heading = "Fusion"
+    )]
+    pub rrf_k: f32,
+
+    /// Weight of the keyword ranking in hybrid fusion
+    #[arg(long, default_value_t = 1.0, value_name = "W", help_heading = "Fusion")]
+    pub bm25_weight: f32,
+
+    /// Weight of the vector ranking in hybrid fusion
+    #[arg(long, default_value_t = 1.0, value_name = "W", help_heading = "Fusion")]
+    pub vector_weight: f32,
+
+    /// Candidates taken from each side before fusing [default: 3 x k]
+    #[arg(long, value_name = "N", help_heading = "Fusion")]
+    pub candidates: Option<usize>,
+
+    /// HNSW search breadth (higher: better recall, slower)
+    #[arg(long, default_value_t = 96, value_name = "N", help_heading = "Fusion")]
+    pub ef: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses "20MB", "500k", "1.5GiB", "1024" into bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (try 500KB, 20MB, 1GB)"))?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit {other:?} (use KB, MB or GB)")),
+    };
+    Ok((number * multiplier) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("20MB"), Ok(20_000_000));
+        assert_eq!(parse_size("1.5k"), Ok(1500));
+        assert_eq!(parse_size("2 MiB"), Ok(2 * 1024 * 1024));
+        assert_eq!(parse_size("123"), Ok(123));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

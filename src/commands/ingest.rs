@@ -1,0 +1,147 @@
+//! `rag ingest PATH...`
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rag_index::walk::WalkOptions;
+use rag_index::{ingest, IngestEvent, IngestOptions, IngestSummary};
+
+use crate::cli::IngestArgs;
+use crate::context::Context;
+use crate::terminal::sanitize;
+use crate::Result;
+
+pub fn run(ctx: &Context, args: &IngestArgs) -> Result<()> {
+    let index_dir = ctx.index_dir_for_writing()?;
+    let workers = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let embedder = ctx.embedder(workers)?;
+    let options = IngestOptions {
+        walk: WalkOptions {
+            excludes: args.exclude.clone(),
+            max_file_size: args.max_file_size,
+        },
+        rebuild: args.rebuild,
+        checkpoint_every: Duration::from_secs(args.checkpoint_secs),
+        ..IngestOptions::default()
+    };
+    let show_progress = !ctx.quiet && !args.json && std::io::stderr().is_terminal();
+    let reporter = Reporter::new(show_progress, ctx.quiet);
+    let summary = ingest(&index_dir, &args.paths, &embedder, &options, &|event| {
+        reporter.event(event)
+    })?;
+    reporter.finish();
+    if args.json {
+        let mut value = serde_json::to_value(&summary).unwrap_or_default();
+        value["index"] = serde_json::Value::String(index_dir.display().to_string());
+        println!("{value}");
+    } else if !ctx.quiet {
+        eprintln!("{}", summary_line(&summary, &index_dir));
+    }
+    Ok(())
+}
+
+fn summary_line(s: &IngestSummary, index_dir: &std::path::Path) -> String {
+    let rate = if s.embed_seconds > 0.0 {
+        format!(", {:.0} chunks/s", s.chunks_added as f64 / s.embed_seconds)
+    } else {
+        String::new()
+    };
+    format!(
+        "indexed {} files ({} unchanged, {} removed, {} skipped), {} chunks added in {:.1} s{rate}; index {} now holds {} files, {} chunks",
+        s.indexed,
+        s.unchanged,
+        s.removed,
+        s.skipped,
+        s.chunks_added,
+        s.seconds,
+        index_dir.display(),
+        s.files_total,
+        s.chunks_total
+    )
+}
+
+/// Turns ingest events into a progress bar on a terminal and warning lines.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+    chunks: Mutex<(usize, std::time::Instant)>,
+}
+
+impl Reporter {
+    fn new(show_progress: bool, quiet: bool) -> Self {
+        let bar = show_progress.then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_message("looking for files");
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Reporter {
+            bar,
+            quiet,
+            chunks: Mutex::new((0, std::time::Instant::now())),
+        }
+    }
+
+    fn warn(&self, line: String) {
+        if self.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn event(&self, event: IngestEvent) {
+        match event {
+            IngestEvent::Skipped { path, reason } => self.warn(format!(
+                "warning: skipped {}: {reason}",
+                sanitize(&path.display().to_string())
+            )),
+            IngestEvent::Planned { to_index, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_length(to_index as u64);
+                    bar.set_position(0);
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files  {msg}  ETA {eta}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    if let Ok(mut chunks) = self.chunks.lock() {
+                        *chunks = (0, std::time::Instant::now());
+                    }
+                }
+            }
+            IngestEvent::Embedded { chunks } => {
+                if let (Some(bar), Ok(mut state)) = (&self.bar, self.chunks.lock()) {
+                    state.0 += chunks;
+                    let secs = state.1.elapsed().as_secs_f64().max(1e-3);
+                    bar.set_message(format!(
+                        "{} chunks, {:.0} chunks/s",
+                        state.0,
+                        state.0 as f64 / secs
+                    ));
+                }
+            }
+            IngestEvent::FileDone { .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+            }
+            IngestEvent::Chunked { .. } | IngestEvent::Committed { .. } => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

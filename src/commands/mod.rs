@@ -1,0 +1,3 @@
+pub mod ingest;
+pub mod search;
+pub mod status;

@@ -1,0 +1,156 @@
+//! `rag search QUERY` and `rag search --batch FILE`.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::time::Instant;
+
+use rag_index::{Embedder, Hit, Index, Mode, SearchOptions};
+use serde::Serialize;
+
+use crate::cli::SearchArgs;
+use crate::context::{display_path, Context};
+use crate::terminal::{one_line, sanitize};
+use crate::{Error, Result};
+
+#[derive(Serialize)]
+struct Response<'a> {
+    query: &'a str,
+    took_ms: f64,
+    results: Vec<ResultRow>,
+}
+
+#[derive(Serialize)]
+struct ResultRow {
+    rank: usize,
+    score: f32,
+    path: String,
+    line_start: u32,
+    line_end: u32,
+    heading: String,
+    text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<u32>,
+    /// The keyword and dense evidence behind the fused score.
+    bm25: Option<f32>,
+    similarity: Option<f32>,
+}
+
+pub fn run(ctx: &Context, args: &SearchArgs) -> Result<()> {
+    let index = ctx.open_index()?;
+    if !index.bm25_in_sync() && !ctx.quiet {
+        eprintln!(
+            "warning: the keyword index at {} is out of step with the last commit (an ingest was interrupted); run `rag ingest` to repair it",
+            index.dir().display()
+        );
+    }
+    let options = SearchOptions {
+        k: args.k.max(1),
+        mode: args.mode,
+        rrf_k: args.fusion.rrf_k,
+        bm25_weight: args.fusion.bm25_weight,
+        vector_weight: args.fusion.vector_weight,
+        candidates: args.fusion.candidates.unwrap_or(0),
+        ef: args.fusion.ef,
+    };
+    let embedder = match args.mode {
+        Mode::Bm25 => None,
+        _ => {
+            let embedder = ctx.embedder(1)?;
+            embedder.load()?;
+            Some(embedder)
+        }
+    };
+    let embedder = embedder.as_ref().map(|e| e as &dyn Embedder);
+    match &args.batch {
+        Some(file) => run_batch(&index, embedder, &options, file),
+        None => {
+            let query = args.query.as_deref().unwrap_or_default();
+            let started = Instant::now();
+            let hits = index.search(query, embedder, &options)?;
+            let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+            if args.json {
+                let response = response(&index, query, took_ms, hits);
+                println!("{}", to_json(&response)?);
+            } else {
+                print_human(&index, &hits, took_ms, ctx.quiet);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn run_batch(
+    index: &Index,
+    embedder: Option<&dyn Embedder>,
+    options: &SearchOptions,
+    file: &std::path::Path,
+) -> Result<()> {
+    let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let opened = std::fs::File::open(file).map_err(|e| {
+            Error::Usage(format!("cannot read queries from {}: {e}", file.display()))
+        })?;
+        Box::new(std::io::BufReader::new(opened))
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    for line in input.lines() {
+        let query = line.map_err(|e| Error::Usage(format!("reading {}: {e}", file.display())))?;
+        let query = query.trim_end_matches('\r');
+        let started = Instant::now();
+        let hits = index.search(query, embedder, options)?;
+        let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let json = to_json(&response(index, query, took_ms, hits))?;
+        writeln!(out, "{json}").map_err(|e| Error::Usage(format!("writing results: {e}")))?;
+    }
+    out.flush()
+        .map_err(|e| Error::Usage(format!("writing results: {e}")))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Usage(format!("encoding JSON: {e}")))
+}
+
+fn response<'a>(index: &Index, query: &'a str, took_ms: f64, hits: Vec<Hit>) -> Response<'a> {
+    Response {
+        query,
+        took_ms: (took_ms * 1000.0).round() / 1000.0,
+        results: hits
+            .into_iter()
+            .enumerate()
+            .map(|(i, hit)| ResultRow {
+                rank: i + 1,
+                score: hit.score,
+                path: display_path(index, &hit.path),
+                line_start: hit.line_start,
+                line_end: hit.line_end,
+                heading: hit.heading,
+                text: hit.text,
+                page: hit.page,
+                bm25: hit.bm25,
+                similarity: hit.similarity,
+            })
+            .collect(),
+    }
+}
+
+fn print_human(index: &Index, hits: &[Hit], took_ms: f64, quiet: bool) {
+    if hits.is_empty() {
+        println!("no results");
+    }
+    for (i, hit) in hits.iter().enumerate() {
+        let page = hit.page.map(|p| format!(" (page {p})")).unwrap_or_default();
+        println!(
+            "{:>2}. {}:{}-{}{page}  {}",
+            i + 1,
+            display_path(index, &hit.path),
+            hit.line_start,
+            hit.line_end,
+            sanitize(&hit.heading)
+        );
+        println!("    {}", one_line(&hit.text, 160));
+    }
+    if !quiet {
+        eprintln!("{} results in {:.1} ms", hits.len(), took_ms);
+    }
+}

@@ -1,0 +1,75 @@
+//! What every command needs: where the index is, and the embedding model.
+
+use std::path::{Path, PathBuf};
+
+use rag_index::{find_index_dir, Index, INDEX_DIR_NAME};
+
+use crate::cli::Cli;
+use crate::embedding::OnnxEmbedder;
+use crate::models::{embedding_files, models_dir, EMBEDDING_DIMENSION, EMBEDDING_MODEL_ID};
+use crate::{Error, Result};
+
+pub struct Context {
+    pub index_flag: Option<PathBuf>,
+    pub models_dir: PathBuf,
+    pub quiet: bool,
+}
+
+impl Context {
+    pub fn new(cli: &Cli) -> Self {
+        Context {
+            index_flag: cli.index.clone(),
+            models_dir: models_dir(cli.models.as_deref()),
+            quiet: cli.quiet,
+        }
+    }
+
+    /// The index to write: --index, else the nearest `.rag/` upward, else `./.rag`.
+    pub fn index_dir_for_writing(&self) -> Result<PathBuf> {
+        if let Some(dir) = &self.index_flag {
+            return Ok(dir.clone());
+        }
+        let cwd = current_dir()?;
+        Ok(find_index_dir(&cwd).unwrap_or_else(|| cwd.join(INDEX_DIR_NAME)))
+    }
+
+    /// The index to read: --index, else the nearest `.rag/` upward.
+    pub fn index_dir_for_reading(&self) -> Result<PathBuf> {
+        if let Some(dir) = &self.index_flag {
+            return Ok(dir.clone());
+        }
+        let cwd = current_dir()?;
+        find_index_dir(&cwd)
+            .ok_or_else(|| Error::Index(rag_index::Error::NotFound(cwd.join(INDEX_DIR_NAME))))
+    }
+
+    pub fn embedder(&self, workers: usize) -> Result<OnnxEmbedder> {
+        let files = embedding_files(&self.models_dir)?;
+        OnnxEmbedder::new(files, &self.models_dir, workers)
+    }
+
+    /// Opens the index, refusing one built with a different embedding model.
+    pub fn open_index(&self) -> Result<Index> {
+        let dir = self.index_dir_for_reading()?;
+        Ok(Index::open(
+            &dir,
+            Some((EMBEDDING_MODEL_ID, EMBEDDING_DIMENSION)),
+        )?)
+    }
+}
+
+fn current_dir() -> Result<PathBuf> {
+    std::env::current_dir()
+        .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))
+}
+
+/// A stored path as the user should see it: relative to the current folder
+/// when the file is below it, otherwise absolute.
+pub fn display_path(index: &Index, stored: &str) -> String {
+    let absolute = index.resolve(stored);
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| absolute.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .unwrap_or(absolute);
+    crate::terminal::sanitize(&shown.to_string_lossy()).into_owned()
+}

@@ -1,0 +1,152 @@
+//! Helpers for end-to-end tests: they run the real `rag` binary on real files
+//! in temporary folders, with the real models from `scripts/fetch-models`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// The model folder the tests use. Missing models fail the test loudly: a
+/// suite that skips when the models are absent proves nothing.
+pub fn models_dir() -> PathBuf {
+    let dir = std::env::var_os("RAG_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share")
+                });
+            home.join("rag/models")
+        });
+    let onnx = dir.join("all-MiniLM-L6-v2/model.onnx");
+    assert!(
+        onnx.is_file(),
+        "the embedding model is missing ({}); run scripts/fetch-models first",
+        onnx.display()
+    );
+    dir
+}
+
+pub fn rag() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rag"));
+    cmd.env("RAG_MODELS", models_dir())
+        .env("RAG_OFFLINE", "1")
+        .env_remove("RAG_INDEX");
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("the rag binary runs");
+    out
+}
+
+/// Runs and asserts success, returning stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "command failed: {:?}\nstdout: {}\nstderr: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// A temp folder holding a copy of the wiki fixtures in `docs/`; the index goes to `.rag/`.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn with_wiki() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = dir.path().join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        for entry in std::fs::read_dir(Path::new(FIXTURES).join("wiki")).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() == "LICENSE.md" {
+                continue;
+            }
+            std::fs::copy(entry.path(), docs.join(entry.file_name())).unwrap();
+        }
+        Workspace { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn docs(&self) -> PathBuf {
+        self.path().join("docs")
+    }
+
+    pub fn index(&self) -> PathBuf {
+        self.path().join(".rag")
+    }
+
+    /// `rag` run inside the workspace.
+    pub fn rag(&self) -> Command {
+        let mut cmd = rag();
+        cmd.current_dir(self.path());
+        cmd
+    }
+
+    pub fn ingest_json(&self, extra: &[&str]) -> serde_json::Value {
+        let mut cmd = self.rag();
+        cmd.args(["ingest", "docs", "--json"]).args(extra);
+        json(&ok(&mut cmd))
+    }
+
+    pub fn search(&self, query: &str, mode: &str) -> serde_json::Value {
+        json(&ok(self.rag().args([
+            "search", query, "--json", "-k", "5", "--mode", mode,
+        ])))
+    }
+
+    pub fn result_paths(&self, query: &str, mode: &str) -> Vec<String> {
+        self.search(query, mode)["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["path"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// A minimal, valid one-page PDF showing `text` (for extraction tests).
+pub fn tiny_pdf(text: &str) -> Vec<u8> {
+    let stream = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
+    for offset in offsets {
+        pdf.extend(format!("{offset:010} 00000 n \n").bytes());
+    }
+    pdf.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .bytes(),
+    );
+    pdf
+}

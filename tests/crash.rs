@@ -1,0 +1,139 @@
+//! `kill -9` during ingest, at several random points: the last committed index
+//! must stay usable, and a rerun must complete.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A folder large enough that an ingest takes a few seconds.
+fn corpus_copy(to: &Path) -> usize {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/wikipedia");
+    let mut count = 0;
+    for topic in std::fs::read_dir(&source).unwrap() {
+        let topic = topic.unwrap().path();
+        if !topic.is_dir() {
+            continue;
+        }
+        let target = to.join(topic.file_name().unwrap());
+        std::fs::create_dir_all(&target).unwrap();
+        for file in std::fs::read_dir(&topic).unwrap() {
+            let file = file.unwrap().path();
+            std::fs::copy(&file, target.join(file.file_name().unwrap())).unwrap();
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Deterministic pseudo-random delays; the seed is printed so a failure can be replayed.
+fn delays(seed: u64, n: usize, max_ms: u64) -> Vec<u64> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            100 + (state >> 33) % max_ms
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_during_ingest_leaves_a_usable_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    let files = corpus_copy(&docs);
+    assert!(files > 200);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("kill test seed {seed}");
+    let ingest = |checkpoint_secs: &str| {
+        let mut cmd = rag();
+        cmd.current_dir(dir.path()).args([
+            "ingest",
+            "docs",
+            "-q",
+            "--checkpoint-secs",
+            checkpoint_secs,
+        ]);
+        cmd
+    };
+
+    let mut committed_files = 0;
+    for (round, delay) in delays(seed, 6, 3000).into_iter().enumerate() {
+        // Commit after every group of files, so kills land inside commits too.
+        let mut child = ingest("0").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        let _ = child.wait();
+        eprintln!("round {round}: killed after {delay} ms (finished first: {finished})");
+
+        if !dir.path().join(".rag/manifest.json").exists() {
+            continue;
+        }
+        let status = json(&ok(rag()
+            .current_dir(dir.path())
+            .args(["status", "--json"])));
+        let now = status["files"].as_u64().unwrap();
+        assert!(
+            now >= committed_files,
+            "committed work was lost: {now} < {committed_files}"
+        );
+        committed_files = now;
+        for mode in ["hybrid", "bm25", "vector"] {
+            let response = json(&ok(rag().current_dir(dir.path()).args([
+                "search",
+                "Isaac Newton gravity",
+                "--json",
+                "--mode",
+                mode,
+            ])));
+            if now > 0 {
+                assert!(
+                    !response["results"].as_array().unwrap().is_empty(),
+                    "{mode} after round {round}"
+                );
+            }
+        }
+    }
+
+    let started = Instant::now();
+    let out = ok(ingest("60").arg("--json"));
+    let summary = json(&out);
+    eprintln!("rerun took {:?}: {summary}", started.elapsed());
+    assert_eq!(summary["files_total"].as_u64().unwrap() as usize, files);
+    let status = json(&ok(rag()
+        .current_dir(dir.path())
+        .args(["status", "--json"])));
+    assert_eq!(status["files"].as_u64().unwrap() as usize, files);
+    assert_eq!(status["bm25_in_sync"], true);
+    let paths: Vec<String> = json(&ok(rag().current_dir(dir.path()).args([
+        "search",
+        "Fugue voices subject imitation",
+        "--json",
+        "-k",
+        "3",
+    ])))["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    assert!(paths.iter().any(|p| p.ends_with("fugue.md")), "{paths:?}");
+    // No data files of dead generations are left behind.
+    let data_files = std::fs::read_dir(dir.path().join(".rag"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("chunks-")
+        })
+        .count();
+    assert!(data_files <= 2, "{data_files} chunk tables left");
+}

@@ -1,0 +1,139 @@
+//! End-to-end: query handling of `rag search`.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::*;
+
+#[test]
+fn hostile_queries_never_fail() {
+    let ws = Workspace::with_wiki();
+    ws.ingest_json(&[]);
+    let queries = [
+        r#""unbalanced quote"#,
+        "title:fugue AND (voices OR",
+        "[brackets] {braces} ^2 ~3 *wild? \\escaped -not +must",
+        "AND OR NOT",
+        "",
+        "   ",
+        "東京 Ελληνικά 🚀",
+        "\u{1b}[31mred\u{1b}[0m",
+        &"long ".repeat(5000),
+    ];
+    for query in queries {
+        for mode in ["hybrid", "bm25", "vector"] {
+            let response = ws.search(query, mode);
+            assert!(
+                response["results"].is_array(),
+                "{query:?} {mode}: {response}"
+            );
+        }
+    }
+    // Query syntax is just text: a "field:" prefix still finds the word.
+    assert_eq!(
+        ws.result_paths("title:Belfast", "bm25")[0],
+        "docs/belfast.md"
+    );
+}
+
+#[test]
+fn batch_answers_every_line_in_order() {
+    let ws = Workspace::with_wiki();
+    ws.ingest_json(&[]);
+    let mut child = ws
+        .rag()
+        .args(["search", "--batch", "-", "-k", "3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Student's t-test statistics\n\nrocket propulsion\nEuropean badger\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(json)
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["query"], "Student's t-test statistics");
+    assert_eq!(lines[0]["results"][0]["path"], "docs/students-t-test.md");
+    assert_eq!(lines[1]["results"].as_array().unwrap().len(), 0);
+    assert_eq!(lines[2]["results"][0]["path"], "docs/rocket.md");
+    assert_eq!(lines[3]["results"][0]["path"], "docs/european-badger.md");
+    assert!(lines[3]["results"].as_array().unwrap().len() <= 3);
+
+    let file = ws.path().join("queries.txt");
+    std::fs::write(&file, "Belfast\n").unwrap();
+    let out = ok(ws.rag().args(["search", "--batch"]).arg(&file));
+    assert_eq!(json(&out)["results"][0]["path"], "docs/belfast.md");
+}
+
+#[test]
+fn documents_with_escape_sequences_are_printed_safely() {
+    let ws = Workspace::with_wiki();
+    std::fs::write(
+        ws.docs().join("evil.md"),
+        "# Evil\n\nThe glorbnak \u{1b}]0;pwned\u{7}title \u{1b}[2J clears screens.\n",
+    )
+    .unwrap();
+    ws.ingest_json(&[]);
+    let human = ok(ws.rag().args(["search", "glorbnak", "--mode", "bm25"]));
+    assert!(human.contains("docs/evil.md:1-3"), "{human}");
+    assert!(human.contains("glorbnak"), "{human}");
+    assert!(!human.contains('\u{1b}'), "{human:?}");
+    assert!(!human.contains('\u{7}'), "{human:?}");
+}
+
+#[test]
+fn long_documents_cite_the_right_lines_and_sections() {
+    let ws = Workspace::with_wiki();
+    let mut text = String::from("# Handbook\n\nWelcome to the handbook.\n\n");
+    for section in 0..12 {
+        text.push_str(&format!("## Chapter {section}\n\n"));
+        for line in 0..12 {
+            text.push_str(&format!(
+                "Chapter {section} paragraph {line} discusses ordinary matters of routine office procedure.\n"
+            ));
+        }
+        if section == 7 {
+            text.push_str("The quarterly flibbertigibbet audit happens here.\n");
+        }
+        text.push('\n');
+    }
+    std::fs::write(ws.docs().join("handbook.md"), &text).unwrap();
+    ws.ingest_json(&[]);
+    let response = ws.search("flibbertigibbet audit", "bm25");
+    let top = &response["results"][0];
+    assert_eq!(top["path"], "docs/handbook.md");
+    assert!(
+        top["heading"]
+            .as_str()
+            .unwrap()
+            .starts_with("Handbook > Chapter 7"),
+        "{top}"
+    );
+    let line = text
+        .lines()
+        .position(|l| l.contains("flibbertigibbet"))
+        .unwrap() as u64
+        + 1;
+    let (start, end) = (
+        top["line_start"].as_u64().unwrap(),
+        top["line_end"].as_u64().unwrap(),
+    );
+    assert!(
+        start <= line && line <= end,
+        "{start}-{end} should contain {line}"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let span = lines[start as usize - 1..end as usize].join("\n");
+    assert_eq!(span.trim(), top["text"].as_str().unwrap().trim());
+}
