@@ -98,6 +98,16 @@ pub struct SearchArgs {
 
 #[derive(Debug, Args)]
 pub struct FusionArgs {
+    /// How hybrid search combines the two rankings: convex (weighted sum of
+    /// normalised scores) or rrf (reciprocal-rank fusion)
+    #[arg(
+        long,
+        default_value = "convex",
+        value_name = "HOW",
+        help_heading = "Fusion"
+    )]
+    pub fusion: rag_index::Fusion,
+
     /// RRF rank constant for hybrid fusion
     #[arg(
         long,

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::bm25::Bm25;
 use crate::embedder::Embedder;
-use crate::manifest::{chunk_table_file, read_chunk_table, Manifest, StoredChunk};
+use crate::manifest::{chunk_table_file, read_chunk_table, vectors_file, Manifest, StoredChunk};
 use crate::search::{fuse, Hit, Mode, SearchOptions};
-use crate::vectors::VectorIndex;
+use crate::vectors::{read_vectors, VectorIndex};
 use crate::{Error, Result};
 
 /// The index folder's name when it is found by walking up from the current folder.
@@ -24,8 +24,16 @@ pub fn find_index_dir(start: &Path) -> Option<PathBuf> {
 
 /// The folder that stored paths are relative to: the one holding the index folder.
 pub fn index_root(index_dir: &Path) -> PathBuf {
-    let absolute = std::path::absolute(index_dir).unwrap_or_else(|_| index_dir.to_path_buf());
+    let absolute = canonical(index_dir);
     absolute.parent().map(Path::to_path_buf).unwrap_or(absolute)
+}
+
+/// The canonical form of a path when it exists (symlinks and `..` resolved),
+/// else its absolute form: stored paths must not depend on how a folder was named.
+pub fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// A committed index generation, opened for searching.
@@ -36,6 +44,8 @@ pub struct Index {
     pub(crate) chunks: Vec<StoredChunk>,
     pub(crate) rows: HashMap<u64, usize>,
     pub(crate) vectors: VectorIndex,
+    /// Row-aligned with `chunks`: exact similarities for keyword candidates.
+    pub(crate) raw_vectors: Vec<f32>,
     pub(crate) bm25: Bm25,
     pub(crate) bm25_in_sync: bool,
 }
@@ -79,6 +89,15 @@ impl Index {
             });
         }
         let dimension = manifest.embedding.dimension;
+        let raw_vectors = if manifest.generation == 0 {
+            Vec::new()
+        } else {
+            read_vectors(
+                &dir.join(vectors_file(manifest.generation)),
+                dimension,
+                chunks.len(),
+            )?
+        };
         let vectors = match &manifest.hnsw {
             Some(basename) => VectorIndex::load(dir, basename, dimension)?,
             None => VectorIndex::new(dimension, 0),
@@ -97,6 +116,7 @@ impl Index {
             chunks,
             rows,
             vectors,
+            raw_vectors,
             bm25,
             bm25_in_sync,
         })
@@ -195,12 +215,26 @@ impl Index {
         };
         let dense = match (options.mode, vector) {
             (Mode::Bm25, _) | (_, None) => Vec::new(),
-            (_, Some(vector)) => {
+            (mode, Some(vector)) => {
                 let live = |id: &usize| self.rows.contains_key(&(*id as u64));
                 let keep: Option<&dyn Fn(&usize) -> bool> =
                     (self.vectors.points() > self.chunks.len()).then_some(&live);
-                self.vectors
-                    .search(vector, candidates, options.ef.max(candidates), keep)
+                let mut dense =
+                    self.vectors
+                        .search(vector, candidates, options.ef.max(candidates), keep);
+                if mode == Mode::Hybrid {
+                    // Keyword candidates the graph did not return still get their
+                    // true similarity, so fusion compares both signals everywhere.
+                    for &(id, _) in &keyword {
+                        if !dense.iter().any(|&(d, _)| d == id) {
+                            if let Some(similarity) = self.exact_similarity(id, vector) {
+                                dense.push((id, similarity));
+                            }
+                        }
+                    }
+                    dense.sort_by(|a, b| b.1.total_cmp(&a.1));
+                }
+                dense
             }
         };
         let fused = fuse(&keyword, &dense, options);
@@ -222,6 +256,15 @@ impl Index {
                 })
             })
             .collect())
+    }
+
+    fn exact_similarity(&self, id: u64, query: &[f32]) -> Option<f32> {
+        let dimension = self.manifest.embedding.dimension;
+        let row = *self.rows.get(&id)?;
+        let vector = self
+            .raw_vectors
+            .get(row * dimension..(row + 1) * dimension)?;
+        (query.len() == dimension).then(|| vector.iter().zip(query).map(|(a, b)| a * b).sum())
     }
 
     /// Chunks of one file in line order (for merging neighbours into a passage).

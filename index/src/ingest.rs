@@ -1,6 +1,6 @@
 //! `rag ingest`: walk, diff against the manifest, extract, chunk, embed, commit.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::chunk::{Chunk, Chunker, ChunkerConfig};
 use crate::embedder::Embedder;
 use crate::extract::{extract, Kind, SkipReason};
-use crate::index::index_root;
+use crate::index::{canonical, index_root};
 use crate::manifest::EmbeddingInfo;
 use crate::walk::{walk, Found, WalkOptions};
 use crate::writer::{FileUpdate, IndexWriter};
@@ -23,6 +23,8 @@ pub struct IngestOptions {
     pub rebuild: bool,
     /// Texts handed to the embedder at once (it may split them further).
     pub embed_batch: usize,
+    /// Chunks collected before embedding; they are sorted by length as a whole.
+    pub embed_buffer: usize,
     /// Commit at least this often during a long ingest, so an interruption
     /// loses little work.
     pub checkpoint_every: Duration,
@@ -35,6 +37,7 @@ impl Default for IngestOptions {
             chunker: ChunkerConfig::default(),
             rebuild: false,
             embed_batch: 256,
+            embed_buffer: 4096,
             checkpoint_every: Duration::from_secs(60),
         }
     }
@@ -103,11 +106,7 @@ pub fn ingest(
     on_event: &(dyn Fn(IngestEvent) + Sync),
 ) -> Result<IngestSummary> {
     let started = Instant::now();
-    let root = index_root(index_dir);
-    let roots: Vec<PathBuf> = roots
-        .iter()
-        .map(|r| std::path::absolute(r).unwrap_or_else(|_| r.clone()))
-        .collect();
+    let roots: Vec<PathBuf> = roots.iter().map(|r| canonical(r)).collect();
     let mut writer = IndexWriter::open(
         index_dir,
         EmbeddingInfo {
@@ -117,13 +116,15 @@ pub fn ingest(
         options.chunker,
         options.rebuild,
     )?;
+    // After opening: the writer creates the index folder, so it can be canonicalised.
+    let root = index_root(index_dir);
     let chunker = Chunker::new(embedder.tokenizer(), options.chunker)?;
     let mut summary = IngestSummary::default();
 
     // Plan: which files are new or changed, which are gone.
     let mut jobs: Vec<(Job, String)> = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
-    let index_dir_abs = std::path::absolute(index_dir).unwrap_or_else(|_| index_dir.into());
+    let index_dir_abs = canonical(index_dir);
     for found in walk(&roots, &options.walk, &index_dir_abs)? {
         match found {
             Found::File { path, kind, size } => {
@@ -186,17 +187,26 @@ pub fn ingest(
     }
     summary.removed = gone.len();
 
-    // Index in groups so progress is steady and checkpoints can commit.
+    // Chunk in small groups, embed in large buffers: sorting a large buffer by
+    // length is what keeps padding (wasted model work) low.
     let mut last_commit = Instant::now();
     let mut embed_time = Duration::ZERO;
-    for group in jobs.chunks(64) {
-        let chunked = chunk_files(group, &chunker);
-        let mut ready: Vec<(usize, Vec<Chunk>, String)> = Vec::new();
-        for (i, result) in chunked.into_iter().enumerate() {
+    let mut buffer: Vec<Ready> = Vec::new();
+    let mut buffered_chunks = 0;
+    let groups: Vec<&[(Job, String)]> = jobs.chunks(64).collect();
+    for (g, group) in groups.iter().enumerate() {
+        for ((job, hash), result) in group.iter().zip(chunk_files(group, &chunker)) {
             match result {
-                Ok((title, chunks)) => ready.push((i, chunks, title)),
+                Ok((title, chunks)) => {
+                    buffered_chunks += chunks.len();
+                    buffer.push(Ready {
+                        job,
+                        hash,
+                        title,
+                        chunks,
+                    });
+                }
                 Err(reason) => {
-                    let (job, _) = &group[i];
                     summary.skipped += 1;
                     // A file that became unreadable or empty leaves the index.
                     writer.remove_file(&job.stored);
@@ -207,34 +217,31 @@ pub fn ingest(
                 }
             }
         }
-        let chunk_count: usize = ready.iter().map(|(_, chunks, _)| chunks.len()).sum();
-        on_event(IngestEvent::Chunked {
-            files: ready.len(),
-            chunks: chunk_count,
-        });
-        let texts: Vec<String> = ready
-            .iter()
-            .flat_map(|(_, chunks, _)| chunks.iter().map(Chunk::embedding_text))
-            .collect();
-        let embed_started = Instant::now();
-        let mut vectors = embed_sorted(embedder, &texts, options.embed_batch, on_event)?;
-        embed_time += embed_started.elapsed();
-        let mut vectors = vectors.drain(..);
-        for (i, chunks, title) in ready {
-            let (job, hash) = &group[i];
-            let file_vectors: Vec<Vec<f32>> = vectors.by_ref().take(chunks.len()).collect();
-            summary.chunks_added += chunks.len();
-            writer.put_file(FileUpdate {
-                path: job.stored.clone(),
-                hash: hash.clone(),
-                size: job.size,
-                title,
-                chunks,
-                vectors: file_vectors,
-            })?;
-            summary.indexed += 1;
-            on_event(IngestEvent::FileDone { bytes: job.size });
+        let last = g + 1 == groups.len();
+        let checkpoint_due = last_commit.elapsed() >= options.checkpoint_every;
+        if !(last || checkpoint_due || buffered_chunks >= options.embed_buffer) {
+            continue;
         }
+        on_event(IngestEvent::Chunked {
+            files: buffer.len(),
+            chunks: buffered_chunks,
+        });
+        let embed_started = Instant::now();
+        let vectors = embed_buffer(embedder, &buffer, options.embed_batch, on_event)?;
+        embed_time += embed_started.elapsed();
+        for (ready, vectors) in std::mem::take(&mut buffer).into_iter().zip(vectors) {
+            summary.chunks_added += ready.chunks.len();
+            summary.indexed += 1;
+            writer.put_file(FileUpdate {
+                path: ready.job.stored.clone(),
+                hash: ready.hash.clone(),
+                size: ready.job.size,
+                title: ready.title,
+                chunks: ready.chunks,
+                vectors,
+            })?;
+        }
+        buffered_chunks = 0;
         if last_commit.elapsed() >= options.checkpoint_every && writer.commit()? {
             on_event(IngestEvent::Committed {
                 generation: writer.manifest().generation,
@@ -306,19 +313,37 @@ fn chunk_files(
     })
 }
 
-/// Embeds texts shortest-first so each batch pads little, and returns the
-/// vectors in the original order.
-fn embed_sorted(
+/// A file read and chunked, waiting for its vectors.
+struct Ready<'a> {
+    job: &'a Job,
+    hash: &'a String,
+    title: String,
+    chunks: Vec<Chunk>,
+}
+
+/// Embeds every chunk of the buffered files shortest-first, so each batch pads
+/// little, and returns each file's vectors in chunk order. A file is reported
+/// done as soon as its last chunk is embedded.
+fn embed_buffer(
     embedder: &dyn Embedder,
-    texts: &[String],
+    buffer: &[Ready<'_>],
     batch: usize,
     on_event: &(dyn Fn(IngestEvent) + Sync),
-) -> Result<Vec<Vec<f32>>> {
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| texts[i].len());
-    let mut vectors: HashMap<usize, Vec<f32>> = HashMap::with_capacity(texts.len());
-    for part in order.chunks(batch.max(1)) {
-        let batch_texts: Vec<&str> = part.iter().map(|&i| texts[i].as_str()).collect();
+) -> Result<Vec<Vec<Vec<f32>>>> {
+    let mut texts: Vec<(String, usize, usize)> = Vec::new();
+    for (file, ready) in buffer.iter().enumerate() {
+        for (n, chunk) in ready.chunks.iter().enumerate() {
+            texts.push((chunk.embedding_text(), file, n));
+        }
+    }
+    texts.sort_by_key(|(text, _, _)| text.len());
+    let mut vectors: Vec<Vec<Vec<f32>>> = buffer
+        .iter()
+        .map(|ready| vec![Vec::new(); ready.chunks.len()])
+        .collect();
+    let mut remaining: Vec<usize> = buffer.iter().map(|ready| ready.chunks.len()).collect();
+    for part in texts.chunks(batch.max(1)) {
+        let batch_texts: Vec<&str> = part.iter().map(|(text, _, _)| text.as_str()).collect();
         let embedded = embedder.embed(&batch_texts).map_err(Error::Embedding)?;
         if embedded.len() != part.len() {
             return Err(Error::Embedding(format!(
@@ -327,12 +352,18 @@ fn embed_sorted(
                 embedded.len()
             )));
         }
-        vectors.extend(part.iter().copied().zip(embedded));
+        for ((_, file, n), vector) in part.iter().zip(embedded) {
+            vectors[*file][*n] = vector;
+            remaining[*file] -= 1;
+            if remaining[*file] == 0 {
+                on_event(IngestEvent::FileDone {
+                    bytes: buffer[*file].job.size,
+                });
+            }
+        }
         on_event(IngestEvent::Embedded { chunks: part.len() });
     }
-    Ok((0..texts.len())
-        .map(|i| vectors.remove(&i).unwrap_or_default())
-        .collect())
+    Ok(vectors)
 }
 
 /// How a file's path is stored: relative to the index root when under it.

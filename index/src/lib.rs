@@ -25,5 +25,5 @@ pub use embedder::Embedder;
 pub use error::{Error, Result};
 pub use index::{find_index_dir, index_root, Index, Status, INDEX_DIR_NAME};
 pub use ingest::{ingest, stored_path, IngestEvent, IngestOptions, IngestSummary};
-pub use search::{Hit, Mode, SearchOptions};
+pub use search::{Fusion, Hit, Mode, SearchOptions};
 pub use writer::{FileUpdate, IndexWriter};

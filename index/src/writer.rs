@@ -125,12 +125,7 @@ impl IndexWriter {
             // Crash between the two commits, or a fresh start: the chunk table is the truth.
             bm25_writer.delete_all()?;
             for stored in &chunks {
-                let title = manifest
-                    .files
-                    .get(&stored.path)
-                    .map(|f| f.title.as_str())
-                    .unwrap_or("");
-                bm25_writer.add(bm25_doc(stored, title))?;
+                bm25_writer.add(bm25_doc(stored, &stored.chunk.embedding_text()))?;
             }
             dirty = true;
         }
@@ -197,7 +192,8 @@ impl IndexWriter {
                 path: update.path.clone(),
                 chunk,
             };
-            self.bm25_writer.add(bm25_doc(&stored, &update.title))?;
+            self.bm25_writer
+                .add(bm25_doc(&stored, &stored.chunk.embedding_text()))?;
             self.chunks.push(stored);
             self.vectors.extend(vector);
             ids.push(id);
@@ -327,17 +323,10 @@ impl IndexWriter {
     }
 }
 
-fn bm25_doc<'a>(stored: &'a StoredChunk, title: &'a str) -> Bm25Doc<'a> {
-    let heading = stored.chunk.heading.as_str();
-    let sections = heading
-        .strip_prefix(title)
-        .map(|rest| rest.trim_start_matches(" > "))
-        .unwrap_or(heading);
+fn bm25_doc<'a>(stored: &'a StoredChunk, text: &'a str) -> Bm25Doc<'a> {
     Bm25Doc {
         chunk_id: stored.id,
         path: &stored.path,
-        title,
-        sections,
-        body: &stored.chunk.text,
+        text,
     }
 }

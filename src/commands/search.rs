@@ -45,6 +45,7 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<()> {
     let options = SearchOptions {
         k: args.k.max(1),
         mode: args.mode,
+        fusion: args.fusion.fusion,
         rrf_k: args.fusion.rrf_k,
         bm25_weight: args.fusion.bm25_weight,
         vector_weight: args.fusion.vector_weight,
