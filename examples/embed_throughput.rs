@@ -27,7 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let chunker = Chunker::new(embedder.tokenizer(), ChunkerConfig::default())?;
 
     let mut texts = Vec::new();
-    for found in walk(&[dir.clone()], &WalkOptions::default(), &dir.join(".rag"))? {
+    for found in walk(
+        std::slice::from_ref(&dir),
+        &WalkOptions::default(),
+        &dir.join(".rag"),
+    )? {
         if let Found::File { path, kind, .. } = found {
             let bytes = std::fs::read(&path)?;
             if let Ok(doc) = extract(&path, kind, &bytes) {

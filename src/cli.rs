@@ -37,6 +37,8 @@ pub enum Command {
     Search(SearchArgs),
     /// Show what the index holds
     Status(StatusArgs),
+    /// Run the language model alone on a prompt (no retrieval) and stream its answer
+    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +139,105 @@ pub struct FusionArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The prompt (a user message, or the whole prompt with --raw)
+    #[arg(value_name = "PROMPT", required_unless_present = "prompt_file")]
+    pub prompt: Option<String>,
+
+    /// Read the prompt from FILE ('-' for stdin)
+    #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
+    pub prompt_file: Option<PathBuf>,
+
+    /// Give the prompt to the model as it is, without the chat template
+    /// (special tokens such as <|im_start|> in it are still recognised)
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Use a document-style "Question: ... Answer:" prompt instead of the chat
+    /// template (for base models; automatic when the model has no template)
+    #[arg(long, conflicts_with = "raw")]
+    pub base: bool,
+
+    /// System message put before the prompt
+    #[arg(long, value_name = "TEXT", conflicts_with = "raw")]
+    pub system: Option<String>,
+
+    /// GGUF model file [default: SmolLM2-135M-Instruct in the model folder]
+    #[arg(long, value_name = "FILE.gguf")]
+    pub model: Option<PathBuf>,
+
+    /// Sampling temperature (0: always the most likely token)
+    #[arg(
+        long,
+        default_value_t = 0.7,
+        value_name = "T",
+        help_heading = "Sampling"
+    )]
+    pub temperature: f32,
+
+    /// Sample from the K most likely tokens only (0: all)
+    #[arg(
+        long,
+        default_value_t = 40,
+        value_name = "K",
+        help_heading = "Sampling"
+    )]
+    pub top_k: usize,
+
+    /// Sample from the most likely tokens holding this much probability (1: all)
+    #[arg(
+        long,
+        default_value_t = 0.95,
+        value_name = "P",
+        help_heading = "Sampling"
+    )]
+    pub top_p: f32,
+
+    /// Drop tokens less likely than this fraction of the most likely one (0: none)
+    #[arg(
+        long,
+        default_value_t = 0.05,
+        value_name = "P",
+        help_heading = "Sampling"
+    )]
+    pub min_p: f32,
+
+    /// Penalty for repeating recent tokens (1: none)
+    #[arg(
+        long,
+        default_value_t = 1.1,
+        value_name = "X",
+        help_heading = "Sampling"
+    )]
+    pub repeat_penalty: f32,
+
+    /// How many recent tokens the repeat penalty looks at
+    #[arg(
+        long,
+        default_value_t = 64,
+        value_name = "N",
+        help_heading = "Sampling"
+    )]
+    pub repeat_last_n: usize,
+
+    /// Seed for sampling, for reproducible output [default: random]
+    #[arg(long, value_name = "N", help_heading = "Sampling")]
+    pub seed: Option<u64>,
+
+    /// Stop after this many new tokens
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_tokens: usize,
+
+    /// Keep generating past the end-of-text token (for benchmarks)
+    #[arg(long)]
+    pub ignore_eos: bool,
+
+    /// Print {"text","prompt_tokens","generated_tokens","timings":{...}} as JSON at the end
     #[arg(long)]
     pub json: bool,
 }

@@ -19,6 +19,9 @@ pub enum Error {
     EmbeddingModel { path: PathBuf, reason: String },
 
     #[error(transparent)]
+    Llm(#[from] crate::llm::Error),
+
+    #[error(transparent)]
     Index(#[from] rag_index::Error),
 
     #[error("{0}")]

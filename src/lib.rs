@@ -6,6 +6,7 @@ pub mod commands;
 pub mod context;
 pub mod embedding;
 mod error;
+pub mod llm;
 pub mod models;
 pub mod terminal;
 
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
         Command::Search(args) => commands::search::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
+        Command::Generate(args) => commands::generate::run(&ctx, args),
     }
 }

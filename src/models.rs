@@ -13,6 +13,9 @@ pub const EMBEDDING_DIMENSION: usize = 384;
 /// The input length MiniLM was trained with.
 pub const EMBEDDING_MAX_TOKENS: usize = 256;
 const ONNX_RUNTIME_DIR: &str = "onnxruntime";
+/// The default generator: SmolLM2-135M-Instruct, 4-bit, small enough for a 2-core CPU.
+pub const GENERATOR_DIR: &str = "SmolLM2-135M-Instruct";
+pub const GENERATOR_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// The model folder: `--models`, else `$RAG_MODELS`, else the user data folder.
 pub fn models_dir(explicit: Option<&Path>) -> PathBuf {
@@ -99,11 +102,12 @@ pub fn embedding_files(models: &Path) -> Result<EmbeddingFiles> {
     })
 }
 
+/// The fetch command's arguments when the model folder is not the default one.
 fn models_hint(models: &Path) -> String {
-    if std::env::var_os("RAG_MODELS").is_some() {
-        format!("  (with RAG_MODELS={})", models.display())
+    if models == data_dir().join("models") {
+        String::new()
     } else {
-        format!("  (into {})", models.display())
+        format!(" --models {}", models.display())
     }
 }
 
@@ -132,6 +136,20 @@ fn download_embedding(dir: &Path) -> std::result::Result<(), String> {
         std::fs::rename(&tmp, &target).map_err(|e| format!("writing {}: {e}", target.display()))?;
     }
     Ok(())
+}
+
+/// The default generator's GGUF in the model folder. No download: the hub is
+/// unreachable where this runs, and `scripts/fetch-models` brings the same file.
+pub fn generator_file(models: &Path) -> Result<PathBuf> {
+    let path = models.join(GENERATOR_DIR).join(GENERATOR_FILE);
+    if path.is_file() {
+        return Ok(path);
+    }
+    Err(Error::ModelMissing {
+        what: "generator model",
+        path,
+        hint: models_hint(models),
+    })
 }
 
 /// The ONNX Runtime shared library: `$ORT_DYLIB_PATH`, else the model folder's copy.
@@ -188,6 +206,14 @@ mod tests {
         std::env::set_var("RAG_OFFLINE", "1");
         let err = embedding_files(dir.path()).unwrap_err().to_string();
         assert!(err.contains("model.onnx"), "{err}");
+        assert!(err.contains("scripts/fetch-models"), "{err}");
+    }
+
+    #[test]
+    fn missing_generator_names_the_file_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = generator_file(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(GENERATOR_FILE), "{err}");
         assert!(err.contains("scripts/fetch-models"), "{err}");
     }
 

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 /// Removes ANSI escape sequences (CSI, OSC, and two-byte escapes) and C0/C1
 /// control characters other than newline and tab.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| is_unsafe(c)) {
+    if !text.chars().any(is_unsafe) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());

@@ -38,8 +38,7 @@ pub fn rag() -> Command {
 }
 
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("the rag binary runs");
-    out
+    cmd.output().expect("the rag binary runs")
 }
 
 /// Runs and asserts success, returning stdout.

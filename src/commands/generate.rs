@@ -1,0 +1,161 @@
+//! `rag generate`: the language model alone, no retrieval (like llama.cpp's CLI).
+
+use std::io::{IsTerminal, Read, Write};
+
+use serde::Serialize;
+
+use crate::cli::GenerateArgs;
+use crate::context::Context;
+use crate::llm::template::base_prompt;
+use crate::llm::{GenerateOptions, Generator, Message, SamplingOptions, Timings};
+use crate::models::generator_file;
+use crate::{Error, Result};
+
+#[derive(Serialize)]
+struct JsonOutput<'a> {
+    text: &'a str,
+    prompt_tokens: usize,
+    generated_tokens: usize,
+    stop_reason: crate::llm::StopReason,
+    timings: Timings,
+}
+
+pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
+    let sampling = sampling_options(args)?;
+    let text = prompt_text(args)?;
+    let path = match &args.model {
+        Some(path) => path.clone(),
+        None => generator_file(&ctx.models_dir)?,
+    };
+    let generator = Generator::load(&path, "")?;
+
+    let tokenizer = generator.tokenizer();
+    let (prompt_ids, stop_strings) = if args.raw {
+        (tokenizer.encode_prompt(&text)?, Vec::new())
+    } else {
+        let mut messages = Vec::new();
+        if let Some(system) = &args.system {
+            messages.push(Message::new("system", system));
+        }
+        messages.push(Message::new("user", &text));
+        let prompt = if args.base {
+            base_prompt(&messages)
+        } else {
+            generator.prompt(&messages)?
+        };
+        (tokenizer.encode_prompt(&prompt.text)?, prompt.stop_strings)
+    };
+    let options = GenerateOptions {
+        max_tokens: args.max_tokens,
+        sampling,
+        ignore_eos: args.ignore_eos,
+        stop_strings,
+    };
+
+    let stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
+    let mut out = stdout.lock();
+    let mut on_text = |piece: &str| -> bool {
+        if args.json {
+            return true;
+        }
+        // Model output may contain escape sequences; a terminal must not run them.
+        let piece = if terminal {
+            crate::terminal::sanitize(piece)
+        } else {
+            piece.into()
+        };
+        // A closed pipe (e.g. `| head`) ends the generation instead of wasting the CPU.
+        out.write_all(piece.as_bytes())
+            .and_then(|_| out.flush())
+            .is_ok()
+    };
+    let generation = generator.generate(&prompt_ids, &options, &mut on_text)?;
+
+    if args.json {
+        let json = JsonOutput {
+            text: &generation.text,
+            prompt_tokens: generation.prompt_tokens,
+            generated_tokens: generation.generated_tokens,
+            stop_reason: generation.stop_reason,
+            timings: generation.timings,
+        };
+        let line = serde_json::to_string(&json)
+            .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
+        let _ = writeln!(out, "{line}");
+    } else {
+        let _ = writeln!(out);
+        if !ctx.quiet {
+            let t = &generation.timings;
+            eprintln!(
+                "[{} prompt tokens at {:.1} tok/s, {} generated at {:.1} tok/s; first token after {:.0} ms, {:.0} ms in all]",
+                generation.prompt_tokens,
+                t.prefill_tok_s,
+                generation.generated_tokens,
+                t.decode_tok_s,
+                t.first_token_ms,
+                t.total_ms
+            );
+        }
+    }
+    Ok(())
+}
+
+fn prompt_text(args: &GenerateArgs) -> Result<String> {
+    let text = match (&args.prompt, &args.prompt_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::Usage(format!("cannot read the prompt from stdin: {e}")))?;
+            text
+        }
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            Error::Usage(format!(
+                "cannot read the prompt file {}: {e}",
+                path.display()
+            ))
+        })?,
+        (None, None) => return Err(Error::Usage("give a PROMPT or --prompt-file FILE".into())),
+    };
+    if text.trim().is_empty() {
+        return Err(Error::Usage("the prompt is empty".into()));
+    }
+    Ok(text)
+}
+
+fn sampling_options(args: &GenerateArgs) -> Result<SamplingOptions> {
+    let check = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Usage(what.to_string()))
+        }
+    };
+    check(
+        args.temperature >= 0.0 && args.temperature.is_finite(),
+        "--temperature must be 0 or more",
+    )?;
+    check(
+        args.top_p > 0.0 && args.top_p <= 1.0,
+        "--top-p must be in (0, 1]",
+    )?;
+    check(
+        (0.0..=1.0).contains(&args.min_p),
+        "--min-p must be in [0, 1]",
+    )?;
+    check(
+        args.repeat_penalty > 0.0 && args.repeat_penalty.is_finite(),
+        "--repeat-penalty must be more than 0",
+    )?;
+    Ok(SamplingOptions {
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        min_p: args.min_p,
+        repeat_penalty: args.repeat_penalty,
+        repeat_last_n: args.repeat_last_n,
+        seed: args.seed,
+    })
+}

@@ -1,0 +1,58 @@
+//! Everything that can go wrong while loading or running the generator.
+
+use std::path::PathBuf;
+
+/// Errors of the local generator. Each message names the file it is about, so a
+/// user pointing `--model` at the wrong thing sees what is wrong with which file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("model file not found: {path}\n  fetch the default models with:  scripts/fetch-models{hint}")]
+    Missing { path: PathBuf, hint: String },
+
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path} is not a GGUF model file ({reason})")]
+    NotGguf { path: PathBuf, reason: String },
+
+    #[error("{path} is a corrupt or truncated GGUF file: {reason}\n  fetch it again with:  scripts/fetch-models")]
+    Corrupt { path: PathBuf, reason: String },
+
+    #[error("{path}: unsupported architecture {arch:?} (supported: {supported})")]
+    UnsupportedArchitecture {
+        path: PathBuf,
+        arch: String,
+        supported: &'static str,
+    },
+
+    #[error("{path}: {what}")]
+    Unsupported { path: PathBuf, what: String },
+
+    #[error("{path}: bad or missing metadata {key}: {reason}")]
+    Metadata {
+        path: PathBuf,
+        key: String,
+        reason: String,
+    },
+
+    #[error("cannot build the tokenizer: {0}")]
+    Tokenizer(String),
+
+    #[error("cannot render the chat template: {0}")]
+    Template(String),
+
+    #[error("the prompt and answer need {needed} tokens, but the model's context holds {limit}")]
+    ContextFull { needed: usize, limit: usize },
+
+    #[error("token id {0} is outside the model's vocabulary")]
+    BadToken(u32),
+
+    #[error("model computation failed: {0}")]
+    Compute(#[from] candle_core::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

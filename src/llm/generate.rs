@@ -1,0 +1,326 @@
+//! The generator: a loaded model with its tokenizer and prompt format, and the
+//! loop that turns prompt tokens into streamed text.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::error::{Error, Result};
+use super::gguf::Gguf;
+use super::model::{Config, Model};
+use super::sampler::{Sampler, SamplingOptions};
+use super::template::{Message, Prompt, PromptFormat};
+use super::tokenizer::{StreamDecoder, Tokenizer};
+
+/// Prompt tokens per forward pass: big enough for the matmuls to run at full
+/// speed, small enough that the activations of a long prompt stay modest.
+const PREFILL_BATCH: usize = 512;
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub max_tokens: usize,
+    pub sampling: SamplingOptions,
+    /// Keep going past eos and end-of-turn tokens (for benchmarks).
+    pub ignore_eos: bool,
+    /// Text that ends the answer (not included in it).
+    pub stop_strings: Vec<String>,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            max_tokens: 256,
+            sampling: SamplingOptions::default(),
+            ignore_eos: false,
+            stop_strings: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model ended its turn (eos or end-of-turn token).
+    EndOfTurn,
+    StopString,
+    MaxTokens,
+    /// The model's context is full.
+    ContextFull,
+    /// The caller asked to stop.
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    /// Prompt tokens per second through the model.
+    pub prefill_tok_s: f64,
+    /// Tokens per second after the first one.
+    pub decode_tok_s: f64,
+    /// From the start of generation to the first sampled token (includes prefill).
+    pub first_token_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Generation {
+    pub text: String,
+    pub prompt_tokens: usize,
+    /// Tokens sampled, including a final eos or end-of-turn token.
+    pub generated_tokens: usize,
+    #[serde(skip)]
+    pub token_ids: Vec<u32>,
+    pub stop_reason: StopReason,
+    pub timings: Timings,
+}
+
+pub struct Generator {
+    model: Model,
+    tokenizer: Tokenizer,
+    format: PromptFormat,
+    /// eos and the end-of-turn tokens.
+    stop_ids: Vec<u32>,
+}
+
+impl Generator {
+    /// Loads a GGUF model. `missing_hint` is added to the message when the file
+    /// does not exist.
+    pub fn load(path: &Path, missing_hint: &str) -> Result<Self> {
+        let mut gguf = Gguf::open(path, missing_hint)?;
+        // Check the architecture before the tokenizer: it is the likelier problem
+        // with a user's file, and the clearer message.
+        Config::from_gguf(&gguf)?;
+        let tokenizer = Tokenizer::from_gguf(&gguf)?;
+        let format = PromptFormat::from_gguf(&gguf, &tokenizer)?;
+        let model = Model::load(&mut gguf)?;
+        if tokenizer.vocab_size() > model.config().vocab {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the tokenizer has {} tokens but the model only {}",
+                    tokenizer.vocab_size(),
+                    model.config().vocab
+                ),
+            });
+        }
+        let stop_ids = tokenizer.end_of_generation_ids();
+        Ok(Generator {
+            model,
+            tokenizer,
+            format,
+            stop_ids,
+        })
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    pub fn format(&self) -> &PromptFormat {
+        &self.format
+    }
+
+    pub fn config(&self) -> &Config {
+        self.model.config()
+    }
+
+    pub fn stop_ids(&self) -> &[u32] {
+        &self.stop_ids
+    }
+
+    /// Renders messages with the model's chat template (or the base-model format).
+    pub fn prompt(&self, messages: &[Message]) -> Result<Prompt> {
+        self.format.render(messages)
+    }
+
+    /// Samples up to `options.max_tokens` tokens after `prompt_ids`, handing each
+    /// piece of finished text to `on_text` as soon as it is known; `on_text`
+    /// returns false to stop early.
+    pub fn generate(
+        &self,
+        prompt_ids: &[u32],
+        options: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let start = Instant::now();
+        let context = self.model.config().context_length;
+        if prompt_ids.is_empty() {
+            return Err(Error::Tokenizer("the prompt is empty".into()));
+        }
+        if prompt_ids.len() >= context {
+            return Err(Error::ContextFull {
+                needed: prompt_ids.len() + 1,
+                limit: context,
+            });
+        }
+        let mut cache = self
+            .model
+            .new_cache(prompt_ids.len() + options.max_tokens.max(1));
+        let mut logits = Vec::new();
+        for batch in prompt_ids.chunks(PREFILL_BATCH) {
+            logits = self.model.forward(batch, &mut cache)?;
+        }
+        let prefill_secs = start.elapsed().as_secs_f64();
+
+        let mut sampler = Sampler::new(options.sampling.clone());
+        let mut history = prompt_ids.to_vec();
+        let mut generated = Vec::new();
+        let mut stream = StreamDecoder::default();
+        let mut text = Text::new(&options.stop_strings);
+        let mut first_token_at = None;
+        let mut last_token_at = start;
+        let mut stop_reason = StopReason::MaxTokens;
+
+        while generated.len() < options.max_tokens {
+            let id = sampler.sample(&logits, &history);
+            last_token_at = Instant::now();
+            first_token_at.get_or_insert(last_token_at);
+            generated.push(id);
+            history.push(id);
+            if !options.ignore_eos && self.stop_ids.contains(&id) {
+                stop_reason = StopReason::EndOfTurn;
+                break;
+            }
+            let (ready, stopped) = text.push(&stream.push(&self.tokenizer, id));
+            if !ready.is_empty() && !on_text(&ready) {
+                stop_reason = StopReason::Cancelled;
+                break;
+            }
+            if stopped {
+                stop_reason = StopReason::StopString;
+                break;
+            }
+            if generated.len() == options.max_tokens {
+                break;
+            }
+            if cache.len() >= cache.capacity() {
+                stop_reason = StopReason::ContextFull;
+                break;
+            }
+            logits = self.model.forward(&[id], &mut cache)?;
+        }
+        if matches!(
+            stop_reason,
+            StopReason::MaxTokens | StopReason::EndOfTurn | StopReason::ContextFull
+        ) {
+            let (rest, _) = text.push(&stream.finish());
+            let rest = rest + &text.flush();
+            if !rest.is_empty() {
+                on_text(&rest);
+            }
+        }
+
+        let total = start.elapsed().as_secs_f64();
+        let first = first_token_at.map(|t| (t - start).as_secs_f64());
+        let decode_secs = first.map(|f| (last_token_at - start).as_secs_f64() - f);
+        let per_sec = |n: usize, secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        Ok(Generation {
+            text: text.into_text(),
+            prompt_tokens: prompt_ids.len(),
+            generated_tokens: generated.len(),
+            token_ids: generated.clone(),
+            stop_reason,
+            timings: Timings {
+                prefill_tok_s: per_sec(prompt_ids.len(), prefill_secs),
+                decode_tok_s: per_sec(
+                    generated.len().saturating_sub(1),
+                    decode_secs.unwrap_or(0.0),
+                ),
+                first_token_ms: first.unwrap_or(total) * 1000.0,
+                total_ms: total * 1000.0,
+            },
+        })
+    }
+}
+
+/// The answer text so far, holding back whatever could be the start of a stop
+/// string, so that a stop string never reaches the screen.
+struct Text<'a> {
+    stops: &'a [String],
+    text: String,
+    emitted: usize,
+}
+
+impl<'a> Text<'a> {
+    fn new(stops: &'a [String]) -> Self {
+        Text {
+            stops,
+            text: String::new(),
+            emitted: 0,
+        }
+    }
+
+    /// Adds a piece; returns the text now safe to show, and whether a stop string appeared.
+    fn push(&mut self, piece: &str) -> (String, bool) {
+        self.text.push_str(piece);
+        let found = self
+            .stops
+            .iter()
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| self.text.find(s.as_str()))
+            .min();
+        if let Some(at) = found {
+            self.text.truncate(at);
+            return (self.flush(), true);
+        }
+        // Hold back the longest tail that is the start of some stop string.
+        let held = self
+            .stops
+            .iter()
+            .flat_map(|s| {
+                (1..s.len())
+                    .rev()
+                    .filter(move |&n| s.is_char_boundary(n))
+                    .map(move |n| &s[..n])
+            })
+            .filter(|prefix| self.text.ends_with(prefix))
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        let safe = (self.text.len() - held).max(self.emitted);
+        let ready = self.text[self.emitted..safe].to_string();
+        self.emitted = safe;
+        (ready, false)
+    }
+
+    /// Everything not yet shown.
+    fn flush(&mut self) -> String {
+        let rest = self.text[self.emitted..].to_string();
+        self.emitted = self.text.len();
+        rest
+    }
+
+    fn into_text(self) -> String {
+        self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_strings_are_held_back_and_cut() {
+        let stops = vec!["\nQuestion:".to_string()];
+        let mut t = Text::new(&stops);
+        assert_eq!(t.push("Paris."), ("Paris.".to_string(), false));
+        assert_eq!(t.push("\nQues"), (String::new(), false));
+        assert_eq!(t.push("tion: what"), (String::new(), true));
+        assert_eq!(t.into_text(), "Paris.");
+    }
+
+    #[test]
+    fn a_false_start_is_released() {
+        let stops = vec!["\nQuestion:".to_string()];
+        let mut t = Text::new(&stops);
+        assert_eq!(t.push("a\nQu"), ("a".to_string(), false));
+        assert_eq!(t.push("ite"), ("\nQuite".to_string(), false));
+        assert_eq!(t.flush(), "");
+    }
+
+    #[test]
+    fn no_stop_strings_means_no_holding() {
+        let mut t = Text::new(&[]);
+        assert_eq!(t.push("x\n"), ("x\n".to_string(), false));
+    }
+}

@@ -1,0 +1,16 @@
+//! The local generator: a llama-family GGUF model run on the CPU with candle,
+//! its tokenizer and chat template read from the same file.
+
+mod error;
+pub mod generate;
+pub mod gguf;
+pub mod model;
+pub mod sampler;
+pub mod template;
+pub mod tokenizer;
+
+pub use error::{Error, Result};
+pub use generate::{GenerateOptions, Generation, Generator, StopReason, Timings};
+pub use sampler::SamplingOptions;
+pub use template::{Message, Prompt, PromptFormat};
+pub use tokenizer::{StreamDecoder, Tokenizer};

@@ -1,0 +1,359 @@
+//! The local generator against llama.cpp's reference output for the same GGUF,
+//! and `rag generate` end to end.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use common::{json, models_dir, ok, rag, run, FIXTURES};
+use rag::llm::template::ChatTemplate;
+use rag::llm::{GenerateOptions, Generator, Message, PromptFormat, SamplingOptions, StreamDecoder};
+use serde_json::Value;
+
+fn model_path() -> PathBuf {
+    let path = models_dir().join("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        path.is_file(),
+        "the generator model is missing ({}); run scripts/fetch-models first",
+        path.display()
+    );
+    path
+}
+
+/// One loaded model for all tests in this file.
+fn generator() -> &'static Generator {
+    static GENERATOR: OnceLock<Generator> = OnceLock::new();
+    GENERATOR.get_or_init(|| Generator::load(&model_path(), "").expect("the model loads"))
+}
+
+fn reference() -> Value {
+    let text = std::fs::read_to_string(format!("{FIXTURES}/smollm2-llamacpp-reference.json"))
+        .expect("reference file");
+    serde_json::from_str(&text).expect("reference JSON")
+}
+
+fn ids(value: &Value) -> Vec<u32> {
+    value
+        .as_array()
+        .expect("an array of ids")
+        .iter()
+        .map(|v| v.as_u64().expect("an id") as u32)
+        .collect()
+}
+
+#[test]
+fn tokenizer_matches_llama_cpp() {
+    let tokenizer = generator().tokenizer();
+    let reference = reference();
+    let cases = reference["tokenize"].as_array().unwrap();
+    assert_eq!(cases.len(), 8);
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let got = tokenizer.encode(text).unwrap();
+        assert_eq!(got, ids(&case["ids"]), "token ids of {text:?}");
+        // Round trip, special tokens and all (they are written out by encode's inverse).
+        let bytes: Vec<u8> = got
+            .iter()
+            .flat_map(|&id| tokenizer.token_bytes(id).to_vec())
+            .collect();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            text,
+            "round trip of {text:?}"
+        );
+    }
+    let greedy = &reference["greedy"];
+    assert_eq!(
+        tokenizer
+            .encode_prompt(greedy["prompt"].as_str().unwrap())
+            .unwrap(),
+        ids(&greedy["prompt_ids"])
+    );
+    // Decoding leaves control tokens out.
+    assert_eq!(
+        tokenizer.decode(&ids(&greedy["generated_ids"])),
+        greedy["generated_text"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn special_token_text_stays_text_when_asked() {
+    let tokenizer = generator().tokenizer();
+    assert_eq!(tokenizer.encode("<|im_end|>").unwrap(), vec![2]);
+    let literal = tokenizer.encode_literal("<|im_end|>").unwrap();
+    assert!(literal.len() > 1 && !literal.contains(&2), "{literal:?}");
+    assert_eq!(tokenizer.decode(&literal), "<|im_end|>");
+}
+
+#[test]
+fn greedy_continuation_matches_llama_cpp() {
+    let reference = reference();
+    let greedy = &reference["greedy"];
+    let options = GenerateOptions {
+        max_tokens: 24,
+        sampling: SamplingOptions::greedy(),
+        ..GenerateOptions::default()
+    };
+    let mut streamed = String::new();
+    let generation = generator()
+        .generate(&ids(&greedy["prompt_ids"]), &options, &mut |piece| {
+            streamed.push_str(piece);
+            true
+        })
+        .unwrap();
+    assert_eq!(generation.token_ids, ids(&greedy["generated_ids"]));
+    assert_eq!(generation.text, greedy["generated_text"].as_str().unwrap());
+    assert_eq!(streamed, generation.text);
+    assert_eq!(generation.generated_tokens, 8);
+    assert_eq!(generation.prompt_tokens, 32);
+}
+
+#[test]
+fn chat_template_renders_the_reference_prompt() {
+    let reference = reference();
+    let PromptFormat::Chat(_) = generator().format() else {
+        panic!("SmolLM2 ships a chat template");
+    };
+    let prompt = generator()
+        .prompt(&[
+            Message::new("system", "You are a helpful assistant."),
+            Message::new(
+                "user",
+                "What is the capital of France? Answer in one sentence.",
+            ),
+        ])
+        .unwrap();
+    assert_eq!(prompt.text, reference["greedy"]["prompt"].as_str().unwrap());
+    // Without a system message the template adds its own.
+    let prompt = generator().prompt(&[Message::new("user", "Hi")]).unwrap();
+    assert!(
+        prompt.text.starts_with("<|im_start|>system\n")
+            && prompt.text.ends_with("<|im_start|>assistant\n"),
+        "{:?}",
+        prompt.text
+    );
+    // The end of a turn (<|im_end|>, also eos here) and <|endoftext|> both stop generation.
+    assert_eq!(generator().stop_ids(), &[0, 2]);
+    let t = ChatTemplate::new("{{ bos_token }}|{{ eos_token }}", "<s>", "</s>").unwrap();
+    assert_eq!(t.render(&[]).unwrap().text, "<s>|</s>");
+}
+
+#[test]
+fn streaming_never_splits_a_character() {
+    let tokenizer = generator().tokenizer();
+    let text = "Unicode: café, naïve, Zürich, 東京, Ελληνικά, emoji 🚀🙂";
+    let ids = tokenizer.encode(text).unwrap();
+    let mut stream = StreamDecoder::default();
+    let mut pieces = Vec::new();
+    for &id in &ids {
+        pieces.push(stream.push(tokenizer, id));
+    }
+    pieces.push(stream.finish());
+    assert_eq!(pieces.concat(), text);
+    // The test means something only if some token really ends mid-character.
+    assert!(
+        ids.iter()
+            .any(|&id| std::str::from_utf8(tokenizer.token_bytes(id)).is_err()),
+        "no token of {text:?} splits a character"
+    );
+    assert!(pieces.iter().any(String::is_empty));
+}
+
+#[test]
+fn generate_json_end_to_end() {
+    let out = ok(rag().args([
+        "generate",
+        "--json",
+        "--max-tokens",
+        "8",
+        "--temperature",
+        "0",
+        "Name a colour.",
+    ]));
+    let v = json(&out);
+    assert!(v["text"].as_str().is_some_and(|t| !t.is_empty()), "{v}");
+    assert!(v["prompt_tokens"].as_u64().unwrap() > 5, "{v}");
+    let generated = v["generated_tokens"].as_u64().unwrap();
+    assert!((1..=8).contains(&generated), "{v}");
+    for key in [
+        "prefill_tok_s",
+        "decode_tok_s",
+        "first_token_ms",
+        "total_ms",
+    ] {
+        assert!(
+            v["timings"][key].as_f64().is_some_and(|x| x >= 0.0),
+            "{key}: {v}"
+        );
+    }
+    assert!(v["timings"]["prefill_tok_s"].as_f64().unwrap() > 0.0, "{v}");
+}
+
+#[test]
+fn generate_streams_the_reference_answer() {
+    let mut cmd = rag();
+    cmd.args([
+        "generate",
+        "--temperature",
+        "0",
+        "--repeat-penalty",
+        "1",
+        "--max-tokens",
+        "24",
+        "--system",
+        "You are a helpful assistant.",
+        "What is the capital of France? Answer in one sentence.",
+    ]);
+    assert_eq!(ok(&mut cmd), "The capital of France is Paris.\n");
+    // --raw hands over the prompt as written; the same prompt, the same answer.
+    let reference = reference();
+    let mut cmd = rag();
+    cmd.args([
+        "generate",
+        "--raw",
+        "--json",
+        "--temperature",
+        "0",
+        "--repeat-penalty",
+        "1",
+    ])
+    .arg(reference["greedy"]["prompt"].as_str().unwrap());
+    let v = json(&ok(&mut cmd));
+    assert_eq!(v["text"], "The capital of France is Paris.");
+    assert_eq!(v["prompt_tokens"], 32);
+    assert_eq!(v["stop_reason"], "end_of_turn");
+}
+
+#[test]
+fn same_seed_same_text() {
+    let sample = |seed: &str| {
+        json(&ok(rag().args([
+            "generate",
+            "--json",
+            "--max-tokens",
+            "12",
+            "--temperature",
+            "1.2",
+            "--seed",
+            seed,
+            "Tell me a story.",
+        ])))["text"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(sample("7"), sample("7"));
+}
+
+fn failure(args: &[&str], env_models: Option<&std::path::Path>) -> String {
+    let mut cmd = rag();
+    if let Some(dir) = env_models {
+        cmd.env("RAG_MODELS", dir);
+    }
+    let out = run(cmd.args(args));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "should fail: {args:?}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn missing_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing-here.gguf");
+    let err = failure(
+        &["generate", "--model", missing.to_str().unwrap(), "hi"],
+        None,
+    );
+    assert!(
+        err.contains("nothing-here.gguf") && err.contains("scripts/fetch-models"),
+        "{err}"
+    );
+    // The default model, missing from an empty model folder.
+    let err = failure(&["generate", "hi"], Some(dir.path()));
+    assert!(
+        err.contains("SmolLM2-135M-Instruct.Q4_1.gguf") && err.contains("scripts/fetch-models"),
+        "{err}"
+    );
+}
+
+#[test]
+fn corrupt_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // Random bytes.
+    let noise = dir.path().join("noise.gguf");
+    let mut state = 0x1234_5678_u32;
+    let bytes: Vec<u8> = (0..100_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    std::fs::write(&noise, &bytes).unwrap();
+    let err = failure(
+        &["generate", "--model", noise.to_str().unwrap(), "hi"],
+        None,
+    );
+    assert!(
+        err.contains("noise.gguf") && err.contains("not a GGUF"),
+        "{err}"
+    );
+
+    // The magic, then garbage.
+    let garbage = dir.path().join("garbage.gguf");
+    let mut data = b"GGUF".to_vec();
+    data.extend_from_slice(&bytes);
+    std::fs::write(&garbage, &data).unwrap();
+    let err = failure(
+        &["generate", "--model", garbage.to_str().unwrap(), "hi"],
+        None,
+    );
+    assert!(
+        err.contains("garbage.gguf") && err.contains("corrupt"),
+        "{err}"
+    );
+
+    // A real model cut short, as by an interrupted download.
+    let truncated = dir.path().join("truncated.gguf");
+    let real = std::fs::read(model_path()).unwrap();
+    std::fs::write(&truncated, &real[..real.len() / 3]).unwrap();
+    let err = failure(
+        &["generate", "--model", truncated.to_str().unwrap(), "hi"],
+        None,
+    );
+    assert!(
+        err.contains("truncated.gguf") && err.contains("truncated"),
+        "{err}"
+    );
+
+    // An empty file.
+    let empty = dir.path().join("empty.gguf");
+    std::fs::write(&empty, b"").unwrap();
+    let err = failure(
+        &["generate", "--model", empty.to_str().unwrap(), "hi"],
+        None,
+    );
+    assert!(err.contains("not a GGUF"), "{err}");
+}
+
+#[test]
+fn unsupported_architecture_is_named() {
+    use candle_core::quantized::gguf_file::{write, Value as GgufValue};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mamba.gguf");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let arch = GgufValue::String("mamba".into());
+    write(&mut file, &[("general.architecture", &arch)], &[]).unwrap();
+    drop(file);
+    let err = failure(&["generate", "--model", path.to_str().unwrap(), "hi"], None);
+    assert!(err.contains("unsupported architecture \"mamba\""), "{err}");
+}
+
+#[test]
+fn bad_sampling_options_are_usage_errors() {
+    let err = failure(&["generate", "--top-p", "0", "hi"], None);
+    assert!(err.contains("--top-p"), "{err}");
+}
