@@ -36,7 +36,7 @@ impl Default for IngestOptions {
             walk: WalkOptions::default(),
             chunker: ChunkerConfig::default(),
             rebuild: false,
-            embed_batch: 256,
+            embed_batch: 64,
             embed_buffer: 4096,
             checkpoint_every: Duration::from_secs(60),
         }
