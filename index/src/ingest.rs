@@ -250,24 +250,16 @@ pub fn ingest(
         }
     }
 
-    let generation_before = writer.manifest().generation;
-    summary.files_total = writer.manifest().files.len();
-    if writer.finish_into(&mut summary)? {
-        on_event(IngestEvent::Committed {
-            generation: generation_before + 1,
-        });
+    let files = &writer.manifest().files;
+    summary.files_total = files.len();
+    summary.chunks_total = files.values().map(|f| f.chunks.len()).sum();
+    let generation = writer.manifest().generation + 1;
+    if writer.finish()? {
+        on_event(IngestEvent::Committed { generation });
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.embed_seconds = embed_time.as_secs_f64();
     Ok(summary)
-}
-
-impl IndexWriter {
-    fn finish_into(self, summary: &mut IngestSummary) -> Result<bool> {
-        summary.files_total = self.manifest().files.len();
-        summary.chunks_total = self.manifest().files.values().map(|f| f.chunks.len()).sum();
-        self.finish()
-    }
 }
 
 /// Reads, extracts and chunks files on all cores.
