@@ -278,11 +278,17 @@ fn missing_model_is_a_clear_error() {
     );
 }
 
+/// Writes `bytes` as a model file, runs `rag generate` on it and returns the error.
+fn error_for_model(dir: &std::path::Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    failure(&["generate", "--model", path.to_str().unwrap(), "hi"], None)
+}
+
 #[test]
 fn corrupt_model_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     // Random bytes.
-    let noise = dir.path().join("noise.gguf");
     let mut state = 0x1234_5678_u32;
     let bytes: Vec<u8> = (0..100_000)
         .map(|_| {
@@ -292,50 +298,31 @@ fn corrupt_model_is_a_clear_error() {
             state as u8
         })
         .collect();
-    std::fs::write(&noise, &bytes).unwrap();
-    let err = failure(
-        &["generate", "--model", noise.to_str().unwrap(), "hi"],
-        None,
-    );
+    let err = error_for_model(dir.path(), "noise.gguf", &bytes);
     assert!(
         err.contains("noise.gguf") && err.contains("not a GGUF"),
         "{err}"
     );
 
     // The magic, then garbage.
-    let garbage = dir.path().join("garbage.gguf");
     let mut data = b"GGUF".to_vec();
     data.extend_from_slice(&bytes);
-    std::fs::write(&garbage, &data).unwrap();
-    let err = failure(
-        &["generate", "--model", garbage.to_str().unwrap(), "hi"],
-        None,
-    );
+    let err = error_for_model(dir.path(), "garbage.gguf", &data);
     assert!(
         err.contains("garbage.gguf") && err.contains("corrupt"),
         "{err}"
     );
 
     // A real model cut short, as by an interrupted download.
-    let truncated = dir.path().join("truncated.gguf");
     let real = std::fs::read(model_path()).unwrap();
-    std::fs::write(&truncated, &real[..real.len() / 3]).unwrap();
-    let err = failure(
-        &["generate", "--model", truncated.to_str().unwrap(), "hi"],
-        None,
-    );
+    let err = error_for_model(dir.path(), "truncated.gguf", &real[..real.len() / 3]);
     assert!(
         err.contains("truncated.gguf") && err.contains("truncated"),
         "{err}"
     );
 
     // An empty file.
-    let empty = dir.path().join("empty.gguf");
-    std::fs::write(&empty, b"").unwrap();
-    let err = failure(
-        &["generate", "--model", empty.to_str().unwrap(), "hi"],
-        None,
-    );
+    let err = error_for_model(dir.path(), "empty.gguf", b"");
     assert!(err.contains("not a GGUF"), "{err}");
 }
 
