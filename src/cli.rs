@@ -37,6 +37,13 @@ pub enum Command {
     Search(SearchArgs),
     /// Show what the index holds
     Status(StatusArgs),
+    /// Answer a question from your documents, citing the passages used
+    Ask(AskArgs),
+    /// Answer a file of questions (text, JSONL or CSV) into JSONL, CSV or a
+    /// Markdown report; reruns resume where the last run stopped
+    Batch(BatchArgs),
+    /// Measure answers against a file of questions with known answers
+    Eval(EvalArgs),
     /// Run the language model alone on a prompt (no retrieval) and stream its answer
     Generate(GenerateArgs),
 }
@@ -171,14 +178,29 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "FILE.gguf")]
     pub model: Option<PathBuf>,
 
-    /// Sampling temperature (0: always the most likely token)
-    #[arg(
-        long,
-        default_value_t = 0.7,
-        value_name = "T",
-        help_heading = "Sampling"
-    )]
-    pub temperature: f32,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+
+    /// Stop after this many new tokens
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_tokens: usize,
+
+    /// Keep generating past the end-of-text token (for benchmarks)
+    #[arg(long)]
+    pub ignore_eos: bool,
+
+    /// Print {"text","prompt_tokens","generated_tokens","timings":{...}} as JSON at the end
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Sampling flags shared by every command that runs the language model.
+#[derive(Debug, Clone, Args)]
+pub struct SamplingArgs {
+    /// Sampling temperature (0: always the most likely token) [default: 0.7 for
+    /// generate, 0 for answers from documents]
+    #[arg(long, value_name = "T", help_heading = "Sampling")]
+    pub temperature: Option<f32>,
 
     /// Sample from the K most likely tokens only (0: all)
     #[arg(
@@ -228,16 +250,119 @@ pub struct GenerateArgs {
     /// Seed for sampling, for reproducible output [default: random]
     #[arg(long, value_name = "N", help_heading = "Sampling")]
     pub seed: Option<u64>,
+}
 
-    /// Stop after this many new tokens
-    #[arg(long, default_value_t = 256, value_name = "N")]
+/// How questions are answered: shared by `ask` and `eval`.
+#[derive(Debug, Clone, Args)]
+pub struct AnswerArgs {
+    /// Passages to retrieve (neighbours in one file are merged into one source)
+    #[arg(short, default_value_t = 3, value_name = "N")]
+    pub k: usize,
+
+    /// Token budget for the sources in the prompt
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub context_tokens: usize,
+
+    /// Stop the answer after this many tokens
+    #[arg(long, default_value_t = 96, value_name = "N")]
     pub max_tokens: usize,
 
-    /// Keep generating past the end-of-text token (for benchmarks)
-    #[arg(long)]
-    pub ignore_eos: bool,
+    /// Sample N answers and keep the one best supported by the sources
+    /// (needs --temperature above 0)
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub samples: usize,
 
-    /// Print {"text","prompt_tokens","generated_tokens","timings":{...}} as JSON at the end
+    /// Let the model reason step by step before its answer (hidden unless --show-thinking)
+    #[arg(long)]
+    pub think: bool,
+
+    /// Print the reasoning of --think (dimmed) before the answer
+    #[arg(long, requires = "think")]
+    pub show_thinking: bool,
+
+    /// GGUF model file [default: SmolLM2-135M-Instruct in the model folder]
+    #[arg(long, value_name = "FILE.gguf")]
+    pub model: Option<PathBuf>,
+
+    /// Refuse without asking the model unless the best passage's similarity
+    /// (cosine) plus its keyword match (BM25 / the score of a passage holding
+    /// every word of the question) reaches this
+    #[arg(long, default_value_t = crate::assistant::DEFAULT_MIN_STRENGTH, value_name = "X", help_heading = "Gate")]
+    pub min_evidence: f32,
+
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question
+    #[arg(value_name = "QUESTION")]
+    pub question: String,
+
+    #[command(flatten)]
+    pub answer: AnswerArgs,
+
+    /// Print {"question","answer","refused","citations","sources","timings","model"} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Questions: a text file (one per line; blank lines and # comments
+    /// skipped), JSONL ({"id","question",...}) or CSV with a "question" column
+    #[arg(value_name = "QUESTIONS")]
+    pub questions: PathBuf,
+
+    /// Ingest these folders or files into the index first (incrementally)
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub docs: Vec<PathBuf>,
+
+    /// Write the results here; rerunning with the same file skips the
+    /// questions already in it [default: standard output]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Output format [default: from the extension of -o (.csv, .md), else jsonl]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<crate::batch::OutputFormat>,
+
+    /// Input format [default: from the extension (.jsonl, .csv), else text]
+    #[arg(long, value_name = "FORMAT")]
+    pub input_format: Option<crate::batch::InputFormat>,
+
+    #[command(flatten)]
+    pub answer: AnswerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Answer a JSONL file of questions ({"id","question","answers","source"} or
+    /// "unanswerable": true) and report answer and source accuracy and refusals
+    Qa(EvalQaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub command: EvalCommand,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalQaArgs {
+    /// Questions, one JSON object per line
+    #[arg(value_name = "FILE.jsonl")]
+    pub file: PathBuf,
+
+    /// Only the first N questions
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    #[command(flatten)]
+    pub answer: AnswerArgs,
+
+    /// Print the numbers and one row per question as JSON
     #[arg(long)]
     pub json: bool,
 }

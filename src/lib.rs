@@ -1,6 +1,8 @@
 //! `rag`: the assistant. The index lives in the `rag-index` crate; this crate
-//! owns the models, the commands and (soon) the answer pipeline.
+//! owns the models, the answer pipeline ([`assistant`]) and the commands.
 
+pub mod assistant;
+pub mod batch;
 pub mod cli;
 pub mod commands;
 pub mod context;
@@ -21,6 +23,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
         Command::Search(args) => commands::search::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
+        Command::Ask(args) => commands::ask::run(&ctx, args),
+        Command::Batch(args) => commands::batch::run(&ctx, args),
+        Command::Eval(args) => commands::eval::run(&ctx, args),
         Command::Generate(args) => commands::generate::run(&ctx, args),
     }
 }

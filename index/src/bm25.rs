@@ -131,9 +131,8 @@ impl Bm25 {
         })
     }
 
-    /// Top `limit` chunk ids with their BM25 scores. Any text is a valid query:
-    /// it is analysed into terms, never parsed as query syntax.
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<(u64, f32)>> {
+    /// The distinct index terms of a query, in order.
+    fn terms(query: &str) -> Vec<String> {
         let mut terms: Vec<String> = Vec::new();
         let mut analyzer = analyzer();
         let mut stream = analyzer.token_stream(query);
@@ -142,6 +141,32 @@ impl Bm25 {
                 terms.push(token.text.clone());
             }
         }
+        terms
+    }
+
+    /// The BM25 score a passage would approach by containing every query term
+    /// many times: dividing a real score by it gives how much of the query's
+    /// weight a passage matches, a number that (unlike raw BM25) does not grow
+    /// with the length of the question or the size of the corpus.
+    pub fn score_ceiling(&self, query: &str) -> Result<f32> {
+        // tantivy's BM25 constants.
+        const K1: f32 = 1.2;
+        let searcher = self.reader.searcher();
+        let docs = searcher.num_docs() as f32;
+        let mut ceiling = 0.0;
+        for term in Self::terms(query) {
+            let term = Term::from_field_text(self.fields.text, &term);
+            let with_term = searcher.doc_freq(&term).map_err(|e| self.err(e))? as f32;
+            let idf = (1.0 + (docs - with_term + 0.5) / (with_term + 0.5)).ln();
+            ceiling += idf.max(0.0) * (K1 + 1.0);
+        }
+        Ok(ceiling)
+    }
+
+    /// Top `limit` chunk ids with their BM25 scores. Any text is a valid query:
+    /// it is analysed into terms, never parsed as query syntax.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<(u64, f32)>> {
+        let terms = Self::terms(query);
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }

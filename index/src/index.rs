@@ -267,6 +267,12 @@ impl Index {
         (query.len() == dimension).then(|| vector.iter().zip(query).map(|(a, b)| a * b).sum())
     }
 
+    /// How much BM25 a passage matching all of `query` would score; see
+    /// `Bm25::score_ceiling`. 0 when the query has no indexable words.
+    pub fn bm25_ceiling(&self, query: &str) -> Result<f32> {
+        self.bm25.score_ceiling(query)
+    }
+
     /// Chunks of one file in line order (for merging neighbours into a passage).
     pub fn chunks_of(&self, path: &str) -> Vec<&StoredChunk> {
         let Some(entry) = self.manifest.files.get(path) else {

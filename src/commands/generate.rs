@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::cli::GenerateArgs;
 use crate::context::Context;
 use crate::llm::template::base_prompt;
-use crate::llm::{GenerateOptions, Generator, Message, SamplingOptions, Timings};
+use crate::llm::{GenerateOptions, Generator, Message, Timings};
 use crate::models::generator_file;
 use crate::{Error, Result};
 
@@ -21,7 +21,7 @@ struct JsonOutput<'a> {
 }
 
 pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
-    let sampling = sampling_options(args)?;
+    let sampling = super::sampling_options(&args.sampling, 0.7)?;
     let text = prompt_text(args)?;
     let path = match &args.model {
         Some(path) => path.clone(),
@@ -50,6 +50,8 @@ pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
         sampling,
         ignore_eos: args.ignore_eos,
         stop_strings,
+        // As llama.cpp, so that its settings mean the same here.
+        penalize_prompt: true,
     };
 
     let stdout = std::io::stdout();
@@ -123,39 +125,4 @@ fn prompt_text(args: &GenerateArgs) -> Result<String> {
         return Err(Error::Usage("the prompt is empty".into()));
     }
     Ok(text)
-}
-
-fn sampling_options(args: &GenerateArgs) -> Result<SamplingOptions> {
-    let check = |ok: bool, what: &str| {
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Usage(what.to_string()))
-        }
-    };
-    check(
-        args.temperature >= 0.0 && args.temperature.is_finite(),
-        "--temperature must be 0 or more",
-    )?;
-    check(
-        args.top_p > 0.0 && args.top_p <= 1.0,
-        "--top-p must be in (0, 1]",
-    )?;
-    check(
-        (0.0..=1.0).contains(&args.min_p),
-        "--min-p must be in [0, 1]",
-    )?;
-    check(
-        args.repeat_penalty > 0.0 && args.repeat_penalty.is_finite(),
-        "--repeat-penalty must be more than 0",
-    )?;
-    Ok(SamplingOptions {
-        temperature: args.temperature,
-        top_k: args.top_k,
-        top_p: args.top_p,
-        min_p: args.min_p,
-        repeat_penalty: args.repeat_penalty,
-        repeat_last_n: args.repeat_last_n,
-        seed: args.seed,
-    })
 }

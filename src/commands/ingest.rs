@@ -46,6 +46,32 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<()> {
     Ok(())
 }
 
+/// Ingests `paths` into `index_dir` with the default settings, showing the
+/// progress bar on a terminal (for commands that ingest before answering).
+pub(crate) fn ingest_with_progress(
+    ctx: &Context,
+    index_dir: &std::path::Path,
+    paths: &[std::path::PathBuf],
+) -> Result<IngestSummary> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let embedder = ctx.embedder(workers)?;
+    let reporter = Reporter::new(!ctx.quiet && std::io::stderr().is_terminal(), ctx.quiet);
+    let summary = ingest(
+        index_dir,
+        paths,
+        &embedder,
+        &IngestOptions::default(),
+        &|event| reporter.event(event),
+    )?;
+    reporter.finish();
+    if !ctx.quiet {
+        eprintln!("{}", summary_line(&summary, index_dir));
+    }
+    Ok(summary)
+}
+
 fn summary_line(s: &IngestSummary, index_dir: &std::path::Path) -> String {
     let rate = if s.embed_seconds > 0.0 {
         format!(", {:.0} chunks/s", s.chunks_added as f64 / s.embed_seconds)

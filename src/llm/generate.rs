@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::error::{Error, Result};
 use super::gguf::Gguf;
-use super::model::{Config, Model};
+use super::model::{Config, KvCache, Model};
 use super::sampler::{Sampler, SamplingOptions};
 use super::template::{Message, Prompt, PromptFormat};
 use super::tokenizer::{StreamDecoder, Tokenizer};
@@ -25,6 +25,10 @@ pub struct GenerateOptions {
     pub ignore_eos: bool,
     /// Text that ends the answer (not included in it).
     pub stop_strings: Vec<String>,
+    /// Whether the repeat penalty also counts the prompt's tokens (as llama.cpp
+    /// does). Off for answers from documents: there, repeating the source's
+    /// words is the point, and penalising them turned "226 species" into "17".
+    pub penalize_prompt: bool,
 }
 
 impl Default for GenerateOptions {
@@ -34,6 +38,7 @@ impl Default for GenerateOptions {
             sampling: SamplingOptions::default(),
             ignore_eos: false,
             stop_strings: Vec::new(),
+            penalize_prompt: true,
         }
     }
 }
@@ -72,6 +77,24 @@ pub struct Generation {
     pub token_ids: Vec<u32>,
     pub stop_reason: StopReason,
     pub timings: Timings,
+}
+
+/// A prompt already run through the model: its cache and the logits of the next token.
+pub struct Prefilled {
+    prompt_ids: Vec<u32>,
+    cache: KvCache,
+    logits: Vec<f32>,
+    seconds: f64,
+}
+
+impl Prefilled {
+    pub fn prompt_tokens(&self) -> usize {
+        self.prompt_ids.len()
+    }
+
+    pub fn seconds(&self) -> f64 {
+        self.seconds
+    }
 }
 
 pub struct Generator {
@@ -142,6 +165,14 @@ impl Generator {
         options: &GenerateOptions,
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Generation> {
+        let prefilled = self.prefill(prompt_ids, options.max_tokens)?;
+        self.continue_from(&prefilled, options, on_text)
+    }
+
+    /// Runs the prompt through the model once, leaving room in the cache for
+    /// `max_tokens` more; [`Generator::continue_from`] can then sample several
+    /// answers from it without paying for the prompt again.
+    pub fn prefill(&self, prompt_ids: &[u32], max_tokens: usize) -> Result<Prefilled> {
         let start = Instant::now();
         let context = self.model.config().context_length;
         if prompt_ids.is_empty() {
@@ -153,17 +184,41 @@ impl Generator {
                 limit: context,
             });
         }
-        let mut cache = self
-            .model
-            .new_cache(prompt_ids.len() + options.max_tokens.max(1));
+        let mut cache = self.model.new_cache(prompt_ids.len() + max_tokens.max(1));
         let mut logits = Vec::new();
         for batch in prompt_ids.chunks(PREFILL_BATCH) {
             logits = self.model.forward(batch, &mut cache)?;
         }
-        let prefill_secs = start.elapsed().as_secs_f64();
+        Ok(Prefilled {
+            prompt_ids: prompt_ids.to_vec(),
+            cache,
+            logits,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
 
+    /// Samples an answer after a prefilled prompt (which stays as it was).
+    /// Timings count the prefill as if it had just run.
+    pub fn continue_from(
+        &self,
+        prefilled: &Prefilled,
+        options: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation> {
+        let prompt_ids = prefilled.prompt_ids.as_slice();
+        let mut cache = prefilled.cache.clone();
+        let mut logits = prefilled.logits.clone();
+        let prefill_secs = prefilled.seconds;
+        let now = Instant::now();
+        let start = now
+            .checked_sub(std::time::Duration::from_secs_f64(prefill_secs))
+            .unwrap_or(now);
         let mut sampler = Sampler::new(options.sampling.clone());
-        let mut history = prompt_ids.to_vec();
+        let mut history = if options.penalize_prompt {
+            prompt_ids.to_vec()
+        } else {
+            Vec::new()
+        };
         let mut generated = Vec::new();
         let mut stream = StreamDecoder::default();
         let mut text = Text::new(&options.stop_strings);

@@ -10,7 +10,7 @@ pub mod template;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
-pub use generate::{GenerateOptions, Generation, Generator, StopReason, Timings};
+pub use generate::{GenerateOptions, Generation, Generator, Prefilled, StopReason, Timings};
 pub use sampler::SamplingOptions;
 pub use template::{Message, Prompt, PromptFormat};
 pub use tokenizer::{StreamDecoder, Tokenizer};

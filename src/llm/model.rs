@@ -47,6 +47,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// Approximate number of weights (embedding, attention, feed-forward).
+    pub fn parameters(&self) -> usize {
+        let kv = self.n_kv_head * self.head_dim;
+        let q = self.n_head * self.head_dim;
+        let per_layer = self.dim * (2 * q + 2 * kv) + 3 * self.dim * self.ffn_dim;
+        self.vocab * self.dim + self.n_layer * per_layer
+    }
+
     pub fn from_gguf(gguf: &Gguf) -> Result<Self> {
         let architecture = gguf.string("general.architecture")?.to_string();
         let rope_style = match architecture.as_str() {
@@ -360,6 +368,8 @@ impl Model {
 
 /// Per-layer keys and values of every position so far, laid out
 /// `[position][kv_head * head_dim]`, allocated once for the whole generation.
+/// Cloning one forks a conversation: several answers sampled after one prefill.
+#[derive(Clone)]
 pub struct KvCache {
     k: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,

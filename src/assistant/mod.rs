@@ -1,0 +1,565 @@
+//! The answer pipeline: retrieve -> gate -> pack -> prompt -> generate -> cite.
+//! `rag ask`, `rag batch`, `rag eval` and the chat UI all drive this one engine
+//! and only differ in how they show its [`Event`]s.
+
+mod answer;
+pub mod citations;
+pub mod grounding;
+pub mod prompt;
+pub mod sources;
+
+use std::time::Instant;
+
+use rag_index::{Embedder, Hit, Index, Mode, SearchOptions};
+
+use crate::embedding::OnnxEmbedder;
+use crate::llm::{GenerateOptions, Generation, Generator, Message};
+use crate::{Error, Result};
+
+pub use answer::{Answer, AnswerTimings, Citation, Evidence, Gate, Refusal, DEFAULT_MIN_STRENGTH};
+pub use sources::Source;
+
+use citations::CitationFilter;
+use prompt::{Piece, Style, ThinkSplitter, REFUSAL};
+
+/// Tokens kept free for the instruction, the question and the template's markup.
+const PROMPT_OVERHEAD: usize = 256;
+/// Questions embedded together when answering many.
+const RETRIEVAL_BATCH: usize = 32;
+/// Passages listed after a gate refusal.
+const NEAREST_AFTER_REFUSAL: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct AskOptions {
+    /// Passages retrieved (before neighbours are merged and the budget applies).
+    pub k: usize,
+    pub search: SearchOptions,
+    pub gate: Gate,
+    /// Token budget for the sources in the prompt.
+    pub context_tokens: usize,
+    pub generate: GenerateOptions,
+    /// Answers to sample; the one best supported by the sources is kept.
+    pub samples: usize,
+    /// Let the model reason before answering.
+    pub think: bool,
+}
+
+impl Default for AskOptions {
+    fn default() -> Self {
+        AskOptions {
+            k: 3,
+            search: SearchOptions::default(),
+            gate: Gate::default(),
+            context_tokens: 1000,
+            generate: GenerateOptions {
+                max_tokens: 96,
+                penalize_prompt: false,
+                ..GenerateOptions::default()
+            },
+            samples: 1,
+            think: false,
+        }
+    }
+}
+
+/// An earlier exchange of a conversation.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub question: String,
+    pub answer: String,
+}
+
+/// A question, with the conversation before it (empty for `ask`).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub question: &'a str,
+    pub history: &'a [Turn],
+}
+
+impl<'a> Request<'a> {
+    pub fn new(question: &'a str) -> Self {
+        Request {
+            question,
+            history: &[],
+        }
+    }
+
+    /// What to search for: a follow-up ("who directed it?") borrows the words
+    /// of the question before it.
+    pub fn retrieval_query(&self) -> String {
+        match self.history.last() {
+            Some(previous) => format!("{} {}", previous.question.trim(), self.question.trim()),
+            None => self.question.trim().to_string(),
+        }
+    }
+}
+
+/// Progress of one answer, in order: Retrieved, then Thinking/Token pieces, then Done.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Retrieved {
+        sources: &'a [Source],
+        /// The gate refused: these are the nearest passages, not read by the model.
+        refused: bool,
+    },
+    /// Reasoning text in `--think` mode.
+    Thinking(&'a str),
+    /// A piece of the answer, citations already checked.
+    Token(&'a str),
+    Done(&'a Answer),
+}
+
+/// Retrieval's result for one question.
+#[derive(Debug, Clone)]
+pub struct Retrieval {
+    pub hits: Vec<Hit>,
+    pub evidence: Evidence,
+    pub millis: f64,
+}
+
+pub struct Assistant {
+    index: Index,
+    embedder: OnnxEmbedder,
+    generator: Generator,
+    model_name: String,
+}
+
+impl Assistant {
+    pub fn new(
+        index: Index,
+        embedder: OnnxEmbedder,
+        generator: Generator,
+        model_name: String,
+    ) -> Self {
+        Assistant {
+            index,
+            embedder,
+            generator,
+            model_name,
+        }
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn model_name(&self) -> &str {
+        &self.model_name
+    }
+
+    /// Finds the passages for a question and measures how strong they are.
+    pub fn retrieve(&self, query: &str, options: &AskOptions) -> Result<Retrieval> {
+        let started = Instant::now();
+        let vector = self.embedder.embed_query(query).map_err(|reason| {
+            Error::Index(rag_index::Error::Embedding(format!(
+                "embedding the question: {reason}"
+            )))
+        })?;
+        self.retrieve_with_vector(query, &vector, options, started)
+    }
+
+    /// Retrieval for many questions, their embeddings computed in batches.
+    pub fn retrieve_many(&self, queries: &[&str], options: &AskOptions) -> Result<Vec<Retrieval>> {
+        let started = Instant::now();
+        let vectors = self.embedder.embed(queries).map_err(|reason| {
+            Error::Index(rag_index::Error::Embedding(format!(
+                "embedding the questions: {reason}"
+            )))
+        })?;
+        let embed_share = started.elapsed().as_secs_f64() / queries.len().max(1) as f64;
+        queries
+            .iter()
+            .zip(vectors)
+            .map(|(query, vector)| {
+                let mut retrieval =
+                    self.retrieve_with_vector(query, &vector, options, Instant::now())?;
+                retrieval.millis += embed_share * 1000.0;
+                Ok(retrieval)
+            })
+            .collect()
+    }
+
+    fn retrieve_with_vector(
+        &self,
+        query: &str,
+        vector: &[f32],
+        options: &AskOptions,
+        started: Instant,
+    ) -> Result<Retrieval> {
+        let search = SearchOptions {
+            k: options.k.max(1),
+            mode: Mode::Hybrid,
+            ..options.search.clone()
+        };
+        let hits = self
+            .index
+            .search_with_vector(query, Some(vector), &search)?;
+        let ceiling = self.index.bm25_ceiling(query)?;
+        let best_bm25 = hits.iter().filter_map(|h| h.bm25).fold(0.0, f32::max);
+        let similarity = hits.iter().filter_map(|h| h.similarity).fold(0.0, f32::max);
+        let keyword_match = if ceiling > 0.0 {
+            best_bm25 / ceiling
+        } else {
+            0.0
+        };
+        let evidence = Evidence::new(similarity, keyword_match);
+        Ok(Retrieval {
+            hits,
+            evidence,
+            millis: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Answers one question, reporting progress to `on_event`; returning false
+    /// from it stops the generation (the answer so far is returned).
+    pub fn ask(
+        &self,
+        request: Request<'_>,
+        options: &AskOptions,
+        on_event: &mut dyn FnMut(Event<'_>) -> bool,
+    ) -> Result<Answer> {
+        let started = Instant::now();
+        let retrieval = self.retrieve(&request.retrieval_query(), options)?;
+        self.answer(request, retrieval, options, started, on_event)
+    }
+
+    /// Answers many questions in order: their retrieval is batched (questions
+    /// embedded together), then each is answered without streaming.
+    /// `seed_for(i)` gives question i its own sampling seed; `on_answer`
+    /// returns false to stop. One question's failure is handed over as its
+    /// result, not raised.
+    pub fn answer_many(
+        &self,
+        questions: &[&str],
+        options: &AskOptions,
+        seed_for: &dyn Fn(usize) -> Option<u64>,
+        on_answer: &mut dyn FnMut(usize, Result<Answer>) -> bool,
+    ) -> Result<()> {
+        for (batch_no, batch) in questions.chunks(RETRIEVAL_BATCH).enumerate() {
+            let retrievals: Vec<Result<Retrieval>> = match self.retrieve_many(batch, options) {
+                Ok(all) => all.into_iter().map(Ok).collect(),
+                // Find out which question fails, and let the others through.
+                Err(_) => batch.iter().map(|q| self.retrieve(q, options)).collect(),
+            };
+            for (offset, (question, retrieval)) in batch.iter().zip(retrievals).enumerate() {
+                let i = batch_no * RETRIEVAL_BATCH + offset;
+                let mut question_options = options.clone();
+                question_options.generate.sampling.seed = seed_for(i);
+                let result = retrieval.and_then(|retrieval| {
+                    let now = Instant::now();
+                    let started = now
+                        .checked_sub(std::time::Duration::from_secs_f64(
+                            retrieval.millis / 1000.0,
+                        ))
+                        .unwrap_or(now);
+                    self.answer(
+                        Request::new(question),
+                        retrieval,
+                        &question_options,
+                        started,
+                        &mut |_| true,
+                    )
+                });
+                if !on_answer(i, result) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rest of [`Assistant::ask`] after retrieval (for callers that batch retrieval).
+    pub fn answer(
+        &self,
+        request: Request<'_>,
+        retrieval: Retrieval,
+        options: &AskOptions,
+        started: Instant,
+        on_event: &mut dyn FnMut(Event<'_>) -> bool,
+    ) -> Result<Answer> {
+        let mut timings = AnswerTimings {
+            retrieval_ms: retrieval.millis,
+            ..AnswerTimings::default()
+        };
+        if !options.gate.passes(&retrieval.evidence) || retrieval.hits.is_empty() {
+            return Ok(self.refuse(request, &retrieval, timings, started, on_event));
+        }
+
+        let sources = self.pack(&retrieval.hits, options)?;
+        on_event(Event::Retrieved {
+            sources: &sources,
+            refused: false,
+        });
+        let style = Style::for_parameters(self.generator.config().parameters());
+        let mut messages = vec![Message::new(
+            "system",
+            &prompt::system_instruction(style, options.think),
+        )];
+        for turn in request.history {
+            messages.push(Message::new("user", &turn.question));
+            messages.push(Message::new("assistant", &turn.answer));
+        }
+        messages.push(Message::new(
+            "user",
+            &prompt::user_message(style, &sources, request.question),
+        ));
+        let (prompt_ids, stop_strings) = prompt::encode_messages(&self.generator, &messages)?;
+        let generate = GenerateOptions {
+            stop_strings,
+            ..options.generate.clone()
+        };
+        let prefilled = self.generator.prefill(&prompt_ids, generate.max_tokens)?;
+        timings.prefill_tok_s = prefilled.prompt_tokens() as f64 / prefilled.seconds().max(1e-9);
+
+        let samples = options.samples.max(1);
+        let evidence_words = grounding::vocabulary(sources.iter().map(|s| s.text.as_str()));
+        let mut first_token_at = None;
+        let mut best: Option<Candidate> = None;
+        for i in 0..samples {
+            let mut sample_options = generate.clone();
+            sample_options.sampling.seed = generate
+                .sampling
+                .seed
+                .map(|seed| seed.wrapping_add(i as u64));
+            let stream = samples == 1;
+            let mut shown = Shown::new(sources.len(), options.think);
+            let generation = {
+                let mut on_text = |piece: &str| -> bool {
+                    if !stream {
+                        return true;
+                    }
+                    shown.push(piece, &mut |event| {
+                        if matches!(event, Event::Token(_)) {
+                            first_token_at.get_or_insert_with(Instant::now);
+                        }
+                        on_event(event)
+                    })
+                };
+                self.generator
+                    .continue_from(&prefilled, &sample_options, &mut on_text)?
+            };
+            let rest = shown.citations.finish();
+            if stream && !rest.is_empty() && shown.started {
+                on_event(Event::Token(&rest));
+            }
+            let candidate =
+                Candidate::new(generation, options.think, sources.len(), &evidence_words);
+            let cancelled = candidate.cancelled();
+            if best
+                .as_ref()
+                .is_none_or(|b| candidate.grounding > b.grounding)
+            {
+                best = Some(candidate);
+            }
+            if cancelled {
+                break;
+            }
+        }
+        let Some(best) = best else {
+            return Err(Error::Usage("no answer was sampled".into()));
+        };
+        if samples > 1 {
+            first_token_at = Some(Instant::now());
+            if !best.answer.is_empty() {
+                on_event(Event::Token(&best.answer));
+            }
+        }
+
+        let refused = prompt::is_refusal(&best.answer);
+        let citations = if refused {
+            Vec::new()
+        } else {
+            citations_for(&best.answer, &best.cited, &sources)
+        };
+        let at = |t: Option<Instant>| t.map(|t| (t - started).as_secs_f64() * 1000.0);
+        timings.decode_tok_s = best.generation.timings.decode_tok_s;
+        timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        timings.first_token_ms = at(first_token_at).unwrap_or(timings.total_ms);
+        let answer = Answer {
+            question: request.question.to_string(),
+            answer: best.answer,
+            refused,
+            refusal: refused.then_some(Refusal::Model),
+            citations,
+            sources,
+            thinking: best.thinking,
+            grounding: best.grounding,
+            evidence: retrieval.evidence,
+            timings,
+            model: self.model_name.clone(),
+            prompt_tokens: prompt_ids.len(),
+            generated_tokens: best.generation.generated_tokens,
+            samples,
+            stop_reason: Some(best.generation.stop_reason),
+        };
+        on_event(Event::Done(&answer));
+        Ok(answer)
+    }
+
+    fn refuse(
+        &self,
+        request: Request<'_>,
+        retrieval: &Retrieval,
+        mut timings: AnswerTimings,
+        started: Instant,
+        on_event: &mut dyn FnMut(Event<'_>) -> bool,
+    ) -> Answer {
+        let nearest = &retrieval.hits[..retrieval.hits.len().min(NEAREST_AFTER_REFUSAL)];
+        let sources = self.shown(sources::unmerged(nearest));
+        on_event(Event::Retrieved {
+            sources: &sources,
+            refused: true,
+        });
+        on_event(Event::Token(REFUSAL));
+        timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        timings.first_token_ms = timings.total_ms;
+        let answer = Answer {
+            question: request.question.to_string(),
+            answer: REFUSAL.to_string(),
+            refused: true,
+            refusal: Some(Refusal::Gate),
+            citations: Vec::new(),
+            sources,
+            thinking: None,
+            grounding: 0.0,
+            evidence: retrieval.evidence,
+            timings,
+            model: self.model_name.clone(),
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            samples: 0,
+            stop_reason: None,
+        };
+        on_event(Event::Done(&answer));
+        answer
+    }
+
+    /// Merged, budgeted, numbered sources with paths as the user sees them.
+    fn pack(&self, hits: &[Hit], options: &AskOptions) -> Result<Vec<Source>> {
+        let context = self.generator.config().context_length;
+        let room = context.saturating_sub(options.generate.max_tokens + PROMPT_OVERHEAD);
+        let budget = options.context_tokens.min(room).max(1);
+        let tokenizer = self.generator.tokenizer();
+        let count = |text: &str| {
+            tokenizer
+                .encode_literal(text)
+                .map(|ids| ids.len())
+                .unwrap_or(text.len())
+        };
+        let merged = sources::merge_neighbours(&self.index, hits);
+        Ok(self.shown(sources::pack(merged, budget, &count)))
+    }
+
+    fn shown(&self, mut sources: Vec<Source>) -> Vec<Source> {
+        for source in &mut sources {
+            source.path = crate::context::display_path(&self.index, &source.stored_path);
+        }
+        sources
+    }
+}
+
+/// One sampled answer, cleaned and scored.
+struct Candidate {
+    generation: Generation,
+    thinking: Option<String>,
+    answer: String,
+    cited: Vec<usize>,
+    grounding: f32,
+}
+
+impl Candidate {
+    fn new(
+        generation: Generation,
+        think: bool,
+        sources: usize,
+        evidence: &std::collections::HashSet<String>,
+    ) -> Self {
+        let (thinking, raw) = if think {
+            ThinkSplitter::default().finish(&generation.text)
+        } else {
+            (None, generation.text.trim().to_string())
+        };
+        let (answer, cited) = citations::clean(&raw, sources);
+        let answer = answer.trim().to_string();
+        let grounding = grounding::grounding(&answer, evidence);
+        Candidate {
+            generation,
+            thinking,
+            answer,
+            cited,
+            grounding,
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.generation.stop_reason == crate::llm::StopReason::Cancelled
+    }
+}
+
+/// The model's valid citations; without any, the sources the answer's words
+/// overlap most (at least half as much as the best one), marked as inferred.
+fn citations_for(answer: &str, cited: &[usize], sources: &[Source]) -> Vec<Citation> {
+    if !cited.is_empty() {
+        return cited
+            .iter()
+            .filter_map(|&n| sources.iter().find(|s| s.n == n))
+            .map(|s| Citation::of(s, false))
+            .collect();
+    }
+    let overlaps: Vec<(f32, &Source)> = sources
+        .iter()
+        .map(|s| (grounding::overlap(answer, &s.text), s))
+        .collect();
+    let best = overlaps.iter().map(|(o, _)| *o).fold(0.0, f32::max);
+    if best <= 0.0 {
+        return Vec::new();
+    }
+    overlaps
+        .into_iter()
+        .filter(|(o, _)| *o >= best * 0.5)
+        .take(2)
+        .map(|(_, s)| Citation::of(s, true))
+        .collect()
+}
+
+/// Turns streamed model text into events: reasoning apart (in `--think` mode),
+/// leading blanks dropped, citation markers checked.
+struct Shown {
+    think: Option<ThinkSplitter>,
+    citations: CitationFilter,
+    started: bool,
+}
+
+impl Shown {
+    fn new(sources: usize, think: bool) -> Self {
+        Shown {
+            think: think.then(ThinkSplitter::default),
+            citations: CitationFilter::new(sources),
+            started: false,
+        }
+    }
+
+    fn push(&mut self, text: &str, emit: &mut dyn FnMut(Event<'_>) -> bool) -> bool {
+        let pieces = match &mut self.think {
+            Some(splitter) => splitter.push(text),
+            None => vec![Piece::Answer(text.to_string())],
+        };
+        for piece in pieces {
+            let keep_going = match piece {
+                Piece::Thinking(text) => emit(Event::Thinking(&text)),
+                Piece::Answer(text) => {
+                    let mut shown = self.citations.push(&text);
+                    if !self.started {
+                        shown = shown.trim_start().to_string();
+                        self.started = !shown.is_empty();
+                    }
+                    shown.is_empty() || emit(Event::Token(&shown))
+                }
+            };
+            if !keep_going {
+                return false;
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,288 @@
+//! The open-book prompt: an instruction, the numbered sources, the question.
+//! Document text and the user's words are encoded as plain text, so a passage
+//! that contains `<|im_end|>` cannot end the turn or forge one.
+
+use crate::llm::{Generator, Message, Result as LlmResult};
+
+use super::sources::{block, Source};
+
+/// What the gate says, and what larger models are told to say, when the
+/// documents lack the answer.
+pub const REFUSAL: &str = "I couldn't find this in your documents.";
+
+/// The marker that separates reasoning from the answer in `--think` mode.
+pub const ANSWER_MARKER: &str = "Answer:";
+
+/// Models below this many weights get the reading-comprehension prompt.
+const SMALL_MODEL: usize = 1_000_000_000;
+
+/// How the open-book prompt is worded, by model size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// For models under ~1B weights: a plain system message and a reading
+    /// exercise, the question before and after the sources. Measured on qa-dev
+    /// (30 answerable questions, SmolLM2-135M, greedy): 46.7% right, against
+    /// 36.7% with the refusal and citation instructions added and 23-33% for
+    /// instruction-style prompts. Citations then come mostly from word overlap
+    /// and refusals from the gate.
+    Reading,
+    /// For larger models, which follow instructions: answer only from the
+    /// sources, cite them, say when they do not hold the answer.
+    Instructed,
+}
+
+impl Style {
+    pub fn for_parameters(parameters: usize) -> Self {
+        if parameters < SMALL_MODEL {
+            Style::Reading
+        } else {
+            Style::Instructed
+        }
+    }
+}
+
+pub fn system_instruction(style: Style, think: bool) -> String {
+    let mut text = match style {
+        Style::Reading => String::from("You are a helpful assistant."),
+        Style::Instructed => format!(
+            "You answer questions using only the numbered sources you are given. \
+             Answer briefly and cite the sources you used by their numbers in brackets, like [1]. \
+             If the sources do not contain the answer, reply exactly: {REFUSAL}"
+        ),
+    };
+    if think {
+        text.push_str(
+            " First think step by step after \"Reasoning:\", quoting the sources; \
+             then write \"Answer:\" followed by the final answer.",
+        );
+    }
+    text
+}
+
+pub fn user_message(style: Style, sources: &[Source], question: &str) -> String {
+    let blocks: Vec<String> = sources.iter().map(block).collect();
+    let sources = blocks.join("\n\n");
+    let question = question.trim();
+    match style {
+        Style::Reading => format!(
+            "Question: {question}\n\nRead the text and answer the question.\n\n{sources}\n\nQuestion: {question}\nShort answer:"
+        ),
+        Style::Instructed => format!("Sources:\n\n{sources}\n\nQuestion: {question}"),
+    }
+}
+
+/// Token ids of `messages` in the model's prompt format. System messages are
+/// ours and go through the template as they are; every other message's content
+/// is encoded literally. Returns the ids and the format's stop strings.
+pub fn encode_messages(
+    generator: &Generator,
+    messages: &[Message],
+) -> LlmResult<(Vec<u32>, Vec<String>)> {
+    let mark = |i: usize| format!("\u{e000}{i}\u{e001}");
+    let templated: Vec<Message> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| match m.role.as_str() {
+            "system" => m.clone(),
+            role => Message::new(role, &mark(i)),
+        })
+        .collect();
+    let prompt = generator.prompt(&templated)?;
+    let tokenizer = generator.tokenizer();
+    let mut ids = Vec::new();
+    let mut rest = prompt.text.as_str();
+    let mut first = true;
+    for (i, message) in messages.iter().enumerate() {
+        if message.role == "system" {
+            continue;
+        }
+        let mark = mark(i);
+        let Some(at) = rest.find(&mark) else {
+            if i + 1 == messages.len() {
+                return Err(crate::llm::Error::Template(
+                    "the chat template left out the question".into(),
+                ));
+            }
+            // Templates may drop old turns; the question is what must arrive.
+            continue;
+        };
+        let template_text = &rest[..at];
+        ids.extend(if first {
+            tokenizer.encode_prompt(template_text)?
+        } else {
+            tokenizer.encode(template_text)?
+        });
+        first = false;
+        ids.extend(tokenizer.encode_literal(&message.content)?);
+        rest = &rest[at + mark.len()..];
+    }
+    ids.extend(tokenizer.encode(rest)?);
+    Ok((ids, prompt.stop_strings))
+}
+
+/// Whether an answer says the documents do not hold the answer.
+pub fn is_refusal(answer: &str) -> bool {
+    const PHRASES: &[&str] = &[
+        "couldn't find",
+        "could not find",
+        "can't find",
+        "cannot find",
+        "don't contain",
+        "do not contain",
+        "does not contain",
+        "doesn't contain",
+        "not mentioned",
+        "no information",
+        "not provided",
+        "not in the sources",
+        "not in your documents",
+    ];
+    let lower = answer.to_lowercase().replace('’', "'");
+    PHRASES.iter().any(|p| lower.contains(p))
+}
+
+/// Splits `--think` output into reasoning and answer as it streams.
+#[derive(Debug, Default)]
+pub struct ThinkSplitter {
+    buffer: String,
+    emitted: usize,
+    answering: bool,
+}
+
+/// A streamed piece, told apart.
+#[derive(Debug, PartialEq)]
+pub enum Piece {
+    Thinking(String),
+    Answer(String),
+}
+
+impl ThinkSplitter {
+    pub fn push(&mut self, text: &str) -> Vec<Piece> {
+        if self.answering {
+            return vec![Piece::Answer(text.to_string())];
+        }
+        self.buffer.push_str(text);
+        let mut pieces = Vec::new();
+        if let Some(at) = self.buffer.find(ANSWER_MARKER) {
+            let thinking = &self.buffer[self.emitted..at];
+            if !thinking.is_empty() {
+                pieces.push(Piece::Thinking(thinking.to_string()));
+            }
+            let answer = self.buffer[at + ANSWER_MARKER.len()..].trim_start();
+            if !answer.is_empty() {
+                pieces.push(Piece::Answer(answer.to_string()));
+            }
+            self.answering = true;
+            return pieces;
+        }
+        let held = (1..ANSWER_MARKER.len())
+            .rev()
+            .find(|&n| self.buffer.ends_with(&ANSWER_MARKER[..n]))
+            .unwrap_or(0);
+        let safe = self.buffer.len() - held;
+        if safe > self.emitted {
+            pieces.push(Piece::Thinking(self.buffer[self.emitted..safe].to_string()));
+            self.emitted = safe;
+        }
+        pieces
+    }
+
+    /// Whether the answer part has started.
+    pub fn answering(&self) -> bool {
+        self.answering
+    }
+
+    /// At the end: (reasoning, answer). A model that never wrote the marker
+    /// gave its answer directly.
+    pub fn finish(self, full_text: &str) -> (Option<String>, String) {
+        match full_text.find(ANSWER_MARKER) {
+            Some(at) => (
+                Some(full_text[..at].trim().to_string()),
+                full_text[at + ANSWER_MARKER.len()..].trim().to_string(),
+            ),
+            None => (None, full_text.trim().to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_models_get_the_reading_prompt() {
+        assert_eq!(Style::for_parameters(135_000_000), Style::Reading);
+        assert_eq!(Style::for_parameters(7_000_000_000), Style::Instructed);
+        assert!(system_instruction(Style::Instructed, false).contains(REFUSAL));
+        assert!(system_instruction(Style::Reading, true).contains("Answer:"));
+    }
+
+    #[test]
+    fn refusals_are_recognised() {
+        assert!(is_refusal("I couldn't find this in your documents."));
+        assert!(is_refusal("The sources don’t contain that."));
+        assert!(!is_refusal("It is called a stretto [1]."));
+    }
+
+    #[test]
+    fn thinking_and_answer_are_told_apart_while_streaming() {
+        let mut s = ThinkSplitter::default();
+        assert_eq!(
+            s.push("Reasoning: [1] says "),
+            vec![Piece::Thinking("Reasoning: [1] says ".into())]
+        );
+        assert_eq!(
+            s.push("stretto.\nAns"),
+            vec![Piece::Thinking("stretto.\n".into())]
+        );
+        assert_eq!(
+            s.push("wer: Stretto"),
+            vec![Piece::Answer("Stretto".into())]
+        );
+        assert!(s.answering());
+        assert_eq!(s.push(" [1]."), vec![Piece::Answer(" [1].".into())]);
+        let full = "Reasoning: [1] says stretto.\nAnswer: Stretto [1].";
+        assert_eq!(
+            s.finish(full),
+            (
+                Some("Reasoning: [1] says stretto.".into()),
+                "Stretto [1].".into()
+            )
+        );
+    }
+
+    #[test]
+    fn no_marker_means_the_text_is_the_answer() {
+        let s = ThinkSplitter::default();
+        assert_eq!(s.finish(" Stretto. "), (None, "Stretto.".into()));
+    }
+
+    #[test]
+    fn the_user_message_numbers_the_sources() {
+        let source = Source {
+            n: 2,
+            path: "music/fugue.md".into(),
+            line_start: 3,
+            line_end: 9,
+            heading: "Fugue > Stretto".into(),
+            score: 0.9,
+            page: None,
+            bm25: None,
+            similarity: None,
+            text: "Overlapping entries are a stretto.".into(),
+            stored_path: "music/fugue.md".into(),
+        };
+        let text = user_message(
+            Style::Instructed,
+            std::slice::from_ref(&source),
+            " What is it? ",
+        );
+        assert_eq!(
+            text,
+            "Sources:\n\n[2] Fugue > Stretto\nOverlapping entries are a stretto.\n\nQuestion: What is it?"
+        );
+        let text = user_message(Style::Reading, &[source], "What is it?");
+        assert!(text.starts_with("Question: What is it?\n"));
+        assert!(text.ends_with("\n\nQuestion: What is it?\nShort answer:"));
+    }
+}

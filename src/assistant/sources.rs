@@ -1,0 +1,283 @@
+//! From ranked hits to the numbered sources of a prompt: hits that are
+//! neighbours in one file become one passage, and passages are packed, best
+//! first, into a token budget.
+
+use rag_index::{Hit, Index};
+use serde::Serialize;
+
+/// Two chunks' shared text shorter than this is a coincidence, not the splitter's overlap.
+const MIN_OVERLAP: usize = 16;
+/// A passage is cut to fit the budget only when this many tokens of it would remain.
+const MIN_PARTIAL_TOKENS: usize = 48;
+
+/// One numbered passage shown to the model (or, after a refusal, to the user).
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub n: usize,
+    /// As the user should see it (relative to the current folder when below it).
+    pub path: String,
+    pub line_start: u32,
+    pub line_end: u32,
+    pub heading: String,
+    /// The best fused retrieval score among the passage's chunks.
+    pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    #[serde(skip)]
+    pub bm25: Option<f32>,
+    #[serde(skip)]
+    pub similarity: Option<f32>,
+    /// The passage text given to the model.
+    #[serde(skip)]
+    pub text: String,
+    /// As stored in the index (relative to the index root, or absolute).
+    #[serde(skip)]
+    pub stored_path: String,
+}
+
+impl Source {
+    fn from_hit(hit: &Hit) -> Self {
+        Source {
+            n: 0,
+            path: hit.path.clone(),
+            line_start: hit.line_start,
+            line_end: hit.line_end,
+            heading: hit.heading.clone(),
+            score: hit.score,
+            page: hit.page,
+            bm25: hit.bm25,
+            similarity: hit.similarity,
+            text: hit.text.clone(),
+            stored_path: hit.path.clone(),
+        }
+    }
+
+    /// "path:12-30", the form citations take.
+    pub fn location(&self) -> String {
+        format!("{}:{}-{}", self.path, self.line_start, self.line_end)
+    }
+}
+
+/// Sources for hits as they are, one per hit (e.g. the nearest passages after a refusal).
+pub fn unmerged(hits: &[Hit]) -> Vec<Source> {
+    hits.iter()
+        .enumerate()
+        .map(|(i, hit)| Source {
+            n: i + 1,
+            ..Source::from_hit(hit)
+        })
+        .collect()
+}
+
+/// Merges hits from one file whose chunks touch or overlap (in rank order of
+/// each passage's best hit), so the model reads one continuous passage instead
+/// of two fragments that repeat the splitter's overlap.
+pub fn merge_neighbours(index: &Index, hits: &[Hit]) -> Vec<Source> {
+    let mut passages: Vec<(Source, Vec<usize>)> = Vec::new();
+    for hit in hits {
+        let order = index.chunks_of(&hit.path);
+        let position = order.iter().position(|c| c.id == hit.chunk_id);
+        let neighbour = passages.iter_mut().find(|(p, positions)| {
+            p.stored_path == hit.path
+                && match position {
+                    Some(at) => positions.iter().any(|&q| q.abs_diff(at) <= 1),
+                    None => hit.line_start <= p.line_end + 1 && p.line_start <= hit.line_end + 1,
+                }
+        });
+        match neighbour {
+            Some((passage, positions)) => {
+                absorb(passage, hit);
+                positions.extend(position);
+            }
+            None => passages.push((Source::from_hit(hit), position.into_iter().collect())),
+        }
+    }
+    passages
+        .into_iter()
+        .enumerate()
+        .map(|(i, (source, _))| Source { n: i + 1, ..source })
+        .collect()
+}
+
+fn absorb(passage: &mut Source, hit: &Hit) {
+    let (first, second) = if hit.line_start < passage.line_start {
+        (hit.text.as_str(), passage.text.as_str())
+    } else {
+        (passage.text.as_str(), hit.text.as_str())
+    };
+    passage.text = join_overlapping(first, second);
+    passage.line_start = passage.line_start.min(hit.line_start);
+    passage.line_end = passage.line_end.max(hit.line_end);
+    passage.score = passage.score.max(hit.score);
+    passage.bm25 = max_option(passage.bm25, hit.bm25);
+    passage.similarity = max_option(passage.similarity, hit.similarity);
+    if hit.heading.len() < passage.heading.len() {
+        // The shorter path is the enclosing section of both.
+        passage.heading = hit.heading.clone();
+    }
+}
+
+fn max_option(a: Option<f32>, b: Option<f32>) -> Option<f32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// `first` then `second`, without the text that ends one and starts the other.
+pub fn join_overlapping(first: &str, second: &str) -> String {
+    let longest = first.len().min(second.len());
+    let overlap = (MIN_OVERLAP..=longest)
+        .rev()
+        .filter(|&n| second.is_char_boundary(n) && first.is_char_boundary(first.len() - n))
+        .find(|&n| first.ends_with(&second[..n]));
+    match overlap {
+        Some(n) => format!("{first}{}", &second[n..]),
+        None if first.contains(second) => first.to_string(),
+        None => format!("{}\n{}", first.trim_end(), second.trim_start()),
+    }
+}
+
+/// Keeps sources, best first, while their tokens (counted by `count`) fit in
+/// `budget`; the first source that does not fit is cut at a line or sentence end
+/// when enough of it remains. The first source is always kept, cut if need be.
+/// Sources are renumbered 1..
+pub fn pack(sources: Vec<Source>, budget: usize, count: &dyn Fn(&str) -> usize) -> Vec<Source> {
+    let mut packed: Vec<Source> = Vec::new();
+    let mut used = 0;
+    for mut source in sources {
+        let tokens = count(&block(&source));
+        if used + tokens <= budget {
+            used += tokens;
+            packed.push(source);
+            continue;
+        }
+        let left = budget.saturating_sub(used);
+        if left >= MIN_PARTIAL_TOKENS || packed.is_empty() {
+            let header = count(&block(&Source {
+                text: String::new(),
+                ..source.clone()
+            }));
+            let text_budget = left.saturating_sub(header).max(1);
+            let kept = cut_to_tokens(&source.text, text_budget, count);
+            if !kept.trim().is_empty() {
+                source.line_end = source.line_start + kept.trim_end().matches('\n').count() as u32;
+                source.text = kept;
+                packed.push(source);
+            }
+        }
+        break;
+    }
+    for (i, source) in packed.iter_mut().enumerate() {
+        source.n = i + 1;
+    }
+    packed
+}
+
+/// How a source appears in the prompt: its number and heading path, then its
+/// text. The file path is left out: the model copied paths into its answers,
+/// and the reader gets them from the sources list.
+pub fn block(source: &Source) -> String {
+    let title = if source.heading.is_empty() {
+        source.path.as_str()
+    } else {
+        source.heading.as_str()
+    };
+    format!("[{}] {}\n{}", source.n, title, source.text.trim())
+}
+
+/// The longest prefix of `text` within `budget` tokens, ending at a line or
+/// sentence end when there is one in its second half.
+fn cut_to_tokens(text: &str, budget: usize, count: &dyn Fn(&str) -> usize) -> String {
+    if count(text) <= budget {
+        return text.to_string();
+    }
+    // Binary search on characters: token counts grow with the prefix.
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let (mut lo, mut hi) = (0, bounds.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if count(&text[..bounds[mid.min(bounds.len() - 1)]]) <= budget {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let prefix = &text[..bounds[lo.min(bounds.len() - 1)]];
+    let natural = prefix
+        .rfind(['\n', '.', '!', '?'])
+        .filter(|&at| at >= prefix.len() / 2)
+        .map(|at| &prefix[..=at]);
+    natural.unwrap_or(prefix).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(n: usize, text: &str) -> Source {
+        Source {
+            n,
+            path: format!("doc{n}.md"),
+            line_start: 1,
+            line_end: 1 + text.matches('\n').count() as u32,
+            heading: String::new(),
+            score: 1.0,
+            page: None,
+            bm25: None,
+            similarity: None,
+            text: text.to_string(),
+            stored_path: format!("doc{n}.md"),
+        }
+    }
+
+    fn words(text: &str) -> usize {
+        text.split_whitespace().count()
+    }
+
+    #[test]
+    fn overlapping_chunks_join_without_repeating() {
+        let a = "one two three. The shared overlap text here";
+        let b = "The shared overlap text here, then four five.";
+        assert_eq!(
+            join_overlapping(a, b),
+            "one two three. The shared overlap text here, then four five."
+        );
+        assert_eq!(join_overlapping("abc", "xyz"), "abc\nxyz");
+    }
+
+    #[test]
+    fn packing_keeps_the_best_sources_within_the_budget() {
+        let long = "word ".repeat(100) + "end.";
+        let sources = vec![
+            source(1, &"a ".repeat(50)),
+            source(2, &long),
+            source(3, "c"),
+        ];
+        let packed = pack(sources, 120, &words);
+        assert_eq!(packed.len(), 2);
+        assert!(packed.iter().map(|s| words(&block(s))).sum::<usize>() <= 120);
+        assert_eq!(packed[1].n, 2);
+        assert!(packed[1].text.len() < long.len());
+    }
+
+    #[test]
+    fn the_first_source_is_cut_rather_than_dropped() {
+        let text = "First line here.\n".repeat(40);
+        let packed = pack(vec![source(1, &text)], 30, &words);
+        assert_eq!(packed.len(), 1);
+        assert!(words(&block(&packed[0])) <= 30);
+        assert!(packed[0].text.ends_with('\n') || packed[0].text.ends_with('.'));
+        assert_eq!(
+            packed[0].line_end,
+            1 + packed[0].text.trim_end().matches('\n').count() as u32
+        );
+    }
+
+    #[test]
+    fn a_tiny_remainder_is_not_worth_a_fragment() {
+        let sources = vec![source(1, &"a ".repeat(100)), source(2, &"b ".repeat(100))];
+        let packed = pack(sources, 110, &words);
+        assert_eq!(packed.len(), 1);
+    }
+}

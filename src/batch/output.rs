@@ -1,0 +1,548 @@
+//! Writing batch results as JSONL, CSV or a Markdown report, one complete
+//! record per write, and reading back what an earlier run finished so that a
+//! rerun resumes after it. A record cut short by a crash is removed on resume.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::assistant::Answer;
+use crate::{Error, Result};
+
+use super::input::Question;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Jsonl,
+    Csv,
+    Md,
+}
+
+/// One question's result.
+#[derive(Debug)]
+pub struct Record<'a> {
+    pub question: &'a Question,
+    pub answer: Option<&'a Answer>,
+    pub error: Option<String>,
+}
+
+/// What the summary needs of each finished record (also read back on resume).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Done {
+    pub id: String,
+    #[serde(default)]
+    pub question: String,
+    pub refused: bool,
+    pub error: bool,
+    pub total_ms: f64,
+}
+
+impl Record<'_> {
+    pub fn done(&self) -> Done {
+        Done {
+            id: self.question.id.clone(),
+            question: self.question.question.clone(),
+            refused: self.answer.is_some_and(|a| a.refused),
+            error: self.error.is_some(),
+            total_ms: self.answer.map(|a| a.timings.total_ms).unwrap_or(0.0),
+        }
+    }
+
+    /// The `rag ask --json` object with the id, the input's extra fields and an error field.
+    pub fn to_json(&self) -> Value {
+        let mut object = Map::new();
+        object.insert("id".into(), Value::String(self.question.id.clone()));
+        for (key, value) in &self.question.extra {
+            object.insert(key.clone(), value.clone());
+        }
+        object.insert(
+            "question".into(),
+            Value::String(self.question.question.clone()),
+        );
+        match self.answer.map(serde_json::to_value) {
+            Some(Ok(Value::Object(answer))) => {
+                for (key, value) in answer {
+                    if key != "question" {
+                        object.insert(key, value);
+                    }
+                }
+            }
+            _ => {
+                object.insert("answer".into(), Value::String(String::new()));
+                object.insert("refused".into(), Value::Bool(false));
+                object.insert("citations".into(), Value::Array(Vec::new()));
+                object.insert("sources".into(), Value::Array(Vec::new()));
+            }
+        }
+        object.insert(
+            "error".into(),
+            self.error.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        Value::Object(object)
+    }
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "question",
+    "answer",
+    "refused",
+    "citations",
+    "sources",
+    "retrieval_ms",
+    "first_token_ms",
+    "total_ms",
+    "error",
+];
+const MD_RECORD: &str = "<!-- rag-batch ";
+const MD_SUMMARY: &str = "<!-- rag-batch-summary -->";
+
+/// Where records go: a file that may hold an earlier run's records, or stdout.
+pub struct Sink {
+    format: OutputFormat,
+    file: Option<(File, PathBuf)>,
+    extra_columns: Vec<String>,
+    done: Vec<Done>,
+}
+
+impl Sink {
+    /// Opens (or creates) `path`, keeping the complete records an earlier run
+    /// wrote there and removing a record cut short. `extra_columns` are the
+    /// input's extra fields (CSV columns after the fixed ones).
+    pub fn open(
+        path: Option<&Path>,
+        format: OutputFormat,
+        extra_columns: Vec<String>,
+    ) -> Result<Self> {
+        let mut sink = Sink {
+            format,
+            file: None,
+            extra_columns,
+            done: Vec::new(),
+        };
+        let Some(path) = path else {
+            if format == OutputFormat::Csv {
+                sink.emit(&sink.csv_header()?)?;
+            }
+            return Ok(sink);
+        };
+        let io = |e: std::io::Error| Error::Usage(format!("cannot write {}: {e}", path.display()));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(|_| {
+            Error::Usage(format!(
+                "{} exists and is not a batch output (not UTF-8); choose another -o",
+                path.display()
+            ))
+        })?;
+        let (keep, done) = match format {
+            OutputFormat::Jsonl => resume_jsonl(&text, path)?,
+            OutputFormat::Csv => resume_csv(&text, path, &sink.csv_header()?)?,
+            OutputFormat::Md => resume_md(&text, path)?,
+        };
+        file.set_len(keep as u64).map_err(io)?;
+        file.seek(SeekFrom::End(0)).map_err(io)?;
+        sink.done = done;
+        sink.file = Some((file, path.to_path_buf()));
+        if format == OutputFormat::Csv && keep == 0 {
+            sink.emit(&sink.csv_header()?)?;
+        }
+        Ok(sink)
+    }
+
+    /// Records finished so far, earlier runs included.
+    pub fn done(&self) -> &[Done] {
+        &self.done
+    }
+
+    pub fn write(&mut self, record: &Record<'_>) -> Result<()> {
+        let text = match self.format {
+            OutputFormat::Jsonl => format!("{}\n", record.to_json()),
+            OutputFormat::Csv => self.csv_row(record)?,
+            OutputFormat::Md => md_section(record),
+        };
+        self.emit(&text)?;
+        self.done.push(record.done());
+        Ok(())
+    }
+
+    /// Ends the output (the Markdown summary table).
+    pub fn finish(&mut self) -> Result<()> {
+        if self.format == OutputFormat::Md {
+            let summary = md_summary(&self.done);
+            self.emit(&summary)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one whole record at once and makes it durable, so that a crash
+    /// loses at most the record in progress.
+    fn emit(&mut self, text: &str) -> Result<()> {
+        match &mut self.file {
+            Some((file, path)) => file
+                .write_all(text.as_bytes())
+                .and_then(|_| file.sync_data())
+                .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display()))),
+            None => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|_| out.flush())
+                    .map_err(|e| Error::Usage(format!("cannot write the results: {e}")))
+            }
+        }
+    }
+
+    fn csv_header(&self) -> Result<String> {
+        let mut columns: Vec<&str> = CSV_COLUMNS.to_vec();
+        columns.extend(self.extra_columns.iter().map(String::as_str));
+        csv_line(&columns)
+    }
+
+    fn csv_row(&self, record: &Record<'_>) -> Result<String> {
+        let answer = record.answer;
+        let number =
+            |f: fn(&Answer) -> f64| answer.map(|a| format!("{:.1}", f(a))).unwrap_or_default();
+        let citations = answer
+            .map(|a| {
+                a.citations
+                    .iter()
+                    .map(|c| format!("{}:{}-{}", c.path, c.line_start, c.line_end))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        let sources = answer
+            .map(|a| {
+                a.sources
+                    .iter()
+                    .map(|s| format!("[{}] {} ({:.3})", s.n, s.location(), s.score))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        let mut fields = vec![
+            record.question.id.clone(),
+            record.question.question.clone(),
+            answer.map(|a| a.answer.clone()).unwrap_or_default(),
+            answer.is_some_and(|a| a.refused).to_string(),
+            citations,
+            sources,
+            number(|a| a.timings.retrieval_ms),
+            number(|a| a.timings.first_token_ms),
+            number(|a| a.timings.total_ms),
+            record.error.clone().unwrap_or_default(),
+        ];
+        for column in &self.extra_columns {
+            fields.push(match record.question.extra.get(column) {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            });
+        }
+        csv_line(&fields)
+    }
+}
+
+fn csv_line<S: AsRef<[u8]>>(fields: &[S]) -> Result<String> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    writer
+        .write_record(fields)
+        .map_err(|e| Error::Usage(format!("cannot write CSV: {e}")))?;
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| Error::Usage(format!("cannot write CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| Error::Usage(format!("cannot write CSV: {e}")))
+}
+
+fn not_ours(path: &Path, what: &str) -> Error {
+    Error::Usage(format!(
+        "{} already exists and {what}; choose another -o (or remove it to start over)",
+        path.display()
+    ))
+}
+
+/// Complete lines are records; a last line without its newline was cut short.
+fn resume_jsonl(text: &str, path: &Path) -> Result<(usize, Vec<Done>)> {
+    let keep = text.rfind('\n').map_or(0, |at| at + 1);
+    let mut done = Vec::new();
+    for (n, line) in text[..keep].lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line)
+            .map_err(|_| not_ours(path, &format!("line {} is not a batch record", n + 1)))?;
+        let id = match &value["id"] {
+            Value::String(id) => id.clone(),
+            _ => return Err(not_ours(path, &format!("line {} has no id", n + 1))),
+        };
+        done.push(Done {
+            id,
+            question: value["question"].as_str().unwrap_or("").to_string(),
+            refused: value["refused"].as_bool().unwrap_or(false),
+            error: !value["error"].is_null(),
+            total_ms: value["timings"]["total_ms"].as_f64().unwrap_or(0.0),
+        });
+    }
+    Ok((keep, done))
+}
+
+/// Records up to the last one that parses with the right number of fields and
+/// ends with a newline; the header must be the one this run would write.
+fn resume_csv(text: &str, path: &Path, header: &str) -> Result<(usize, Vec<Done>)> {
+    if text.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    if !text.starts_with(header) {
+        return Err(not_ours(path, "has other columns than this batch writes"));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let columns = reader
+        .headers()
+        .map_err(|_| not_ours(path, "is not CSV"))?
+        .clone();
+    let at = |name: &str| columns.iter().position(|c| c == name);
+    let (id, question, refused, error, total) = (
+        at("id"),
+        at("question"),
+        at("refused"),
+        at("error"),
+        at("total_ms"),
+    );
+    let mut rows: Vec<(usize, Done)> = Vec::new();
+    let mut keep = header.len();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let start = reader.position().byte() as usize;
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                let end = reader.position().byte() as usize;
+                let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
+                rows.push((
+                    start,
+                    Done {
+                        id: field(id).to_string(),
+                        question: field(question).to_string(),
+                        refused: field(refused) == "true",
+                        error: !field(error).is_empty(),
+                        total_ms: field(total).parse().unwrap_or(0.0),
+                    },
+                ));
+                keep = end;
+            }
+            Ok(false) | Err(_) => break,
+        }
+    }
+    // The last record is whole only if its newline made it to the disk.
+    if !text[..keep].ends_with('\n') {
+        if let Some((start, _)) = rows.pop() {
+            keep = start;
+        }
+    }
+    Ok((keep, rows.into_iter().map(|(_, done)| done).collect()))
+}
+
+/// Sections end with a marker line that holds the record's summary; anything
+/// after the last marker (a cut-short section, an old summary) goes.
+fn resume_md(text: &str, path: &Path) -> Result<(usize, Vec<Done>)> {
+    let mut done = Vec::new();
+    let mut keep = 0;
+    let mut offset = 0;
+    let mut after_marker = false;
+    for line in text.split_inclusive('\n') {
+        offset += line.len();
+        if after_marker && line == "\n" {
+            // The blank line that ends a section belongs to it.
+            keep = offset;
+        }
+        after_marker = false;
+        let Some(json) = line
+            .strip_prefix(MD_RECORD)
+            .and_then(|rest| rest.trim_end().strip_suffix("-->"))
+        else {
+            continue;
+        };
+        if !line.ends_with('\n') {
+            break;
+        }
+        let record: Done = serde_json::from_str(json.trim())
+            .map_err(|_| not_ours(path, "has a damaged rag-batch marker"))?;
+        done.push(record);
+        keep = offset;
+        after_marker = true;
+    }
+    if keep == 0 && !text.trim().is_empty() && !text.contains(MD_SUMMARY) {
+        return Err(not_ours(path, "is not a rag batch report"));
+    }
+    Ok((keep, done))
+}
+
+fn md_section(record: &Record<'_>) -> String {
+    let q = record.question;
+    let mut text = format!("## {}. {}\n\n", q.id, one_line(&q.question));
+    match (record.answer, &record.error) {
+        (_, Some(error)) => text.push_str(&format!("**Error:** {}\n\n", one_line(error))),
+        (Some(answer), None) => {
+            text.push_str(answer.answer.trim());
+            text.push_str("\n\n");
+            if !answer.sources.is_empty() {
+                text.push_str(if answer.refused && answer.prompt_tokens == 0 {
+                    "Nearest passages:\n\n"
+                } else {
+                    "Sources:\n\n"
+                });
+                for source in &answer.sources {
+                    let cited = answer.citations.iter().any(|c| c.n == source.n);
+                    text.push_str(&format!(
+                        "- [{}] `{}` {}{}\n",
+                        source.n,
+                        source.location(),
+                        one_line(&source.heading),
+                        if cited { " (cited)" } else { "" }
+                    ));
+                }
+                text.push('\n');
+            }
+        }
+        (None, None) => {}
+    }
+    let marker = serde_json::to_string(&record.done()).unwrap_or_else(|_| "{}".into());
+    text.push_str(&format!("{MD_RECORD}{marker} -->\n\n"));
+    text
+}
+
+fn md_summary(done: &[Done]) -> String {
+    let mut text = format!(
+        "{MD_SUMMARY}\n## Summary\n\n| id | question | result | seconds |\n|---|---|---|---|\n"
+    );
+    for d in done {
+        let result = if d.error {
+            "error"
+        } else if d.refused {
+            "refused"
+        } else {
+            "answered"
+        };
+        text.push_str(&format!(
+            "| {} | {} | {result} | {:.1} |\n",
+            table_cell(&d.id),
+            table_cell(&d.question),
+            d.total_ms / 1000.0
+        ));
+    }
+    let stats = super::Stats::of(done);
+    text.push_str(&format!(
+        "\n{} questions: {} answered, {} refused, {} errors; latency median {:.1} s, p95 {:.1} s.\n",
+        done.len(),
+        stats.answered,
+        stats.refused,
+        stats.errors,
+        stats.median_ms / 1000.0,
+        stats.p95_ms / 1000.0
+    ));
+    text
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn table_cell(text: &str) -> String {
+    one_line(text).replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn question(id: &str, text: &str) -> Question {
+        Question {
+            id: id.into(),
+            question: text.into(),
+            extra: Map::new(),
+        }
+    }
+
+    #[test]
+    fn csv_rows_quote_commas_quotes_and_newlines() {
+        let q = question("1", "Is \"this\", here,\na question?");
+        let record = Record {
+            question: &q,
+            answer: None,
+            error: Some("bad, \"very\"".into()),
+        };
+        let sink = Sink {
+            format: OutputFormat::Csv,
+            file: None,
+            extra_columns: vec![],
+            done: vec![],
+        };
+        let row = sink.csv_row(&record).unwrap();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(row.as_bytes());
+        let parsed = reader.records().next().unwrap().unwrap();
+        assert_eq!(&parsed[1], "Is \"this\", here,\na question?");
+        assert_eq!(&parsed[9], "bad, \"very\"");
+    }
+
+    #[test]
+    fn a_cut_jsonl_line_is_dropped_on_resume() {
+        let text = "{\"id\":\"1\",\"refused\":false,\"error\":null}\n{\"id\":\"2\",\"ans";
+        let (keep, done) = resume_jsonl(text, Path::new("o.jsonl")).unwrap();
+        assert_eq!(keep, text.find('\n').unwrap() + 1);
+        assert_eq!(done.len(), 1);
+        assert!(resume_jsonl("nonsense\n", Path::new("o.jsonl")).is_err());
+    }
+
+    #[test]
+    fn a_cut_csv_row_is_dropped_on_resume() {
+        let header = csv_line(CSV_COLUMNS).unwrap();
+        let row =
+            |id: &str| csv_line(&[id, "q,\n?", "a", "false", "", "", "1", "2", "3", ""]).unwrap();
+        let whole = format!("{header}{}{}", row("1"), row("2"));
+        let (keep, done) = resume_csv(&whole, Path::new("o.csv"), &header).unwrap();
+        assert_eq!((keep, done.len()), (whole.len(), 2));
+        for cut in [whole.len() - 1, whole.len() - 5, whole.len() - 12] {
+            let (keep, done) = resume_csv(&whole[..cut], Path::new("o.csv"), &header).unwrap();
+            assert_eq!(done.len(), 1, "cut at {cut}");
+            assert_eq!(keep, header.len() + row("1").len());
+        }
+        assert!(resume_csv("a,b\n", Path::new("o.csv"), &header).is_err());
+    }
+
+    #[test]
+    fn markdown_resumes_after_the_last_whole_section() {
+        let q1 = question("1", "First?");
+        let q2 = question("2", "Second?");
+        let section = |q| {
+            md_section(&Record {
+                question: q,
+                answer: None,
+                error: Some("x".into()),
+            })
+        };
+        let first = section(&q1);
+        let text = format!("{first}{}{}", section(&q2), md_summary(&[]));
+        let (keep, done) = resume_md(&text, Path::new("o.md")).unwrap();
+        assert_eq!(done.len(), 2);
+        assert!(text[..keep].ends_with("-->\n\n"));
+        let cut = &text[..first.len() + 10];
+        let (keep, done) = resume_md(cut, Path::new("o.md")).unwrap();
+        assert_eq!(done.len(), 1);
+        assert_eq!(keep, first.len());
+    }
+}

@@ -1,0 +1,169 @@
+//! `rag ask QUESTION`: one answer from the documents, streamed, with its sources.
+
+use std::io::{IsTerminal, Write};
+
+use crate::assistant::{Answer, Event, Refusal, Request, Source};
+use crate::cli::AskArgs;
+use crate::context::Context;
+use crate::terminal::sanitize;
+use crate::{Error, Result};
+
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+pub fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
+    if args.question.trim().is_empty() {
+        return Err(Error::Usage("the question is empty".into()));
+    }
+    let options = super::ask_options(&args.answer)?;
+    let assistant = super::load_assistant(ctx, &args.answer)?;
+
+    let stdout = std::io::stdout();
+    let styled = stdout.is_terminal();
+    let mut out = stdout.lock();
+    let mut printer = Printer {
+        styled,
+        show_thinking: args.answer.show_thinking,
+        thinking_open: false,
+    };
+    let json = args.json;
+    let answer = assistant.ask(Request::new(&args.question), &options, &mut |event| {
+        if json {
+            return true;
+        }
+        printer.event(&mut out, event)
+    })?;
+
+    if json {
+        let line = serde_json::to_string(&answer)
+            .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
+        let _ = writeln!(out, "{line}");
+        return Ok(());
+    }
+    let _ = writeln!(out);
+    print_sources(&mut out, &answer, styled);
+    let _ = out.flush();
+    if !ctx.quiet {
+        eprintln!("{}", stats_line(&answer));
+    }
+    Ok(())
+}
+
+struct Printer {
+    styled: bool,
+    show_thinking: bool,
+    thinking_open: bool,
+}
+
+impl Printer {
+    /// Shows one event; false when stdout is gone (e.g. `| head`), which stops the model.
+    fn event(&mut self, out: &mut impl Write, event: Event<'_>) -> bool {
+        let written = match event {
+            Event::Thinking(text) if self.show_thinking => {
+                let start = if self.thinking_open || !self.styled {
+                    ""
+                } else {
+                    DIM
+                };
+                self.thinking_open = true;
+                write!(out, "{start}{}", self.clean(text))
+            }
+            Event::Token(text) => {
+                let close = if self.thinking_open {
+                    self.thinking_open = false;
+                    if self.styled {
+                        format!("{RESET}\n\n")
+                    } else {
+                        "\n\n".to_string()
+                    }
+                } else {
+                    String::new()
+                };
+                write!(out, "{close}{}", self.clean(text))
+            }
+            Event::Thinking(_) | Event::Retrieved { .. } | Event::Done(_) => Ok(()),
+        };
+        written.and_then(|_| out.flush()).is_ok()
+    }
+
+    /// Model output may contain escape sequences; a terminal must not run them.
+    fn clean(&self, text: &str) -> String {
+        if self.styled {
+            sanitize(text).into_owned()
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+fn print_sources(out: &mut impl Write, answer: &Answer, styled: bool) {
+    if answer.sources.is_empty() {
+        return;
+    }
+    let title = match answer.refusal {
+        Some(Refusal::Gate) => "Nearest passages (not close enough to answer from):",
+        _ => "Sources:",
+    };
+    let (bold, dim, reset) = if styled {
+        (BOLD, DIM, RESET)
+    } else {
+        ("", "", "")
+    };
+    let _ = writeln!(out, "\n{bold}{title}{reset}");
+    for source in &answer.sources {
+        let cited = answer.citations.iter().find(|c| c.n == source.n);
+        let mark = match cited {
+            Some(c) if c.inferred => "  (closest to the answer)",
+            Some(_) => "  (cited)",
+            None => "",
+        };
+        let _ = writeln!(
+            out,
+            "  [{}] {}{}  {dim}{}{reset}{mark}",
+            source.n,
+            location(source),
+            page(source),
+            sanitize(&source.heading)
+        );
+    }
+}
+
+fn location(source: &Source) -> String {
+    sanitize(&source.location()).into_owned()
+}
+
+fn page(source: &Source) -> String {
+    source
+        .page
+        .map(|p| format!(" (page {p})"))
+        .unwrap_or_default()
+}
+
+fn stats_line(answer: &Answer) -> String {
+    let t = &answer.timings;
+    if answer.refusal == Some(Refusal::Gate) {
+        return format!(
+            "[retrieval {:.0} ms; best similarity {:.2} + keyword match {:.2} = {:.2}, below --min-evidence: the model was not asked]",
+            t.retrieval_ms,
+            answer.evidence.similarity,
+            answer.evidence.keyword_match,
+            answer.evidence.strength
+        );
+    }
+    let samples = if answer.samples > 1 {
+        format!(", best of {} samples", answer.samples)
+    } else {
+        String::new()
+    };
+    format!(
+        "[retrieval {:.0} ms; {} prompt tokens at {:.0} tok/s; {} tokens at {:.1} tok/s{samples}; first token after {:.1} s, {:.1} s in all]",
+        t.retrieval_ms,
+        answer.prompt_tokens,
+        t.prefill_tok_s,
+        answer.generated_tokens,
+        t.decode_tok_s,
+        t.first_token_ms / 1000.0,
+        t.total_ms / 1000.0
+    )
+}

@@ -1,0 +1,227 @@
+//! `rag batch QUESTIONS [--docs PATH...] [-o OUT] [--format jsonl|csv|md]`
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::batch::{self, input, InputFormat, OutputFormat, Question, Record, Sink, Stats};
+use crate::cli::BatchArgs;
+use crate::context::Context;
+use crate::{Error, Result};
+
+pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
+    let format = args
+        .format
+        .unwrap_or_else(|| output_format_of(args.output.as_deref()));
+    let input_format = args
+        .input_format
+        .unwrap_or_else(|| InputFormat::of(&args.questions));
+    let questions = input::read(&args.questions, input_format)?;
+    if questions.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} holds no questions",
+            args.questions.display()
+        )));
+    }
+    let options = super::ask_options(&args.answer)?;
+    if !args.docs.is_empty() {
+        let dir = ctx.index_dir_for_writing()?;
+        super::ingest::ingest_with_progress(ctx, &dir, &args.docs)?;
+    }
+
+    let mut sink = Sink::open(args.output.as_deref(), format, extra_columns(&questions))?;
+    let finished: HashSet<&str> = sink.done().iter().map(|d| d.id.as_str()).collect();
+    let pending: Vec<&Question> = questions
+        .iter()
+        .filter(|q| !finished.contains(q.id.as_str()))
+        .collect();
+    let earlier = questions.len() - pending.len();
+    drop(finished);
+    if earlier > 0 && !ctx.quiet {
+        eprintln!(
+            "resuming: {earlier} of {} questions are already answered in {}",
+            questions.len(),
+            args.output
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+
+    let started = Instant::now();
+    if !pending.is_empty() {
+        answer_pending(ctx, args, &options, &pending, &mut sink)?;
+    }
+    sink.finish()?;
+
+    if !ctx.quiet {
+        let stats = Stats::of(sink.done());
+        let minutes = started.elapsed().as_secs_f64() / 60.0;
+        let rate = if pending.is_empty() || minutes <= 0.0 {
+            String::new()
+        } else {
+            format!("; {:.1} questions/minute", pending.len() as f64 / minutes)
+        };
+        eprintln!(
+            "{} questions ({} this run): {} answered, {} refused, {} errors; latency median {:.1} s, p95 {:.1} s{rate}",
+            sink.done().len(),
+            pending.len(),
+            stats.answered,
+            stats.refused,
+            stats.errors,
+            stats.median_ms / 1000.0,
+            stats.p95_ms / 1000.0
+        );
+    }
+    Ok(())
+}
+
+/// Answers the questions not yet in the output, writing each record as soon
+/// as it is known and in input order (questions that cannot be asked become
+/// error rows in their place).
+fn answer_pending(
+    ctx: &Context,
+    args: &BatchArgs,
+    options: &crate::assistant::AskOptions,
+    pending: &[&Question],
+    sink: &mut Sink,
+) -> Result<()> {
+    let assistant = super::load_assistant(ctx, &args.answer)?;
+    let batch_seed = options.generate.sampling.seed.unwrap_or_else(clock_seed);
+    let askable: Vec<(usize, &Question)> = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| batch::check(&q.question).is_ok())
+        .map(|(at, q)| (at, *q))
+        .collect();
+    let texts: Vec<&str> = askable.iter().map(|(_, q)| q.question.as_str()).collect();
+
+    let bar = (!ctx.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(pending.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "[{elapsed_precise}] {wide_bar} {pos}/{len}  {msg}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(250));
+        bar
+    });
+    let mut counts = Stats::default();
+    let mut written = 0;
+    let mut failure = None;
+    let mut write = |record: Record<'_>, sink: &mut Sink| -> bool {
+        match (&record.error, record.answer) {
+            (Some(_), _) => counts.errors += 1,
+            (None, Some(a)) if a.refused => counts.refused += 1,
+            _ => counts.answered += 1,
+        }
+        if let Err(e) = sink.write(&record) {
+            failure = Some(e);
+            return false;
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+            bar.set_message(format!(
+                "{} answered, {} refused, {} errors",
+                counts.answered, counts.refused, counts.errors
+            ));
+        }
+        true
+    };
+    assistant.answer_many(
+        &texts,
+        options,
+        &|i| Some(batch::seed_for(batch_seed, &askable[i].1.id)),
+        &mut |i, result| {
+            let (at, question) = askable[i];
+            if !rows_before(pending, at, &mut written, sink, &mut write) {
+                return false;
+            }
+            let (answer, error) = match &result {
+                Ok(answer) => (Some(answer), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            written = at + 1;
+            write(
+                Record {
+                    question,
+                    answer,
+                    error,
+                },
+                sink,
+            )
+        },
+    )?;
+    rows_before(pending, pending.len(), &mut written, sink, &mut write);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Writes error rows for the unaskable questions from `*written` up to (not
+/// including) position `upto`; false when writing failed.
+fn rows_before(
+    pending: &[&Question],
+    upto: usize,
+    written: &mut usize,
+    sink: &mut Sink,
+    write: &mut dyn FnMut(Record<'_>, &mut Sink) -> bool,
+) -> bool {
+    while *written < upto {
+        let question = pending[*written];
+        if let Err(why) = batch::check(&question.question) {
+            let record = Record {
+                question,
+                answer: None,
+                error: Some(why),
+            };
+            if !write(record, sink) {
+                return false;
+            }
+        }
+        *written += 1;
+    }
+    true
+}
+
+fn output_format_of(path: Option<&Path>) -> OutputFormat {
+    match path
+        .and_then(Path::extension)
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("csv") => OutputFormat::Csv,
+        Some("md" | "markdown") => OutputFormat::Md,
+        _ => OutputFormat::Jsonl,
+    }
+}
+
+/// The input's extra fields, in order of first appearance.
+fn extra_columns(questions: &[Question]) -> Vec<String> {
+    let mut columns: Vec<String> = Vec::new();
+    for q in questions {
+        for key in q.extra.keys() {
+            if !columns.contains(key) {
+                columns.push(key.clone());
+            }
+        }
+    }
+    columns
+}
+
+/// A seed for runs without --seed: still one per batch, so each question's
+/// seed is derived the same way.
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,285 @@
+//! `rag batch` end to end: input formats, output formats, resuming after a
+//! kill, error rows and deterministic sampling, on a small ingested folder.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{json, ok, run, Workspace};
+use serde_json::Value;
+
+const FUGUE: &str = "In a fugue, what is it called when the subject overlaps itself?";
+const BADGER: &str = "What is the conservation status of the European badger?";
+const BELFAST: &str = "On which river does Belfast stand?";
+const OFF_TOPIC: &str = "What is the top speed of the Tesla Cybertruck?";
+
+fn ingested() -> Workspace {
+    let ws = Workspace::with_wiki();
+    ws.ingest_json(&[]);
+    ws
+}
+
+fn write(ws: &Workspace, name: &str, text: &str) -> std::path::PathBuf {
+    let path = ws.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `rag batch` with short answers (the tests check the plumbing, not the prose).
+fn batch(ws: &Workspace, questions: &Path, extra: &[&str]) -> std::process::Command {
+    let mut cmd = ws.rag();
+    cmd.arg("batch")
+        .arg(questions)
+        .args(["--max-tokens", "12"])
+        .args(extra);
+    cmd
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(json)
+        .collect()
+}
+
+#[test]
+fn every_input_format_gives_one_record_per_question_in_order() {
+    let ws = ingested();
+    let text = write(
+        &ws,
+        "q.txt",
+        &format!("# questions about the wiki\n\n{FUGUE}\n{OFF_TOPIC}\n"),
+    );
+    let out = ok(&mut batch(&ws, &text, &[]));
+    let records: Vec<Value> = out.lines().map(json).collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["id"], "3");
+    assert_eq!(records[0]["question"], FUGUE);
+    assert_eq!(records[1]["id"], "4");
+    assert_eq!(records[1]["refused"], true);
+    for record in &records {
+        for key in [
+            "answer",
+            "refused",
+            "citations",
+            "sources",
+            "timings",
+            "model",
+        ] {
+            assert!(!record[key].is_null(), "{key} missing: {record}");
+        }
+        assert!(record["error"].is_null());
+    }
+
+    let jsonl = write(
+        &ws,
+        "q.jsonl",
+        &format!(
+            "{}\n{}\n",
+            serde_json::json!({"id": "a", "question": FUGUE, "topic": "Arts"}),
+            serde_json::json!({"id": 2, "question": BADGER, "answers": ["least concern"]}),
+        ),
+    );
+    let records: Vec<Value> = ok(&mut batch(&ws, &jsonl, &[])).lines().map(json).collect();
+    assert_eq!(records[0]["id"], "a");
+    assert_eq!(
+        records[0]["topic"], "Arts",
+        "extra fields are carried through"
+    );
+    assert_eq!(records[1]["id"], "2");
+    assert_eq!(records[1]["answers"][0], "least concern");
+
+    let csv = write(
+        &ws,
+        "q.csv",
+        &format!("id,question,owner\nc1,\"{BELFAST}\",me\nc2,{BADGER},you\n"),
+    );
+    let out_path = ws.path().join("out.jsonl");
+    ok(batch(&ws, &csv, &["-o"]).arg(&out_path));
+    let records = lines(&out_path);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["id"], "c1");
+    assert_eq!(records[0]["owner"], "me");
+    assert_eq!(records[1]["question"], BADGER);
+}
+
+#[test]
+fn csv_output_quotes_commas_quotes_and_newlines() {
+    let ws = ingested();
+    let tricky = "Belfast, \"the city\" -\non which river does it stand?";
+    let input = write(
+        &ws,
+        "q.csv",
+        &format!("id,question\n1,\"{}\"\n", tricky.replace('"', "\"\"")),
+    );
+    let out = ws.path().join("out.csv");
+    ok(batch(&ws, &input, &["-o"]).arg(&out));
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "id");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][column("question")], tricky);
+    assert!(!rows[0][column("answer")].is_empty());
+    assert!(rows[0][column("sources")].contains("docs/belfast.md:"));
+}
+
+#[test]
+fn markdown_report_has_each_question_and_a_summary() {
+    let ws = ingested();
+    let input = write(&ws, "q.txt", &format!("{FUGUE}\n{OFF_TOPIC}\n"));
+    let out = ws.path().join("report.md");
+    ok(batch(&ws, &input, &["-o"]).arg(&out));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains(&format!("## 1. {FUGUE}")), "{text}");
+    assert!(text.contains("docs/fugue.md:"));
+    assert!(text.contains("I couldn't find this in your documents."));
+    assert!(text.contains("## Summary"));
+    assert!(
+        text.contains("2 questions: 1 answered, 1 refused, 0 errors"),
+        "{text}"
+    );
+
+    // A rerun has nothing to do and keeps one summary.
+    ok(batch(&ws, &input, &["-o"]).arg(&out));
+    let again = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(again.matches("## Summary").count(), 1);
+    assert_eq!(again.matches("## 1. ").count(), 1);
+}
+
+#[test]
+fn a_killed_batch_resumes_without_duplicates_or_half_lines() {
+    let ws = ingested();
+    let questions = [
+        FUGUE,
+        BADGER,
+        BELFAST,
+        OFF_TOPIC,
+        FUGUE.replace("fugue", "Fugue").as_str(),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, q)| serde_json::json!({"id": format!("q{i}"), "question": q}).to_string())
+    .collect::<Vec<_>>()
+    .join("\n");
+    let input = write(&ws, "q.jsonl", &questions);
+    let out = ws.path().join("out.jsonl");
+
+    let mut child = batch(&ws, &input, &["-o"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while std::fs::read_to_string(&out).map_or(0, |t| t.lines().count()) < 1 {
+        assert!(Instant::now() < deadline, "no record written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Simulate a write cut short by the kill.
+    let mut text = std::fs::read_to_string(&out).unwrap();
+    let before = text.lines().count();
+    assert!(before < 5, "the batch finished before it was killed");
+    text.push_str("{\"id\":\"q9\",\"answ");
+    std::fs::write(&out, text).unwrap();
+
+    let rerun = run(batch(&ws, &input, &["-o"]).arg(&out));
+    assert!(rerun.status.success());
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(
+        stderr.contains(&format!("resuming: {before} of 5")),
+        "{stderr}"
+    );
+    let records = lines(&out);
+    let ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["q0", "q1", "q2", "q3", "q4"]);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 5);
+}
+
+#[test]
+fn a_bad_question_is_an_error_row_and_the_batch_goes_on() {
+    let ws = ingested();
+    let huge = "why ".repeat(12_500);
+    let input = write(
+        &ws,
+        "q.jsonl",
+        &[
+            serde_json::json!({"id": "empty", "question": ""}),
+            serde_json::json!({"id": "ok", "question": FUGUE}),
+            serde_json::json!({"id": "huge", "question": huge}),
+        ]
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n"),
+    );
+    let out = run(&mut batch(&ws, &input, &[]));
+    assert!(out.status.success());
+    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(json)
+        .collect();
+    let ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["empty", "ok", "huge"]);
+    assert!(records[0]["error"].as_str().unwrap().contains("empty"));
+    assert!(records[1]["error"].is_null());
+    assert!(records[2]["error"].as_str().unwrap().contains("too long"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 answered, 0 refused, 2 errors"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_seeded_batch_gives_the_same_answers_fresh_or_resumed() {
+    let ws = ingested();
+    let input = write(&ws, "q.txt", &format!("{FUGUE}\n{BADGER}\n{BELFAST}\n"));
+    let sampled = ["--temperature", "0.9", "--seed", "42", "-o"];
+    let fresh = ws.path().join("fresh.jsonl");
+    ok(batch(&ws, &input, &sampled).arg(&fresh));
+    let fresh = lines(&fresh);
+
+    // A resumed run: the first record is already there.
+    let resumed = ws.path().join("resumed.jsonl");
+    std::fs::write(&resumed, format!("{}\n", fresh[0])).unwrap();
+    ok(batch(&ws, &input, &sampled).arg(&resumed));
+    let resumed = lines(&resumed);
+    let answers = |records: &[Value]| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| r["answer"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(answers(&fresh), answers(&resumed));
+
+    // Another seed samples differently somewhere (three answers at temperature 0.9).
+    let other = ws.path().join("other.jsonl");
+    ok(batch(&ws, &input, &["--temperature", "0.9", "--seed", "7", "-o"]).arg(&other));
+    assert_ne!(answers(&fresh), answers(&lines(&other)));
+}
+
+#[test]
+fn docs_are_ingested_first() {
+    let ws = Workspace::with_wiki();
+    let input = write(&ws, "q.txt", &format!("{FUGUE}\n"));
+    let out = run(batch(&ws, &input, &["--docs"]).arg(ws.docs()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record = json(String::from_utf8_lossy(&out.stdout).lines().next().unwrap());
+    assert!(record["sources"][0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("fugue.md"));
+    assert!(ws.index().join("manifest.json").is_file());
+}
