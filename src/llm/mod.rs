@@ -5,7 +5,9 @@ mod error;
 pub mod generate;
 pub mod gguf;
 pub mod model;
+mod q4_1;
 pub mod sampler;
+mod simd;
 pub mod template;
 pub mod tokenizer;
 
