@@ -607,6 +607,52 @@ mod tests {
     }
 
     #[test]
+    fn a_decoded_row_over_a_long_cache_matches_plain_softmax_attention() {
+        let c = Config {
+            n_head: 6,
+            n_kv_head: 2,
+            head_dim: 8,
+            dim: 48,
+            context_length: 2048,
+            ..config(RopeStyle::Interleaved)
+        };
+        let (hd, kv) = (c.head_dim, c.kv_dim());
+        let pos0 = 700;
+        let n_pos = pos0 + 1;
+        let wave = |i: usize, f: f32| ((i as f32) * f).sin();
+        let q: Vec<f32> = (0..c.q_dim()).map(|i| wave(i, 0.37)).collect();
+        let k: Vec<f32> = (0..n_pos * kv).map(|i| wave(i, 0.11)).collect();
+        let v: Vec<f32> = (0..n_pos * kv).map(|i| wave(i, 0.23)).collect();
+        let mut out = vec![0.0; c.q_dim()];
+        attention(&c, &q, &k, &v, pos0, &mut out);
+
+        let group = c.n_head / c.n_kv_head;
+        for head in 0..c.n_head {
+            let off = (head / group) * hd;
+            let qh = &q[head * hd..(head + 1) * hd];
+            let scores: Vec<f64> = (0..n_pos)
+                .map(|p| {
+                    let dot: f32 = qh.iter().zip(&k[p * kv + off..]).map(|(a, b)| a * b).sum();
+                    f64::from(dot) / (hd as f64).sqrt()
+                })
+                .collect();
+            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let total: f64 = weights.iter().sum();
+            for d in 0..hd {
+                let want: f64 = (0..n_pos)
+                    .map(|p| weights[p] / total * f64::from(v[p * kv + off + d]))
+                    .sum();
+                let got = f64::from(out[head * hd + d]);
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "head {head} dim {d}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn attention_is_causal_and_shares_kv_heads() {
         let c = config(RopeStyle::Interleaved);
         // Two positions, one kv head; values are distinct per position.
