@@ -58,6 +58,19 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Says so (unless quiet) when an interrupted ingest left the keyword
+    /// index behind the last commit; results stay correct meanwhile.
+    pub fn warn_if_out_of_step(&self, index: &Index) {
+        if !index.bm25_in_sync() && !self.quiet {
+            eprintln!(
+                "warning: the keyword index at {} is out of step with the last commit (an ingest was interrupted); run `rag ingest` to repair it",
+                index.dir().display()
+            );
+        }
+    }
+}
+
 fn current_dir() -> Result<PathBuf> {
     std::env::current_dir()
         .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))

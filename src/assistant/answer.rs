@@ -128,10 +128,3 @@ pub struct Answer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<StopReason>,
 }
-
-impl Answer {
-    /// Whether generation was stopped by the caller before the model finished.
-    pub fn cancelled(&self) -> bool {
-        self.stop_reason == Some(StopReason::Cancelled)
-    }
-}

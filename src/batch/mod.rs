@@ -40,6 +40,20 @@ pub fn seed_for(batch_seed: u64, id: &str) -> u64 {
     hash
 }
 
+/// The middle value (the mean of the two middle ones for an even count); 0 for none.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
 /// Totals over finished records.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Stats {
@@ -67,10 +81,10 @@ impl Stats {
             }
         };
         Stats {
+            median_ms: median(latencies.clone()),
             answered: done.iter().filter(|d| !d.error && !d.refused).count(),
             refused: done.iter().filter(|d| !d.error && d.refused).count(),
             errors: done.iter().filter(|d| d.error).count(),
-            median_ms: pick(0.5),
             p95_ms: pick(0.95),
         }
     }

@@ -275,29 +275,16 @@ fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: &Path) -> Re
         source_accuracy: share(count(&answerable, |r| r.source_cited), answerable.len()),
         refusal_rate: share(count(&unanswerable, |r| r.refused), unanswerable.len()),
         false_refusal_rate: share(count(&answerable, |r| r.refused), answerable.len()),
-        median_latency_ms: median(
+        median_latency_ms: crate::batch::median(
             rows.iter()
                 .filter(|r| r.error.is_none())
                 .map(|r| r.total_ms)
                 .collect(),
         ),
-        median_first_token_ms: median(first_tokens),
+        median_first_token_ms: crate::batch::median(first_tokens),
         errors: rows.iter().filter(|r| r.error.is_some()).count(),
         model: model.to_string(),
         index: index.display().to_string(),
-    }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
     }
 }
 

@@ -112,12 +112,7 @@ pub(crate) fn load_assistant(ctx: &Context, args: &AnswerArgs) -> Result<Assista
         }
         Err(e) => return Err(e),
     };
-    if !index.bm25_in_sync() && !ctx.quiet {
-        eprintln!(
-            "warning: the keyword index at {} is out of step with the last commit (an ingest was interrupted); run `rag ingest` to repair it",
-            index.dir().display()
-        );
-    }
+    ctx.warn_if_out_of_step(&index);
     let embedder = ctx.embedder(1)?;
     embedder.load()?;
     let generator = Generator::load(&model_path, "")?;

@@ -36,12 +36,7 @@ struct ResultRow {
 
 pub fn run(ctx: &Context, args: &SearchArgs) -> Result<()> {
     let index = ctx.open_index()?;
-    if !index.bm25_in_sync() && !ctx.quiet {
-        eprintln!(
-            "warning: the keyword index at {} is out of step with the last commit (an ingest was interrupted); run `rag ingest` to repair it",
-            index.dir().display()
-        );
-    }
+    ctx.warn_if_out_of_step(&index);
     let options = SearchOptions {
         k: args.k.max(1),
         mode: args.mode,
