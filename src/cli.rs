@@ -39,6 +39,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Answer a question from your documents, citing the passages used
     Ask(AskArgs),
+    /// Chat with your documents in a full-screen terminal UI (follow-up
+    /// questions, sources pane, regenerate, save as markdown)
+    Chat(ChatArgs),
     /// Answer a file of questions (text, JSONL or CSV) into JSONL, CSV or a
     /// Markdown report; reruns resume where the last run stopped
     Batch(BatchArgs),
@@ -306,6 +309,17 @@ pub struct AskArgs {
     /// Print {"question","answer","refused","citations","sources","timings","model"} as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub answer: AnswerArgs,
+
+    /// Leave the mouse to the terminal (select text freely) instead of
+    /// scrolling the conversation with the wheel
+    #[arg(long)]
+    pub no_mouse: bool,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => commands::search::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Ask(args) => commands::ask::run(&ctx, args),
+        Command::Chat(args) => commands::chat::run(&ctx, args),
         Command::Batch(args) => commands::batch::run(&ctx, args),
         Command::Eval(args) => commands::eval::run(&ctx, args),
         Command::Generate(args) => commands::generate::run(&ctx, args),

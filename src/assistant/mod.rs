@@ -3,6 +3,7 @@
 //! and only differ in how they show its [`Event`]s.
 
 mod answer;
+mod candidate;
 pub mod citations;
 pub mod grounding;
 pub mod prompt;
@@ -13,19 +14,23 @@ use std::time::Instant;
 use rag_index::{Embedder, Hit, Index, Mode, SearchOptions};
 
 use crate::embedding::OnnxEmbedder;
-use crate::llm::{GenerateOptions, Generation, Generator, Message};
+use crate::llm::{GenerateOptions, Generator, Message, StopReason};
 use crate::{Error, Result};
 
 pub use answer::{Answer, AnswerTimings, Citation, Evidence, Gate, Refusal, DEFAULT_MIN_STRENGTH};
 pub use sources::Source;
 
-use citations::CitationFilter;
-use prompt::{Piece, Style, ThinkSplitter, REFUSAL};
+use candidate::{citations_for, Candidate, Shown};
+use prompt::{Style, REFUSAL};
 
 /// Tokens kept free for the instruction, the question and the template's markup.
 const PROMPT_OVERHEAD: usize = 256;
 /// Questions embedded together when answering many.
 const RETRIEVAL_BATCH: usize = 32;
+/// Words of the previous answer added to a follow-up's search.
+const FOLLOW_UP_ANSWER_WORDS: usize = 40;
+/// Template markup around one earlier question and answer.
+const TURN_MARKUP: usize = 12;
 /// Passages listed after a gate refusal.
 const NEAREST_AFTER_REFUSAL: usize = 3;
 
@@ -85,22 +90,42 @@ impl<'a> Request<'a> {
     }
 
     /// What to search for: a follow-up ("who directed it?") borrows the words
-    /// of the question before it.
+    /// of the exchange before it, the answer included: after "Who wrote
+    /// Hamlet?", "where was he born?" needs "Shakespeare", which only the
+    /// answer holds (over the wiki-vital-10k index the Shakespeare article
+    /// ranks 2nd with the answer's words and outside the top 3 without).
     pub fn retrieval_query(&self) -> String {
-        match self.history.last() {
-            Some(previous) => format!("{} {}", previous.question.trim(), self.question.trim()),
-            None => self.question.trim().to_string(),
-        }
+        let question = self.question.trim();
+        let Some(previous) = self.history.last() else {
+            return question.to_string();
+        };
+        let answer: Vec<&str> = previous
+            .answer
+            .split_whitespace()
+            .take(FOLLOW_UP_ANSWER_WORDS)
+            .collect();
+        format!(
+            "{} {} {question}",
+            previous.question.trim(),
+            answer.join(" ")
+        )
     }
 }
 
-/// Progress of one answer, in order: Retrieved, then Thinking/Token pieces, then Done.
+/// Progress of one answer, in order: Retrieved, Reading, then Thinking/Token
+/// pieces, then Done. Returning false from the callback at any of them stops
+/// the answer (Done still comes, with what there is so far).
 #[derive(Debug)]
 pub enum Event<'a> {
     Retrieved {
         sources: &'a [Source],
         /// The gate refused: these are the nearest passages, not read by the model.
         refused: bool,
+    },
+    /// The model is reading the prompt: `read` of `total` tokens so far.
+    Reading {
+        read: usize,
+        total: usize,
     },
     /// Reasoning text in `--think` mode.
     Thinking(&'a str),
@@ -286,16 +311,21 @@ impl Assistant {
         }
 
         let sources = self.pack(&retrieval.hits, options)?;
-        on_event(Event::Retrieved {
+        let keep_going = on_event(Event::Retrieved {
             sources: &sources,
             refused: false,
         });
+        if !keep_going {
+            return Ok(self.without_model(
+                request, sources, &retrieval, timings, started, false, on_event,
+            ));
+        }
         let style = Style::for_parameters(self.generator.config().parameters());
         let mut messages = vec![Message::new(
             "system",
             &prompt::system_instruction(style, options.think),
         )];
-        for turn in request.history {
+        for turn in self.recent_turns(request.history, &sources, options) {
             messages.push(Message::new("user", &turn.question));
             messages.push(Message::new("assistant", &turn.answer));
         }
@@ -303,12 +333,25 @@ impl Assistant {
             "user",
             &prompt::user_message(style, &sources, request.question),
         ));
-        let (prompt_ids, stop_strings) = prompt::encode_messages(&self.generator, &messages)?;
+        let (prompt_ids, mut stop_strings) = prompt::encode_messages(&self.generator, &messages)?;
+        if style == Style::Reading {
+            // Small models go on to set themselves the next exercise.
+            stop_strings.push(prompt::NEXT_QUESTION.to_string());
+        }
         let generate = GenerateOptions {
             stop_strings,
             ..options.generate.clone()
         };
-        let prefilled = self.generator.prefill(&prompt_ids, generate.max_tokens)?;
+        let prefilled = self.generator.prefill_with_progress(
+            &prompt_ids,
+            generate.max_tokens,
+            &mut |read, total| on_event(Event::Reading { read, total }),
+        )?;
+        let Some(prefilled) = prefilled else {
+            return Ok(self.without_model(
+                request, sources, &retrieval, timings, started, false, on_event,
+            ));
+        };
         timings.prefill_tok_s = prefilled.prompt_tokens() as f64 / prefilled.seconds().max(1e-9);
 
         let samples = options.samples.max(1);
@@ -400,7 +443,7 @@ impl Assistant {
         &self,
         request: Request<'_>,
         retrieval: &Retrieval,
-        mut timings: AnswerTimings,
+        timings: AnswerTimings,
         started: Instant,
         on_event: &mut dyn FnMut(Event<'_>) -> bool,
     ) -> Answer {
@@ -411,13 +454,31 @@ impl Assistant {
             refused: true,
         });
         on_event(Event::Token(REFUSAL));
+        self.without_model(
+            request, sources, retrieval, timings, started, true, on_event,
+        )
+    }
+
+    /// An answer the model did not write: a gate refusal, or one stopped
+    /// before the model wrote anything.
+    #[allow(clippy::too_many_arguments)]
+    fn without_model(
+        &self,
+        request: Request<'_>,
+        sources: Vec<Source>,
+        retrieval: &Retrieval,
+        mut timings: AnswerTimings,
+        started: Instant,
+        refused: bool,
+        on_event: &mut dyn FnMut(Event<'_>) -> bool,
+    ) -> Answer {
         timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
         timings.first_token_ms = timings.total_ms;
         let answer = Answer {
             question: request.question.to_string(),
-            answer: REFUSAL.to_string(),
-            refused: true,
-            refusal: Some(Refusal::Gate),
+            answer: if refused { REFUSAL } else { "" }.to_string(),
+            refused,
+            refusal: refused.then_some(Refusal::Gate),
             citations: Vec::new(),
             sources,
             thinking: None,
@@ -428,10 +489,41 @@ impl Assistant {
             prompt_tokens: 0,
             generated_tokens: 0,
             samples: 0,
-            stop_reason: None,
+            stop_reason: (!refused).then_some(StopReason::Cancelled),
         };
         on_event(Event::Done(&answer));
         answer
+    }
+
+    /// The latest turns of a conversation that fit beside the sources: at most
+    /// half the sources' budget, and never more than the context has left.
+    fn recent_turns<'h>(
+        &self,
+        history: &'h [Turn],
+        sources: &[Source],
+        options: &AskOptions,
+    ) -> &'h [Turn] {
+        let tokenizer = self.generator.tokenizer();
+        let count = |text: &str| {
+            tokenizer
+                .encode_literal(text)
+                .map(|ids| ids.len())
+                .unwrap_or(text.len())
+        };
+        let context = self.generator.config().context_length;
+        let used: usize = sources.iter().map(|s| count(&s.text) + 16).sum();
+        let left = context.saturating_sub(options.generate.max_tokens + PROMPT_OVERHEAD + used);
+        let mut budget = (options.context_tokens / 2).min(left);
+        let mut keep = 0;
+        for turn in history.iter().rev() {
+            let cost = count(&turn.question) + count(&turn.answer) + TURN_MARKUP;
+            if cost > budget {
+                break;
+            }
+            budget -= cost;
+            keep += 1;
+        }
+        &history[history.len() - keep..]
     }
 
     /// Merged, budgeted, numbered sources with paths as the user sees them.
@@ -458,108 +550,27 @@ impl Assistant {
     }
 }
 
-/// One sampled answer, cleaned and scored.
-struct Candidate {
-    generation: Generation,
-    thinking: Option<String>,
-    answer: String,
-    cited: Vec<usize>,
-    grounding: f32,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Candidate {
-    fn new(
-        generation: Generation,
-        think: bool,
-        sources: usize,
-        evidence: &std::collections::HashSet<String>,
-    ) -> Self {
-        let (thinking, raw) = if think {
-            ThinkSplitter::default().finish(&generation.text)
-        } else {
-            (None, generation.text.trim().to_string())
+    #[test]
+    fn follow_ups_search_with_the_previous_exchange() {
+        assert_eq!(
+            Request::new(" Who wrote Hamlet? ").retrieval_query(),
+            "Who wrote Hamlet?"
+        );
+        let history = [Turn {
+            question: "Who wrote Hamlet?".into(),
+            answer: "William Shakespeare [1].".into(),
+        }];
+        let request = Request {
+            question: "Where was he born?",
+            history: &history,
         };
-        let (answer, cited) = citations::clean(&raw, sources);
-        let answer = answer.trim().to_string();
-        let grounding = grounding::grounding(&answer, evidence);
-        Candidate {
-            generation,
-            thinking,
-            answer,
-            cited,
-            grounding,
-        }
-    }
-
-    fn cancelled(&self) -> bool {
-        self.generation.stop_reason == crate::llm::StopReason::Cancelled
-    }
-}
-
-/// The model's valid citations; without any, the sources the answer's words
-/// overlap most (at least half as much as the best one), marked as inferred.
-fn citations_for(answer: &str, cited: &[usize], sources: &[Source]) -> Vec<Citation> {
-    if !cited.is_empty() {
-        return cited
-            .iter()
-            .filter_map(|&n| sources.iter().find(|s| s.n == n))
-            .map(|s| Citation::of(s, false))
-            .collect();
-    }
-    let overlaps: Vec<(f32, &Source)> = sources
-        .iter()
-        .map(|s| (grounding::overlap(answer, &s.text), s))
-        .collect();
-    let best = overlaps.iter().map(|(o, _)| *o).fold(0.0, f32::max);
-    if best <= 0.0 {
-        return Vec::new();
-    }
-    overlaps
-        .into_iter()
-        .filter(|(o, _)| *o >= best * 0.5)
-        .take(2)
-        .map(|(_, s)| Citation::of(s, true))
-        .collect()
-}
-
-/// Turns streamed model text into events: reasoning apart (in `--think` mode),
-/// leading blanks dropped, citation markers checked.
-struct Shown {
-    think: Option<ThinkSplitter>,
-    citations: CitationFilter,
-    started: bool,
-}
-
-impl Shown {
-    fn new(sources: usize, think: bool) -> Self {
-        Shown {
-            think: think.then(ThinkSplitter::default),
-            citations: CitationFilter::new(sources),
-            started: false,
-        }
-    }
-
-    fn push(&mut self, text: &str, emit: &mut dyn FnMut(Event<'_>) -> bool) -> bool {
-        let pieces = match &mut self.think {
-            Some(splitter) => splitter.push(text),
-            None => vec![Piece::Answer(text.to_string())],
-        };
-        for piece in pieces {
-            let keep_going = match piece {
-                Piece::Thinking(text) => emit(Event::Thinking(&text)),
-                Piece::Answer(text) => {
-                    let mut shown = self.citations.push(&text);
-                    if !self.started {
-                        shown = shown.trim_start().to_string();
-                        self.started = !shown.is_empty();
-                    }
-                    shown.is_empty() || emit(Event::Token(&shown))
-                }
-            };
-            if !keep_going {
-                return false;
-            }
-        }
-        true
+        assert_eq!(
+            request.retrieval_query(),
+            "Who wrote Hamlet? William Shakespeare [1]. Where was he born?"
+        );
     }
 }

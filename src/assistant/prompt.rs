@@ -13,6 +13,9 @@ pub const REFUSAL: &str = "I couldn't find this in your documents.";
 /// The marker that separates reasoning from the answer in `--think` mode.
 pub const ANSWER_MARKER: &str = "Answer:";
 
+/// Where a small model, having answered, starts a question of its own.
+pub const NEXT_QUESTION: &str = "\nQuestion:";
+
 /// Models below this many weights get the reading-comprehension prompt.
 const SMALL_MODEL: usize = 1_000_000_000;
 

@@ -82,7 +82,10 @@ impl Printer {
                 };
                 write!(out, "{close}{}", self.clean(text))
             }
-            Event::Thinking(_) | Event::Retrieved { .. } | Event::Done(_) => Ok(()),
+            Event::Thinking(_)
+            | Event::Retrieved { .. }
+            | Event::Reading { .. }
+            | Event::Done(_) => Ok(()),
         };
         written.and_then(|_| out.flush()).is_ok()
     }

@@ -1,5 +1,6 @@
 pub mod ask;
 pub mod batch;
+pub mod chat;
 pub mod eval;
 pub mod generate;
 pub mod ingest;
@@ -101,10 +102,7 @@ pub(crate) fn ask_options(args: &AnswerArgs) -> Result<AskOptions> {
 /// index here (and no --index), the bundled corpus is indexed once in the user
 /// data folder and used instead.
 pub(crate) fn load_assistant(ctx: &Context, args: &AnswerArgs) -> Result<Assistant> {
-    let model_path = match &args.model {
-        Some(path) => path.clone(),
-        None => generator_file(&ctx.models_dir)?,
-    };
+    let model_path = model_path(ctx, args)?;
     let index = match ctx.open_index() {
         Ok(index) => index,
         Err(Error::Index(rag_index::Error::NotFound(_))) if ctx.index_flag.is_none() => {
@@ -116,16 +114,32 @@ pub(crate) fn load_assistant(ctx: &Context, args: &AnswerArgs) -> Result<Assista
     let embedder = ctx.embedder(1)?;
     embedder.load()?;
     let generator = Generator::load(&model_path, "")?;
-    let model_name = model_path
-        .file_name()
+    Ok(Assistant::new(
+        index,
+        embedder,
+        generator,
+        model_name(&model_path),
+    ))
+}
+
+/// The generator: --model, else the default one in the model folder.
+pub(crate) fn model_path(ctx: &Context, args: &AnswerArgs) -> Result<PathBuf> {
+    match &args.model {
+        Some(path) => Ok(path.clone()),
+        None => generator_file(&ctx.models_dir),
+    }
+}
+
+/// How a model is named on screen and in JSON: its file name.
+pub(crate) fn model_name(path: &Path) -> String {
+    path.file_name()
         .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| model_path.display().to_string());
-    Ok(Assistant::new(index, embedder, generator, model_name))
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// The index of the bundled corpus in the user data folder, built on first use.
-fn bundled_index(ctx: &Context) -> Result<Index> {
-    let dir = data_dir().join("corpus-index");
+pub(crate) fn bundled_index(ctx: &Context) -> Result<Index> {
+    let dir = bundled_index_dir();
     if !dir.join(rag_index::manifest::MANIFEST_FILE).is_file() {
         let corpus = bundled_corpus().ok_or_else(|| {
             Error::Usage(
@@ -153,8 +167,13 @@ fn bundled_index(ctx: &Context) -> Result<Index> {
     )?)
 }
 
+/// Where the bundled corpus is indexed.
+pub(crate) fn bundled_index_dir() -> PathBuf {
+    data_dir().join("corpus-index")
+}
+
 /// `$RAG_CORPUS`, else `corpus/` of the source tree this binary was built from.
-fn bundled_corpus() -> Option<PathBuf> {
+pub(crate) fn bundled_corpus() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("RAG_CORPUS").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }

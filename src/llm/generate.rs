@@ -173,6 +173,19 @@ impl Generator {
     /// `max_tokens` more; [`Generator::continue_from`] can then sample several
     /// answers from it without paying for the prompt again.
     pub fn prefill(&self, prompt_ids: &[u32], max_tokens: usize) -> Result<Prefilled> {
+        let prefilled = self.prefill_with_progress(prompt_ids, max_tokens, &mut |_, _| true)?;
+        prefilled.ok_or_else(|| Error::Tokenizer("the prefill was cancelled".into()))
+    }
+
+    /// [`Generator::prefill`], reporting `(tokens read, prompt tokens)` after each
+    /// batch; returning false stops it between batches (`None`): a long prompt
+    /// takes seconds, and a user who changed their mind should not wait for it.
+    pub fn prefill_with_progress(
+        &self,
+        prompt_ids: &[u32],
+        max_tokens: usize,
+        on_progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<Option<Prefilled>> {
         let start = Instant::now();
         let context = self.model.config().context_length;
         if prompt_ids.is_empty() {
@@ -186,15 +199,20 @@ impl Generator {
         }
         let mut cache = self.model.new_cache(prompt_ids.len() + max_tokens.max(1));
         let mut logits = Vec::new();
+        let mut read = 0;
         for batch in prompt_ids.chunks(PREFILL_BATCH) {
             logits = self.model.forward(batch, &mut cache)?;
+            read += batch.len();
+            if !on_progress(read, prompt_ids.len()) {
+                return Ok(None);
+            }
         }
-        Ok(Prefilled {
+        Ok(Some(Prefilled {
             prompt_ids: prompt_ids.to_vec(),
             cache,
             logits,
             seconds: start.elapsed().as_secs_f64(),
-        })
+        }))
     }
 
     /// Samples an answer after a prefilled prompt (which stays as it was).

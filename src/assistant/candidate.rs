@@ -1,0 +1,119 @@
+//! One sampled answer as it streams and once it is done: reasoning apart,
+//! citations checked, scored against the sources.
+
+use std::collections::HashSet;
+
+use crate::llm::{Generation, StopReason};
+
+use super::answer::Citation;
+use super::citations::{self, CitationFilter};
+use super::grounding;
+use super::prompt::{Piece, ThinkSplitter};
+use super::sources::Source;
+use super::Event;
+
+/// One sampled answer, cleaned and scored.
+pub(super) struct Candidate {
+    pub(super) generation: Generation,
+    pub(super) thinking: Option<String>,
+    pub(super) answer: String,
+    pub(super) cited: Vec<usize>,
+    pub(super) grounding: f32,
+}
+
+impl Candidate {
+    pub(super) fn new(
+        generation: Generation,
+        think: bool,
+        sources: usize,
+        evidence: &HashSet<String>,
+    ) -> Self {
+        let (thinking, raw) = if think {
+            ThinkSplitter::default().finish(&generation.text)
+        } else {
+            (None, generation.text.trim().to_string())
+        };
+        let (answer, cited) = citations::clean(&raw, sources);
+        let answer = answer.trim().to_string();
+        let grounding = grounding::grounding(&answer, evidence);
+        Candidate {
+            generation,
+            thinking,
+            answer,
+            cited,
+            grounding,
+        }
+    }
+
+    pub(super) fn cancelled(&self) -> bool {
+        self.generation.stop_reason == StopReason::Cancelled
+    }
+}
+
+/// The model's valid citations; without any, the sources the answer's words
+/// overlap most (at least half as much as the best one), marked as inferred.
+pub(super) fn citations_for(answer: &str, cited: &[usize], sources: &[Source]) -> Vec<Citation> {
+    if !cited.is_empty() {
+        return cited
+            .iter()
+            .filter_map(|&n| sources.iter().find(|s| s.n == n))
+            .map(|s| Citation::of(s, false))
+            .collect();
+    }
+    let overlaps: Vec<(f32, &Source)> = sources
+        .iter()
+        .map(|s| (grounding::overlap(answer, &s.text), s))
+        .collect();
+    let best = overlaps.iter().map(|(o, _)| *o).fold(0.0, f32::max);
+    if best <= 0.0 {
+        return Vec::new();
+    }
+    overlaps
+        .into_iter()
+        .filter(|(o, _)| *o >= best * 0.5)
+        .take(2)
+        .map(|(_, s)| Citation::of(s, true))
+        .collect()
+}
+
+/// Turns streamed model text into events: reasoning apart (in `--think` mode),
+/// leading blanks dropped, citation markers checked.
+pub(super) struct Shown {
+    think: Option<ThinkSplitter>,
+    pub(super) citations: CitationFilter,
+    pub(super) started: bool,
+}
+
+impl Shown {
+    pub(super) fn new(sources: usize, think: bool) -> Self {
+        Shown {
+            think: think.then(ThinkSplitter::default),
+            citations: CitationFilter::new(sources),
+            started: false,
+        }
+    }
+
+    pub(super) fn push(&mut self, text: &str, emit: &mut dyn FnMut(Event<'_>) -> bool) -> bool {
+        let pieces = match &mut self.think {
+            Some(splitter) => splitter.push(text),
+            None => vec![Piece::Answer(text.to_string())],
+        };
+        for piece in pieces {
+            let keep_going = match piece {
+                Piece::Thinking(text) => emit(Event::Thinking(&text)),
+                Piece::Answer(text) => {
+                    let mut shown = self.citations.push(&text);
+                    if !self.started {
+                        shown = shown.trim_start().to_string();
+                        self.started = !shown.is_empty();
+                    }
+                    shown.is_empty() || emit(Event::Token(&shown))
+                }
+            };
+            if !keep_going {
+                return false;
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,225 @@
+//! Text from documents and from the model is untrusted: it never reaches the
+//! terminal with its control characters or escape sequences intact. And text
+//! is measured in display columns, not bytes or chars: CJK and emoji take two.
+
+use std::borrow::Cow;
+
+use unicode_width::UnicodeWidthStr;
+
+/// Columns a tab stands for once drawn.
+const TAB: &str = "    ";
+
+/// Removes ANSI escape sequences (CSI, OSC, and two-byte escapes) and C0/C1
+/// control characters other than newline and tab.
+pub fn sanitize(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.peek() {
+                // CSI: ESC [ params... final byte in @..~
+                Some('[') => {
+                    chars.next();
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC, DCS, APC, PM, SOS: up to BEL or ESC \
+                Some(']' | 'P' | '_' | '^' | 'X') => {
+                    chars.next();
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' {
+                            break;
+                        }
+                        if c == '\u{1b}' {
+                            if chars.peek() == Some(&'\\') {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                Some(_) => {
+                    chars.next();
+                }
+                None => {}
+            },
+            '\r' => {}
+            c if is_unsafe(c) => {}
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_unsafe(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || c == '\u{1b}'
+}
+
+/// Text ready to draw: sanitized, tabs expanded (a terminal cell cannot hold one).
+pub fn drawable(text: &str) -> String {
+    sanitize(text).replace('\t', TAB)
+}
+
+/// One line of at most `width` columns, for previews.
+pub fn one_line(text: &str, width: usize) -> String {
+    let flat: String = sanitize(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    truncate(&flat, width)
+}
+
+/// `text` cut to `width` columns, with an ellipsis when cut.
+pub fn truncate(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// `text` cut from the left to `width` columns: for paths, whose end (the
+/// file name and lines) says the most.
+pub fn truncate_start(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for c in text.chars().rev() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        kept.push(c);
+        used += w;
+    }
+    if width == 0 {
+        return String::new();
+    }
+    std::iter::once('…').chain(kept.into_iter().rev()).collect()
+}
+
+/// Word-wraps drawable text to `width` columns; blank lines are kept, words
+/// longer than a line (URLs, CJK runs) are broken.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let text = drawable(text);
+    let mut lines = Vec::new();
+    for paragraph in text.split('\n') {
+        if paragraph.trim().is_empty() {
+            lines.push(String::new());
+            continue;
+        }
+        let options = textwrap::Options::new(width).break_words(true);
+        lines.extend(
+            textwrap::wrap(paragraph, options)
+                .into_iter()
+                .map(|line| line.into_owned()),
+        );
+    }
+    lines
+}
+
+/// Splits a line into plain text and citation markers (`[1]`, `[1, 2]`,
+/// `[2-3]`), so the markers can be drawn highlighted.
+pub fn citation_spans(line: &str) -> Vec<(&str, bool)> {
+    let mut spans = Vec::new();
+    let mut rest = line;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']').map(|c| open + c) else {
+            break;
+        };
+        let inside = &rest[open + 1..close];
+        let is_citation = !inside.is_empty()
+            && inside.chars().any(|c| c.is_ascii_digit())
+            && inside
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ' '));
+        if is_citation {
+            if open > 0 {
+                spans.push((&rest[..open], false));
+            }
+            spans.push((&rest[open..=close], true));
+        } else {
+            spans.push((&rest[..=close], false));
+        }
+        rest = &rest[close + 1..];
+    }
+    if !rest.is_empty() {
+        spans.push((rest, false));
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_escape_sequences_and_controls() {
+        assert_eq!(sanitize("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(sanitize("a\u{1b}[31mred\u{1b}[0m b"), "ared b");
+        assert_eq!(sanitize("x\u{1b}]0;evil title\u{7}y"), "xy");
+        assert_eq!(sanitize("x\u{1b}]8;;http://e\u{1b}\\link"), "xlink");
+        assert_eq!(sanitize("bell\u{7} back\u{8}\r\n"), "bell back\n");
+        assert_eq!(sanitize("c1\u{9b}2Jz"), "c12Jz");
+        assert_eq!(sanitize("東京 🚀"), "東京 🚀");
+    }
+
+    #[test]
+    fn previews_are_one_bounded_line() {
+        assert_eq!(one_line("a\n b\t c", 10), "a b c");
+        assert_eq!(one_line("abcdefghij", 5), "abcd…");
+        assert_eq!(truncate("東京東京", 5), "東京…");
+        assert_eq!(
+            truncate_start("docs/guide/install.md:1-9", 15),
+            "…install.md:1-9"
+        );
+        assert_eq!(truncate_start("short", 14), "short");
+    }
+
+    #[test]
+    fn wraps_by_display_width() {
+        let lines = wrap("東京は日本の首都です", 8);
+        assert!(lines.iter().all(|l| l.width() <= 8), "{lines:?}");
+        assert_eq!(lines.concat(), "東京は日本の首都です");
+        assert_eq!(wrap("one two\n\nthree", 20), vec!["one two", "", "three"]);
+        assert_eq!(wrap("a\tb", 20), vec!["a    b"]);
+    }
+
+    #[test]
+    fn finds_citation_markers() {
+        assert_eq!(
+            citation_spans("Paris [1] and [2, 3]; see [note]."),
+            vec![
+                ("Paris ", false),
+                ("[1]", true),
+                (" and ", false),
+                ("[2, 3]", true),
+                ("; see [note]", false),
+                (".", false)
+            ]
+        );
+        assert_eq!(citation_spans("[1-2]"), vec![("[1-2]", true)]);
+        assert_eq!(citation_spans("open [1 end"), vec![("open [1 end", false)]);
+    }
+}
