@@ -40,6 +40,57 @@ pub fn axpy(y: &mut [f32], w: f32, x: &[f32]) {
     }
 }
 
+/// `out[p] = scale * dot(q, row p)` for the `out.len()` rows of `rows`, row p
+/// being `q.len()` values at `p * stride`: one query head against every
+/// cached key of its key/value head. The query stays in registers across rows.
+pub fn scores(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    check_rows(rows, stride, q.len(), out.len());
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: avx2() checked the CPU features; check_rows the bounds.
+        match q.len() {
+            64 => return unsafe { x86::scores::<8>(q, rows, stride, scale, out) },
+            128 => return unsafe { x86::scores::<16>(q, rows, stride, scale, out) },
+            _ => {}
+        }
+    }
+    let width = q.len();
+    for (p, score) in out.iter_mut().enumerate() {
+        *score = scale * dot(q, &rows[p * stride..p * stride + width]);
+    }
+}
+
+/// `out = sum over p of weights[p] * row p`, rows laid out as in [`scores`]:
+/// the attention output of one head. The sum stays in registers across rows.
+pub fn weighted_sum(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+    check_rows(rows, stride, out.len(), weights.len());
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: avx2() checked the CPU features; check_rows the bounds.
+        match out.len() {
+            64 => return unsafe { x86::weighted_sum::<8>(weights, rows, stride, out) },
+            128 => return unsafe { x86::weighted_sum::<16>(weights, rows, stride, out) },
+            _ => {}
+        }
+    }
+    let width = out.len();
+    out.fill(0.0);
+    for (p, &w) in weights.iter().enumerate() {
+        axpy(out, w, &rows[p * stride..p * stride + width]);
+    }
+}
+
+/// The last of `count` rows of `width` values at `stride` apart must lie in `rows`.
+fn check_rows(rows: &[f32], stride: usize, width: usize, count: usize) {
+    if count > 0 {
+        assert!(
+            width <= stride && (count - 1) * stride + width <= rows.len(),
+            "{count} rows of {width} values {stride} apart do not fit in {} values",
+            rows.len()
+        );
+    }
+}
+
 /// Replaces each score with `exp(score - max)` and returns their sum (the
 /// softmax numerators and denominator).
 pub fn exp_shifted(scores: &mut [f32], max: f32) -> f32 {
@@ -108,6 +159,54 @@ mod x86 {
         while i < n {
             y[i] += w * x[i];
             i += 1;
+        }
+    }
+
+    /// # Safety
+    /// AVX2 and FMA; `q.len() == 8 * N`; `out.len()` rows of it at `stride` in `rows`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn scores<const N: usize>(
+        q: &[f32],
+        rows: &[f32],
+        stride: usize,
+        scale: f32,
+        out: &mut [f32],
+    ) {
+        let mut query = [_mm256_setzero_ps(); N];
+        for (j, v) in query.iter_mut().enumerate() {
+            *v = _mm256_loadu_ps(q.as_ptr().add(8 * j));
+        }
+        for (p, score) in out.iter_mut().enumerate() {
+            let row = rows.as_ptr().add(p * stride);
+            // Four independent sums, so the FMAs do not wait on each other.
+            let mut acc = [_mm256_setzero_ps(); 4];
+            for (j, v) in query.iter().enumerate() {
+                acc[j % 4] = _mm256_fmadd_ps(*v, _mm256_loadu_ps(row.add(8 * j)), acc[j % 4]);
+            }
+            let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+            *score = horizontal_sum(sum) * scale;
+        }
+    }
+
+    /// # Safety
+    /// AVX2 and FMA; `out.len() == 8 * N`; `weights.len()` rows of it at `stride` in `rows`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn weighted_sum<const N: usize>(
+        weights: &[f32],
+        rows: &[f32],
+        stride: usize,
+        out: &mut [f32],
+    ) {
+        let mut acc = [_mm256_setzero_ps(); N];
+        for (p, &w) in weights.iter().enumerate() {
+            let row = rows.as_ptr().add(p * stride);
+            let w = _mm256_set1_ps(w);
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_fmadd_ps(w, _mm256_loadu_ps(row.add(8 * j)), *a);
+            }
+        }
+        for (j, a) in acc.iter().enumerate() {
+            _mm256_storeu_ps(out.as_mut_ptr().add(8 * j), *a);
         }
     }
 
@@ -186,6 +285,43 @@ mod tests {
         assert!((sum - want.iter().sum::<f32>()).abs() < 1e-5);
         let mut far = vec![-200.0f32; 9];
         assert!(exp_shifted(&mut far, 0.0) < 1e-30);
+    }
+
+    #[test]
+    fn strided_scores_and_sums_match_scalar_code() {
+        for width in [64, 128, 24] {
+            let stride = width * 3;
+            let rows: Vec<f32> = (0..stride * 40).map(|i| (i as f32 * 0.37).sin()).collect();
+            let q: Vec<f32> = (0..width).map(|i| (i as f32 * 0.11).cos()).collect();
+            let offset = width; // the second key/value head
+            let mut got = vec![0.0; 40];
+            scores(&q, &rows[offset..], stride, 0.5, &mut got);
+            for (p, got) in got.iter().enumerate() {
+                let row = &rows[offset + p * stride..offset + p * stride + width];
+                let want: f32 = 0.5 * q.iter().zip(row).map(|(a, b)| a * b).sum::<f32>();
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "width {width} row {p}: {got} vs {want}"
+                );
+            }
+            let weights: Vec<f32> = (0..40).map(|p| 1.0 / (p + 1) as f32).collect();
+            let mut sum = vec![9.0; width];
+            weighted_sum(&weights, &rows[offset..], stride, &mut sum);
+            for (i, got) in sum.iter().enumerate() {
+                let want: f32 = (0..40)
+                    .map(|p| weights[p] * rows[offset + p * stride + i])
+                    .sum();
+                assert!((got - want).abs() < 1e-4, "width {width} column {i}");
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "do not fit")]
+    fn rows_past_the_end_are_refused() {
+        let rows = vec![0.0; 64 * 3];
+        let mut out = vec![0.0; 4];
+        scores(&[0.0; 64], &rows, 64, 1.0, &mut out);
     }
 
     #[test]

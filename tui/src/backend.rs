@@ -2,6 +2,8 @@
 //! runs it. The UI thread only ever sends a [`Job`] and reads [`Update`]s, so
 //! a prefill that takes seconds never stalls a redraw.
 
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
@@ -197,10 +199,14 @@ where
     B: Backend,
     L: FnOnce() -> Result<B, String>,
 {
-    let mut backend = match load() {
-        Ok(backend) => backend,
-        Err(message) => {
+    let mut backend = match catch_unwind(AssertUnwindSafe(load)) {
+        Ok(Ok(backend)) => backend,
+        Ok(Err(message)) => {
             let _ = updates.send((0, Update::LoadFailed(message)));
+            return;
+        }
+        Err(panic) => {
+            let _ = updates.send((0, Update::LoadFailed(panic_message(&panic))));
             return;
         }
     };
@@ -213,12 +219,24 @@ where
         let mut emit = |update: Update| {
             let _ = updates.send((id, update));
         };
-        let last = match backend.answer(&job, &stop, &mut emit) {
-            Ok(reply) => Update::Done(reply),
-            Err(message) => Update::Failed(message),
+        // A bug in the engine must not take the UI down with it: the panic
+        // becomes this answer's error and the next question is still served.
+        let answered = catch_unwind(AssertUnwindSafe(|| backend.answer(&job, &stop, &mut emit)));
+        let last = match answered {
+            Ok(Ok(reply)) => Update::Done(reply),
+            Ok(Err(message)) => Update::Failed(message),
+            Err(panic) => Update::Failed(format!("internal error: {}", panic_message(&panic))),
         };
         if updates.send((id, last)).is_err() {
             return;
         }
     }
+}
+
+fn panic_message(panic: &Box<dyn Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the answering thread panicked".into())
 }

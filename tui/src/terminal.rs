@@ -4,6 +4,7 @@
 use std::io::{self, Stdout};
 use std::panic;
 use std::sync::Arc;
+use std::thread;
 use std::time::Duration;
 
 use crossterm::event::{
@@ -134,7 +135,13 @@ impl Session {
         let previous_hook: Arc<dyn Fn(&panic::PanicHookInfo<'_>) + Sync + Send> =
             Arc::from(panic::take_hook());
         let chained = Arc::clone(&previous_hook);
+        let ui_thread = thread::current().id();
         let hook: Hook = Box::new(move |info| {
+            // The worker catches its own panics and reports them on screen;
+            // printing them here would scribble over the UI.
+            if thread::current().id() != ui_thread {
+                return;
+            }
             restore();
             chained(info);
         });

@@ -451,3 +451,52 @@ fn a_backend_that_fails_to_load_says_why() {
     type_and_send(&mut app, "again?");
     assert!(app.take_actions().is_empty());
 }
+
+/// Panics on a question containing "boom", answers others.
+struct Fragile;
+
+impl Backend for Fragile {
+    fn info(&self) -> BackendInfo {
+        BackendInfo::default()
+    }
+
+    fn answer(
+        &mut self,
+        job: &Job,
+        _stop: &dyn Fn() -> bool,
+        _emit: &mut dyn FnMut(Update),
+    ) -> Result<Reply, String> {
+        assert!(
+            !job.question.contains("boom"),
+            "engine bug on {}",
+            job.question
+        );
+        Ok(Reply {
+            answer: "fine".into(),
+            refused: false,
+            gate_refused: false,
+            citations: Vec::new(),
+            stats: Stats::default(),
+            stopped: false,
+        })
+    }
+}
+
+#[test]
+fn a_panicking_engine_fails_one_answer_not_the_chat() {
+    let worker = Worker::spawn(|| Ok(Fragile));
+    let mut app = App::new(settings());
+    type_and_send(&mut app, "boom");
+    pump(&mut app, &worker, |app| {
+        app.in_flight().is_none() && app.exchanges.len() == 1
+    });
+    let Phase::Failed(message) = &app.exchanges[0].answer().phase else {
+        panic!("expected a failure: {:?}", app.exchanges[0]);
+    };
+    assert!(message.contains("engine bug on boom"), "{message}");
+    type_and_send(&mut app, "still there?");
+    pump(&mut app, &worker, |app| {
+        app.in_flight().is_none() && app.exchanges.len() == 2
+    });
+    assert_eq!(app.exchanges[1].answer().text, "fine");
+}
