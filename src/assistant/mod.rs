@@ -127,6 +127,13 @@ pub enum Event<'a> {
         read: usize,
         total: usize,
     },
+    /// With several samples, nothing is shown until the best is chosen: this
+    /// reports each piece of sample `sample` (of `of`) as it is written.
+    Sampling {
+        sample: usize,
+        of: usize,
+        tokens: usize,
+    },
     /// Reasoning text in `--think` mode.
     Thinking(&'a str),
     /// A piece of the answer, citations already checked.
@@ -367,9 +374,16 @@ impl Assistant {
             let stream = samples == 1;
             let mut shown = Shown::new(sources.len(), options.think);
             let generation = {
+                let mut tokens = 0;
                 let mut on_text = |piece: &str| -> bool {
                     if !stream {
-                        return true;
+                        // Not shown until the best is known, but still stoppable.
+                        tokens += 1;
+                        return on_event(Event::Sampling {
+                            sample: i + 1,
+                            of: samples,
+                            tokens,
+                        });
                     }
                     shown.push(piece, &mut |event| {
                         if matches!(event, Event::Token(_)) {

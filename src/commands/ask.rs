@@ -85,6 +85,7 @@ impl Printer {
             Event::Thinking(_)
             | Event::Retrieved { .. }
             | Event::Reading { .. }
+            | Event::Sampling { .. }
             | Event::Done(_) => Ok(()),
         };
         written.and_then(|_| out.flush()).is_ok()

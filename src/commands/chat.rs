@@ -234,6 +234,7 @@ impl Backend for ChatBackend {
                         retrieval_ms: started.elapsed().as_secs_f64() * 1000.0,
                     }),
                     Event::Reading { read, total } => emit(Update::Reading { read, total }),
+                    Event::Sampling { sample, of, .. } => emit(Update::Sampling { sample, of }),
                     Event::Thinking(text) => emit(Update::Thinking(text.to_string())),
                     Event::Token(text) => emit(Update::Token(text.to_string())),
                     Event::Done(_) => {}

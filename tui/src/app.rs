@@ -42,6 +42,7 @@ pub enum Phase {
     Waiting,
     Searching,
     Reading { read: usize, total: usize },
+    Sampling { sample: usize, of: usize },
     Thinking,
     Writing,
     Done,
@@ -245,7 +246,7 @@ impl App {
             Event::Key(key) if key.kind != KeyEventKind::Release => self.handle_key(*key),
             Event::Paste(text) => {
                 self.focus = Focus::Input;
-                self.input.paste(text);
+                self.edit(|input| input.paste(text));
             }
             Event::Mouse(mouse) => match mouse.kind {
                 MouseEventKind::ScrollUp => self.scroll_by(-(WHEEL_LINES as isize)),
@@ -272,6 +273,11 @@ impl App {
                     TEMPERATURE_STEP
                 };
                 return self.set_temperature(self.settings.temperature + step);
+            }
+            // Ctrl+Shift+T only reaches us from terminals with the kitty
+            // keyboard protocol; Alt+T works everywhere.
+            KeyCode::Char('t') if key.modifiers.contains(KeyModifiers::ALT) => {
+                return self.set_temperature(self.settings.temperature - TEMPERATURE_STEP);
             }
             KeyCode::F(1) => return self.toggle_help(),
             _ => {}
@@ -319,6 +325,9 @@ impl App {
     /// empty input, quits if pressed twice in a row (an answer that finishes
     /// just before the first press must not cost the conversation).
     fn interrupt(&mut self, armed: bool) {
+        if armed {
+            return self.exit();
+        }
         if let Some(job) = self.in_flight {
             self.actions.push(Action::Cancel(job));
             self.notice("stopping… (Ctrl+C again quits)", false);
@@ -326,8 +335,6 @@ impl App {
         } else if !self.input.is_empty() {
             self.input.clear();
             self.history.stop_browsing();
-        } else if armed {
-            self.exit();
         } else {
             self.notice("Ctrl+C again to quit", false);
             self.quit_armed = true;
@@ -387,14 +394,11 @@ impl App {
             KeyCode::Char('?') if self.input.is_empty() => self.toggle_help(),
             KeyCode::Char('a') if ctrl => self.input.home(),
             KeyCode::Char('e') if ctrl => self.input.end(),
-            KeyCode::Char('u') if ctrl => self.input.clear(),
-            KeyCode::Char('w') if ctrl => self.input.delete_word(),
-            KeyCode::Char(c) if !ctrl => {
-                self.history.stop_browsing();
-                self.input.insert(c);
-            }
-            KeyCode::Backspace => self.input.backspace(),
-            KeyCode::Delete => self.input.delete(),
+            KeyCode::Char('u') if ctrl => self.edit(Input::clear),
+            KeyCode::Char('w') if ctrl => self.edit(Input::delete_word),
+            KeyCode::Char(c) if !ctrl => self.edit(|input| input.insert(c)),
+            KeyCode::Backspace => self.edit(Input::backspace),
+            KeyCode::Delete => self.edit(Input::delete),
             KeyCode::Left => self.input.left(),
             KeyCode::Right => self.input.right(),
             KeyCode::Home => self.input.home(),
@@ -426,6 +430,13 @@ impl App {
         }
     }
 
+    /// A change to the text: a recalled question being edited is no longer
+    /// the history's, so Up/Down must not replace it.
+    fn edit(&mut self, change: impl FnOnce(&mut Input)) {
+        self.history.stop_browsing();
+        change(&mut self.input);
+    }
+
     fn conversation_key(&mut self, key: KeyEvent) {
         let Some(current) = self.selected_exchange() else {
             return;
@@ -438,6 +449,7 @@ impl App {
             KeyCode::Left | KeyCode::Char('h') => self.show_version(current, -1),
             KeyCode::Right | KeyCode::Char('l') => self.show_version(current, 1),
             KeyCode::Enter => self.focus = Focus::Sources,
+            KeyCode::Char('?') => self.toggle_help(),
             _ => {}
         }
     }
@@ -473,6 +485,7 @@ impl App {
             KeyCode::Enter | KeyCode::Char(' ') if count > 0 => {
                 self.popup = Some(Popup::Passage { scroll: 0 });
             }
+            KeyCode::Char('?') => self.toggle_help(),
             _ => {}
         }
     }
@@ -491,6 +504,10 @@ impl App {
         if question.is_empty() {
             return;
         }
+        if let Some(literal) = question.strip_prefix("//") {
+            let question = format!("/{literal}");
+            return self.ask(question);
+        }
         if question.starts_with('/') {
             let outcome = commands::parse(question);
             self.history.push(question);
@@ -501,6 +518,10 @@ impl App {
             }
             return;
         }
+        self.ask(question.to_string());
+    }
+
+    fn ask(&mut self, question: String) {
         if self.in_flight.is_some() {
             self.notice("still answering: wait, or Ctrl+C to stop it", true);
             return;
@@ -510,7 +531,6 @@ impl App {
             self.notice(format!("cannot answer: {reason}"), true);
             return;
         }
-        let question = question.to_string();
         self.history.push(&question);
         self.input.clear();
         self.exchanges.push(Exchange {
@@ -555,6 +575,10 @@ impl App {
 
     /// Ctrl+R: another sample of the last answer (stopping the current one first).
     fn regenerate(&mut self) {
+        if let BackendState::Failed(reason) = &self.backend {
+            let reason = reason.clone();
+            return self.notice(format!("cannot answer: {reason}"), true);
+        }
         let Some(last) = self.exchanges.len().checked_sub(1) else {
             self.notice("nothing to regenerate yet: ask a question first", true);
             return;
@@ -576,13 +600,15 @@ impl App {
         self.selected = None;
         self.source_cursor = 0;
         self.scroll.top = None;
+        self.popup = None;
         self.start(last, settings);
     }
 
+    /// Sets the temperature (rounded to 0.01, so steps of 0.1 do not drift).
     fn set_temperature(&mut self, value: f32) {
-        let value = (value.clamp(0.0, MAX_TEMPERATURE) * 10.0).round() / 10.0;
+        let value = (value.clamp(0.0, MAX_TEMPERATURE) * 100.0).round() / 100.0;
         self.settings.temperature = value;
-        self.notice(format!("temperature {value:.1} for the next answer"), false);
+        self.notice(format!("temperature {value} for the next answer"), false);
     }
 
     fn run_command(&mut self, command: SlashCommand) {
@@ -602,6 +628,7 @@ impl App {
                     self.actions.push(Action::Cancel(job));
                 }
                 self.exchanges.clear();
+                self.popup = None;
                 self.selected = None;
                 self.source_cursor = 0;
                 self.scroll = Scroll::default();
@@ -691,6 +718,7 @@ impl App {
                 answer.phase = Phase::Reading { read: 0, total: 0 };
             }
             Update::Reading { read, total } => answer.phase = Phase::Reading { read, total },
+            Update::Sampling { sample, of } => answer.phase = Phase::Sampling { sample, of },
             Update::Thinking(text) => {
                 answer.thinking.push_str(&text);
                 answer.phase = Phase::Thinking;
@@ -722,11 +750,11 @@ impl App {
 
     /// The worker thread ended (it only does on a crash); true the first time.
     pub fn worker_gone(&mut self) -> bool {
-        if matches!(self.backend, BackendState::Failed(_)) {
-            return false;
-        }
         if let Some(job) = self.in_flight.take() {
             self.fail(job, "the answering thread stopped unexpectedly".into());
+        }
+        if matches!(self.backend, BackendState::Failed(_)) {
+            return false;
         }
         self.backend = BackendState::Failed("the answering thread stopped unexpectedly".into());
         true

@@ -105,6 +105,11 @@ pub enum Update {
         read: usize,
         total: usize,
     },
+    /// Writing sample `sample` of `of`; the best is shown when all are done.
+    Sampling {
+        sample: usize,
+        of: usize,
+    },
     Thinking(String),
     Token(String),
     Done(Reply),
@@ -138,7 +143,9 @@ pub enum Received {
 pub struct Worker {
     jobs: Option<Sender<Job>>,
     updates: Receiver<(u64, Update)>,
-    /// The id of the job to stop; jobs are numbered from 1, so 0 stops nothing.
+    /// Jobs up to this id are stopped: ids only grow and the app only ever
+    /// stops its newest job, so two quick cancels cannot un-cancel the first.
+    /// Jobs are numbered from 1, so 0 stops nothing.
     cancel: Arc<AtomicU64>,
 }
 
@@ -176,7 +183,7 @@ impl Worker {
 
     /// Asks the worker to stop job `id` (in progress or still queued).
     pub fn cancel(&self, id: u64) {
-        self.cancel.store(id, Ordering::SeqCst);
+        self.cancel.fetch_max(id, Ordering::SeqCst);
     }
 
     /// The next update, if one is waiting.
@@ -215,7 +222,7 @@ where
     }
     for job in jobs.iter() {
         let id = job.id;
-        let stop = || cancel.load(Ordering::SeqCst) == id;
+        let stop = || cancel.load(Ordering::SeqCst) >= id;
         let mut emit = |update: Update| {
             let _ = updates.send((id, update));
         };

@@ -71,7 +71,9 @@ impl Input {
 
     /// Inserts pasted text (newlines kept, control characters dropped).
     pub fn paste(&mut self, text: &str) {
-        let text = crate::text::sanitize(text).replace('\t', "    ");
+        // Terminals send pasted line breaks as CR (xterm, VTE, iTerm) or CRLF.
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let text = crate::text::sanitize(&text).replace('\t', "    ");
         for c in text.chars() {
             self.insert(c);
         }

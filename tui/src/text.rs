@@ -58,7 +58,13 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
 }
 
 fn is_unsafe(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t') || c == '\u{1b}'
+    (c.is_control() && c != '\n' && c != '\t') || c == '\u{1b}' || is_bidi_control(c)
+}
+
+/// Embeddings, overrides and isolates reorder what follows them on screen
+/// ("Trojan Source"): text would not read as it is stored.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
 }
 
 /// Text ready to draw: sanitized, tabs expanded (a terminal cell cannot hold one).
@@ -183,6 +189,7 @@ mod tests {
         assert_eq!(sanitize("bell\u{7} back\u{8}\r\n"), "bell back\n");
         assert_eq!(sanitize("c1\u{9b}2Jz"), "c12Jz");
         assert_eq!(sanitize("東京 🚀"), "東京 🚀");
+        assert_eq!(sanitize("admin\u{202e}txt.exe"), "admintxt.exe");
     }
 
     #[test]

@@ -162,6 +162,10 @@ fn ctrl_c_stops_the_answer_and_a_second_quits() {
     ctrl(&mut app, 'c');
     assert!(!app.quit);
     pump(&mut app, &worker, |app| app.in_flight().is_none());
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("stopped")));
     let answer = app.exchanges[0].answer();
     assert_eq!(answer.phase, Phase::Stopped);
     assert!(answer.text.starts_with("Answer to Tell me everything"));
@@ -183,6 +187,16 @@ fn ctrl_c_when_idle_quits_only_when_pressed_twice() {
     press(&mut app, KeyCode::Backspace);
     ctrl(&mut app, 'c');
     assert!(!app.quit, "another key in between disarms it");
+    ctrl(&mut app, 'c');
+    assert!(app.quit);
+}
+
+#[test]
+fn a_second_ctrl_c_quits_even_while_the_answer_is_still_stopping() {
+    let mut app = ready_app();
+    ask(&mut app, "slow question");
+    ctrl(&mut app, 'c');
+    assert!(!app.quit);
     ctrl(&mut app, 'c');
     assert!(app.quit);
 }
@@ -310,8 +324,82 @@ fn alt_enter_and_shift_enter_make_multi_line_questions() {
 #[test]
 fn pasted_text_is_cleaned() {
     let mut app = ready_app();
-    app.handle_event(&Event::Paste("evil\u{1b}[2J paste\r\nsecond".into()));
-    assert_eq!(app.input.text(), "evil paste\nsecond");
+    app.handle_event(&Event::Paste("evil\u{1b}[2J paste\r\nsecond\rthird".into()));
+    assert_eq!(app.input.text(), "evil paste\nsecond\nthird");
+}
+
+#[test]
+fn a_double_slash_asks_a_question_that_starts_with_a_slash() {
+    let mut app = ready_app();
+    let job = ask(&mut app, "//etc/hosts: what is it for?");
+    assert_eq!(job.question, "/etc/hosts: what is it for?");
+}
+
+#[test]
+fn editing_a_recalled_question_keeps_the_edit() {
+    let mut app = ready_app();
+    let job = ask(&mut app, "first");
+    answer(&mut app, &job, paris_sources(), &["one"]);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.input.text(), "firs");
+}
+
+#[test]
+fn popups_scroll_no_further_than_their_end() {
+    let mut app = ready_app();
+    press(&mut app, KeyCode::Char('?'));
+    for _ in 0..50 {
+        press(&mut app, KeyCode::PageDown);
+    }
+    render(&mut app, 100, 20);
+    let Some(Popup::Help { scroll }) = app.popup else {
+        panic!("help is open");
+    };
+    press(&mut app, KeyCode::Up);
+    render(&mut app, 100, 20);
+    assert_eq!(app.popup, Some(Popup::Help { scroll: scroll - 1 }));
+    // Narrow windows wrap the descriptions instead of cutting them.
+    let screen = render(&mut app, 60, 40);
+    assert!(screen.contains("regenerate the last"), "{screen}");
+    assert!(screen.contains("sample"), "{screen}");
+}
+
+#[test]
+fn two_quick_cancels_stop_both_jobs() {
+    let (worker, _) = worker(true);
+    let mut app = App::new(settings());
+    type_and_send(&mut app, "first");
+    apply_actions(&mut app, &worker);
+    // Regenerate at once: stops job 1, starts job 2; then stop job 2 too.
+    ctrl(&mut app, 'r');
+    apply_actions(&mut app, &worker);
+    ctrl(&mut app, 'c');
+    pump(&mut app, &worker, |app| {
+        app.in_flight().is_none()
+            && app.exchanges[0]
+                .answers
+                .iter()
+                .all(|a| a.phase == Phase::Stopped)
+    });
+}
+
+#[test]
+fn nothing_stays_in_flight_when_the_models_fail() {
+    let worker = Worker::spawn(|| -> Result<Scripted, String> { Err("broken model".into()) });
+    let mut app = App::new(settings());
+    pump(&mut app, &worker, |app| {
+        matches!(app.backend, BackendState::Failed(_))
+    });
+    ctrl(&mut app, 'r');
+    type_and_send(&mut app, "anyone?");
+    assert!(app.take_actions().is_empty());
+    assert_eq!(app.in_flight(), None);
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("broken model")));
 }
 
 #[test]
@@ -391,6 +479,9 @@ fn slash_commands_change_settings_and_save() {
     assert_eq!(app.settings.k, 5);
     ctrl(&mut app, 't');
     assert!((app.settings.temperature - 0.8).abs() < 1e-6);
+    app.handle_key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::ALT));
+    assert!((app.settings.temperature - 0.7).abs() < 1e-6);
+    ctrl(&mut app, 't');
     app.handle_key(KeyEvent::new(
         KeyCode::Char('T'),
         KeyModifiers::CONTROL | KeyModifiers::SHIFT,

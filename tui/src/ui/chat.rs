@@ -189,6 +189,9 @@ fn phase_span(answer: &AnswerView) -> Span<'static> {
             answer.sources.len()
         ),
         Phase::Reading { .. } => format!("  · reading {} source(s)…", answer.sources.len()),
+        Phase::Sampling { sample, of } => {
+            format!("  · sampling answer {sample} of {of} (the best supported is shown)…")
+        }
         Phase::Thinking => "  · thinking…".to_string(),
         Phase::Writing | Phase::Done => String::new(),
         Phase::Stopped => "  · stopped".to_string(),

@@ -7,6 +7,7 @@ use ratatui::Frame;
 
 use super::{focused, theme};
 use crate::app::{App, Focus};
+use unicode_width::UnicodeWidthStr;
 
 /// Rows of text the box grows to before it scrolls.
 const MAX_ROWS: u16 = 6;
@@ -19,7 +20,7 @@ pub fn height(app: &App, width: u16) -> u16 {
 }
 
 fn text_width(width: u16) -> usize {
-    width.saturating_sub(2 + PROMPT.len() as u16) as usize
+    (width as usize).saturating_sub(2 + PROMPT.width())
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
@@ -39,6 +40,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
+    if inner.height == 0 {
+        return;
+    }
     let (rows, (cursor_row, cursor_col)) = app.input.layout(text_width(area.width));
     let visible = inner.height as usize;
     let first = (cursor_row + 1).saturating_sub(visible);
@@ -54,7 +58,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
     if has_focus {
-        let x = inner.x + (PROMPT.chars().count() + cursor_col) as u16;
+        let x = inner
+            .x
+            .saturating_add((PROMPT.width() + cursor_col).min(u16::MAX as usize) as u16);
         let y = inner.y + (cursor_row - first) as u16;
         frame.set_cursor_position(Position::new(x.min(inner.right().saturating_sub(1)), y));
     }

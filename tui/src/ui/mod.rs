@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     let [conversation, sources_area] = if area.width >= SIDE_BY_SIDE_WIDTH {
         Layout::horizontal([Constraint::Percentage(64), Constraint::Percentage(36)]).areas(main)
     } else {
-        let sources_rows = (main.height * 2 / 5).max(4);
+        let sources_rows = (main.height as u32 * 2 / 5).max(4) as u16;
         Layout::vertical([Constraint::Min(3), Constraint::Length(sources_rows)]).areas(main)
     };
     chat::draw(frame, conversation, app);
