@@ -564,9 +564,9 @@ fn attention(c: &Config, q: &[f32], k: &[f32], v: &[f32], pos0: usize, out: &mut
     // A head's output is its own slice of `out`, so items share nothing but
     // read-only data.
     let items: Vec<Mutex<&mut [f32]>> = out.chunks_exact_mut(hd).map(Mutex::new).collect();
-    let run = |range: std::ops::Range<usize>| {
+    let run = |items_of_task: &mut dyn Iterator<Item = usize>| {
         let mut weights = Vec::with_capacity(pos0 + rows);
-        for item in range {
+        for item in items_of_task {
             let (r, head) = (item / c.n_head, item % c.n_head);
             let n_pos = pos0 + r + 1;
             let kv_off = (head / group) * hd;
@@ -588,10 +588,17 @@ fn attention(c: &Config, q: &[f32], k: &[f32], v: &[f32], pos0: usize, out: &mut
     let n_items = items.len();
     // Spreading a handful of short dot products over threads costs more than it saves.
     if n_items * (pos0 + rows) < 16_384 {
-        run(0..n_items);
+        run(&mut (0..n_items));
     } else {
-        // candle's own pool: the same threads as the matmuls, no oversubscription.
-        candle_core::utils::barrier_pool().execute_chunked(n_items, run);
+        // The rayon pool, as the decode matvecs: two pools handing the cores
+        // back and forth cost measurable time in yields and wake-ups.
+        use rayon::prelude::*;
+        // Every thread takes every n-th item: in a prompt, later rows attend
+        // to more positions, and contiguous halves would leave one core idle.
+        let threads = rayon::current_num_threads().max(1);
+        (0..threads).into_par_iter().for_each(|task| {
+            run(&mut (task..n_items).step_by(threads));
+        });
     }
 }
 
