@@ -2,13 +2,19 @@
 //! sums of values) with AVX2/FMA when the CPU has them, checked at run time;
 //! the binary itself targets plain x86-64. Over a 1,000-token context these
 //! loops took a third of decode time in scalar code, most of it in `exp`.
+//! Cached keys and values are f16 (as llama.cpp keeps them): attention over a
+//! long context is bound by the bytes it reads.
+
+use half::f16;
 
 /// Whether the AVX2 paths may run (the check is cached by std).
 #[inline]
 fn avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -16,34 +22,10 @@ fn avx2() -> bool {
     }
 }
 
-/// `sum(a[i] * b[i])`.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: avx2() checked the CPU features.
-        return unsafe { x86::dot(a, b) };
-    }
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// `y[i] += w * x[i]`.
-pub fn axpy(y: &mut [f32], w: f32, x: &[f32]) {
-    debug_assert_eq!(x.len(), y.len());
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: avx2() checked the CPU features.
-        return unsafe { x86::axpy(y, w, x) };
-    }
-    for (y, x) in y.iter_mut().zip(x) {
-        *y += w * x;
-    }
-}
-
 /// `out[p] = scale * dot(q, row p)` for the `out.len()` rows of `rows`, row p
 /// being `q.len()` values at `p * stride`: one query head against every
 /// cached key of its key/value head. The query stays in registers across rows.
-pub fn scores(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+pub fn scores(q: &[f32], rows: &[f16], stride: usize, scale: f32, out: &mut [f32]) {
     check_rows(rows, stride, q.len(), out.len());
     #[cfg(target_arch = "x86_64")]
     if avx2() {
@@ -56,13 +38,14 @@ pub fn scores(q: &[f32], rows: &[f32], stride: usize, scale: f32, out: &mut [f32
     }
     let width = q.len();
     for (p, score) in out.iter_mut().enumerate() {
-        *score = scale * dot(q, &rows[p * stride..p * stride + width]);
+        let row = &rows[p * stride..p * stride + width];
+        *score = scale * q.iter().zip(row).map(|(a, b)| a * b.to_f32()).sum::<f32>();
     }
 }
 
 /// `out = sum over p of weights[p] * row p`, rows laid out as in [`scores`]:
 /// the attention output of one head. The sum stays in registers across rows.
-pub fn weighted_sum(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+pub fn weighted_sum(weights: &[f32], rows: &[f16], stride: usize, out: &mut [f32]) {
     check_rows(rows, stride, out.len(), weights.len());
     #[cfg(target_arch = "x86_64")]
     if avx2() {
@@ -76,12 +59,14 @@ pub fn weighted_sum(weights: &[f32], rows: &[f32], stride: usize, out: &mut [f32
     let width = out.len();
     out.fill(0.0);
     for (p, &w) in weights.iter().enumerate() {
-        axpy(out, w, &rows[p * stride..p * stride + width]);
+        for (o, x) in out.iter_mut().zip(&rows[p * stride..p * stride + width]) {
+            *o += w * x.to_f32();
+        }
     }
 }
 
 /// The last of `count` rows of `width` values at `stride` apart must lie in `rows`.
-fn check_rows(rows: &[f32], stride: usize, width: usize, count: usize) {
+fn check_rows(rows: &[f16], stride: usize, width: usize, count: usize) {
     if count > 0 {
         assert!(
             width <= stride && (count - 1) * stride + width <= rows.len(),
@@ -109,7 +94,15 @@ pub fn exp_shifted(scores: &mut [f32], max: f32) -> f32 {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use half::f16;
     use std::arch::x86_64::*;
+
+    /// Eight f16 values at `p`, widened to f32.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn load_f16(p: *const f16) -> __m256 {
+        _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))
+    }
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn horizontal_sum(v: __m256) -> f32 {
@@ -119,55 +112,11 @@ mod x86 {
     }
 
     /// # Safety
-    /// AVX2 and FMA; equal lengths.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let mut acc = _mm256_setzero_ps();
-        let mut i = 0;
-        while i + 8 <= n {
-            acc = _mm256_fmadd_ps(
-                _mm256_loadu_ps(a.as_ptr().add(i)),
-                _mm256_loadu_ps(b.as_ptr().add(i)),
-                acc,
-            );
-            i += 8;
-        }
-        let mut sum = horizontal_sum(acc);
-        while i < n {
-            sum += a[i] * b[i];
-            i += 1;
-        }
-        sum
-    }
-
-    /// # Safety
-    /// AVX2 and FMA; equal lengths.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn axpy(y: &mut [f32], w: f32, x: &[f32]) {
-        let n = x.len().min(y.len());
-        let wv = _mm256_set1_ps(w);
-        let mut i = 0;
-        while i + 8 <= n {
-            let yp = y.as_mut_ptr().add(i);
-            _mm256_storeu_ps(
-                yp,
-                _mm256_fmadd_ps(wv, _mm256_loadu_ps(x.as_ptr().add(i)), _mm256_loadu_ps(yp)),
-            );
-            i += 8;
-        }
-        while i < n {
-            y[i] += w * x[i];
-            i += 1;
-        }
-    }
-
-    /// # Safety
-    /// AVX2 and FMA; `q.len() == 8 * N`; `out.len()` rows of it at `stride` in `rows`.
-    #[target_feature(enable = "avx2,fma")]
+    /// AVX2, FMA and F16C; `q.len() == 8 * N`; `out.len()` rows of it at `stride` in `rows`.
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn scores<const N: usize>(
         q: &[f32],
-        rows: &[f32],
+        rows: &[f16],
         stride: usize,
         scale: f32,
         out: &mut [f32],
@@ -181,7 +130,7 @@ mod x86 {
             // Four independent sums, so the FMAs do not wait on each other.
             let mut acc = [_mm256_setzero_ps(); 4];
             for (j, v) in query.iter().enumerate() {
-                acc[j % 4] = _mm256_fmadd_ps(*v, _mm256_loadu_ps(row.add(8 * j)), acc[j % 4]);
+                acc[j % 4] = _mm256_fmadd_ps(*v, load_f16(row.add(8 * j)), acc[j % 4]);
             }
             let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
             *score = horizontal_sum(sum) * scale;
@@ -189,11 +138,11 @@ mod x86 {
     }
 
     /// # Safety
-    /// AVX2 and FMA; `out.len() == 8 * N`; `weights.len()` rows of it at `stride` in `rows`.
-    #[target_feature(enable = "avx2,fma")]
+    /// AVX2, FMA and F16C; `out.len() == 8 * N`; `weights.len()` rows of it at `stride` in `rows`.
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn weighted_sum<const N: usize>(
         weights: &[f32],
-        rows: &[f32],
+        rows: &[f16],
         stride: usize,
         out: &mut [f32],
     ) {
@@ -202,7 +151,7 @@ mod x86 {
             let row = rows.as_ptr().add(p * stride);
             let w = _mm256_set1_ps(w);
             for (j, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_fmadd_ps(w, _mm256_loadu_ps(row.add(8 * j)), *a);
+                *a = _mm256_fmadd_ps(w, load_f16(row.add(8 * j)), *a);
             }
         }
         for (j, a) in acc.iter().enumerate() {
@@ -291,14 +240,16 @@ mod tests {
     fn strided_scores_and_sums_match_scalar_code() {
         for width in [64, 128, 24] {
             let stride = width * 3;
-            let rows: Vec<f32> = (0..stride * 40).map(|i| (i as f32 * 0.37).sin()).collect();
+            let rows: Vec<f16> = (0..stride * 40)
+                .map(|i| f16::from_f32((i as f32 * 0.37).sin()))
+                .collect();
             let q: Vec<f32> = (0..width).map(|i| (i as f32 * 0.11).cos()).collect();
             let offset = width; // the second key/value head
             let mut got = vec![0.0; 40];
             scores(&q, &rows[offset..], stride, 0.5, &mut got);
             for (p, got) in got.iter().enumerate() {
                 let row = &rows[offset + p * stride..offset + p * stride + width];
-                let want: f32 = 0.5 * q.iter().zip(row).map(|(a, b)| a * b).sum::<f32>();
+                let want: f32 = 0.5 * q.iter().zip(row).map(|(a, b)| a * b.to_f32()).sum::<f32>();
                 assert!(
                     (got - want).abs() < 1e-4,
                     "width {width} row {p}: {got} vs {want}"
@@ -309,7 +260,7 @@ mod tests {
             weighted_sum(&weights, &rows[offset..], stride, &mut sum);
             for (i, got) in sum.iter().enumerate() {
                 let want: f32 = (0..40)
-                    .map(|p| weights[p] * rows[offset + p * stride + i])
+                    .map(|p| weights[p] * rows[offset + p * stride + i].to_f32())
                     .sum();
                 assert!((got - want).abs() < 1e-4, "width {width} column {i}");
             }
@@ -319,21 +270,8 @@ mod tests {
     #[test]
     #[should_panic(expected = "do not fit")]
     fn rows_past_the_end_are_refused() {
-        let rows = vec![0.0; 64 * 3];
+        let rows = vec![f16::ZERO; 64 * 3];
         let mut out = vec![0.0; 4];
         scores(&[0.0; 64], &rows, 64, 1.0, &mut out);
-    }
-
-    #[test]
-    fn dot_and_axpy_match_scalar_code() {
-        let a: Vec<f32> = (0..67).map(|i| (i as f32 * 0.3).sin()).collect();
-        let b: Vec<f32> = (0..67).map(|i| (i as f32 * 0.7).cos()).collect();
-        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - want).abs() < 1e-4);
-        let mut y = b.clone();
-        axpy(&mut y, 0.5, &a);
-        for ((y, a), b) in y.iter().zip(&a).zip(&b) {
-            assert!((y - (b + 0.5 * a)).abs() < 1e-6);
-        }
     }
 }
