@@ -5,7 +5,7 @@ mod error;
 pub mod generate;
 pub mod gguf;
 pub mod model;
-mod q4_1;
+mod quant;
 pub mod sampler;
 mod simd;
 pub mod template;

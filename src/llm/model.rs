@@ -2,7 +2,8 @@
 //!
 //! Multi-token matmuls (prefill) run through candle (an f32 copy through gemm
 //! for small models, the quantized kernels otherwise, see `DENSE_MAX_BYTES`);
-//! single-token ones (decode) on Q4_1 weights use our own kernel (`q4_1`). The
+//! single-token ones (decode) on Q4_1 and Q8_0 weights, and the output head,
+//! use our own kernels (`quant`). The
 //! rest (norms, rope, attention, SiLU) are plain loops over slices: at this model
 //! size the per-op overhead of building tensors for them would cost more than
 //! the arithmetic. The KV cache is preallocated once per generation, so decode
@@ -17,7 +18,7 @@ use half::slice::HalfFloatSliceExt;
 
 use super::error::{Error, Result};
 use super::gguf::Gguf;
-use super::q4_1::Q4_1Matrix;
+use super::quant::QuantMatrix;
 use super::simd;
 
 /// Architectures we can run, as `general.architecture` names them.
@@ -164,7 +165,7 @@ const DENSE_MAX_BYTES: usize = 1 << 30;
 struct Linear {
     form: LinearForm,
     /// The Q4_1 weights for single-token decode (memory-bound: fewer bytes win).
-    decode: Option<Q4_1Matrix>,
+    decode: Option<QuantMatrix>,
 }
 
 enum LinearForm {
@@ -175,7 +176,7 @@ enum LinearForm {
 
 impl Linear {
     fn new(tensor: QTensor, dense: bool) -> Result<Self> {
-        let decode = Q4_1Matrix::from_qtensor(&tensor);
+        let decode = QuantMatrix::from_qtensor(&tensor);
         let form = if dense {
             LinearForm::Dense(tensor.dequantize(&Device::Cpu)?.t()?.contiguous()?)
         } else {
@@ -218,15 +219,15 @@ struct Layer {
     /// The decode weights of q, k and v (of gate and up) as one matrix: one
     /// thread hand-off per token instead of three (two). Measured with
     /// SmolLM2-135M, where a token was ~240 small parallel regions.
-    qkv: Option<Q4_1Matrix>,
-    gate_up: Option<Q4_1Matrix>,
+    qkv: Option<QuantMatrix>,
+    gate_up: Option<QuantMatrix>,
 }
 
 /// Moves the decode weights of `parts` into one stacked matrix, when they all
 /// have them.
-fn stack(parts: &mut [&mut Linear]) -> Option<Q4_1Matrix> {
-    let matrices: Option<Vec<&Q4_1Matrix>> = parts.iter().map(|p| p.decode.as_ref()).collect();
-    let stacked = Q4_1Matrix::stacked(&matrices?)?;
+fn stack(parts: &mut [&mut Linear]) -> Option<QuantMatrix> {
+    let matrices: Option<Vec<&QuantMatrix>> = parts.iter().map(|p| p.decode.as_ref()).collect();
+    let stacked = QuantMatrix::stacked(&matrices?)?;
     for part in parts.iter_mut() {
         part.decode = None;
     }
@@ -234,7 +235,7 @@ fn stack(parts: &mut [&mut Linear]) -> Option<Q4_1Matrix> {
 }
 
 /// One matvec of `matrix` on `x`, cut into outputs of the given widths.
-fn stacked_matvec(matrix: &Q4_1Matrix, x: &[f32], widths: &[usize]) -> Vec<Vec<f32>> {
+fn stacked_matvec(matrix: &QuantMatrix, x: &[f32], widths: &[usize]) -> Vec<Vec<f32>> {
     let mut all = vec![0.0; matrix.rows()];
     matrix.matvec(x, &mut all);
     let mut parts = Vec::with_capacity(widths.len());
@@ -246,12 +247,60 @@ fn stacked_matvec(matrix: &Q4_1Matrix, x: &[f32], widths: &[usize]) -> Vec<Vec<f
     parts
 }
 
+/// A table of rows, one per token: the embeddings, or the output head
+/// (small models use one table for both).
+#[derive(Clone)]
+enum TokenTable {
+    Own(Arc<QuantMatrix>),
+    /// Types our kernels do not read; the matmul is built once, since for
+    /// f16 tables building it dequantises the whole table.
+    Candle(Arc<QTensor>, QMatMul),
+}
+
+impl TokenTable {
+    fn new(tensor: Arc<QTensor>) -> Result<Self> {
+        Ok(match QuantMatrix::from_qtensor(&tensor) {
+            Some(matrix) => TokenTable::Own(Arc::new(matrix)),
+            None => TokenTable::Candle(tensor.clone(), QMatMul::from_arc(tensor)?),
+        })
+    }
+
+    /// The rows of `tokens`, one after the other.
+    fn rows(&self, tokens: &[u32]) -> Result<Vec<f32>> {
+        match self {
+            TokenTable::Own(m) => {
+                let mut out = vec![0.0; tokens.len() * m.cols()];
+                for (&token, row) in tokens.iter().zip(out.chunks_exact_mut(m.cols())) {
+                    m.dequantize_row(token as usize, row);
+                }
+                Ok(out)
+            }
+            TokenTable::Candle(t, _) => to_vec(&t.embedding(&Tensor::new(tokens, &Device::Cpu)?)?),
+        }
+    }
+
+    /// `table · x`: the logits of every token for the hidden state `x`.
+    fn logits(&self, x: Vec<f32>) -> Result<Vec<f32>> {
+        match self {
+            TokenTable::Own(m) => {
+                let mut out = vec![0.0; m.rows()];
+                m.matvec(&x, &mut out);
+                Ok(out)
+            }
+            TokenTable::Candle(_, matmul) => {
+                let width = x.len();
+                to_vec(&matmul.forward(&Tensor::from_vec(x, (1, width), &Device::Cpu)?)?)
+            }
+        }
+    }
+}
+
 pub struct Model {
     config: Config,
-    embed: Arc<QTensor>,
+    embed: TokenTable,
     layers: Vec<Layer>,
     norm: Vec<f32>,
-    output: QMatMul,
+    output: TokenTable,
     /// Llama 3.1-style per-frequency rope divisors (`rope_freqs.weight`).
     rope_freqs: Option<Vec<f32>>,
 }
@@ -260,7 +309,11 @@ impl Model {
     pub fn load(gguf: &mut Gguf) -> Result<Self> {
         let config = Config::from_gguf(gguf)?;
         let c = &config;
-        let embed = Arc::new(load_shaped(gguf, "token_embd.weight", &[c.vocab, c.dim])?);
+        let embed = TokenTable::new(Arc::new(load_shaped(
+            gguf,
+            "token_embd.weight",
+            &[c.vocab, c.dim],
+        )?))?;
         let dense = c.layer_weights() * c.n_layer * 4 <= DENSE_MAX_BYTES;
         let mut layers = Vec::with_capacity(c.n_layer);
         for i in 0..c.n_layer {
@@ -299,9 +352,13 @@ impl Model {
         let norm = load_vector(gguf, "output_norm.weight", c.dim)?;
         // Small models tie the output head to the embedding table.
         let output = if gguf.has_tensor("output.weight") {
-            QMatMul::from_qtensor(load_shaped(gguf, "output.weight", &[c.vocab, c.dim])?)?
+            TokenTable::new(Arc::new(load_shaped(
+                gguf,
+                "output.weight",
+                &[c.vocab, c.dim],
+            )?))?
         } else {
-            QMatMul::from_arc(embed.clone())?
+            embed.clone()
         };
         let rope_freqs = if gguf.has_tensor("rope_freqs.weight") {
             Some(load_vector(gguf, "rope_freqs.weight", c.rope_dim / 2)?)
@@ -382,8 +439,7 @@ impl Model {
         if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= c.vocab) {
             return Err(Error::BadToken(bad));
         }
-        let ids = Tensor::new(tokens, &Device::Cpu)?;
-        let mut x = to_vec(&self.embed.embedding(&ids)?)?;
+        let mut x = self.embed.rows(tokens)?;
         let mut h = vec![0.0f32; t * c.dim];
         let mut attn = vec![0.0f32; t * c.q_dim()];
 
@@ -440,8 +496,7 @@ impl Model {
         let last = &x[(t - 1) * c.dim..];
         let mut normed = vec![0.0f32; c.dim];
         rms_norm(last, &self.norm, c.rms_eps, &mut normed);
-        let n_t = Tensor::from_vec(normed, (1, c.dim), &Device::Cpu)?;
-        to_vec(&self.output.forward(&n_t)?)
+        self.output.logits(normed)
     }
 }
 
