@@ -344,3 +344,63 @@ fn bad_sampling_options_are_usage_errors() {
     let err = failure(&["generate", "--top-p", "0", "hi"], None);
     assert!(err.contains("--top-p"), "{err}");
 }
+
+/// `rag generate --raw --json` greedy on the reference prompt, with extra
+/// environment and arguments.
+fn greedy_reference_text(env: &[(&str, &str)], extra: &[&str]) -> String {
+    let reference = reference();
+    let mut cmd = rag();
+    cmd.envs(env.iter().copied())
+        .args(["generate", "--raw", "--json", "--temperature", "0"])
+        .args(["--repeat-penalty", "1", "--max-tokens", "24"])
+        .args(extra)
+        .arg(reference["greedy"]["prompt"].as_str().unwrap());
+    json(&ok(&mut cmd))["text"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_large_model_prefill_path_gives_the_reference_answer() {
+    // Models too large for a dense f32 copy prefill through the quantised
+    // kernels; forcing that path on the small model must not change the answer.
+    let text = greedy_reference_text(&[("RAG_DENSE_MAX_MB", "0")], &[]);
+    assert_eq!(text, "The capital of France is Paris.");
+}
+
+#[test]
+fn other_quantisation_types_load_and_answer() {
+    use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
+    use candle_core::Device;
+    // The reference model with every Q4_1 layer matrix requantised to Q4_0,
+    // a type our kernels read through a conversion to Q8_0 at load.
+    let mut source = std::fs::File::open(model_path()).unwrap();
+    let content = gguf_file::Content::read(&mut source).unwrap();
+    let mut tensors: Vec<(String, QTensor)> = Vec::new();
+    for name in content.tensor_infos.keys() {
+        let tensor = content.tensor(&mut source, name, &Device::Cpu).unwrap();
+        let tensor = if tensor.dtype() == GgmlDType::Q4_1 {
+            let values = tensor.dequantize(&Device::Cpu).unwrap();
+            QTensor::quantize(&values, GgmlDType::Q4_0).unwrap()
+        } else {
+            tensor
+        };
+        tensors.push((name.clone(), tensor));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("smollm2-q4_0.gguf");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let metadata: Vec<(&str, &gguf_file::Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    gguf_file::write(&mut file, &metadata, &tensor_refs).unwrap();
+    drop(file);
+    assert!(tensors.iter().any(|(_, t)| t.dtype() == GgmlDType::Q4_0));
+
+    let model = path.to_str().unwrap();
+    for env in [vec![], vec![("RAG_DENSE_MAX_MB", "0")]] {
+        let text = greedy_reference_text(&env, &["--model", model]);
+        assert!(text.contains("Paris"), "{env:?}: {text}");
+    }
+}

@@ -1,25 +1,31 @@
 //! The transformer forward pass for llama-family GGUF models, on candle-core.
 //!
-//! Multi-token matmuls (prefill) run through candle (an f32 copy through gemm
-//! for small models, the quantized kernels otherwise, see `DENSE_MAX_BYTES`);
-//! single-token ones (decode) on Q4_1 and Q8_0 weights, and the output head,
-//! use our own kernels (`quant`). The
-//! rest (norms, rope, attention, SiLU) are plain loops over slices: at this model
-//! size the per-op overhead of building tensors for them would cost more than
-//! the arithmetic. The KV cache is preallocated once per generation, so decode
-//! never copies the cache, and the whole prompt goes through in one batched pass.
+//! Prefill matmuls of small models run on an f32 copy of the weights through
+//! candle's gemm; decode, the output head and larger models' prefill run on
+//! the quantised weights through our own kernels (`quant`, see `linear`).
+//! The rest (norms, rope, attention, SiLU) are plain loops over slices: at
+//! this model size the per-op overhead of building tensors for them would cost
+//! more than the arithmetic. The KV cache (f16) is preallocated once per
+//! generation, so decode never copies it, and the whole prompt goes through in
+//! one batched pass. The pass runs on a rayon pool thread (see `forward`).
 
-use std::sync::{Arc, Mutex};
+mod attention;
+mod linear;
 
-use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{Device, Module, Tensor};
+use std::sync::Arc;
+
+use candle_core::quantized::QTensor;
+use candle_core::Device;
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
+use self::attention::attention;
+use self::linear::{
+    dense_max_bytes, stack, stacked_for, stacked_matmul, to_vec, Linear, TokenTable,
+};
 use super::error::{Error, Result};
 use super::gguf::Gguf;
 use super::quant::QuantMatrix;
-use super::simd;
 
 /// Architectures we can run, as `general.architecture` names them.
 pub const SUPPORTED_ARCHITECTURES: &str = "llama, qwen2";
@@ -152,56 +158,6 @@ impl Config {
     }
 }
 
-/// Matmuls run on an f32 copy of the weights through candle's gemm when the
-/// copy fits under `DENSE_MAX_BYTES` (about a 250M-parameter model); larger
-/// models use the quantized weights. candle 0.11 has no SIMD kernel for Q4_1,
-/// and measured here (SmolLM2-135M Q4_1, 991-token prompt, 2 cores) the dense
-/// copy took prefill from 29 to 298 tok/s and decode from 20.6 to 26.5 tok/s.
-/// Decode now reads the Q4_1 weights instead (`Linear::decode`): 7x fewer
-/// bytes per token took a short-context decode from ~28 to ~70 tok/s.
-const DENSE_MAX_BYTES: usize = 1 << 30;
-
-/// One weight matrix, in the forms its uses need.
-struct Linear {
-    form: LinearForm,
-    /// The Q4_1 weights for single-token decode (memory-bound: fewer bytes win).
-    decode: Option<QuantMatrix>,
-}
-
-enum LinearForm {
-    /// The weights dequantised and transposed to (in, out).
-    Dense(Tensor),
-    Quantized(QMatMul),
-}
-
-impl Linear {
-    fn new(tensor: QTensor, dense: bool) -> Result<Self> {
-        let decode = QuantMatrix::from_qtensor(&tensor);
-        let form = if dense {
-            LinearForm::Dense(tensor.dequantize(&Device::Cpu)?.t()?.contiguous()?)
-        } else {
-            LinearForm::Quantized(QMatMul::from_qtensor(tensor)?)
-        };
-        Ok(Linear { form, decode })
-    }
-
-    /// `x` is `rows` rows of the input width; returns `rows` rows of the output width.
-    fn forward(&self, x: &[f32], rows: usize) -> Result<Vec<f32>> {
-        if let (1, Some(q)) = (rows, &self.decode) {
-            let mut out = vec![0.0; q.rows()];
-            q.matvec(x, &mut out);
-            return Ok(out);
-        }
-        let width = x.len() / rows.max(1);
-        let x = Tensor::from_slice(x, (rows, width), &Device::Cpu)?;
-        let y = match &self.form {
-            LinearForm::Dense(w) => x.matmul(w)?,
-            LinearForm::Quantized(w) => w.forward(&x)?,
-        };
-        to_vec(&y)
-    }
-}
-
 struct Layer {
     attn_norm: Vec<f32>,
     wq: Linear,
@@ -223,78 +179,6 @@ struct Layer {
     gate_up: Option<QuantMatrix>,
 }
 
-/// Moves the decode weights of `parts` into one stacked matrix, when they all
-/// have them.
-fn stack(parts: &mut [&mut Linear]) -> Option<QuantMatrix> {
-    let matrices: Option<Vec<&QuantMatrix>> = parts.iter().map(|p| p.decode.as_ref()).collect();
-    let stacked = QuantMatrix::stacked(&matrices?)?;
-    for part in parts.iter_mut() {
-        part.decode = None;
-    }
-    Some(stacked)
-}
-
-/// One matvec of `matrix` on `x`, cut into outputs of the given widths.
-fn stacked_matvec(matrix: &QuantMatrix, x: &[f32], widths: &[usize]) -> Vec<Vec<f32>> {
-    let mut all = vec![0.0; matrix.rows()];
-    matrix.matvec(x, &mut all);
-    let mut parts = Vec::with_capacity(widths.len());
-    let mut at = 0;
-    for &width in widths {
-        parts.push(all[at..at + width].to_vec());
-        at += width;
-    }
-    parts
-}
-
-/// A table of rows, one per token: the embeddings, or the output head
-/// (small models use one table for both).
-#[derive(Clone)]
-enum TokenTable {
-    Own(Arc<QuantMatrix>),
-    /// Types our kernels do not read; the matmul is built once, since for
-    /// f16 tables building it dequantises the whole table.
-    Candle(Arc<QTensor>, QMatMul),
-}
-
-impl TokenTable {
-    fn new(tensor: Arc<QTensor>) -> Result<Self> {
-        Ok(match QuantMatrix::from_qtensor(&tensor) {
-            Some(matrix) => TokenTable::Own(Arc::new(matrix)),
-            None => TokenTable::Candle(tensor.clone(), QMatMul::from_arc(tensor)?),
-        })
-    }
-
-    /// The rows of `tokens`, one after the other.
-    fn rows(&self, tokens: &[u32]) -> Result<Vec<f32>> {
-        match self {
-            TokenTable::Own(m) => {
-                let mut out = vec![0.0; tokens.len() * m.cols()];
-                for (&token, row) in tokens.iter().zip(out.chunks_exact_mut(m.cols())) {
-                    m.dequantize_row(token as usize, row);
-                }
-                Ok(out)
-            }
-            TokenTable::Candle(t, _) => to_vec(&t.embedding(&Tensor::new(tokens, &Device::Cpu)?)?),
-        }
-    }
-
-    /// `table · x`: the logits of every token for the hidden state `x`.
-    fn logits(&self, x: Vec<f32>) -> Result<Vec<f32>> {
-        match self {
-            TokenTable::Own(m) => {
-                let mut out = vec![0.0; m.rows()];
-                m.matvec(&x, &mut out);
-                Ok(out)
-            }
-            TokenTable::Candle(_, matmul) => {
-                let width = x.len();
-                to_vec(&matmul.forward(&Tensor::from_vec(x, (1, width), &Device::Cpu)?)?)
-            }
-        }
-    }
-}
-
 pub struct Model {
     config: Config,
     embed: TokenTable,
@@ -314,7 +198,7 @@ impl Model {
             "token_embd.weight",
             &[c.vocab, c.dim],
         )?))?;
-        let dense = c.layer_weights() * c.n_layer * 4 <= DENSE_MAX_BYTES;
+        let dense = c.layer_weights() * c.n_layer * 4 <= dense_max_bytes();
         let mut layers = Vec::with_capacity(c.n_layer);
         for i in 0..c.n_layer {
             let name = |t: &str| format!("blk.{i}.{t}");
@@ -450,14 +334,14 @@ impl Model {
         {
             // Attention block.
             rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut h);
-            let (mut q, mut k, mut v) = match (&layer.qkv, t) {
-                (Some(qkv), 1) => {
+            let (mut q, mut k, mut v) = match stacked_for(&layer.qkv, &layer.wq, t) {
+                Some(qkv) => {
                     let widths = [c.q_dim(), c.kv_dim(), c.kv_dim()];
-                    let mut parts = stacked_matvec(qkv, &h, &widths).into_iter();
+                    let mut parts = stacked_matmul(qkv, &h, t, &widths).into_iter();
                     let mut next = || parts.next().unwrap_or_default();
                     (next(), next(), next())
                 }
-                _ => (
+                None => (
                     layer.wq.forward(&h, t)?,
                     layer.wk.forward(&h, t)?,
                     layer.wv.forward(&h, t)?,
@@ -476,14 +360,14 @@ impl Model {
 
             // Feed-forward block: down(silu(gate(h)) * up(h)).
             rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut h);
-            let (mut gate, up) = match (&layer.gate_up, t) {
-                (Some(gate_up), 1) => {
+            let (mut gate, up) = match stacked_for(&layer.gate_up, &layer.gate, t) {
+                Some(gate_up) => {
                     let mut parts =
-                        stacked_matvec(gate_up, &h, &[c.ffn_dim, c.ffn_dim]).into_iter();
+                        stacked_matmul(gate_up, &h, t, &[c.ffn_dim, c.ffn_dim]).into_iter();
                     let mut next = || parts.next().unwrap_or_default();
                     (next(), next())
                 }
-                _ => (layer.gate.forward(&h, t)?, layer.up.forward(&h, t)?),
+                None => (layer.gate.forward(&h, t)?, layer.up.forward(&h, t)?),
             };
             for (g, u) in gate.iter_mut().zip(&up) {
                 *g = *g / (1.0 + (-*g).exp()) * u;
@@ -562,10 +446,6 @@ fn load_vector(gguf: &mut Gguf, name: &str, len: usize) -> Result<Vec<f32>> {
     Ok(values)
 }
 
-fn to_vec(tensor: &Tensor) -> Result<Vec<f32>> {
-    Ok(tensor.flatten_all()?.to_vec1::<f32>()?)
-}
-
 fn add_into(x: &mut [f32], y: &[f32]) {
     for (a, b) in x.iter_mut().zip(y) {
         *a += b;
@@ -615,65 +495,11 @@ fn rope(c: &Config, x: &mut [f32], n_heads: usize, pos0: usize, cos: &[f32], sin
     }
 }
 
-/// Causal attention of the new rows of `q` over the cache, written to `out`
-/// (`[row][head * head_dim]`). Query head h reads key/value head h / group.
-/// One work item is one row and one query head: with the query and the sum in
-/// registers, a head's pass over its cached keys and values runs at the speed
-/// of the loads, and nine items (SmolLM2) spread evenly over the cores where
-/// three groups did not. Each group's keys are read once per query head, from
-/// cache after the first.
-fn attention(c: &Config, q: &[f32], k: &[f16], v: &[f16], pos0: usize, out: &mut [f32]) {
-    let hd = c.head_dim;
-    let kv = c.kv_dim();
-    let group = c.n_head / c.n_kv_head;
-    let scale = 1.0 / (hd as f32).sqrt();
-    let rows = q.len() / c.q_dim();
-    // A head's output is its own slice of `out`, so items share nothing but
-    // read-only data.
-    let items: Vec<Mutex<&mut [f32]>> = out.chunks_exact_mut(hd).map(Mutex::new).collect();
-    let run = |items_of_task: &mut dyn Iterator<Item = usize>| {
-        let mut weights = Vec::with_capacity(pos0 + rows);
-        for item in items_of_task {
-            let (r, head) = (item / c.n_head, item % c.n_head);
-            let n_pos = pos0 + r + 1;
-            let kv_off = (head / group) * hd;
-            let q_head = &q[r * c.q_dim() + head * hd..r * c.q_dim() + (head + 1) * hd];
-            weights.resize(n_pos, 0.0);
-            simd::scores(q_head, &k[kv_off..], kv, scale, &mut weights);
-            let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let sum = simd::exp_shifted(&mut weights, max);
-            let Ok(mut o) = items[item].lock() else {
-                continue;
-            };
-            simd::weighted_sum(&weights, &v[kv_off..], kv, &mut o);
-            let inverse = 1.0 / sum;
-            for x in o.iter_mut() {
-                *x *= inverse;
-            }
-        }
-    };
-    let n_items = items.len();
-    // Spreading a handful of short dot products over threads costs more than it saves.
-    if n_items * (pos0 + rows) < 16_384 {
-        run(&mut (0..n_items));
-    } else {
-        // The rayon pool, as the decode matvecs: two pools handing the cores
-        // back and forth cost measurable time in yields and wake-ups.
-        use rayon::prelude::*;
-        // Every thread takes every n-th item: in a prompt, later rows attend
-        // to more positions, and contiguous halves would leave one core idle.
-        let threads = rayon::current_num_threads().max(1);
-        (0..threads).into_par_iter().for_each(|task| {
-            run(&mut (task..n_items).step_by(threads));
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn config(style: RopeStyle) -> Config {
+    pub(super) fn config(style: RopeStyle) -> Config {
         Config {
             architecture: "llama".into(),
             n_layer: 1,
@@ -715,75 +541,5 @@ mod tests {
             assert!((x[pair.0] - 1f32.cos()).abs() < 1e-6, "{style:?} {x:?}");
             assert!((x[pair.1] - 1f32.sin()).abs() < 1e-6, "{style:?} {x:?}");
         }
-    }
-
-    #[test]
-    fn a_decoded_row_over_a_long_cache_matches_plain_softmax_attention() {
-        let c = Config {
-            n_head: 6,
-            n_kv_head: 2,
-            head_dim: 8,
-            dim: 48,
-            context_length: 2048,
-            ..config(RopeStyle::Interleaved)
-        };
-        let (hd, kv) = (c.head_dim, c.kv_dim());
-        let pos0 = 700;
-        let n_pos = pos0 + 1;
-        let wave = |i: usize, f: f32| ((i as f32) * f).sin();
-        let q: Vec<f32> = (0..c.q_dim()).map(|i| wave(i, 0.37)).collect();
-        let k: Vec<f16> = (0..n_pos * kv)
-            .map(|i| f16::from_f32(wave(i, 0.11)))
-            .collect();
-        let v: Vec<f16> = (0..n_pos * kv)
-            .map(|i| f16::from_f32(wave(i, 0.23)))
-            .collect();
-        let mut out = vec![0.0; c.q_dim()];
-        attention(&c, &q, &k, &v, pos0, &mut out);
-
-        let group = c.n_head / c.n_kv_head;
-        for head in 0..c.n_head {
-            let off = (head / group) * hd;
-            let qh = &q[head * hd..(head + 1) * hd];
-            let scores: Vec<f64> = (0..n_pos)
-                .map(|p| {
-                    let dot: f32 = qh
-                        .iter()
-                        .zip(&k[p * kv + off..])
-                        .map(|(a, b)| a * b.to_f32())
-                        .sum();
-                    f64::from(dot) / (hd as f64).sqrt()
-                })
-                .collect();
-            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
-            let total: f64 = weights.iter().sum();
-            for d in 0..hd {
-                let want: f64 = (0..n_pos)
-                    .map(|p| weights[p] / total * f64::from(v[p * kv + off + d].to_f32()))
-                    .sum();
-                let got = f64::from(out[head * hd + d]);
-                assert!(
-                    (got - want).abs() < 1e-4,
-                    "head {head} dim {d}: {got} vs {want}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn attention_is_causal_and_shares_kv_heads() {
-        let c = config(RopeStyle::Interleaved);
-        // Two positions, one kv head; values are distinct per position.
-        let halves = |x: &[f32]| x.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>();
-        let k = halves(&[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
-        let v = halves(&[1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 5.0]);
-        let q = vec![0.5; 16];
-        let mut out = vec![0.0; 16];
-        attention(&c, &q, &k, &v, 0, &mut out);
-        // Row 0 sees only position 0.
-        assert_eq!(&out[..8], &[1.0; 8]);
-        // Row 1 sees both, equally (same score), for both query heads.
-        assert!(out[8..].iter().all(|&o| (o - 3.0).abs() < 1e-5), "{out:?}");
     }
 }

@@ -1,0 +1,139 @@
+//! Causal self-attention over the f16 key/value cache.
+
+use std::sync::Mutex;
+
+use half::f16;
+
+use super::super::simd;
+use super::Config;
+
+/// Causal attention of the new rows of `q` over the cache, written to `out`
+/// (`[row][head * head_dim]`). Query head h reads key/value head h / group.
+/// One work item is one row and one query head: with the query and the sum in
+/// registers, a head's pass over its cached keys and values runs at the speed
+/// of the loads, and nine items (SmolLM2) spread evenly over the cores where
+/// three groups did not. Each group's keys are read once per query head, from
+/// cache after the first.
+pub(super) fn attention(c: &Config, q: &[f32], k: &[f16], v: &[f16], pos0: usize, out: &mut [f32]) {
+    let hd = c.head_dim;
+    let kv = c.kv_dim();
+    let group = c.n_head / c.n_kv_head;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let rows = q.len() / c.q_dim();
+    // A head's output is its own slice of `out`, so items share nothing but
+    // read-only data.
+    let items: Vec<Mutex<&mut [f32]>> = out.chunks_exact_mut(hd).map(Mutex::new).collect();
+    let run = |items_of_task: &mut dyn Iterator<Item = usize>| {
+        let mut weights = Vec::with_capacity(pos0 + rows);
+        for item in items_of_task {
+            let (r, head) = (item / c.n_head, item % c.n_head);
+            let n_pos = pos0 + r + 1;
+            let kv_off = (head / group) * hd;
+            let q_head = &q[r * c.q_dim() + head * hd..r * c.q_dim() + (head + 1) * hd];
+            weights.resize(n_pos, 0.0);
+            simd::scores(q_head, &k[kv_off..], kv, scale, &mut weights);
+            let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum = simd::exp_shifted(&mut weights, max);
+            let Ok(mut o) = items[item].lock() else {
+                continue;
+            };
+            simd::weighted_sum(&weights, &v[kv_off..], kv, &mut o);
+            let inverse = 1.0 / sum;
+            for x in o.iter_mut() {
+                *x *= inverse;
+            }
+        }
+    };
+    let n_items = items.len();
+    // Spreading a handful of short dot products over threads costs more than it saves.
+    if n_items * (pos0 + rows) < 16_384 {
+        run(&mut (0..n_items));
+    } else {
+        // The rayon pool, as the decode matvecs: two pools handing the cores
+        // back and forth cost measurable time in yields and wake-ups.
+        use rayon::prelude::*;
+        // Every thread takes every n-th item: in a prompt, later rows attend
+        // to more positions, and contiguous halves would leave one core idle.
+        let threads = rayon::current_num_threads().max(1);
+        (0..threads).into_par_iter().for_each(|task| {
+            run(&mut (task..n_items).step_by(threads));
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::model::tests::config;
+    use crate::llm::model::RopeStyle;
+
+    #[test]
+    fn a_decoded_row_over_a_long_cache_matches_plain_softmax_attention() {
+        let c = Config {
+            n_head: 6,
+            n_kv_head: 2,
+            head_dim: 8,
+            dim: 48,
+            context_length: 2048,
+            ..config(RopeStyle::Interleaved)
+        };
+        let (hd, kv) = (c.head_dim, c.kv_dim());
+        let pos0 = 700;
+        let n_pos = pos0 + 1;
+        let wave = |i: usize, f: f32| ((i as f32) * f).sin();
+        let q: Vec<f32> = (0..c.q_dim()).map(|i| wave(i, 0.37)).collect();
+        let k: Vec<f16> = (0..n_pos * kv)
+            .map(|i| f16::from_f32(wave(i, 0.11)))
+            .collect();
+        let v: Vec<f16> = (0..n_pos * kv)
+            .map(|i| f16::from_f32(wave(i, 0.23)))
+            .collect();
+        let mut out = vec![0.0; c.q_dim()];
+        attention(&c, &q, &k, &v, pos0, &mut out);
+
+        let group = c.n_head / c.n_kv_head;
+        for head in 0..c.n_head {
+            let off = (head / group) * hd;
+            let qh = &q[head * hd..(head + 1) * hd];
+            let scores: Vec<f64> = (0..n_pos)
+                .map(|p| {
+                    let dot: f32 = qh
+                        .iter()
+                        .zip(&k[p * kv + off..])
+                        .map(|(a, b)| a * b.to_f32())
+                        .sum();
+                    f64::from(dot) / (hd as f64).sqrt()
+                })
+                .collect();
+            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let total: f64 = weights.iter().sum();
+            for d in 0..hd {
+                let want: f64 = (0..n_pos)
+                    .map(|p| weights[p] / total * f64::from(v[p * kv + off + d].to_f32()))
+                    .sum();
+                let got = f64::from(out[head * hd + d]);
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "head {head} dim {d}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn attention_is_causal_and_shares_kv_heads() {
+        let c = config(RopeStyle::Interleaved);
+        // Two positions, one kv head; values are distinct per position.
+        let halves = |x: &[f32]| x.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>();
+        let k = halves(&[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        let v = halves(&[1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 5.0]);
+        let q = vec![0.5; 16];
+        let mut out = vec![0.0; 16];
+        attention(&c, &q, &k, &v, 0, &mut out);
+        // Row 0 sees only position 0.
+        assert_eq!(&out[..8], &[1.0; 8]);
+        // Row 1 sees both, equally (same score), for both query heads.
+        assert!(out[8..].iter().all(|&o| (o - 3.0).abs() < 1e-5), "{out:?}");
+    }
+}
