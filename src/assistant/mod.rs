@@ -14,7 +14,7 @@ use std::time::Instant;
 use rag_index::{Embedder, Hit, Index, Mode, SearchOptions};
 
 use crate::embedding::OnnxEmbedder;
-use crate::llm::{GenerateOptions, Generator, Message, StopReason};
+use crate::llm::{GenerateOptions, Generator, Message, PenaltyScope, StopReason};
 use crate::{Error, Result};
 
 pub use answer::{Answer, AnswerTimings, Citation, Evidence, Gate, Refusal, DEFAULT_MIN_STRENGTH};
@@ -58,7 +58,7 @@ impl Default for AskOptions {
             context_tokens: 1000,
             generate: GenerateOptions {
                 max_tokens: 96,
-                penalize_prompt: false,
+                penalty_scope: PenaltyScope::AnswerWords,
                 ..GenerateOptions::default()
             },
             samples: 1,

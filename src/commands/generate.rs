@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::cli::GenerateArgs;
 use crate::context::Context;
 use crate::llm::template::base_prompt;
-use crate::llm::{GenerateOptions, Generator, Message, Timings};
+use crate::llm::{GenerateOptions, Generator, Message, PenaltyScope, Timings};
 use crate::models::generator_file;
 use crate::{Error, Result};
 
@@ -50,8 +50,7 @@ pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
         sampling,
         ignore_eos: args.ignore_eos,
         stop_strings,
-        // As llama.cpp, so that its settings mean the same here.
-        penalize_prompt: true,
+        penalty_scope: PenaltyScope::Everything,
     };
 
     let stdout = std::io::stdout();

@@ -14,7 +14,7 @@ use rag_index::{Index, SearchOptions};
 use crate::assistant::{AskOptions, Assistant, Gate};
 use crate::cli::{AnswerArgs, SamplingArgs};
 use crate::context::Context;
-use crate::llm::{GenerateOptions, Generator, SamplingOptions};
+use crate::llm::{GenerateOptions, Generator, PenaltyScope, SamplingOptions};
 use crate::models::{data_dir, generator_file, EMBEDDING_DIMENSION, EMBEDDING_MODEL_ID};
 use crate::{Error, Result};
 
@@ -90,7 +90,7 @@ pub(crate) fn ask_options(args: &AnswerArgs) -> Result<AskOptions> {
         generate: GenerateOptions {
             max_tokens: args.max_tokens,
             sampling,
-            penalize_prompt: false,
+            penalty_scope: PenaltyScope::AnswerWords,
             ..GenerateOptions::default()
         },
         samples: args.samples,

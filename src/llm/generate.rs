@@ -25,10 +25,35 @@ pub struct GenerateOptions {
     pub ignore_eos: bool,
     /// Text that ends the answer (not included in it).
     pub stop_strings: Vec<String>,
-    /// Whether the repeat penalty also counts the prompt's tokens (as llama.cpp
-    /// does). Off for answers from documents: there, repeating the source's
-    /// words is the point, and penalising them turned "226 species" into "17".
-    pub penalize_prompt: bool,
+    /// Which tokens the repeat penalty counts.
+    pub penalty_scope: PenaltyScope,
+}
+
+/// Which tokens the repeat penalty counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PenaltyScope {
+    /// The prompt's and the output's, as llama.cpp does: its settings then
+    /// mean the same here.
+    Everything,
+    /// For answers from documents, where repeating the sources' words and
+    /// numbers is the point: only the answer's own words, not its digits or
+    /// spaces. Counting the prompt turned "226 species" into "17"; counting
+    /// digits (SmolLM2 writes a number a digit per token, after a lone space
+    /// token) turned "in 1976", after "began in 1492", into "1898", and
+    /// "20 to 25" into "20 to 35".
+    AnswerWords,
+}
+
+impl PenaltyScope {
+    /// Whether a generated token with this text counts towards the penalty.
+    pub fn counts(self, token: &[u8]) -> bool {
+        match self {
+            PenaltyScope::Everything => true,
+            PenaltyScope::AnswerWords => !token
+                .iter()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_whitespace()),
+        }
+    }
 }
 
 impl Default for GenerateOptions {
@@ -38,7 +63,7 @@ impl Default for GenerateOptions {
             sampling: SamplingOptions::default(),
             ignore_eos: false,
             stop_strings: Vec::new(),
-            penalize_prompt: true,
+            penalty_scope: PenaltyScope::Everything,
         }
     }
 }
@@ -232,10 +257,10 @@ impl Generator {
             .checked_sub(std::time::Duration::from_secs_f64(prefill_secs))
             .unwrap_or(now);
         let mut sampler = Sampler::new(options.sampling.clone());
-        let mut history = if options.penalize_prompt {
-            prompt_ids.to_vec()
-        } else {
-            Vec::new()
+        // What the repeat penalty counts.
+        let mut history = match options.penalty_scope {
+            PenaltyScope::Everything => prompt_ids.to_vec(),
+            PenaltyScope::AnswerWords => Vec::new(),
         };
         let mut generated = Vec::new();
         let mut stream = StreamDecoder::default();
@@ -249,7 +274,9 @@ impl Generator {
             last_token_at = Instant::now();
             first_token_at.get_or_insert(last_token_at);
             generated.push(id);
-            history.push(id);
+            if options.penalty_scope.counts(self.tokenizer.token_bytes(id)) {
+                history.push(id);
+            }
             if !options.ignore_eos && self.stop_ids.contains(&id) {
                 stop_reason = StopReason::EndOfTurn;
                 break;
@@ -371,6 +398,26 @@ impl<'a> Text<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_may_repeat_digits_and_spaces_but_not_words() {
+        for token in ["7", "19", " ", "\n"] {
+            assert!(
+                !PenaltyScope::AnswerWords.counts(token.as_bytes()),
+                "{token:?}"
+            );
+            assert!(
+                PenaltyScope::Everything.counts(token.as_bytes()),
+                "{token:?}"
+            );
+        }
+        for token in [" the", "Paris", " 1st", ","] {
+            assert!(
+                PenaltyScope::AnswerWords.counts(token.as_bytes()),
+                "{token:?}"
+            );
+        }
+    }
 
     #[test]
     fn stop_strings_are_held_back_and_cut() {

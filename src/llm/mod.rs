@@ -12,7 +12,9 @@ pub mod template;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
-pub use generate::{GenerateOptions, Generation, Generator, Prefilled, StopReason, Timings};
+pub use generate::{
+    GenerateOptions, Generation, Generator, PenaltyScope, Prefilled, StopReason, Timings,
+};
 pub use sampler::SamplingOptions;
 pub use template::{Message, Prompt, PromptFormat};
 pub use tokenizer::{StreamDecoder, Tokenizer};

@@ -280,17 +280,33 @@ struct Input<'a> {
 
 impl<'a> Input<'a> {
     fn new(values: &'a [f32], kernel: Kernel) -> Self {
-        let sums = values.chunks_exact(BLOCK).map(|b| b.iter().sum()).collect();
-        let (mut quantized, mut quantized_scales) = (Vec::new(), Vec::new());
-        if kernel != Kernel::Scalar {
-            quantized.reserve(values.len());
-            for block in values.chunks_exact(BLOCK) {
-                let max = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                let scale = max / 127.0;
-                let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-                quantized.extend(block.iter().map(|v| (v * inverse).round() as i8));
-                quantized_scales.push(scale);
-            }
+        if kernel == Kernel::Scalar {
+            return Input {
+                values,
+                sums: values.chunks_exact(BLOCK).map(|b| b.iter().sum()).collect(),
+                quantized: Vec::new(),
+                quantized_scales: Vec::new(),
+            };
+        }
+        let blocks = values.len() / BLOCK;
+        let mut quantized = Vec::with_capacity(values.len());
+        let mut quantized_scales = Vec::with_capacity(blocks);
+        let mut sums = Vec::with_capacity(blocks);
+        for block in values.chunks_exact(BLOCK) {
+            let max = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let scale = max / 127.0;
+            let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+            let start = quantized.len();
+            quantized.extend(block.iter().map(|v| (v * inverse).round() as i8));
+            // The sum of the quantised values, not of the exact ones: then a
+            // Q4_1 row's products are (d q + m) times the same 8-bit input,
+            // and the rounding errors meet the weights themselves rather than
+            // weights shifted by their block minimum (measured: logits off by
+            // 0.45 rms with exact sums, as against 0.18 in llama.cpp, which
+            // does the same as this).
+            let total: i32 = quantized[start..].iter().map(|&q| i32::from(q)).sum();
+            sums.push(scale * total as f32);
+            quantized_scales.push(scale);
         }
         Input {
             values,
@@ -499,6 +515,45 @@ mod tests {
             m.dequantize_row(r, &mut row);
             for (got, want) in row.iter().zip(&table[r]) {
                 assert!((got - want).abs() <= 1e-6, "{dtype:?} row {r}");
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_term_of_a_row_sees_the_same_8_bit_input() {
+        // A Q4_1 weight is d q + m; its product with the 8-bit input must be
+        // (d q + m) times that input, the minimum's term included. Using the
+        // exact input there tripled the rounding error of the output (measured
+        // on SmolLM2's logits: 0.45 rms off the f32 result, against 0.18 for
+        // llama.cpp and 0.19 with this).
+        if Kernel::detect() != Kernel::Avx2 {
+            return; // nothing to compare on this CPU
+        }
+        for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+            let (rows, cols) = (40, 256);
+            let (_, q) = matrix_of(dtype, rows, cols);
+            let m = QuantMatrix::from_qtensor(&q).expect("a matrix we read");
+            // Values that do not fall on the 8-bit steps.
+            let x: Vec<f32> = (0..cols)
+                .map(|i| ((i as f32) * 0.7331).sin() * 3.0)
+                .collect();
+            let input = Input::new(&x, Kernel::Avx2);
+            let seen: Vec<f32> = input
+                .quantized
+                .chunks_exact(BLOCK)
+                .zip(&input.quantized_scales)
+                .flat_map(|(qs, &e)| qs.iter().map(move |&q| f32::from(q) * e))
+                .collect();
+            let mut row = vec![0.0; cols];
+            for r in 0..rows {
+                m.dequantize_row(r, &mut row);
+                let expected: f32 = row.iter().zip(&seen).map(|(w, y)| w * y).sum();
+                let got = m.row_dot(r, &input, Kernel::Avx2);
+                assert!(
+                    (got - expected).abs() <= 1e-4 * (1.0 + expected.abs()),
+                    "{dtype:?} row {r}: {got} vs {expected}"
+                );
             }
         }
     }
