@@ -327,24 +327,40 @@ impl Assistant {
                 request, sources, &retrieval, timings, started, false, on_event,
             ));
         }
-        let style = Style::for_parameters(self.generator.config().parameters());
-        let mut messages = vec![Message::new(
-            "system",
-            &prompt::system_instruction(style, options.think),
-        )];
-        for turn in self.recent_turns(request.history, &sources, options) {
-            messages.push(Message::new("user", &turn.question));
-            messages.push(Message::new("assistant", &turn.answer));
-        }
-        messages.push(Message::new(
-            "user",
-            &prompt::user_message(style, &sources, request.question),
-        ));
-        let (prompt_ids, mut stop_strings) = prompt::encode_messages(&self.generator, &messages)?;
-        if style == Style::Reading {
-            // Small models go on to set themselves the next exercise.
-            stop_strings.push(prompt::NEXT_QUESTION.to_string());
-        }
+        let style = if self.generator.format().is_chat() {
+            Style::for_parameters(self.generator.config().parameters())
+        } else {
+            Style::Document
+        };
+        let turns = self.recent_turns(request.history, &sources, options);
+        let (prompt_ids, stop_strings) = if style == Style::Document {
+            prompt::encode_document(
+                &self.generator,
+                &sources,
+                turns,
+                request.question,
+                options.think,
+            )?
+        } else {
+            let mut messages = vec![Message::new(
+                "system",
+                &prompt::system_instruction(style, options.think),
+            )];
+            for turn in turns {
+                messages.push(Message::new("user", &turn.question));
+                messages.push(Message::new("assistant", &turn.answer));
+            }
+            messages.push(Message::new(
+                "user",
+                &prompt::user_message(style, &sources, request.question),
+            ));
+            let (ids, mut stop_strings) = prompt::encode_messages(&self.generator, &messages)?;
+            if style == Style::Reading {
+                // Small models go on to set themselves the next exercise.
+                stop_strings.push(prompt::NEXT_QUESTION.to_string());
+            }
+            (ids, stop_strings)
+        };
         let generate = GenerateOptions {
             stop_strings,
             ..options.generate.clone()

@@ -5,6 +5,7 @@
 use crate::llm::{Generator, Message, Result as LlmResult};
 
 use super::sources::{block, Source};
+use super::Turn;
 
 /// What the gate says, and what larger models are told to say, when the
 /// documents lack the answer.
@@ -32,6 +33,9 @@ pub enum Style {
     /// For larger models, which follow instructions: answer only from the
     /// sources, cite them, say when they do not hold the answer.
     Instructed,
+    /// For base models (no chat template): a document they can only go on
+    /// with the answer, see [`encode_document`].
+    Document,
 }
 
 impl Style {
@@ -46,7 +50,7 @@ impl Style {
 
 pub fn system_instruction(style: Style, think: bool) -> String {
     let mut text = match style {
-        Style::Reading => String::from("You are a helpful assistant."),
+        Style::Reading | Style::Document => String::from("You are a helpful assistant."),
         Style::Instructed => format!(
             "You answer questions using only the numbered sources you are given. \
              Answer briefly and cite the sources you used by their numbers in brackets, like [1]. \
@@ -70,8 +74,49 @@ pub fn user_message(style: Style, sources: &[Source], question: &str) -> String 
         Style::Reading => format!(
             "Question: {question}\n\nRead the text and answer the question.\n\n{sources}\n\nQuestion: {question}\nShort answer:"
         ),
-        Style::Instructed => format!("Sources:\n\n{sources}\n\nQuestion: {question}"),
+        Style::Instructed | Style::Document => {
+            format!("Sources:\n\n{sources}\n\nQuestion: {question}")
+        }
     }
+}
+
+/// The prompt for a base model, which completes documents rather than
+/// following instructions: the numbered sources, the conversation so far as
+/// "Question:"/"Answer:" lines, then the question and an open "Answer:".
+/// The answer ends at the end of its line (with `think`, at the next
+/// question instead, as reasoning takes lines). Document text and questions
+/// are encoded literally. Returns the ids and the stop strings.
+pub fn encode_document(
+    generator: &Generator,
+    sources: &[Source],
+    history: &[Turn],
+    question: &str,
+    think: bool,
+) -> LlmResult<(Vec<u32>, Vec<String>)> {
+    let blocks: Vec<String> = sources.iter().map(document_block).collect();
+    let sources = blocks.join("\n\n");
+    let mut parts: Vec<(&str, bool)> = vec![(&sources, true)];
+    for turn in history {
+        parts.extend([
+            ("\n\nQuestion: ", false),
+            (turn.question.trim(), true),
+            ("\nAnswer: ", false),
+            (turn.answer.trim(), true),
+        ]);
+    }
+    let opening = if think {
+        "\nLet's think step by step.\nReasoning:"
+    } else {
+        "\nAnswer:"
+    };
+    parts.extend([
+        ("\n\nQuestion: ", false),
+        (question.trim(), true),
+        (opening, false),
+    ]);
+    let ids = generator.tokenizer().encode_parts(&parts)?;
+    let stop = if think { NEXT_QUESTION } else { "\n" };
+    Ok((ids, vec![stop.to_string()]))
 }
 
 /// Token ids of `messages` in the model's prompt format. System messages are
@@ -91,10 +136,10 @@ pub fn encode_messages(
         })
         .collect();
     let prompt = generator.prompt(&templated)?;
-    let tokenizer = generator.tokenizer();
-    let mut ids = Vec::new();
+    // (text, literal) parts: the template's own text may hold special tokens,
+    // the messages' text never does.
+    let mut parts: Vec<(&str, bool)> = Vec::new();
     let mut rest = prompt.text.as_str();
-    let mut first = true;
     for (i, message) in messages.iter().enumerate() {
         if message.role == "system" {
             continue;
@@ -109,18 +154,34 @@ pub fn encode_messages(
             // Templates may drop old turns; the question is what must arrive.
             continue;
         };
-        let template_text = &rest[..at];
-        ids.extend(if first {
-            tokenizer.encode_prompt(template_text)?
-        } else {
-            tokenizer.encode(template_text)?
-        });
-        first = false;
-        ids.extend(tokenizer.encode_literal(&message.content)?);
+        parts.push((&rest[..at], false));
+        parts.push((message.content.as_str(), true));
         rest = &rest[at + mark.len()..];
     }
-    ids.extend(tokenizer.encode(rest)?);
+    parts.push((rest, false));
+    let ids = generator.tokenizer().encode_parts(&parts)?;
     Ok((ids, prompt.stop_strings))
+}
+
+/// A source as one paragraph of a base model's document: blank lines would
+/// read as the end of the source, and a base model (Gemma 3 270M, measured)
+/// then goes on with a source "[4]" of its own instead of the answer. A
+/// markdown heading that repeats the title is left out.
+fn document_block(source: &Source) -> String {
+    let title = if source.heading.is_empty() {
+        source.path.as_str()
+    } else {
+        source.heading.as_str()
+    };
+    let last_title = title.rsplit(" > ").next().unwrap_or(title).trim();
+    let body: Vec<&str> = source
+        .text
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.trim().is_empty())
+        .filter(|line| line.trim_start_matches('#').trim() != last_title || !line.starts_with('#'))
+        .collect();
+    format!("[{}] {}\n{}", source.n, title, body.join("\n"))
 }
 
 /// Whether an answer says the documents do not hold the answer.

@@ -350,14 +350,18 @@ impl<'a> Text<'a> {
         }
     }
 
-    /// Adds a piece; returns the text now safe to show, and whether a stop string appeared.
+    /// Adds a piece; returns the text now safe to show, and whether a stop
+    /// string appeared. Stop strings count from the first visible character:
+    /// a base model often opens its answer with a newline, and a newline that
+    /// ends an answer must not end it before it starts.
     fn push(&mut self, piece: &str) -> (String, bool) {
         self.text.push_str(piece);
+        let start = self.text.len() - self.text.trim_start().len();
         let found = self
             .stops
             .iter()
             .filter(|s| !s.is_empty())
-            .filter_map(|s| self.text.find(s.as_str()))
+            .filter_map(|s| self.text[start..].find(s.as_str()).map(|at| start + at))
             .min();
         if let Some(at) = found {
             self.text.truncate(at);
@@ -398,6 +402,16 @@ impl<'a> Text<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_strings_count_once_the_answer_has_begun() {
+        let stops = vec!["\n".to_string()];
+        let mut text = Text::new(&stops);
+        assert_eq!(text.push("\n"), ("\n".to_string(), false));
+        assert_eq!(text.push(" Paris"), (" Paris".to_string(), false));
+        assert_eq!(text.push(".\nQuestion"), (".".to_string(), true));
+        assert_eq!(text.into_text(), "\n Paris.");
+    }
 
     #[test]
     fn answers_may_repeat_digits_and_spaces_but_not_words() {

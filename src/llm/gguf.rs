@@ -219,6 +219,23 @@ impl Gguf {
         }
     }
 
+    /// An array of numbers (e.g. token scores) as f32.
+    pub fn floats(&self, key: &str) -> Result<Vec<f32>> {
+        match self.required(key)? {
+            Value::Array(items) => items
+                .iter()
+                .map(|v| match v {
+                    Value::F32(f) => Ok(*f),
+                    Value::F64(f) => Ok(*f as f32),
+                    other => as_int(other).map(|i| i as f32).ok_or_else(|| {
+                        self.bad(key, format!("expected numbers, found {}", short(other)))
+                    }),
+                })
+                .collect(),
+            other => Err(self.bad(key, format!("expected an array, found {}", short(other)))),
+        }
+    }
+
     /// An array of integers (e.g. token types), any integer width.
     pub fn ints(&self, key: &str) -> Result<Vec<i64>> {
         match self.required(key)? {

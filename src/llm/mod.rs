@@ -7,6 +7,7 @@ pub mod gguf;
 pub mod model;
 mod quant;
 pub mod sampler;
+mod sentencepiece;
 mod simd;
 pub mod template;
 pub mod tokenizer;

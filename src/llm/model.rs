@@ -10,6 +10,7 @@
 //! one batched pass. The pass runs on a rayon pool thread (see `forward`).
 
 mod attention;
+mod config;
 mod linear;
 
 use std::sync::Arc;
@@ -20,143 +21,13 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use self::attention::attention;
+pub use self::config::{Activation, Config, RopeStyle, SlidingWindow, SUPPORTED_ARCHITECTURES};
 use self::linear::{
     dense_max_bytes, stack, stacked_for, stacked_matmul, to_vec, Linear, TokenTable,
 };
 use super::error::{Error, Result};
 use super::gguf::Gguf;
 use super::quant::QuantMatrix;
-
-/// Architectures we can run, as `general.architecture` names them.
-pub const SUPPORTED_ARCHITECTURES: &str = "llama, qwen2";
-
-/// How rope pairs up the dimensions of a head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RopeStyle {
-    /// Pairs (2i, 2i+1): llama.cpp's "normal" rope; llama GGUFs have q/k permuted for it.
-    Interleaved,
-    /// Pairs (i, i + d/2): GPT-NeoX style, used by Qwen2.
-    Neox,
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub architecture: String,
-    pub n_layer: usize,
-    pub dim: usize,
-    pub n_head: usize,
-    pub n_kv_head: usize,
-    pub head_dim: usize,
-    pub ffn_dim: usize,
-    pub vocab: usize,
-    pub context_length: usize,
-    pub rope_base: f32,
-    pub rope_dim: usize,
-    pub rope_style: RopeStyle,
-    /// Linear rope scaling: positions are divided by this.
-    pub rope_scale: f32,
-    pub rms_eps: f32,
-}
-
-impl Config {
-    /// Approximate number of weights (embedding, attention, feed-forward).
-    pub fn parameters(&self) -> usize {
-        let kv = self.n_kv_head * self.head_dim;
-        let q = self.n_head * self.head_dim;
-        let per_layer = self.dim * (2 * q + 2 * kv) + 3 * self.dim * self.ffn_dim;
-        self.vocab * self.dim + self.n_layer * per_layer
-    }
-
-    pub fn from_gguf(gguf: &Gguf) -> Result<Self> {
-        let architecture = gguf.string("general.architecture")?.to_string();
-        let rope_style = match architecture.as_str() {
-            "llama" => RopeStyle::Interleaved,
-            "qwen2" => RopeStyle::Neox,
-            _ => {
-                return Err(Error::UnsupportedArchitecture {
-                    path: gguf.path().to_path_buf(),
-                    arch: architecture,
-                    supported: SUPPORTED_ARCHITECTURES,
-                })
-            }
-        };
-        let key = |name: &str| format!("{architecture}.{name}");
-        let int = |name: &str| gguf.uint(&key(name)).map(|v| v as usize);
-        let dim = int("embedding_length")?;
-        let n_head = int("attention.head_count")?;
-        let n_kv_head = match gguf.value(&key("attention.head_count_kv")) {
-            Some(_) => int("attention.head_count_kv")?,
-            None => n_head,
-        };
-        let bad = |what: String| Error::Metadata {
-            path: gguf.path().to_path_buf(),
-            key: format!("{architecture}.attention.*"),
-            reason: what,
-        };
-        if n_head == 0 || n_kv_head == 0 || !n_head.is_multiple_of(n_kv_head) {
-            return Err(bad(format!(
-                "{n_head} query heads cannot share {n_kv_head} key/value heads"
-            )));
-        }
-        let head_dim = match gguf.value(&key("attention.key_length")) {
-            Some(_) => int("attention.key_length")?,
-            None => dim / n_head,
-        };
-        if head_dim == 0 || !head_dim.is_multiple_of(2) {
-            return Err(bad(format!("head size {head_dim} must be even")));
-        }
-        let rope_dim = gguf.uint_or(&key("rope.dimension_count"), head_dim as u64)? as usize;
-        if rope_dim > head_dim || !rope_dim.is_multiple_of(2) {
-            return Err(bad(format!(
-                "rope size {rope_dim} does not fit head size {head_dim}"
-            )));
-        }
-        let rope_scale = match gguf.string_opt(&key("rope.scaling.type"))? {
-            Some("linear") => gguf.float_or(&key("rope.scaling.factor"), 1.0)?,
-            Some("none") | None => 1.0,
-            Some(other) => {
-                return Err(Error::Unsupported {
-                    path: gguf.path().to_path_buf(),
-                    what: format!("rope scaling {other:?} is not supported"),
-                })
-            }
-        };
-        let vocab = gguf
-            .tensor_dims("token_embd.weight")
-            .and_then(|d| d.first().copied())
-            .unwrap_or(0);
-        Ok(Config {
-            n_layer: int("block_count")?,
-            dim,
-            n_head,
-            n_kv_head,
-            head_dim,
-            ffn_dim: int("feed_forward_length")?,
-            vocab,
-            context_length: int("context_length")?,
-            rope_base: gguf.float_or(&key("rope.freq_base"), 10_000.0)?,
-            rope_dim,
-            rope_style,
-            rope_scale: if rope_scale > 0.0 { rope_scale } else { 1.0 },
-            rms_eps: gguf.float_or(&key("attention.layer_norm_rms_epsilon"), 1e-5)?,
-            architecture,
-        })
-    }
-
-    /// Weights of the matmuls of one layer (what a dense copy costs).
-    fn layer_weights(&self) -> usize {
-        let attention = 2 * self.dim * self.q_dim() + 2 * self.dim * self.kv_dim();
-        attention + 3 * self.dim * self.ffn_dim
-    }
-
-    fn q_dim(&self) -> usize {
-        self.n_head * self.head_dim
-    }
-
-    fn kv_dim(&self) -> usize {
-        self.n_kv_head * self.head_dim
-    }
-}
 
 struct Layer {
     attn_norm: Vec<f32>,
@@ -168,6 +39,12 @@ struct Layer {
     bq: Option<Vec<f32>>,
     bk: Option<Vec<f32>>,
     bv: Option<Vec<f32>>,
+    // Qwen3 and Gemma 3 normalise each query and key head before rope.
+    q_norm: Option<Vec<f32>>,
+    k_norm: Option<Vec<f32>>,
+    // Gemma normalises the attention and feed-forward outputs too.
+    post_attention_norm: Option<Vec<f32>>,
+    post_ffn_norm: Option<Vec<f32>>,
     ffn_norm: Vec<f32>,
     gate: Linear,
     up: Linear,
@@ -206,7 +83,7 @@ impl Model {
                 let tensor = load_shaped(gguf, &name(t), &[rows, cols])?;
                 Linear::new(tensor, dense)
             };
-            let bias = |gguf: &mut Gguf, t: &str, len: usize| -> Result<Option<Vec<f32>>> {
+            let optional = |gguf: &mut Gguf, t: &str, len: usize| -> Result<Option<Vec<f32>>> {
                 if gguf.has_tensor(&name(t)) {
                     load_vector(gguf, &name(t), len).map(Some)
                 } else {
@@ -219,9 +96,13 @@ impl Model {
                 wk: matmul(gguf, "attn_k.weight", c.kv_dim(), c.dim)?,
                 wv: matmul(gguf, "attn_v.weight", c.kv_dim(), c.dim)?,
                 wo: matmul(gguf, "attn_output.weight", c.dim, c.q_dim())?,
-                bq: bias(gguf, "attn_q.bias", c.q_dim())?,
-                bk: bias(gguf, "attn_k.bias", c.kv_dim())?,
-                bv: bias(gguf, "attn_v.bias", c.kv_dim())?,
+                bq: optional(gguf, "attn_q.bias", c.q_dim())?,
+                bk: optional(gguf, "attn_k.bias", c.kv_dim())?,
+                bv: optional(gguf, "attn_v.bias", c.kv_dim())?,
+                q_norm: optional(gguf, "attn_q_norm.weight", c.head_dim)?,
+                k_norm: optional(gguf, "attn_k_norm.weight", c.head_dim)?,
+                post_attention_norm: optional(gguf, "post_attention_norm.weight", c.dim)?,
+                post_ffn_norm: optional(gguf, "post_ffw_norm.weight", c.dim)?,
                 ffn_norm: load_vector(gguf, &name("ffn_norm.weight"), c.dim)?,
                 gate: matmul(gguf, "ffn_gate.weight", c.ffn_dim, c.dim)?,
                 up: matmul(gguf, "ffn_up.weight", c.ffn_dim, c.dim)?,
@@ -268,29 +149,22 @@ impl Model {
     pub fn new_cache(&self, capacity: usize) -> KvCache {
         let c = &self.config;
         let capacity = capacity.clamp(1, c.context_length.max(1));
-        let half = c.rope_dim / 2;
-        let mut cos = Vec::with_capacity(capacity * half);
-        let mut sin = Vec::with_capacity(capacity * half);
-        for pos in 0..capacity {
-            let pos = pos as f64 / c.rope_scale as f64;
-            for i in 0..half {
-                let mut freq = (c.rope_base as f64).powf(-2.0 * i as f64 / c.rope_dim as f64);
-                if let Some(factors) = &self.rope_freqs {
-                    freq /= factors[i] as f64;
-                }
-                let (s, co) = (pos * freq).sin_cos();
-                cos.push(co as f32);
-                sin.push(s as f32);
-            }
-        }
         let kv = capacity * c.kv_dim();
         KvCache {
             k: (0..c.n_layer).map(|_| vec![f16::ZERO; kv]).collect(),
             v: (0..c.n_layer).map(|_| vec![f16::ZERO; kv]).collect(),
             len: 0,
             capacity,
-            cos,
-            sin,
+            rope: Arc::new(RopeTable::new(
+                c,
+                c.rope_base,
+                c.rope_scale,
+                self.rope_freqs.as_deref(),
+                capacity,
+            )),
+            local_rope: c
+                .sliding
+                .map(|s| Arc::new(RopeTable::new(c, s.rope_base, 1.0, None, capacity))),
         }
     }
 
@@ -324,14 +198,23 @@ impl Model {
             return Err(Error::BadToken(bad));
         }
         let mut x = self.embed.rows(tokens)?;
+        if c.embed_scale != 1.0 {
+            x.iter_mut().for_each(|v| *v *= c.embed_scale);
+        }
         let mut h = vec![0.0f32; t * c.dim];
         let mut attn = vec![0.0f32; t * c.q_dim()];
 
-        for (layer, (k_cache, v_cache)) in self
+        for (i, (layer, (k_cache, v_cache))) in self
             .layers
             .iter()
             .zip(cache.k.iter_mut().zip(cache.v.iter_mut()))
+            .enumerate()
         {
+            let window = c.window_of(i);
+            let rope_table = match (window, &cache.local_rope) {
+                (Some(_), Some(local)) => local.as_ref(),
+                _ => cache.rope.as_ref(),
+            };
             // Attention block.
             rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut h);
             let (mut q, mut k, mut v) = match stacked_for(&layer.qkv, &layer.wq, t) {
@@ -350,15 +233,27 @@ impl Model {
             add_bias(&mut q, layer.bq.as_deref());
             add_bias(&mut k, layer.bk.as_deref());
             add_bias(&mut v, layer.bv.as_deref());
-            rope(c, &mut q, c.n_head, pos0, &cache.cos, &cache.sin);
-            rope(c, &mut k, c.n_kv_head, pos0, &cache.cos, &cache.sin);
+            norm_in_place(&mut q, layer.q_norm.as_deref(), c.rms_eps);
+            norm_in_place(&mut k, layer.k_norm.as_deref(), c.rms_eps);
+            rope(c, &mut q, c.n_head, pos0, rope_table);
+            rope(c, &mut k, c.n_kv_head, pos0, rope_table);
             let kv = c.kv_dim();
             k_cache[pos0 * kv..(pos0 + t) * kv].convert_from_f32_slice(&k);
             v_cache[pos0 * kv..(pos0 + t) * kv].convert_from_f32_slice(&v);
-            attention(c, &q, k_cache, v_cache, pos0, &mut attn);
-            add_into(&mut x, &layer.wo.forward(&attn, t)?);
+            attention(
+                c,
+                &q,
+                k_cache,
+                v_cache,
+                pos0,
+                window.map(|w| w.window),
+                &mut attn,
+            );
+            let mut out = layer.wo.forward(&attn, t)?;
+            norm_in_place(&mut out, layer.post_attention_norm.as_deref(), c.rms_eps);
+            add_into(&mut x, &out);
 
-            // Feed-forward block: down(silu(gate(h)) * up(h)).
+            // Feed-forward block: down(act(gate(h)) * up(h)).
             rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut h);
             let (mut gate, up) = match stacked_for(&layer.gate_up, &layer.gate, t) {
                 Some(gate_up) => {
@@ -369,10 +264,21 @@ impl Model {
                 }
                 None => (layer.gate.forward(&h, t)?, layer.up.forward(&h, t)?),
             };
-            for (g, u) in gate.iter_mut().zip(&up) {
-                *g = *g / (1.0 + (-*g).exp()) * u;
+            match c.activation {
+                Activation::Silu => {
+                    for (g, u) in gate.iter_mut().zip(&up) {
+                        *g = *g / (1.0 + (-*g).exp()) * u;
+                    }
+                }
+                Activation::GeluTanh => {
+                    for (g, u) in gate.iter_mut().zip(&up) {
+                        *g = gelu_tanh(*g) * u;
+                    }
+                }
             }
-            add_into(&mut x, &layer.down.forward(&gate, t)?);
+            let mut out = layer.down.forward(&gate, t)?;
+            norm_in_place(&mut out, layer.post_ffn_norm.as_deref(), c.rms_eps);
+            add_into(&mut x, &out);
         }
         cache.len += t;
 
@@ -395,9 +301,37 @@ pub struct KvCache {
     v: Vec<Vec<f16>>,
     len: usize,
     capacity: usize,
-    /// Rope angles per position, `[position][rope_dim / 2]`.
+    /// Shared by the clones: it only depends on the capacity.
+    rope: Arc<RopeTable>,
+    /// Gemma 3's local layers rotate with another base.
+    local_rope: Option<Arc<RopeTable>>,
+}
+
+/// Rope angles per position, `[position][rope_dim / 2]`.
+pub struct RopeTable {
     cos: Vec<f32>,
     sin: Vec<f32>,
+}
+
+impl RopeTable {
+    fn new(c: &Config, base: f32, scale: f32, factors: Option<&[f32]>, capacity: usize) -> Self {
+        let half = c.rope_dim / 2;
+        let mut cos = Vec::with_capacity(capacity * half);
+        let mut sin = Vec::with_capacity(capacity * half);
+        for pos in 0..capacity {
+            let pos = pos as f64 / scale as f64;
+            for i in 0..half {
+                let mut freq = (base as f64).powf(-2.0 * i as f64 / c.rope_dim as f64);
+                if let Some(factors) = factors {
+                    freq /= factors[i] as f64;
+                }
+                let (s, co) = (pos * freq).sin_cos();
+                cos.push(co as f32);
+                sin.push(s as f32);
+            }
+        }
+        RopeTable { cos, sin }
+    }
 }
 
 impl KvCache {
@@ -460,6 +394,23 @@ fn add_bias(rows: &mut [f32], bias: Option<&[f32]>) {
     }
 }
 
+/// RMSNorm in place of each `weight.len()`-wide piece of `x`, when there is a weight.
+fn norm_in_place(x: &mut [f32], weight: Option<&[f32]>, eps: f32) {
+    if let Some(weight) = weight {
+        let input = x.to_vec();
+        rms_norm(&input, weight, eps, x);
+    }
+}
+
+/// GELU with the tanh approximation, as Gemma and ggml use it:
+/// 0.5·x·(1 + tanh(z)), written as x·sigmoid(2z), which costs one exp where
+/// tanh cost two (libm's tanhf was 8% of a Gemma 3 prefill).
+fn gelu_tanh(x: f32) -> f32 {
+    const TWO_SQRT_2_OVER_PI: f32 = 1.595_769;
+    let z2 = TWO_SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x);
+    x / (1.0 + (-z2).exp())
+}
+
 /// RMSNorm of each row of `x`: x / sqrt(mean(x²) + eps) · w.
 fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     let dim = weight.len();
@@ -475,7 +426,8 @@ fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
 
 /// Rotates the first `rope_dim` dimensions of every head of every row; row r is
 /// at position pos0 + r.
-fn rope(c: &Config, x: &mut [f32], n_heads: usize, pos0: usize, cos: &[f32], sin: &[f32]) {
+fn rope(c: &Config, x: &mut [f32], n_heads: usize, pos0: usize, table: &RopeTable) {
+    let (cos, sin) = (&table.cos, &table.sin);
     let half = c.rope_dim / 2;
     let row_len = n_heads * c.head_dim;
     for (r, row) in x.chunks_exact_mut(row_len).enumerate() {
@@ -515,6 +467,23 @@ mod tests {
             rope_style: style,
             rope_scale: 1.0,
             rms_eps: 1e-5,
+            embed_scale: 1.0,
+            activation: Activation::Silu,
+            sliding: None,
+            attention_scale: 0.5,
+        }
+    }
+
+    #[test]
+    fn gelu_matches_its_tanh_form() {
+        for x in [-6.0f32, -1.5, -0.1, 0.0, 0.3, 2.0, 8.0] {
+            let z = 0.797_884_6 * x * (1.0 + 0.044_715 * x * x);
+            let want = 0.5 * x * (1.0 + z.tanh());
+            assert!(
+                (gelu_tanh(x) - want).abs() < 1e-5,
+                "{x}: {} vs {want}",
+                gelu_tanh(x)
+            );
         }
     }
 
@@ -531,13 +500,13 @@ mod tests {
         for (style, pair) in [(RopeStyle::Interleaved, (0, 1)), (RopeStyle::Neox, (0, 2))] {
             let c = config(style);
             // Position 1, frequency 0 is exactly one radian.
-            let (cos, sin) = (
-                vec![1.0, 1.0, 1f32.cos(), 1.0],
-                vec![0.0, 0.0, 1f32.sin(), 0.0],
-            );
+            let table = RopeTable {
+                cos: vec![1.0, 1.0, 1f32.cos(), 1.0],
+                sin: vec![0.0, 0.0, 1f32.sin(), 0.0],
+            };
             let mut x = vec![0.0; 4];
             x[pair.0] = 1.0;
-            rope(&c, &mut x, 1, 1, &cos, &sin);
+            rope(&c, &mut x, 1, 1, &table);
             assert!((x[pair.0] - 1f32.cos()).abs() < 1e-6, "{style:?} {x:?}");
             assert!((x[pair.1] - 1f32.sin()).abs() < 1e-6, "{style:?} {x:?}");
         }

@@ -33,6 +33,7 @@ pub fn scores(q: &[f32], rows: &[f16], stride: usize, scale: f32, out: &mut [f32
         match q.len() {
             64 => return unsafe { x86::scores::<8>(q, rows, stride, scale, out) },
             128 => return unsafe { x86::scores::<16>(q, rows, stride, scale, out) },
+            256 => return unsafe { x86::scores::<32>(q, rows, stride, scale, out) },
             _ => {}
         }
     }
@@ -52,6 +53,7 @@ pub fn weighted_sum(weights: &[f32], rows: &[f16], stride: usize, out: &mut [f32
         // SAFETY: avx2() checked the CPU features; check_rows the bounds.
         match out.len() {
             64 => return unsafe { x86::weighted_sum::<8>(weights, rows, stride, out) },
+            256 => return unsafe { x86::weighted_sum::<32>(weights, rows, stride, out) },
             128 => return unsafe { x86::weighted_sum::<16>(weights, rows, stride, out) },
             _ => {}
         }

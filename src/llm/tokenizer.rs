@@ -13,6 +13,7 @@ use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior};
 
 use super::error::{Error, Result};
 use super::gguf::Gguf;
+use super::sentencepiece::{self, Kind, SentencePiece};
 
 /// GPT-2's pre-tokenizer split (contractions, words, numbers, punctuation, spaces).
 const GPT2_RE: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
@@ -32,16 +33,9 @@ const END_OF_GENERATION: [&str; 6] = [
     "<|end_of_text|>",
 ];
 
-// llama.cpp's token types (tokenizer.ggml.token_type).
-const TYPE_CONTROL: i64 = 3;
-const TYPE_USER_DEFINED: i64 = 4;
-
 /// A tokenizer for one model.
 pub struct Tokenizer {
-    /// Splits special tokens such as `<|im_start|>` out of the text (for prompts we build).
-    special: tokenizers::Tokenizer,
-    /// Treats special-token text as plain text (for text we did not write).
-    literal: tokenizers::Tokenizer,
+    engine: Engine,
     /// The bytes each token stands for; a token may hold part of a UTF-8 character.
     pieces: Vec<Vec<u8>>,
     /// Control tokens (bos, eos, turn markers) are never printed.
@@ -52,6 +46,19 @@ pub struct Tokenizer {
     add_bos: bool,
 }
 
+/// How text becomes tokens, by the vocabulary's kind.
+enum Engine {
+    /// Byte-level BPE (`gpt2`: SmolLM, Qwen2, Llama 3), through the tokenizers crate.
+    Bpe {
+        /// Splits special tokens such as `<|im_start|>` out of the text (for prompts we build).
+        special: tokenizers::Tokenizer,
+        /// Treats special-token text as plain text (for text we did not write).
+        literal: tokenizers::Tokenizer,
+    },
+    /// SentencePiece (`llama`: Llama 2, TinyLlama, Mistral, Gemma).
+    SentencePiece(SentencePiece),
+}
+
 impl Tokenizer {
     pub fn from_gguf(gguf: &Gguf) -> Result<Self> {
         let unsupported = |what: String| Error::Unsupported {
@@ -59,20 +66,10 @@ impl Tokenizer {
             what,
         };
         let model = gguf.string_opt("tokenizer.ggml.model")?.unwrap_or("gpt2");
-        match model {
-            "gpt2" => {}
-            // SentencePiece vocabularies (TinyLlama, Llama 2, Mistral) merge by score,
-            // which the tokenizers BPE model cannot express from GGUF metadata alone.
-            "llama" => {
-                return Err(unsupported(
-                    "SentencePiece tokenizers (tokenizer.ggml.model = \"llama\") are not supported yet; use a model with a byte-level BPE tokenizer (SmolLM, Qwen2, Llama 3)".into(),
-                ))
-            }
-            other => {
-                return Err(unsupported(format!(
-                    "unsupported tokenizer type tokenizer.ggml.model = {other:?} (supported: gpt2)"
-                )))
-            }
+        if !matches!(model, "gpt2" | "llama") {
+            return Err(unsupported(format!(
+                "unsupported tokenizer type tokenizer.ggml.model = {model:?} (supported: gpt2, llama)"
+            )));
         }
         let tokens = gguf.strings("tokenizer.ggml.tokens")?;
         let types = match gguf.value("tokenizer.ggml.token_type") {
@@ -86,71 +83,19 @@ impl Tokenizer {
                 reason: format!("{} types for {} tokens", types.len(), tokens.len()),
             });
         }
-        let merges: Vec<(String, String)> = gguf
-            .strings("tokenizer.ggml.merges")?
-            .into_iter()
-            .map(|m| {
-                m.split_once(' ')
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .ok_or_else(|| Error::Metadata {
-                        path: gguf.path().to_path_buf(),
-                        key: "tokenizer.ggml.merges".into(),
-                        reason: format!("merge {m:?} is not two tokens separated by a space"),
-                    })
-            })
-            .collect::<Result<_>>()?;
+        let kinds: Vec<Kind> = types.iter().map(|&t| Kind::from_gguf(t)).collect();
 
         // The vocabulary id of a token is its index in the list.
         let mut ids = HashMap::with_capacity(tokens.len());
         for (id, token) in tokens.iter().enumerate() {
             ids.entry(token.to_string()).or_insert(id as u32);
         }
-        let vocab: tokenizers::models::bpe::Vocab =
-            ids.iter().map(|(token, &id)| (token.clone(), id)).collect();
-        let bpe = BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .build()
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-
-        let pre = gguf.string_opt("tokenizer.ggml.pre")?.unwrap_or("default");
-        let pre_tokenizer = pre_tokenizer(pre)?;
-
-        let mut special = tokenizers::Tokenizer::new(bpe);
-        special.with_pre_tokenizer(Some(pre_tokenizer));
-        special.with_decoder(Some(ByteLevelDecoder::default()));
-        // Control tokens become single ids wherever their text appears in a prompt
-        // (llama.cpp's `special = true`); user-defined ones too, but as normal tokens.
-        let added: Vec<AddedToken> = tokens
-            .iter()
-            .zip(&types)
-            .filter(|(_, &t)| t == TYPE_CONTROL || t == TYPE_USER_DEFINED)
-            .map(|(token, &t)| {
-                AddedToken::from(token.to_string(), t == TYPE_CONTROL).normalized(false)
-            })
-            .collect();
-        special
-            .add_special_tokens(added.iter().filter(|t| t.special).cloned())
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        special
-            .add_tokens(added.iter().filter(|t| !t.special).cloned())
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let mut literal = special.clone();
-        literal.set_encode_special_tokens(true);
-
-        let byte_of = unicode_to_byte();
-        let pieces = tokens
-            .iter()
-            .zip(&types)
-            .map(|(token, &t)| {
-                if t == TYPE_CONTROL || t == TYPE_USER_DEFINED {
-                    // These are stored as plain text, not byte-level encoded.
-                    token.as_bytes().to_vec()
-                } else {
-                    byte_level_bytes(token, &byte_of)
-                }
-            })
-            .collect();
-        let control = types.iter().map(|&t| t == TYPE_CONTROL).collect();
+        let (engine, pieces) = if model == "llama" {
+            sentencepiece_engine(gguf, &tokens, &kinds)?
+        } else {
+            bpe_engine(gguf, &tokens, &kinds, &ids)?
+        };
+        let control = kinds.iter().map(|&k| k == Kind::Control).collect();
 
         let token_id = |key: &str| -> Result<Option<u32>> {
             match gguf.value(key) {
@@ -172,8 +117,7 @@ impl Tokenizer {
             }
         };
         Ok(Tokenizer {
-            special,
-            literal,
+            engine,
             pieces,
             control,
             ids,
@@ -186,26 +130,64 @@ impl Tokenizer {
     /// Tokens of `text`, with special-token text (e.g. `<|im_end|>`) mapped to
     /// its single id. No bos is added: see [`Tokenizer::encode_prompt`].
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        encode_with(&self.special, text)
+        match &self.engine {
+            Engine::Bpe { special, .. } => encode_with(special, text),
+            Engine::SentencePiece(sp) => Ok(sp.encode(text, true)),
+        }
     }
 
     /// Tokens of `text`, treating special-token text as ordinary characters: for
     /// text from documents, which must not be able to end a turn.
     pub fn encode_literal(&self, text: &str) -> Result<Vec<u32>> {
-        encode_with(&self.literal, text)
+        match &self.engine {
+            Engine::Bpe { literal, .. } => encode_with(literal, text),
+            Engine::SentencePiece(sp) => Ok(sp.encode(text, false)),
+        }
+    }
+
+    /// Tokens of a prompt given in parts, each `(text, literal)` (see
+    /// [`Tokenizer::encode_literal`]), bos first when the model asks for it.
+    /// A SentencePiece vocabulary encodes the plain text across parts as one
+    /// run, as it would the whole prompt; byte-level BPE encodes each part
+    /// (chat templates end their markup with a newline, where BPE splits anyway).
+    pub fn encode_parts(&self, parts: &[(&str, bool)]) -> Result<Vec<u32>> {
+        let ids = match &self.engine {
+            Engine::Bpe { special, literal } => {
+                let mut ids = Vec::new();
+                for &(text, is_literal) in parts {
+                    ids.extend(encode_with(
+                        if is_literal { literal } else { special },
+                        text,
+                    )?);
+                }
+                ids
+            }
+            Engine::SentencePiece(sp) => {
+                let parts: Vec<(&str, bool)> = parts
+                    .iter()
+                    .map(|&(text, literal)| (text, !literal))
+                    .collect();
+                sp.encode_parts(&parts)
+            }
+        };
+        Ok(self.with_bos(ids))
     }
 
     /// Tokens of a whole prompt: bos first when the model asks for it.
     pub fn encode_prompt(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self.with_bos(self.encode(text)?))
+    }
+
+    fn with_bos(&self, body: Vec<u32>) -> Vec<u32> {
         let mut ids = Vec::new();
         if let (true, Some(bos)) = (self.add_bos, self.bos) {
-            ids.push(bos);
+            // A template that writes the bos text itself must not get it twice.
+            if body.first() != Some(&bos) {
+                ids.push(bos);
+            }
         }
-        let body = self.encode(text)?;
-        // A template that writes the bos text itself must not get it twice.
-        let skip = usize::from(!ids.is_empty() && body.first() == ids.first());
-        ids.extend_from_slice(&body[skip..]);
-        Ok(ids)
+        ids.extend(body);
+        ids
     }
 
     /// The text of `ids`, leaving out control tokens.
@@ -261,6 +243,105 @@ impl Tokenizer {
         ids.dedup();
         ids
     }
+}
+
+/// Byte-level BPE from the GGUF's tokens and merges; returns the engine and
+/// each token's bytes.
+fn bpe_engine(
+    gguf: &Gguf,
+    tokens: &[&str],
+    kinds: &[Kind],
+    ids: &HashMap<String, u32>,
+) -> Result<(Engine, Vec<Vec<u8>>)> {
+    let merges: Vec<(String, String)> = gguf
+        .strings("tokenizer.ggml.merges")?
+        .into_iter()
+        .map(|m| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .ok_or_else(|| Error::Metadata {
+                    path: gguf.path().to_path_buf(),
+                    key: "tokenizer.ggml.merges".into(),
+                    reason: format!("merge {m:?} is not two tokens separated by a space"),
+                })
+        })
+        .collect::<Result<_>>()?;
+    let vocab: tokenizers::models::bpe::Vocab =
+        ids.iter().map(|(token, &id)| (token.clone(), id)).collect();
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .build()
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+
+    let pre = gguf.string_opt("tokenizer.ggml.pre")?.unwrap_or("default");
+    let pre_tokenizer = pre_tokenizer(pre)?;
+
+    let mut special = tokenizers::Tokenizer::new(bpe);
+    special.with_pre_tokenizer(Some(pre_tokenizer));
+    special.with_decoder(Some(ByteLevelDecoder::default()));
+    // Control tokens become single ids wherever their text appears in a prompt
+    // (llama.cpp's `special = true`); user-defined ones too, but as normal tokens.
+    let added: Vec<AddedToken> = tokens
+        .iter()
+        .zip(kinds)
+        .filter(|(_, &k)| k == Kind::Control || k == Kind::UserDefined)
+        .map(|(token, &k)| {
+            AddedToken::from(token.to_string(), k == Kind::Control).normalized(false)
+        })
+        .collect();
+    special
+        .add_special_tokens(added.iter().filter(|t| t.special).cloned())
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    special
+        .add_tokens(added.iter().filter(|t| !t.special).cloned())
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    let mut literal = special.clone();
+    literal.set_encode_special_tokens(true);
+
+    let byte_of = unicode_to_byte();
+    let pieces = tokens
+        .iter()
+        .zip(kinds)
+        .map(|(token, &k)| {
+            if k == Kind::Control || k == Kind::UserDefined {
+                // These are stored as plain text, not byte-level encoded.
+                token.as_bytes().to_vec()
+            } else {
+                byte_level_bytes(token, &byte_of)
+            }
+        })
+        .collect();
+    Ok((Engine::Bpe { special, literal }, pieces))
+}
+
+/// SentencePiece from the GGUF's tokens and scores (it has no merges).
+fn sentencepiece_engine(
+    gguf: &Gguf,
+    tokens: &[&str],
+    kinds: &[Kind],
+) -> Result<(Engine, Vec<Vec<u8>>)> {
+    let scores = gguf.floats("tokenizer.ggml.scores")?;
+    if scores.len() != tokens.len() {
+        return Err(Error::Metadata {
+            path: gguf.path().to_path_buf(),
+            key: "tokenizer.ggml.scores".into(),
+            reason: format!("{} scores for {} tokens", scores.len(), tokens.len()),
+        });
+    }
+    let unknown = match gguf.value("tokenizer.ggml.unknown_token_id") {
+        Some(_) => Some(gguf.uint("tokenizer.ggml.unknown_token_id")? as u32)
+            .filter(|&id| (id as usize) < tokens.len()),
+        None => None,
+    };
+    // llama.cpp's default for SentencePiece vocabularies; Gemma's say false.
+    let add_space_prefix = gguf.bool_or("tokenizer.ggml.add_space_prefix", true)?;
+    let sp = SentencePiece::new(tokens, kinds, scores, unknown, add_space_prefix)?;
+    let pieces = tokens
+        .iter()
+        .zip(kinds)
+        .map(|(token, &k)| sentencepiece::piece_bytes(token, k))
+        .collect();
+    Ok((Engine::SentencePiece(sp), pieces))
 }
 
 fn encode_with(tokenizer: &tokenizers::Tokenizer, text: &str) -> Result<Vec<u32>> {
@@ -410,8 +491,10 @@ mod tests {
         let bpe = BPE::default();
         let t = tokenizers::Tokenizer::new(bpe);
         Tokenizer {
-            literal: t.clone(),
-            special: t,
+            engine: Engine::Bpe {
+                literal: t.clone(),
+                special: t,
+            },
             control: vec![false; pieces.len()],
             pieces,
             ids: HashMap::new(),

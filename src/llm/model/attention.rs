@@ -14,11 +14,20 @@ use super::Config;
 /// of the loads, and nine items (SmolLM2) spread evenly over the cores where
 /// three groups did not. Each group's keys are read once per query head, from
 /// cache after the first.
-pub(super) fn attention(c: &Config, q: &[f32], k: &[f16], v: &[f16], pos0: usize, out: &mut [f32]) {
+/// With a `window`, a row sees only the last `window` positions up to its own.
+pub(super) fn attention(
+    c: &Config,
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    pos0: usize,
+    window: Option<usize>,
+    out: &mut [f32],
+) {
     let hd = c.head_dim;
     let kv = c.kv_dim();
     let group = c.n_head / c.n_kv_head;
-    let scale = 1.0 / (hd as f32).sqrt();
+    let scale = c.attention_scale;
     let rows = q.len() / c.q_dim();
     // A head's output is its own slice of `out`, so items share nothing but
     // read-only data.
@@ -27,10 +36,11 @@ pub(super) fn attention(c: &Config, q: &[f32], k: &[f16], v: &[f16], pos0: usize
         let mut weights = Vec::with_capacity(pos0 + rows);
         for item in items_of_task {
             let (r, head) = (item / c.n_head, item % c.n_head);
-            let n_pos = pos0 + r + 1;
-            let kv_off = (head / group) * hd;
+            let end = pos0 + r + 1;
+            let start = window.map_or(0, |w| end.saturating_sub(w));
+            let kv_off = start * kv + (head / group) * hd;
             let q_head = &q[r * c.q_dim() + head * hd..r * c.q_dim() + (head + 1) * hd];
-            weights.resize(n_pos, 0.0);
+            weights.resize(end - start, 0.0);
             simd::scores(q_head, &k[kv_off..], kv, scale, &mut weights);
             let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let sum = simd::exp_shifted(&mut weights, max);
@@ -73,6 +83,7 @@ mod tests {
             n_head: 6,
             n_kv_head: 2,
             head_dim: 8,
+            attention_scale: 1.0 / 8f32.sqrt(),
             dim: 48,
             context_length: 2048,
             ..config(RopeStyle::Interleaved)
@@ -89,7 +100,7 @@ mod tests {
             .map(|i| f16::from_f32(wave(i, 0.23)))
             .collect();
         let mut out = vec![0.0; c.q_dim()];
-        attention(&c, &q, &k, &v, pos0, &mut out);
+        attention(&c, &q, &k, &v, pos0, None, &mut out);
 
         let group = c.n_head / c.n_kv_head;
         for head in 0..c.n_head {
@@ -130,10 +141,31 @@ mod tests {
         let v = halves(&[1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 5.0]);
         let q = vec![0.5; 16];
         let mut out = vec![0.0; 16];
-        attention(&c, &q, &k, &v, 0, &mut out);
+        attention(&c, &q, &k, &v, 0, None, &mut out);
         // Row 0 sees only position 0.
         assert_eq!(&out[..8], &[1.0; 8]);
         // Row 1 sees both, equally (same score), for both query heads.
         assert!(out[8..].iter().all(|&o| (o - 3.0).abs() < 1e-5), "{out:?}");
+    }
+
+    #[test]
+    fn a_window_hides_the_positions_before_it() {
+        let c = config(RopeStyle::Interleaved);
+        // Four cached positions with equal keys and distinct values; the new
+        // row (position 3) with a window of 2 sees positions 2 and 3 only.
+        let halves = |x: &[f32]| x.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>();
+        let k = halves(&[1.0; 16]);
+        let v: Vec<f16> = halves(
+            &[1.0f32, 2.0, 4.0, 8.0]
+                .iter()
+                .flat_map(|&x| [x; 4])
+                .collect::<Vec<_>>(),
+        );
+        let q = vec![0.5; 8];
+        let mut out = vec![0.0; 8];
+        attention(&c, &q, &k, &v, 3, Some(2), &mut out);
+        assert!(out.iter().all(|&o| (o - 6.0).abs() < 1e-5), "{out:?}");
+        attention(&c, &q, &k, &v, 3, None, &mut out);
+        assert!(out.iter().all(|&o| (o - 3.75).abs() < 1e-5), "{out:?}");
     }
 }
