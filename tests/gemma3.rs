@@ -8,7 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{json, models_dir, ok, rag, FIXTURES};
+use common::{fixture_json, ids, json, models_dir, ok, rag, FIXTURES};
 use rag::llm::gguf::Gguf;
 use rag::llm::model::Model;
 use rag::llm::sampler::argmax;
@@ -30,18 +30,7 @@ fn model_path() -> PathBuf {
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(format!("{FIXTURES}/gemma3-llamacpp-reference.json"))
-        .expect("reference file");
-    serde_json::from_str(&text).expect("reference JSON")
-}
-
-fn ids(value: &Value) -> Vec<u32> {
-    value
-        .as_array()
-        .expect("an array of ids")
-        .iter()
-        .map(|v| v.as_u64().expect("an id") as u32)
-        .collect()
+    fixture_json("gemma3-llamacpp-reference.json")
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use common::{json, models_dir, ok, rag, run, FIXTURES};
+use common::{fixture_json, ids, json, models_dir, ok, rag, run};
 use rag::llm::template::ChatTemplate;
 use rag::llm::{GenerateOptions, Generator, Message, PromptFormat, SamplingOptions, StreamDecoder};
 use serde_json::Value;
@@ -28,18 +28,7 @@ fn generator() -> &'static Generator {
 }
 
 fn reference() -> Value {
-    let text = std::fs::read_to_string(format!("{FIXTURES}/smollm2-llamacpp-reference.json"))
-        .expect("reference file");
-    serde_json::from_str(&text).expect("reference JSON")
-}
-
-fn ids(value: &Value) -> Vec<u32> {
-    value
-        .as_array()
-        .expect("an array of ids")
-        .iter()
-        .map(|v| v.as_u64().expect("an id") as u32)
-        .collect()
+    fixture_json("smollm2-llamacpp-reference.json")
 }
 
 #[test]

@@ -149,3 +149,20 @@ pub fn tiny_pdf(text: &str) -> Vec<u8> {
     );
     pdf
 }
+
+/// A JSON file from `tests/fixtures`.
+pub fn fixture_json(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(format!("{FIXTURES}/{name}"))
+        .unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// A JSON array of token ids.
+pub fn ids(value: &serde_json::Value) -> Vec<u32> {
+    value
+        .as_array()
+        .expect("an array of ids")
+        .iter()
+        .map(|v| v.as_u64().expect("an id") as u32)
+        .collect()
+}
