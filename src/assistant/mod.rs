@@ -327,21 +327,9 @@ impl Assistant {
                 request, sources, &retrieval, timings, started, false, on_event,
             ));
         }
-        let style = if self.generator.format().is_chat() {
-            Style::for_parameters(self.generator.config().parameters())
-        } else {
-            Style::Document
-        };
         let turns = self.recent_turns(request.history, &sources, options);
-        let (prompt_ids, stop_strings) = if style == Style::Document {
-            prompt::encode_document(
-                &self.generator,
-                &sources,
-                turns,
-                request.question,
-                options.think,
-            )?
-        } else {
+        let (prompt_ids, stop_strings) = if self.generator.format().is_chat() {
+            let style = Style::for_parameters(self.generator.config().parameters());
             let mut messages = vec![Message::new(
                 "system",
                 &prompt::system_instruction(style, options.think),
@@ -360,6 +348,15 @@ impl Assistant {
                 stop_strings.push(prompt::NEXT_QUESTION.to_string());
             }
             (ids, stop_strings)
+        } else {
+            // A base model: no conversation to hold, only a document to go on with.
+            prompt::encode_document(
+                &self.generator,
+                &sources,
+                turns,
+                request.question,
+                options.think,
+            )?
         };
         let generate = GenerateOptions {
             stop_strings,

@@ -4,7 +4,7 @@
 
 use crate::llm::{Generator, Message, Result as LlmResult};
 
-use super::sources::{block, Source};
+use super::sources::{block, title, Source};
 use super::Turn;
 
 /// What the gate says, and what larger models are told to say, when the
@@ -33,9 +33,6 @@ pub enum Style {
     /// For larger models, which follow instructions: answer only from the
     /// sources, cite them, say when they do not hold the answer.
     Instructed,
-    /// For base models (no chat template): a document they can only go on
-    /// with the answer, see [`encode_document`].
-    Document,
 }
 
 impl Style {
@@ -50,7 +47,7 @@ impl Style {
 
 pub fn system_instruction(style: Style, think: bool) -> String {
     let mut text = match style {
-        Style::Reading | Style::Document => String::from("You are a helpful assistant."),
+        Style::Reading => String::from("You are a helpful assistant."),
         Style::Instructed => format!(
             "You answer questions using only the numbered sources you are given. \
              Answer briefly and cite the sources you used by their numbers in brackets, like [1]. \
@@ -74,13 +71,11 @@ pub fn user_message(style: Style, sources: &[Source], question: &str) -> String 
         Style::Reading => format!(
             "Question: {question}\n\nRead the text and answer the question.\n\n{sources}\n\nQuestion: {question}\nShort answer:"
         ),
-        Style::Instructed | Style::Document => {
-            format!("Sources:\n\n{sources}\n\nQuestion: {question}")
-        }
+        Style::Instructed => format!("Sources:\n\n{sources}\n\nQuestion: {question}"),
     }
 }
 
-/// The prompt for a base model, which completes documents rather than
+/// The prompt for a base model (no chat template), which completes documents rather than
 /// following instructions: the numbered sources, the conversation so far as
 /// "Question:"/"Answer:" lines, then the question and an open "Answer:".
 /// The answer ends at the end of its line (with `think`, at the next
@@ -168,18 +163,15 @@ pub fn encode_messages(
 /// then goes on with a source "[4]" of its own instead of the answer. A
 /// markdown heading that repeats the title is left out.
 fn document_block(source: &Source) -> String {
-    let title = if source.heading.is_empty() {
-        source.path.as_str()
-    } else {
-        source.heading.as_str()
-    };
+    let title = title(source);
     let last_title = title.rsplit(" > ").next().unwrap_or(title).trim();
+    let repeats_title =
+        |line: &str| line.starts_with('#') && line.trim_matches('#').trim() == last_title;
     let body: Vec<&str> = source
         .text
         .lines()
         .map(str::trim_end)
-        .filter(|line| !line.trim().is_empty())
-        .filter(|line| line.trim_start_matches('#').trim() != last_title || !line.starts_with('#'))
+        .filter(|line| !line.trim().is_empty() && !repeats_title(line))
         .collect();
     format!("[{}] {}\n{}", source.n, title, body.join("\n"))
 }

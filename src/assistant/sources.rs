@@ -178,12 +178,16 @@ pub fn pack(sources: Vec<Source>, budget: usize, count: &dyn Fn(&str) -> usize) 
 /// text. The file path is left out: the model copied paths into its answers,
 /// and the reader gets them from the sources list.
 pub fn block(source: &Source) -> String {
-    let title = if source.heading.is_empty() {
+    format!("[{}] {}\n{}", source.n, title(source), source.text.trim())
+}
+
+/// What the prompt calls a source: its heading path, else its file path.
+pub fn title(source: &Source) -> &str {
+    if source.heading.is_empty() {
         source.path.as_str()
     } else {
         source.heading.as_str()
-    };
-    format!("[{}] {}\n{}", source.n, title, source.text.trim())
+    }
 }
 
 /// The longest prefix of `text` within `budget` tokens, ending at a line or

@@ -127,14 +127,14 @@ impl SentencePiece {
         })
     }
 
-    /// Token ids of `text`; with `parse_special`, control-token text (e.g.
+    /// Token ids of `text`; unless `literal`, control-token text (e.g.
     /// `<start_of_turn>`) becomes that token.
-    pub fn encode(&self, text: &str, parse_special: bool) -> Vec<u32> {
-        self.encode_parts(&[(text, parse_special)])
+    pub fn encode(&self, text: &str, literal: bool) -> Vec<u32> {
+        self.encode_parts(&[(text, literal)])
     }
 
-    /// Token ids of a text given in parts, each with its own `parse_special`:
-    /// special tokens are found only where asked, but plain text runs on
+    /// Token ids of a text given in `(text, literal)` parts: control tokens
+    /// are found only in the parts that are not literal, but plain text runs on
     /// across parts, so the ids are those of the whole text ("[INST] " then
     /// "What" gives `▁What`, as "[INST] What" does).
     pub fn encode_parts(&self, parts: &[(&str, bool)]) -> Vec<u32> {
@@ -146,11 +146,11 @@ impl SentencePiece {
                 fragments.push(Fragment::Text(text.to_string()));
             }
         };
-        for &(text, parse_special) in parts {
-            let splitter = if parse_special {
-                self.special.as_ref()
-            } else {
+        for &(text, literal) in parts {
+            let splitter = if literal {
                 self.user_defined.as_ref()
+            } else {
+                self.special.as_ref()
             };
             let mut start = 0;
             if let Some(splitter) = splitter {
@@ -344,7 +344,7 @@ mod tests {
             ("▁a", -3.0, Normal),
         ]);
         // "▁abc": "bc" (-2) beats "▁a" (-3) and "ab" (-5); then "▁a" + "bc".
-        assert_eq!(sp.encode("abc", false), vec![7, 6]);
+        assert_eq!(sp.encode("abc", true), vec![7, 6]);
     }
 
     #[test]
@@ -358,10 +358,10 @@ mod tests {
             ("<0xA9>", 0.0, Byte),
             ("x", -1.0, Normal),
         ]);
-        assert_eq!(sp.encode("é", false), vec![2, 3, 4]);
-        // Control text is plain text unless asked for; a space goes after it.
-        assert_eq!(sp.encode("<s>x", true), vec![1, 2, 5]);
-        assert!(!sp.encode("<s>x", false).contains(&1));
+        assert_eq!(sp.encode("é", true), vec![2, 3, 4]);
+        // Control text is plain text in literal text; a space goes after it.
+        assert_eq!(sp.encode("<s>x", false), vec![1, 2, 5]);
+        assert!(!sp.encode("<s>x", true).contains(&1));
     }
 
     #[test]

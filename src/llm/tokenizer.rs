@@ -132,7 +132,7 @@ impl Tokenizer {
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         match &self.engine {
             Engine::Bpe { special, .. } => encode_with(special, text),
-            Engine::SentencePiece(sp) => Ok(sp.encode(text, true)),
+            Engine::SentencePiece(sp) => Ok(sp.encode(text, false)),
         }
     }
 
@@ -141,7 +141,7 @@ impl Tokenizer {
     pub fn encode_literal(&self, text: &str) -> Result<Vec<u32>> {
         match &self.engine {
             Engine::Bpe { literal, .. } => encode_with(literal, text),
-            Engine::SentencePiece(sp) => Ok(sp.encode(text, false)),
+            Engine::SentencePiece(sp) => Ok(sp.encode(text, true)),
         }
     }
 
@@ -162,13 +162,7 @@ impl Tokenizer {
                 }
                 ids
             }
-            Engine::SentencePiece(sp) => {
-                let parts: Vec<(&str, bool)> = parts
-                    .iter()
-                    .map(|&(text, literal)| (text, !literal))
-                    .collect();
-                sp.encode_parts(&parts)
-            }
+            Engine::SentencePiece(sp) => sp.encode_parts(parts),
         };
         Ok(self.with_bos(ids))
     }
