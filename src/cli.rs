@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::defaults;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rag",
@@ -17,9 +19,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "RAG_INDEX", value_name = "DIR")]
     pub index: Option<PathBuf>,
 
-    /// Model folder [default: $RAG_MODELS or ~/.local/share/rag/models]
+    /// Model folder [default: $RAG_MODELS, the config file's `models`, or ~/.local/share/rag/models]
     #[arg(long, global = true, value_name = "DIR")]
     pub models: Option<PathBuf>,
+
+    /// Config file [default: $RAG_CONFIG, else ~/.config/rag/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Print nothing but results and errors
     #[arg(short, long, global = true)]
@@ -49,6 +55,58 @@ pub enum Command {
     Eval(EvalArgs),
     /// Run the language model alone on a prompt (no retrieval) and stream its answer
     Generate(GenerateArgs),
+    /// The language models rag can run: list them, measure them, download them
+    Models(ModelsArgs),
+    /// Print the effective settings and where each came from (flag, config file, default)
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: Option<ModelsCommand>,
+
+    /// Print as JSON (for the list)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// The catalogue: installed or not, size, this machine's measured speed
+    List {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure prefill and decode speed and the first-token time of a
+    /// 600-token open-book prompt, and store them for `rag models`
+    Bench {
+        /// Catalogue names [default: every installed model]
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+
+        /// Tokens to decode after the prompt
+        #[arg(long, default_value_t = 32, value_name = "N")]
+        decode_tokens: usize,
+
+        /// Print the measurements as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a catalogue model from the Hugging Face hub into the model
+    /// folder (checked against its sha256)
+    Pull {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -177,9 +235,10 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "TEXT", conflicts_with = "raw")]
     pub system: Option<String>,
 
-    /// GGUF model file [default: SmolLM2-135M-Instruct in the model folder]
-    #[arg(long, value_name = "FILE.gguf")]
-    pub model: Option<PathBuf>,
+    /// A catalogue model (see `rag models`) or a GGUF file [default: the
+    /// config file's model, else the catalogue's default]
+    #[arg(long, value_name = "NAME|FILE.gguf")]
+    pub model: Option<String>,
 
     #[command(flatten)]
     pub sampling: SamplingArgs,
@@ -198,82 +257,63 @@ pub struct GenerateArgs {
 }
 
 /// Sampling flags shared by every command that runs the language model.
-#[derive(Debug, Clone, Args)]
+/// Unset flags fall back to the config file, then to `config::defaults`.
+#[derive(Debug, Clone, Default, Args)]
 pub struct SamplingArgs {
-    /// Sampling temperature (0: always the most likely token) [default: 0.7 for
-    /// generate, 0 for answers from documents]
-    #[arg(long, value_name = "T", help_heading = "Sampling")]
+    #[arg(long, value_name = "T", help_heading = "Sampling", help = format!(
+        "Sampling temperature (0: always the most likely token) [default: {} for generate, {} for answers from documents]",
+        defaults::FREE_TEMPERATURE, defaults::ANSWER_TEMPERATURE))]
     pub temperature: Option<f32>,
 
-    /// Sample from the K most likely tokens only (0: all)
-    #[arg(
-        long,
-        default_value_t = 40,
-        value_name = "K",
-        help_heading = "Sampling"
-    )]
-    pub top_k: usize,
+    #[arg(long, value_name = "K", help_heading = "Sampling", help = format!(
+        "Sample from the K most likely tokens only (0: all) [default: {}]", defaults::TOP_K))]
+    pub top_k: Option<usize>,
 
-    /// Sample from the most likely tokens holding this much probability (1: all)
-    #[arg(
-        long,
-        default_value_t = 0.95,
-        value_name = "P",
-        help_heading = "Sampling"
-    )]
-    pub top_p: f32,
+    #[arg(long, value_name = "P", help_heading = "Sampling", help = format!(
+        "Sample from the most likely tokens holding this much probability (1: all) [default: {}]",
+        defaults::TOP_P))]
+    pub top_p: Option<f32>,
 
-    /// Drop tokens less likely than this fraction of the most likely one (0: none)
-    #[arg(
-        long,
-        default_value_t = 0.05,
-        value_name = "P",
-        help_heading = "Sampling"
-    )]
-    pub min_p: f32,
+    #[arg(long, value_name = "P", help_heading = "Sampling", help = format!(
+        "Drop tokens less likely than this fraction of the most likely one (0: none) [default: {}]",
+        defaults::MIN_P))]
+    pub min_p: Option<f32>,
 
-    /// Penalty for repeating recent tokens (1: none)
-    #[arg(
-        long,
-        default_value_t = 1.1,
-        value_name = "X",
-        help_heading = "Sampling"
-    )]
-    pub repeat_penalty: f32,
+    #[arg(long, value_name = "X", help_heading = "Sampling", help = format!(
+        "Penalty for repeating recent tokens (1: none) [default: {}]", defaults::REPEAT_PENALTY))]
+    pub repeat_penalty: Option<f32>,
 
-    /// How many recent tokens the repeat penalty looks at
-    #[arg(
-        long,
-        default_value_t = 64,
-        value_name = "N",
-        help_heading = "Sampling"
-    )]
-    pub repeat_last_n: usize,
+    #[arg(long, value_name = "N", help_heading = "Sampling", help = format!(
+        "How many recent tokens the repeat penalty looks at [default: {}]",
+        defaults::REPEAT_LAST_N))]
+    pub repeat_last_n: Option<usize>,
 
     /// Seed for sampling, for reproducible output [default: random]
     #[arg(long, value_name = "N", help_heading = "Sampling")]
     pub seed: Option<u64>,
 }
 
-/// How questions are answered: shared by `ask` and `eval`.
-#[derive(Debug, Clone, Args)]
+/// How questions are answered: shared by `ask`, `chat`, `batch` and `eval`.
+/// Unset flags fall back to the config file, then to `config::defaults`.
+#[derive(Debug, Clone, Default, Args)]
 pub struct AnswerArgs {
-    /// Passages to retrieve (neighbours in one file are merged into one source)
-    #[arg(short, default_value_t = 3, value_name = "N")]
-    pub k: usize,
+    #[arg(short, value_name = "N", help = format!(
+        "Passages to retrieve (neighbours in one file are merged into one source) [default: {}]",
+        defaults::K))]
+    pub k: Option<usize>,
 
-    /// Token budget for the sources in the prompt
-    #[arg(long, default_value_t = 1000, value_name = "N")]
-    pub context_tokens: usize,
+    #[arg(long, value_name = "N", help = format!(
+        "Token budget for the sources in the prompt [default: {}]", defaults::CONTEXT_TOKENS))]
+    pub context_tokens: Option<usize>,
 
-    /// Stop the answer after this many tokens
-    #[arg(long, default_value_t = 96, value_name = "N")]
-    pub max_tokens: usize,
+    #[arg(long, value_name = "N", help = format!(
+        "Stop the answer after this many tokens [default: {}]", defaults::MAX_TOKENS))]
+    pub max_tokens: Option<usize>,
 
-    /// Sample N answers and keep the one best supported by the sources
-    /// (needs --temperature above 0)
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub samples: usize,
+    #[arg(long, value_name = "N", help = format!(
+        "Sample N answers and keep the one best supported by the sources (needs --temperature above 0) [default: {}]",
+        defaults::SAMPLES))]
+    pub samples: Option<usize>,
 
     /// Let the model reason step by step before its answer (hidden unless --show-thinking)
     #[arg(long)]
@@ -283,15 +323,15 @@ pub struct AnswerArgs {
     #[arg(long, requires = "think")]
     pub show_thinking: bool,
 
-    /// GGUF model file [default: SmolLM2-135M-Instruct in the model folder]
-    #[arg(long, value_name = "FILE.gguf")]
-    pub model: Option<PathBuf>,
+    /// A catalogue model (see `rag models`) or a GGUF file [default: the
+    /// config file's model, else the catalogue's default]
+    #[arg(long, value_name = "NAME|FILE.gguf")]
+    pub model: Option<String>,
 
-    /// Refuse without asking the model unless the best passage's similarity
-    /// (cosine) plus its keyword match (BM25 / the score of a passage holding
-    /// every word of the question) reaches this
-    #[arg(long, default_value_t = crate::assistant::DEFAULT_MIN_STRENGTH, value_name = "X", help_heading = "Gate")]
-    pub min_evidence: f32,
+    #[arg(long, value_name = "X", help_heading = "Gate", help = format!(
+        "Refuse without asking the model unless the best passage's similarity (cosine) plus its keyword match (BM25 / the score of a passage holding every word of the question) reaches this [default: {}]",
+        defaults::MIN_EVIDENCE))]
+    pub min_evidence: Option<f32>,
 
     #[command(flatten)]
     pub sampling: SamplingArgs,

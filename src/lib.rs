@@ -5,6 +5,7 @@ pub mod assistant;
 pub mod batch;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod context;
 pub mod embedding;
 mod error;
@@ -18,7 +19,7 @@ use cli::{Cli, Command};
 
 /// Runs one command line; the binary only maps the result to an exit code.
 pub fn run(cli: Cli) -> Result<()> {
-    let ctx = context::Context::new(&cli);
+    let ctx = context::Context::new(&cli)?;
     match &cli.command {
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
         Command::Search(args) => commands::search::run(&ctx, args),
@@ -28,5 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Batch(args) => commands::batch::run(&ctx, args),
         Command::Eval(args) => commands::eval::run(&ctx, args),
         Command::Generate(args) => commands::generate::run(&ctx, args),
+        Command::Models(args) => commands::models::run(&ctx, args),
+        Command::Config(args) => commands::config::run(&ctx, args),
     }
 }

@@ -66,9 +66,19 @@ fn ask_answers_from_the_right_file_and_cites_it() {
             .iter()
             .find(|s| s["n"] == citation["n"])
             .unwrap_or_else(|| panic!("citation {citation} is not a source"));
-        for key in ["path", "line_start", "line_end"] {
-            assert_eq!(citation[key], source[key]);
-        }
+        assert_eq!(citation["path"], source["path"]);
+        assert_eq!(
+            citation["chunk_lines"],
+            serde_json::json!([source["line_start"], source["line_end"]])
+        );
+        // The quote's lines lie inside the passage's.
+        let (start, end) = (&citation["line_start"], &citation["line_end"]);
+        assert!(
+            start.as_u64() >= source["line_start"].as_u64(),
+            "{citation}"
+        );
+        assert!(end.as_u64() <= source["line_end"].as_u64(), "{citation}");
+        assert!(start.as_u64() <= end.as_u64(), "{citation}");
     }
     assert!(citations
         .iter()
@@ -88,7 +98,71 @@ fn ask_answers_from_the_right_file_and_cites_it() {
         );
     }
     assert!(timings["prefill_tok_s"].as_f64().unwrap() > 0.0);
-    assert_eq!(answer["model"], "SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert_eq!(answer["model"], "smollm2-135m-instruct");
+}
+
+/// Notes where the answer sits on two lines in the middle of the file, among
+/// sentences with other ports.
+const BACKUP_NOTES: &str = "# Backups
+
+Our nightly backup copies the home folders to the storage server.
+It starts at half past two and usually takes forty minutes.
+
+## Remote host
+
+The backup job connects to the remote host
+over SSH on port 2222, not the default port.
+Old copies are kept for fourteen days.
+
+- the web server listens on port 8080
+- the database listens on port 5432
+";
+const BACKUP_QUESTION: &str = "Which port does the backup job connect to?";
+const BACKUP_QUOTE: &str =
+    "The backup job connects to the remote host over SSH on port 2222, not the default port.";
+
+#[test]
+fn a_citation_quotes_the_supporting_sentence_at_its_line() {
+    // Alone: beside the wiki fixtures the 135M model reads "port" as
+    // Belfast's harbour.
+    let ws = Workspace {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::create_dir_all(ws.docs()).unwrap();
+    std::fs::write(ws.docs().join("backup.md"), BACKUP_NOTES).unwrap();
+    ws.ingest_json(&[]);
+    let answer = ask_json(&ws, BACKUP_QUESTION, &[]);
+    assert!(
+        answer["answer"].as_str().unwrap().contains("2222"),
+        "{answer}"
+    );
+    assert_eq!(answer["unsupported"], false, "{answer}");
+    let citations = answer["citations"].as_array().unwrap();
+    let citation = citations
+        .iter()
+        .find(|c| file_name(&c["path"]) == "backup.md")
+        .unwrap_or_else(|| panic!("backup.md is not cited: {answer}"));
+    assert_eq!(citation["quote"], BACKUP_QUOTE, "{answer}");
+    assert_eq!(citation["line_start"], 8, "{answer}");
+    assert_eq!(citation["line_end"], 9, "{answer}");
+    let chunk = citation["chunk_lines"].as_array().unwrap();
+    assert!(
+        chunk[0].as_u64() < Some(8) && chunk[1].as_u64() > Some(9),
+        "{answer}"
+    );
+
+    // On the terminal (here a pipe: no colours) the citation is `path:line`
+    // with the quote under it.
+    let out = ok(ws
+        .rag()
+        .args(["ask", BACKUP_QUESTION, "--max-tokens", "48"]));
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("[1] docs/backup.md:8"))
+        .unwrap_or_else(|| panic!("no `[1] docs/backup.md:8` line: {out}"));
+    assert_eq!(lines[at + 1], format!("    \"{BACKUP_QUOTE}\""), "{out}");
+    assert!(!out.contains('\u{1b}'), "{out}");
 }
 
 #[test]

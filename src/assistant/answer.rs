@@ -66,6 +66,9 @@ pub enum Refusal {
     Gate,
     /// The model said the sources do not hold the answer.
     Model,
+    /// The model's answer repeated words that the sources hold only inside
+    /// instructions addressed to it: it obeyed a document instead of reading it.
+    Injection,
 }
 
 /// A source the answer relies on.
@@ -73,8 +76,14 @@ pub enum Refusal {
 pub struct Citation {
     pub n: usize,
     pub path: String,
+    /// The quote's lines when there is a quote, else the passage's.
     pub line_start: u32,
     pub line_end: u32,
+    /// The sentence (or two) of the source that backs the answer best; None
+    /// when no word of the answer is in the source.
+    pub quote: Option<String>,
+    /// The whole passage's first and last lines.
+    pub chunk_lines: [u32; 2],
     /// True when the model cited nothing and this source was chosen because
     /// the answer's words overlap it most.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -88,6 +97,8 @@ impl Citation {
             path: source.path.clone(),
             line_start: source.line_start,
             line_end: source.line_end,
+            quote: None,
+            chunk_lines: [source.line_start, source.line_end],
             inferred,
         }
     }
@@ -118,6 +129,9 @@ pub struct Answer {
     pub thinking: Option<String>,
     /// Share of the answer's words found in the sources, per sentence (0 to 1).
     pub grounding: f32,
+    /// No sentence of any source holds enough of the answer's words to back
+    /// it (never set on a refusal).
+    pub unsupported: bool,
     pub evidence: Evidence,
     pub timings: AnswerTimings,
     pub model: String,

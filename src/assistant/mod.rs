@@ -6,7 +6,9 @@ mod answer;
 mod candidate;
 pub mod citations;
 pub mod grounding;
+pub mod injection;
 pub mod prompt;
+pub mod quote;
 pub mod sources;
 
 use std::time::Instant;
@@ -18,10 +20,16 @@ use crate::llm::{GenerateOptions, Generator, Message, PenaltyScope, StopReason};
 use crate::{Error, Result};
 
 pub use answer::{Answer, AnswerTimings, Citation, Evidence, Gate, Refusal, DEFAULT_MIN_STRENGTH};
+pub use prompt::Style;
 pub use sources::Source;
 
 use candidate::{citations_for, Candidate, Shown};
-use prompt::{Style, REFUSAL};
+use prompt::REFUSAL;
+
+/// Said after the refusal when the model's answer followed an instruction
+/// found inside a source (the words are not repeated: they are the payload).
+pub const WITHHELD: &str =
+    "(The model's answer was withheld: it followed an instruction found inside a source.)";
 
 /// Tokens kept free for the instruction, the question and the template's markup.
 const PROMPT_OVERHEAD: usize = 256;
@@ -154,6 +162,8 @@ pub struct Assistant {
     embedder: OnnxEmbedder,
     generator: Generator,
     model_name: String,
+    /// The prompt measured best for this model; None: chosen by its size.
+    style: Option<Style>,
 }
 
 impl Assistant {
@@ -168,7 +178,15 @@ impl Assistant {
             embedder,
             generator,
             model_name,
+            style: None,
         }
+    }
+
+    /// Words the open-book prompt as measured for this model (the catalogue
+    /// stores it); None leaves the choice to the model's size.
+    pub fn with_style(mut self, style: Option<Style>) -> Self {
+        self.style = style;
+        self
     }
 
     pub fn index(&self) -> &Index {
@@ -329,7 +347,9 @@ impl Assistant {
         }
         let turns = self.recent_turns(request.history, &sources, options);
         let (prompt_ids, stop_strings) = if self.generator.format().is_chat() {
-            let style = Style::for_parameters(self.generator.config().parameters());
+            let style = self
+                .style
+                .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()));
             let mut messages = vec![Message::new(
                 "system",
                 &prompt::system_instruction(style, options.think),
@@ -435,12 +455,27 @@ impl Assistant {
             }
         }
 
-        let refused = prompt::is_refusal(&best.answer);
-        let citations = if refused {
+        let mut best = best;
+        let obeyed = injection::obeyed_words(&best.answer, request.question, &sources);
+        let injected = !obeyed.is_empty() && !prompt::is_refusal(&best.answer);
+        if injected {
+            // The text may have streamed already; callers see the refusal
+            // reason and say the answer was withheld.
+            best.answer = format!("{REFUSAL} {WITHHELD}");
+        }
+        let refused = injected || prompt::is_refusal(&best.answer);
+        let mut citations = if refused {
             Vec::new()
         } else {
             citations_for(&best.answer, &best.cited, &sources)
         };
+        let unsupported = quote::attach(
+            &mut citations,
+            &best.answer,
+            request.question,
+            &sources,
+            refused,
+        );
         let at = |t: Option<Instant>| t.map(|t| (t - started).as_secs_f64() * 1000.0);
         timings.decode_tok_s = best.generation.timings.decode_tok_s;
         timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -449,11 +484,16 @@ impl Assistant {
             question: request.question.to_string(),
             answer: best.answer,
             refused,
-            refusal: refused.then_some(Refusal::Model),
+            refusal: if injected {
+                Some(Refusal::Injection)
+            } else {
+                refused.then_some(Refusal::Model)
+            },
             citations,
             sources,
             thinking: best.thinking,
             grounding: best.grounding,
+            unsupported,
             evidence: retrieval.evidence,
             timings,
             model: self.model_name.clone(),
@@ -510,6 +550,7 @@ impl Assistant {
             sources,
             thinking: None,
             grounding: 0.0,
+            unsupported: false,
             evidence: retrieval.evidence,
             timings,
             model: self.model_name.clone(),

@@ -100,12 +100,14 @@ pub fn merge_neighbours(index: &Index, hits: &[Hit]) -> Vec<Source> {
 }
 
 fn absorb(passage: &mut Source, hit: &Hit) {
-    let (first, second) = if hit.line_start < passage.line_start {
-        (hit.text.as_str(), passage.text.as_str())
+    let (first, second, gap) = if hit.line_start < passage.line_start {
+        let gap = passage.line_start as i64 - hit.line_end as i64;
+        (hit.text.as_str(), passage.text.as_str(), gap)
     } else {
-        (passage.text.as_str(), hit.text.as_str())
+        let gap = hit.line_start as i64 - passage.line_end as i64;
+        (passage.text.as_str(), hit.text.as_str(), gap)
     };
-    passage.text = join_overlapping(first, second);
+    passage.text = join_overlapping(first, second, gap);
     passage.line_start = passage.line_start.min(hit.line_start);
     passage.line_end = passage.line_end.max(hit.line_end);
     passage.score = passage.score.max(hit.score);
@@ -124,8 +126,12 @@ fn max_option(a: Option<f32>, b: Option<f32>) -> Option<f32> {
     }
 }
 
-/// `first` then `second`, without the text that ends one and starts the other.
-pub fn join_overlapping(first: &str, second: &str) -> String {
+/// `first` then `second`, without the text that ends one and starts the
+/// other. `gap` is the line `second` starts on minus the line `first` ends
+/// on: chunks that do not overlap are joined with as many line breaks, so
+/// that a line of the joined text is still `line_start` plus its line breaks
+/// (quotes are located that way).
+pub fn join_overlapping(first: &str, second: &str, gap: i64) -> String {
     let longest = first.len().min(second.len());
     let overlap = (MIN_OVERLAP..=longest)
         .rev()
@@ -134,7 +140,15 @@ pub fn join_overlapping(first: &str, second: &str) -> String {
     match overlap {
         Some(n) => format!("{first}{}", &second[n..]),
         None if first.contains(second) => first.to_string(),
-        None => format!("{}\n{}", first.trim_end(), second.trim_start()),
+        None => {
+            let between = match gap {
+                0 => " ".to_string(),
+                // The line breaks of the file between the two chunks.
+                1.. => "\n".repeat(gap.min(64) as usize),
+                _ => "\n".to_string(),
+            };
+            format!("{}{between}{}", first.trim_end(), second.trim_start())
+        }
     }
 }
 
@@ -244,10 +258,13 @@ mod tests {
         let a = "one two three. The shared overlap text here";
         let b = "The shared overlap text here, then four five.";
         assert_eq!(
-            join_overlapping(a, b),
+            join_overlapping(a, b, 0),
             "one two three. The shared overlap text here, then four five."
         );
-        assert_eq!(join_overlapping("abc", "xyz"), "abc\nxyz");
+        assert_eq!(join_overlapping("abc", "xyz", -1), "abc\nxyz");
+        // Chunks apart keep the blank lines between them, and so their line numbers.
+        assert_eq!(join_overlapping("abc", "xyz", 2), "abc\n\nxyz");
+        assert_eq!(join_overlapping("abc", "xyz", 0), "abc xyz");
     }
 
     #[test]

@@ -96,6 +96,8 @@ const CSV_COLUMNS: &[&str] = &[
     "first_token_ms",
     "total_ms",
     "error",
+    "quotes",
+    "unsupported",
 ];
 const MD_RECORD: &str = "<!-- rag-batch ";
 const MD_SUMMARY: &str = "<!-- rag-batch-summary -->";
@@ -220,6 +222,18 @@ impl Sink {
                     .join("; ")
             })
             .unwrap_or_default();
+        let quotes = answer
+            .map(|a| {
+                a.citations
+                    .iter()
+                    .filter_map(|c| {
+                        let quote = c.quote.as_ref()?;
+                        Some(format!("[{}] {}:{} \"{quote}\"", c.n, c.path, c.line_start))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
         let sources = answer
             .map(|a| {
                 a.sources
@@ -240,6 +254,8 @@ impl Sink {
             number(|a| a.timings.first_token_ms),
             number(|a| a.timings.total_ms),
             record.error.clone().unwrap_or_default(),
+            quotes,
+            answer.is_some_and(|a| a.unsupported).to_string(),
         ];
         for column in &self.extra_columns {
             fields.push(match record.question.extra.get(column) {
@@ -398,6 +414,9 @@ fn md_section(record: &Record<'_>) -> String {
         (Some(answer), None) => {
             text.push_str(answer.answer.trim());
             text.push_str("\n\n");
+            if answer.unsupported {
+                text.push_str("⚠ no sentence in the sources supports this answer\n\n");
+            }
             if !answer.sources.is_empty() {
                 text.push_str(if answer.refused && answer.prompt_tokens == 0 {
                     "Nearest passages:\n\n"
@@ -405,14 +424,24 @@ fn md_section(record: &Record<'_>) -> String {
                     "Sources:\n\n"
                 });
                 for source in &answer.sources {
-                    let cited = answer.citations.iter().any(|c| c.n == source.n);
+                    let cited = answer.citations.iter().find(|c| c.n == source.n);
                     text.push_str(&format!(
                         "- [{}] `{}` {}{}\n",
                         source.n,
                         source.location(),
                         one_line(&source.heading),
-                        if cited { " (cited)" } else { "" }
+                        if cited.is_some() { " (cited)" } else { "" }
                     ));
+                    if let Some(c) = cited {
+                        if let Some(quote) = &c.quote {
+                            // Indented under its item; `line N` is where the quote starts.
+                            text.push_str(&format!(
+                                "  > line {}: {}\n",
+                                c.line_start,
+                                one_line(quote)
+                            ));
+                        }
+                    }
                 }
                 text.push('\n');
             }
@@ -497,6 +526,7 @@ mod tests {
         let parsed = reader.records().next().unwrap().unwrap();
         assert_eq!(&parsed[1], "Is \"this\", here,\na question?");
         assert_eq!(&parsed[9], "bad, \"very\"");
+        assert_eq!(parsed.len(), CSV_COLUMNS.len());
     }
 
     #[test]
@@ -511,8 +541,12 @@ mod tests {
     #[test]
     fn a_cut_csv_row_is_dropped_on_resume() {
         let header = csv_line(CSV_COLUMNS).unwrap();
-        let row =
-            |id: &str| csv_line(&[id, "q,\n?", "a", "false", "", "", "1", "2", "3", ""]).unwrap();
+        let row = |id: &str| {
+            csv_line(&[
+                id, "q,\n?", "a", "false", "", "", "1", "2", "3", "", "", "false",
+            ])
+            .unwrap()
+        };
         let whole = format!("{header}{}{}", row("1"), row("2"));
         let (keep, done) = resume_csv(&whole, Path::new("o.csv"), &header).unwrap();
         assert_eq!((keep, done.len()), (whole.len(), 2));

@@ -16,7 +16,7 @@ pub fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
     if args.question.trim().is_empty() {
         return Err(Error::Usage("the question is empty".into()));
     }
-    let options = super::ask_options(&args.answer)?;
+    let options = super::ask_options(ctx, &args.answer)?;
     let assistant = super::load_assistant(ctx, &args.answer)?;
 
     let stdout = std::io::stdout();
@@ -42,6 +42,7 @@ pub fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
         return Ok(());
     }
     let _ = writeln!(out);
+    print_evidence(&mut out, &answer, styled);
     print_sources(&mut out, &answer, styled);
     let _ = out.flush();
     if !ctx.quiet {
@@ -97,6 +98,40 @@ impl Printer {
             sanitize(text).into_owned()
         } else {
             text.to_string()
+        }
+    }
+}
+
+/// Under the answer: a warning when no sentence of the sources backs it, then
+/// each citation as `path:line` (an editor can jump there) with its quote.
+fn print_evidence(out: &mut impl Write, answer: &Answer, styled: bool) {
+    let (dim, reset) = if styled { (DIM, RESET) } else { ("", "") };
+    if answer.refusal == Some(Refusal::Injection) {
+        // The words have already streamed: say plainly that they are void.
+        let _ = writeln!(
+            out,
+            "\n⚠ withheld: this answer followed an instruction found inside a source, not the documents' content. {}",
+            crate::assistant::prompt::REFUSAL
+        );
+        return;
+    }
+    if answer.unsupported {
+        let _ = writeln!(out, "\n⚠ no sentence in the sources supports this answer");
+    }
+    if answer.citations.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    for citation in &answer.citations {
+        let mark = if citation.inferred {
+            "  (closest to the answer)"
+        } else {
+            ""
+        };
+        let place = format!("{}:{}", citation.path, citation.line_start);
+        let _ = writeln!(out, "[{}] {}{mark}", citation.n, sanitize(&place));
+        if let Some(quote) = &citation.quote {
+            let _ = writeln!(out, "    {dim}\"{}\"{reset}", sanitize(quote));
         }
     }
 }

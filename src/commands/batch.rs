@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
             args.questions.display()
         )));
     }
-    let options = super::ask_options(&args.answer)?;
+    let options = super::ask_options(ctx, &args.answer)?;
     if !args.docs.is_empty() {
         let dir = ctx.index_dir_for_writing()?;
         super::ingest::ingest_with_progress(ctx, &dir, &args.docs)?;

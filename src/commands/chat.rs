@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use rag_index::{Index, INDEX_DIR_NAME};
-use rag_tui::backend::{Cited, Stats};
+use rag_tui::backend::{Cited, Quote, Stats};
 use rag_tui::{
     App, Backend, BackendInfo, Job, Reply, RunOptions, Settings, SourceView, Update, Worker,
 };
@@ -15,6 +15,7 @@ use crate::cli::ChatArgs;
 use crate::context::Context;
 use crate::embedding::OnnxEmbedder;
 use crate::llm::{Generator, StopReason};
+use crate::models::GeneratorChoice;
 use crate::{Error, Result};
 
 pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
@@ -23,14 +24,8 @@ pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
             "rag chat needs a terminal; for scripts use `rag ask` or `rag batch`".into(),
         ));
     }
-    let options = super::ask_options(&args.answer)?;
-    let model_path = super::model_path(ctx, &args.answer)?;
-    if !model_path.is_file() {
-        return Err(Error::Usage(format!(
-            "no model file at {}: pass --model FILE.gguf, or run scripts/fetch-models",
-            model_path.display()
-        )));
-    }
+    let options = super::ask_options(ctx, &args.answer)?;
+    let model = super::generator_choice(ctx, args.answer.model.as_deref())?;
     let index = match open_or_offer(ctx)? {
         Some(index) => index,
         None => return Ok(()),
@@ -45,7 +40,7 @@ pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
         k: options.k,
         seed: options.generate.sampling.seed.unwrap_or_else(clock_seed),
     };
-    let worker = Worker::spawn(move || load(index, embedder, &model_path, options));
+    let worker = Worker::spawn(move || load(index, embedder, &model, options));
     rag_tui::run(
         App::new(settings),
         worker,
@@ -67,14 +62,14 @@ fn clock_seed() -> u64 {
 fn load(
     index: Index,
     embedder: OnnxEmbedder,
-    model_path: &Path,
+    model: &GeneratorChoice,
     options: AskOptions,
 ) -> std::result::Result<ChatBackend, String> {
     embedder.load().map_err(|e| e.to_string())?;
-    let generator = Generator::load(model_path, "").map_err(|e| e.to_string())?;
+    let generator = Generator::load(&model.path, "").map_err(|e| e.to_string())?;
     let index_label = index.dir().display().to_string();
     Ok(ChatBackend {
-        assistant: Assistant::new(index, embedder, generator, super::model_name(model_path)),
+        assistant: super::assistant_for(index, embedder, generator, model),
         options,
         index_label,
     })
@@ -252,6 +247,11 @@ impl Backend for ChatBackend {
                 .map(|c| Cited {
                     n: c.n,
                     inferred: c.inferred,
+                    quote: c.quote.as_ref().map(|text| Quote {
+                        text: text.clone(),
+                        line_start: c.line_start,
+                        line_end: c.line_end,
+                    }),
                 })
                 .collect(),
             stats: Stats {

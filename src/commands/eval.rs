@@ -46,6 +46,12 @@ struct Row {
     correct: bool,
     /// The source article is among the citations (answerable questions).
     source_cited: bool,
+    /// ... and the model wrote that citation itself (not inferred by rag).
+    source_cited_by_model: bool,
+    /// The model wrote at least one citation marker itself.
+    model_cited: bool,
+    /// Words in the answer (answers are not to grow to raise containment).
+    answer_words: usize,
     citations: Vec<String>,
     similarity: f32,
     keyword_match: f32,
@@ -63,6 +69,13 @@ struct Report {
     answer_accuracy: f64,
     /// Share of answerable questions that cite their source article.
     source_accuracy: f64,
+    /// Share of answerable questions whose source article the model cited
+    /// itself (the rest of `source_accuracy` was inferred from word overlap).
+    source_cited_by_model: f64,
+    /// Share of answered questions where the model wrote any citation itself.
+    model_citation_rate: f64,
+    /// Median words of the answers given (refusals left out).
+    median_answer_words: f64,
     /// Share of unanswerable questions refused.
     refusal_rate: f64,
     /// Share of answerable questions refused.
@@ -91,7 +104,7 @@ fn run_qa(ctx: &Context, args: &EvalQaArgs) -> Result<()> {
             args.file.display()
         )));
     }
-    let options = super::ask_options(&args.answer)?;
+    let options = super::ask_options(ctx, &args.answer)?;
     let assistant = super::load_assistant(ctx, &args.answer)?;
 
     let bar = (!ctx.quiet && std::io::stderr().is_terminal()).then(|| {
@@ -187,16 +200,24 @@ fn score(question: &Question, answer: &Answer, i: usize) -> Row {
             .answers
             .iter()
             .any(|a| !a.trim().is_empty() && text.contains(&a.trim().to_lowercase()));
-    let source_cited = answerable
-        && question.source.as_deref().is_some_and(|title| {
-            answer.citations.iter().any(|c| {
+    let cites_source = |model_written_only: bool| {
+        answerable
+            && question.source.as_deref().is_some_and(|title| {
                 answer
-                    .sources
+                    .citations
                     .iter()
-                    .find(|s| s.n == c.n)
-                    .is_some_and(|s| is_article(&s.heading, &s.path, title))
+                    .filter(|c| !(model_written_only && c.inferred))
+                    .any(|c| {
+                        answer
+                            .sources
+                            .iter()
+                            .find(|s| s.n == c.n)
+                            .is_some_and(|s| is_article(&s.heading, &s.path, title))
+                    })
             })
-        });
+    };
+    let source_cited = cites_source(false);
+    let source_cited_by_model = cites_source(true);
     Row {
         id: id_of(question, i),
         question: question.question.clone(),
@@ -206,6 +227,9 @@ fn score(question: &Question, answer: &Answer, i: usize) -> Row {
         refusal: answer.refusal,
         correct,
         source_cited,
+        source_cited_by_model,
+        model_cited: answer.citations.iter().any(|c| !c.inferred),
+        answer_words: answer.answer.split_whitespace().count(),
         citations: answer
             .citations
             .iter()
@@ -254,6 +278,9 @@ fn error_row(question: &Question, i: usize, error: &Error) -> Row {
         refusal: None,
         correct: false,
         source_cited: false,
+        source_cited_by_model: false,
+        model_cited: false,
+        answer_words: 0,
         citations: Vec::new(),
         similarity: 0.0,
         keyword_match: 0.0,
@@ -273,6 +300,23 @@ fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: &Path) -> Re
         unanswerable: unanswerable.len(),
         answer_accuracy: share(count(&answerable, |r| r.correct), answerable.len()),
         source_accuracy: share(count(&answerable, |r| r.source_cited), answerable.len()),
+        source_cited_by_model: share(
+            count(&answerable, |r| r.source_cited_by_model),
+            answerable.len(),
+        ),
+        model_citation_rate: {
+            let answered: Vec<&Row> = rows
+                .iter()
+                .filter(|r| !r.refused && r.error.is_none())
+                .collect();
+            share(count(&answered, |r| r.model_cited), answered.len())
+        },
+        median_answer_words: crate::batch::median(
+            rows.iter()
+                .filter(|r| !r.refused && r.error.is_none())
+                .map(|r| r.answer_words as f64)
+                .collect(),
+        ),
         refusal_rate: share(count(&unanswerable, |r| r.refused), unanswerable.len()),
         false_refusal_rate: share(count(&answerable, |r| r.refused), answerable.len()),
         median_latency_ms: crate::batch::median(
@@ -315,7 +359,19 @@ fn print_report(r: &Report) {
         r.questions, r.answerable, r.unanswerable
     );
     println!("answer accuracy  {:>5.1}%", r.answer_accuracy * 100.0);
-    println!("source cited     {:>5.1}%", r.source_accuracy * 100.0);
+    println!(
+        "source cited     {:>5.1}%  (by the model itself {:.1}%, the rest inferred)",
+        r.source_accuracy * 100.0,
+        r.source_cited_by_model * 100.0
+    );
+    println!(
+        "model citations  {:>5.1}%  (answers with a citation the model wrote)",
+        r.model_citation_rate * 100.0
+    );
+    println!(
+        "answer words     {:>5.0}    (median)",
+        r.median_answer_words
+    );
     println!(
         "refusals         {:>5.1}%  (of unanswerable)",
         r.refusal_rate * 100.0

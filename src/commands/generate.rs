@@ -5,10 +5,10 @@ use std::io::{IsTerminal, Read, Write};
 use serde::Serialize;
 
 use crate::cli::GenerateArgs;
+use crate::config::defaults;
 use crate::context::Context;
 use crate::llm::template::base_prompt;
 use crate::llm::{GenerateOptions, Generator, Message, PenaltyScope, Timings};
-use crate::models::generator_file;
 use crate::{Error, Result};
 
 #[derive(Serialize)]
@@ -21,13 +21,15 @@ struct JsonOutput<'a> {
 }
 
 pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
-    let sampling = super::sampling_options(&args.sampling, 0.7)?;
+    let (sampling, _) = super::sampling_options(
+        &args.sampling,
+        &ctx.config.file.answer,
+        defaults::FREE_TEMPERATURE,
+        false,
+    )?;
     let text = prompt_text(args)?;
-    let path = match &args.model {
-        Some(path) => path.clone(),
-        None => generator_file(&ctx.models_dir)?,
-    };
-    let generator = Generator::load(&path, "")?;
+    let model = super::generator_choice(ctx, args.model.as_deref())?;
+    let generator = Generator::load(&model.path, "")?;
 
     let tokenizer = generator.tokenizer();
     let (prompt_ids, stop_strings) = if args.raw {

@@ -1,9 +1,11 @@
 pub mod ask;
 pub mod batch;
 pub mod chat;
+pub mod config;
 pub mod eval;
 pub mod generate;
 pub mod ingest;
+pub mod models;
 pub mod search;
 pub mod status;
 
@@ -11,19 +13,45 @@ use std::path::{Path, PathBuf};
 
 use rag_index::{Index, SearchOptions};
 
-use crate::assistant::{AskOptions, Assistant, Gate};
+use crate::assistant::{AskOptions, Assistant, Gate, Style};
 use crate::cli::{AnswerArgs, SamplingArgs};
+use crate::config::{defaults, pick, AnswerConfig, Origin};
 use crate::context::Context;
 use crate::llm::{GenerateOptions, Generator, PenaltyScope, SamplingOptions};
-use crate::models::{data_dir, generator_file, EMBEDDING_DIMENSION, EMBEDDING_MODEL_ID};
+use crate::models::{
+    data_dir, resolve_generator, GeneratorChoice, PromptStyle, EMBEDDING_DIMENSION,
+    EMBEDDING_MODEL_ID,
+};
 use crate::{Error, Result};
 
-/// Checks the sampling flags; `default_temperature` applies when --temperature is absent.
+/// One effective setting: its name as the config file spells it, its value
+/// as text, and where it came from.
+pub(crate) type Setting = (&'static str, String, Origin);
+
+/// Checks the sampling flags; unset ones come from the config file's
+/// `[answer]` section, then the defaults. `default_temperature` applies when
+/// neither the flag nor (for answers) the config sets one.
 pub(crate) fn sampling_options(
     args: &SamplingArgs,
+    file: &AnswerConfig,
     default_temperature: f32,
-) -> Result<SamplingOptions> {
-    let temperature = args.temperature.unwrap_or(default_temperature);
+    for_answers: bool,
+) -> Result<(SamplingOptions, Vec<Setting>)> {
+    let file_temperature = file.temperature.filter(|_| for_answers);
+    let (temperature, t_origin) = pick(args.temperature, file_temperature, default_temperature);
+    let (top_k, k_origin) = pick(args.top_k, file.top_k, defaults::TOP_K);
+    let (top_p, p_origin) = pick(args.top_p, file.top_p, defaults::TOP_P);
+    let (min_p, m_origin) = pick(args.min_p, file.min_p, defaults::MIN_P);
+    let (repeat_penalty, r_origin) = pick(
+        args.repeat_penalty,
+        file.repeat_penalty,
+        defaults::REPEAT_PENALTY,
+    );
+    let (repeat_last_n, n_origin) = pick(
+        args.repeat_last_n,
+        file.repeat_last_n,
+        defaults::REPEAT_LAST_N,
+    );
     let check = |ok: bool, what: &str| {
         if ok {
             Ok(())
@@ -35,74 +63,110 @@ pub(crate) fn sampling_options(
         temperature >= 0.0 && temperature.is_finite(),
         "--temperature must be 0 or more",
     )?;
+    check(top_p > 0.0 && top_p <= 1.0, "--top-p must be in (0, 1]")?;
+    check((0.0..=1.0).contains(&min_p), "--min-p must be in [0, 1]")?;
     check(
-        args.top_p > 0.0 && args.top_p <= 1.0,
-        "--top-p must be in (0, 1]",
-    )?;
-    check(
-        (0.0..=1.0).contains(&args.min_p),
-        "--min-p must be in [0, 1]",
-    )?;
-    check(
-        args.repeat_penalty > 0.0 && args.repeat_penalty.is_finite(),
+        repeat_penalty > 0.0 && repeat_penalty.is_finite(),
         "--repeat-penalty must be more than 0",
     )?;
-    Ok(SamplingOptions {
+    let settings = vec![
+        ("temperature", temperature.to_string(), t_origin),
+        ("top_k", top_k.to_string(), k_origin),
+        ("top_p", top_p.to_string(), p_origin),
+        ("min_p", min_p.to_string(), m_origin),
+        ("repeat_penalty", repeat_penalty.to_string(), r_origin),
+        ("repeat_last_n", repeat_last_n.to_string(), n_origin),
+    ];
+    let options = SamplingOptions {
         temperature,
-        top_k: args.top_k,
-        top_p: args.top_p,
-        min_p: args.min_p,
-        repeat_penalty: args.repeat_penalty,
-        repeat_last_n: args.repeat_last_n,
+        top_k,
+        top_p,
+        min_p,
+        repeat_penalty,
+        repeat_last_n,
         seed: args.seed,
-    })
+    };
+    Ok((options, settings))
 }
 
-/// Answers from documents are sampled greedily unless asked otherwise: the
-/// most likely continuation of an open-book prompt is the most faithful one.
-pub(crate) const ANSWER_TEMPERATURE: f32 = 0.0;
+/// The answer options of `ask`, `chat`, `batch` and `eval`: flags, then the
+/// config file, then the defaults.
+pub(crate) fn ask_options(ctx: &Context, args: &AnswerArgs) -> Result<AskOptions> {
+    Ok(answer_settings(ctx, args)?.0)
+}
 
-pub(crate) fn ask_options(args: &AnswerArgs) -> Result<AskOptions> {
-    let sampling = sampling_options(&args.sampling, ANSWER_TEMPERATURE)?;
-    if args.samples == 0 {
-        return Err(Error::Usage("--samples must be 1 or more".into()));
+/// [`ask_options`] with every setting's value and origin (for `rag config`).
+pub(crate) fn answer_settings(
+    ctx: &Context,
+    args: &AnswerArgs,
+) -> Result<(AskOptions, Vec<Setting>)> {
+    let file = &ctx.config.file.answer;
+    let (sampling, sampling_settings) =
+        sampling_options(&args.sampling, file, defaults::ANSWER_TEMPERATURE, true)?;
+    let (k, k_origin) = pick(args.k, file.k, defaults::K);
+    let (context_tokens, c_origin) = pick(
+        args.context_tokens,
+        file.context_tokens,
+        defaults::CONTEXT_TOKENS,
+    );
+    let (max_tokens, m_origin) = pick(args.max_tokens, file.max_tokens, defaults::MAX_TOKENS);
+    let (samples, s_origin) = pick(args.samples, file.samples, defaults::SAMPLES);
+    let (min_evidence, e_origin) =
+        pick(args.min_evidence, file.min_evidence, defaults::MIN_EVIDENCE);
+    if k == 0 || k > 100 {
+        return Err(Error::Usage("-k must be between 1 and 100".into()));
     }
-    if args.samples > 1 && sampling.temperature == 0.0 {
+    if samples == 0 || samples > 32 {
+        return Err(Error::Usage("--samples must be between 1 and 32".into()));
+    }
+    if samples > 1 && sampling.temperature == 0.0 {
         return Err(Error::Usage(
             "--samples N needs --temperature above 0 (at 0 every sample is the same answer)".into(),
         ));
     }
-    if args.context_tokens < 64 {
+    if context_tokens < 64 {
         return Err(Error::Usage(
             "--context-tokens must be at least 64 (sources need room)".into(),
         ));
     }
-    if args.max_tokens == 0 {
+    if max_tokens == 0 {
         return Err(Error::Usage("--max-tokens must be 1 or more".into()));
     }
-    Ok(AskOptions {
-        k: args.k.max(1),
+    if !min_evidence.is_finite() {
+        return Err(Error::Usage("--min-evidence must be a number".into()));
+    }
+    let mut settings = vec![
+        ("k", k.to_string(), k_origin),
+        ("context_tokens", context_tokens.to_string(), c_origin),
+        ("max_tokens", max_tokens.to_string(), m_origin),
+        ("samples", samples.to_string(), s_origin),
+        ("min_evidence", min_evidence.to_string(), e_origin),
+    ];
+    settings.extend(sampling_settings);
+    let options = AskOptions {
+        k,
         search: SearchOptions::default(),
         gate: Gate {
-            min_strength: args.min_evidence,
+            min_strength: min_evidence,
         },
-        context_tokens: args.context_tokens,
+        context_tokens,
         generate: GenerateOptions {
-            max_tokens: args.max_tokens,
+            max_tokens,
             sampling,
             penalty_scope: PenaltyScope::AnswerWords,
             ..GenerateOptions::default()
         },
-        samples: args.samples,
+        samples,
         think: args.think,
-    })
+    };
+    Ok((options, settings))
 }
 
 /// The index, embedder and generator behind every answering command. With no
 /// index here (and no --index), the bundled corpus is indexed once in the user
 /// data folder and used instead.
 pub(crate) fn load_assistant(ctx: &Context, args: &AnswerArgs) -> Result<Assistant> {
-    let model_path = model_path(ctx, args)?;
+    let model = generator_choice(ctx, args.model.as_deref())?;
     let index = match ctx.open_index() {
         Ok(index) => index,
         Err(Error::Index(rag_index::Error::NotFound(_))) if ctx.index_flag.is_none() => {
@@ -113,28 +177,38 @@ pub(crate) fn load_assistant(ctx: &Context, args: &AnswerArgs) -> Result<Assista
     ctx.warn_if_out_of_step(&index);
     let embedder = ctx.embedder(1)?;
     embedder.load()?;
-    let generator = Generator::load(&model_path, "")?;
-    Ok(Assistant::new(
-        index,
-        embedder,
-        generator,
-        model_name(&model_path),
-    ))
+    let generator = Generator::load(&model.path, "")?;
+    Ok(assistant_for(index, embedder, generator, &model))
 }
 
-/// The generator: --model, else the default one in the model folder.
-pub(crate) fn model_path(ctx: &Context, args: &AnswerArgs) -> Result<PathBuf> {
-    match &args.model {
-        Some(path) => Ok(path.clone()),
-        None => generator_file(&ctx.models_dir),
+/// The assistant for a loaded generator, with the prompt measured for it.
+pub(crate) fn assistant_for(
+    index: Index,
+    embedder: crate::embedding::OnnxEmbedder,
+    generator: Generator,
+    model: &GeneratorChoice,
+) -> Assistant {
+    let style = model.entry.and_then(|entry| match entry.prompt {
+        PromptStyle::Reading => Some(Style::Reading),
+        PromptStyle::Instructed => Some(Style::Instructed),
+        // Chosen by the missing chat template, not by a style.
+        PromptStyle::Document => None,
+    });
+    Assistant::new(index, embedder, generator, model.display_name()).with_style(style)
+}
+
+/// The generator `--model` names, else the config file's, else the default.
+pub(crate) fn generator_choice(ctx: &Context, flag: Option<&str>) -> Result<GeneratorChoice> {
+    resolve_generator(&ctx.models_dir, model_setting(ctx, flag).0.as_deref())
+}
+
+/// The model setting and its origin (None: the catalogue's default).
+pub(crate) fn model_setting(ctx: &Context, flag: Option<&str>) -> (Option<String>, Origin) {
+    match (flag, &ctx.config.file.model) {
+        (Some(name), _) => (Some(name.to_string()), Origin::Flag),
+        (None, Some(name)) => (Some(name.clone()), Origin::ConfigFile),
+        (None, None) => (None, Origin::Default),
     }
-}
-
-/// How a model is named on screen and in JSON: its file name.
-pub(crate) fn model_name(path: &Path) -> String {
-    path.file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// The index of the bundled corpus in the user data folder, built on first use.

@@ -220,9 +220,8 @@ impl Model {
             let (mut q, mut k, mut v) = match stacked_for(&layer.qkv, &layer.wq, t) {
                 Some(qkv) => {
                     let widths = [c.q_dim(), c.kv_dim(), c.kv_dim()];
-                    let mut parts = stacked_matmul(qkv, &h, t, &widths).into_iter();
-                    let mut next = || parts.next().unwrap_or_default();
-                    (next(), next(), next())
+                    let [q, k, v] = stacked_matmul(qkv, &h, t, widths);
+                    (q, k, v)
                 }
                 None => (
                     layer.wq.forward(&h, t)?,
@@ -257,10 +256,8 @@ impl Model {
             rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut h);
             let (mut gate, up) = match stacked_for(&layer.gate_up, &layer.gate, t) {
                 Some(gate_up) => {
-                    let mut parts =
-                        stacked_matmul(gate_up, &h, t, &[c.ffn_dim, c.ffn_dim]).into_iter();
-                    let mut next = || parts.next().unwrap_or_default();
-                    (next(), next())
+                    let [gate, up] = stacked_matmul(gate_up, &h, t, [c.ffn_dim, c.ffn_dim]);
+                    (gate, up)
                 }
                 None => (layer.gate.forward(&h, t)?, layer.up.forward(&h, t)?),
             };

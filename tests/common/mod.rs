@@ -29,10 +29,18 @@ pub fn models_dir() -> PathBuf {
     dir
 }
 
+/// The config the tests run under: it names the fast model, since most tests
+/// check behaviour, not answer quality (those name their model themselves).
+pub const TEST_CONFIG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/test-config.toml"
+);
+
 pub fn rag() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rag"));
     cmd.env("RAG_MODELS", models_dir())
         .env("RAG_OFFLINE", "1")
+        .env("RAG_CONFIG", TEST_CONFIG)
         .env_remove("RAG_INDEX");
     cmd
 }

@@ -47,11 +47,23 @@ impl SourceView {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cited {
     pub n: usize,
     /// Chosen by overlap because the model cited nothing.
     pub inferred: bool,
+    /// The sentence of the source that backs the answer, when one does.
+    pub quote: Option<Quote>,
+}
+
+/// A sentence (or two) of a source, quoted as evidence for an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    /// The quote on one line, possibly cut short with an ellipsis.
+    pub text: String,
+    /// Lines of the file it spans, inside its source's `line_start..=line_end`.
+    pub line_start: u32,
+    pub line_end: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

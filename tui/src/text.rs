@@ -145,6 +145,92 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// Where `quote` lies in `text` (both drawable), as the byte range from its
+/// first word to its last, searched from line `from_line` (0-based) on. Words
+/// are compared without the spaces and line breaks between them, since a
+/// quote comes on one line; a quote cut short with an ellipsis may end in
+/// the middle of its last word.
+pub fn find_quote(text: &str, quote: &str, from_line: usize) -> Option<(usize, usize)> {
+    let wanted: Vec<&str> = quote.trim_end_matches('…').split_whitespace().collect();
+    let last = wanted.len().checked_sub(1)?;
+    let from = match from_line {
+        0 => 0,
+        n => text
+            .match_indices('\n')
+            .nth(n - 1)
+            .map_or(0, |(i, _)| i + 1),
+    };
+    let find_from = |from: usize| {
+        let words: Vec<(usize, &str)> = words_at(&text[from..])
+            .map(|(at, w)| (from + at, w))
+            .collect();
+        (0..words.len().saturating_sub(last)).find_map(|i| {
+            let fits = wanted.iter().enumerate().all(|(j, want)| {
+                let word = words[i + j].1;
+                word == *want || (j == last && word.starts_with(want))
+            });
+            let (end_at, end_word) = words[i + last];
+            fits.then_some((words[i].0, end_at + end_word.len()))
+        })
+    };
+    // Lines that drifted (a passage joined from two chunks) still find it.
+    find_from(from).or_else(|| find_from(0))
+}
+
+/// The whitespace-separated words of `text` with their byte offsets.
+fn words_at(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_whitespace()
+        .map(move |word| (word.as_ptr() as usize - text.as_ptr() as usize, word))
+}
+
+/// [`wrap`], with each row cut into pieces inside (true) and outside (false)
+/// the byte range `marked` of `text` (which must be drawable already).
+pub fn wrap_marked(
+    text: &str,
+    width: usize,
+    marked: Option<(usize, usize)>,
+) -> Vec<Vec<(String, bool)>> {
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    let mut offset = 0;
+    for paragraph in text.split('\n') {
+        let start = offset;
+        offset += paragraph.len() + 1;
+        if paragraph.trim().is_empty() {
+            rows.push(Vec::new());
+            continue;
+        }
+        let options = textwrap::Options::new(width).break_words(true);
+        let mut cursor = 0;
+        for row in textwrap::wrap(paragraph, options) {
+            let Some(at) = paragraph[cursor..].find(row.as_ref()).map(|at| cursor + at) else {
+                rows.push(vec![(row.into_owned(), false)]);
+                continue;
+            };
+            cursor = at + row.len();
+            let (row_start, row_end) = (start + at, start + at + row.len());
+            let Some((m0, m1)) = marked.filter(|&(m0, m1)| m0 < row_end && m1 > row_start) else {
+                rows.push(vec![(row.into_owned(), false)]);
+                continue;
+            };
+            let (m0, m1) = (m0.max(row_start) - row_start, m1.min(row_end) - row_start);
+            let pieces = [
+                (&row[..m0], false),
+                (&row[m0..m1], true),
+                (&row[m1..], false),
+            ];
+            rows.push(
+                pieces
+                    .into_iter()
+                    .filter(|(piece, _)| !piece.is_empty())
+                    .map(|(piece, mark)| (piece.to_string(), mark))
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
 /// Splits a line into plain text and citation markers (`[1]`, `[1, 2]`,
 /// `[2-3]`), so the markers can be drawn highlighted.
 pub fn citation_spans(line: &str) -> Vec<(&str, bool)> {
@@ -211,6 +297,34 @@ mod tests {
         assert_eq!(lines.concat(), "東京は日本の首都です");
         assert_eq!(wrap("one two\n\nthree", 20), vec!["one two", "", "three"]);
         assert_eq!(wrap("a\tb", 20), vec!["a    b"]);
+    }
+
+    #[test]
+    fn finds_a_quote_across_line_breaks_and_marks_its_rows() {
+        let text = "# Backups\nThe job runs nightly. It connects\nto port 2222 on the host. Done.";
+        let (start, end) = find_quote(text, "It connects to port 2222 on the host.", 1).unwrap();
+        assert_eq!(&text[start..end], "It connects\nto port 2222 on the host.");
+        assert_eq!(
+            find_quote(text, "It connects to po…", 0),
+            Some((start, start + 19))
+        );
+        assert_eq!(find_quote(text, "Backups", 1), Some((2, 9)));
+        assert_eq!(find_quote(text, "It connects to Paris", 0), None);
+        assert_eq!(find_quote(text, "", 0), None);
+
+        let rows = wrap_marked(text, 20, Some((start, end)));
+        let marked: Vec<String> = rows
+            .iter()
+            .flatten()
+            .filter(|(_, m)| *m)
+            .map(|(t, _)| t.clone())
+            .collect();
+        assert_eq!(marked, ["It connects", "to port 2222 on the", "host."]);
+        let plain: Vec<String> = rows
+            .iter()
+            .map(|r| r.iter().map(|(t, _)| t.as_str()).collect())
+            .collect();
+        assert_eq!(plain, wrap(text, 20));
     }
 
     #[test]

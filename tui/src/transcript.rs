@@ -65,6 +65,14 @@ pub fn markdown(app: &App) -> String {
                 sanitize(&source.location()),
                 sanitize(&source.heading)
             );
+            if let Some(quote) = answer.cited(source.n).and_then(|c| c.quote.as_ref()) {
+                let _ = writeln!(
+                    out,
+                    "  > line {}: {}",
+                    quote.line_start,
+                    sanitize(&quote.text)
+                );
+            }
         }
         out.push('\n');
     }

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
-use rag_tui::backend::Update;
+use rag_tui::backend::{Quote, Update};
 use ratatui::style::Color;
 
 #[test]
@@ -71,6 +71,54 @@ fn finished_answer_and_the_sources_pane() {
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Down);
     assert_snapshot!(render(&mut app, 120, 24));
+}
+
+#[test]
+fn the_quote_that_backs_the_answer_is_highlighted() {
+    let mut app = ready_app();
+    let job = ask(&mut app, "Which river flows through Paris?");
+    let mut sources = paris_sources();
+    sources[0].text = "# France\n\nFrance is a country in Europe. Its capital is Paris.\nThe Seine flows through\nParis and out to sea.\nLyon lies on the Rhône.".into();
+    answer_quoting(
+        &mut app,
+        &job,
+        sources,
+        &["The Seine [1]."],
+        Some(Quote {
+            text: "The Seine flows through Paris and out to sea.".into(),
+            line_start: 6,
+            line_end: 7,
+        }),
+    );
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    let list = render(&mut app, 120, 24);
+    assert_snapshot!("the_quote_that_backs_the_answer_is_highlighted_list", list);
+    let terminal = draw(&mut app, 120, 24);
+    let (x, y) = find(&terminal, "6: The Seine flows").expect("the quote in the pane");
+    let buffer = terminal.backend().buffer();
+    assert_eq!(buffer[(x + 3, y)].fg, Color::Yellow);
+    assert_ne!(buffer[(x, y)].fg, Color::Yellow);
+
+    press(&mut app, KeyCode::Enter);
+    let passage = render(&mut app, 120, 24);
+    assert_snapshot!(
+        "the_quote_that_backs_the_answer_is_highlighted_passage",
+        passage
+    );
+    // The quoted sentence is drawn highlighted across its two lines; the
+    // sentences around it are not.
+    let terminal = draw(&mut app, 120, 24);
+    let buffer = terminal.backend().buffer();
+    for (text, quoted) in [
+        ("The Seine flows through", true),
+        ("Paris and out to sea.", true),
+        ("Its capital is Paris.", false),
+        ("Lyon lies", false),
+    ] {
+        let (x, y) = find(&terminal, text).expect(text);
+        assert_eq!(buffer[(x, y)].fg == Color::Yellow, quoted, "{text}");
+    }
 }
 
 #[test]

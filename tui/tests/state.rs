@@ -72,6 +72,7 @@ impl Backend for Scripted {
             citations: vec![Cited {
                 n: 1,
                 inferred: false,
+                quote: None,
             }],
             stats: Stats {
                 generated_tokens: count,

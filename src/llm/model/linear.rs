@@ -112,22 +112,26 @@ pub(super) fn stacked_for<'a>(
 }
 
 /// The product of `matrix` with `rows` rows of input, each output row cut
-/// into parts of the given widths; returns each part's rows, one after the other.
-pub(super) fn stacked_matmul(
+/// into parts of the given widths; returns each part's rows, one after the
+/// other. The widths must add up to the matrix's rows: a part can never come
+/// back short or empty.
+pub(super) fn stacked_matmul<const N: usize>(
     matrix: &QuantMatrix,
     x: &[f32],
     rows: usize,
-    widths: &[usize],
-) -> Vec<Vec<f32>> {
+    widths: [usize; N],
+) -> [Vec<f32>; N] {
+    assert_eq!(
+        widths.iter().sum::<usize>(),
+        matrix.rows(),
+        "stacked parts' widths"
+    );
     let mut all = vec![0.0; rows * matrix.rows()];
     matrix.matmul(x, rows, &mut all);
-    let mut parts: Vec<Vec<f32>> = widths
-        .iter()
-        .map(|w| Vec::with_capacity(rows * w))
-        .collect();
+    let mut parts: [Vec<f32>; N] = std::array::from_fn(|i| Vec::with_capacity(rows * widths[i]));
     for row in all.chunks_exact(matrix.rows()) {
         let mut at = 0;
-        for (part, &width) in parts.iter_mut().zip(widths) {
+        for (part, &width) in parts.iter_mut().zip(&widths) {
             part.extend_from_slice(&row[at..at + width]);
             at += width;
         }

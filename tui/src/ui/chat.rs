@@ -202,7 +202,7 @@ fn phase_span(answer: &AnswerView) -> Span<'static> {
     Span::styled(text, theme::dim())
 }
 
-/// "[1] docs/a.md:3-9 · [2] …" under a finished answer: where to check it.
+/// "[1] docs/a.md:4 · [2] …" under a finished answer: where to check it.
 fn cited_line(answer: &AnswerView, width: usize) -> Option<Line<'static>> {
     if answer.phase != Phase::Done || answer.citations.is_empty() {
         return None;
@@ -210,7 +210,12 @@ fn cited_line(answer: &AnswerView, width: usize) -> Option<Line<'static>> {
     let mut parts = Vec::new();
     for cited in &answer.citations {
         if let Some(source) = answer.sources.iter().find(|s| s.n == cited.n) {
-            parts.push(format!("[{}] {}", source.n, drawable(&source.location())));
+            // The quote's first line, where an editor would jump to.
+            let location = match &cited.quote {
+                Some(quote) => format!("{}:{}", source.path, quote.line_start),
+                None => source.location(),
+            };
+            parts.push(format!("[{}] {}", source.n, drawable(&location)));
         }
     }
     let label = if answer.citations.iter().all(|c| c.inferred) {

@@ -86,6 +86,10 @@ mod theme {
     pub fn warning() -> Style {
         Style::new().fg(Color::Yellow)
     }
+    /// The sentence of a source that backs the answer.
+    pub fn quote() -> Style {
+        Style::new().fg(Color::Yellow)
+    }
     pub fn selected() -> Style {
         Style::new().add_modifier(Modifier::REVERSED)
     }

@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::theme;
 use crate::app::{App, Popup};
-use crate::text::{drawable, wrap};
+use crate::text::{drawable, find_quote, wrap, wrap_marked};
 use unicode_width::UnicodeWidthStr;
 
 const KEYS: &[(&str, &str)] = &[
@@ -135,8 +135,31 @@ fn passage(frame: &mut Frame, area: Rect, app: &App, scroll: usize) -> Option<us
         }
         lines.push(Line::raw(""));
     }
-    for row in wrap(&source.text, width) {
-        lines.push(Line::raw(format!(" {row}")));
+    let text = drawable(&source.text);
+    let quote = app
+        .selected_answer()
+        .and_then(|a| a.cited(source.n))
+        .and_then(|c| c.quote.as_ref());
+    let marked = quote.and_then(|q| {
+        let from_line = q.line_start.saturating_sub(source.line_start) as usize;
+        find_quote(&text, &drawable(&q.text), from_line)
+    });
+    for row in wrap_marked(&text, width, marked) {
+        // A bar in the margin marks the quote's rows without colours too.
+        let margin = if row.iter().any(|(_, quoted)| *quoted) {
+            Span::styled("▌", theme::quote())
+        } else {
+            Span::raw(" ")
+        };
+        let mut spans = vec![margin];
+        spans.extend(row.into_iter().map(|(piece, quoted)| {
+            if quoted {
+                Span::styled(piece, theme::quote())
+            } else {
+                Span::raw(piece)
+            }
+        }));
+        lines.push(Line::from(spans));
     }
     let title = format!(" [{}] {} ", source.n, drawable(&source.location()));
     let block = Block::bordered()

@@ -70,10 +70,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 ]));
             }
             if rows_each >= 3 {
-                lines.push(Line::from(vec![
-                    Span::raw(indent.clone()),
-                    Span::styled(one_line(&source.text, text_room), theme::dim()),
-                ]));
+                // A cited passage shows the sentence that backs the answer,
+                // with its line, instead of its opening words.
+                let quote = answer.cited(source.n).and_then(|c| c.quote.as_ref());
+                lines.push(match quote {
+                    Some(quote) => {
+                        let line = format!("{}: ", quote.line_start);
+                        let room = text_room.saturating_sub(line.len());
+                        Line::from(vec![
+                            Span::raw(indent.clone()),
+                            Span::styled(line, theme::dim()),
+                            Span::styled(one_line(&quote.text, room), theme::quote()),
+                        ])
+                    }
+                    None => Line::from(vec![
+                        Span::raw(indent.clone()),
+                        Span::styled(one_line(&source.text, text_room), theme::dim()),
+                    ]),
+                });
             }
             ListItem::new(lines)
         })

@@ -6,7 +6,9 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use rag_tui::app::{Action, App};
-use rag_tui::backend::{BackendInfo, Cited, Job, Reply, Settings, SourceView, Stats, Update};
+use rag_tui::backend::{
+    BackendInfo, Cited, Job, Quote, Reply, Settings, SourceView, Stats, Update,
+};
 
 pub fn settings() -> Settings {
     Settings {
@@ -94,8 +96,20 @@ pub fn paris_sources() -> Vec<SourceView> {
     ]
 }
 
-/// Sends a whole answer for `job` through the app, token by token.
+/// Sends a whole answer for `job` through the app, token by token; it cites
+/// source 1 without a quote.
 pub fn answer(app: &mut App, job: &Job, sources: Vec<SourceView>, tokens: &[&str]) {
+    answer_quoting(app, job, sources, tokens, None);
+}
+
+/// [`answer`], with `quote` as the sentence of source 1 that backs it.
+pub fn answer_quoting(
+    app: &mut App,
+    job: &Job,
+    sources: Vec<SourceView>,
+    tokens: &[&str],
+    quote: Option<Quote>,
+) {
     app.handle_update(
         job.id,
         Update::Retrieved {
@@ -123,6 +137,7 @@ pub fn answer(app: &mut App, job: &Job, sources: Vec<SourceView>, tokens: &[&str
             citations: vec![Cited {
                 n: 1,
                 inferred: false,
+                quote,
             }],
             stats: Stats {
                 retrieval_ms: 6.0,
@@ -167,4 +182,19 @@ pub fn draw(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
         .draw(|frame| rag_tui::ui::draw(frame, app))
         .expect("draw");
     terminal
+}
+
+/// The cell where `text` first appears on screen (column, row).
+pub fn find(terminal: &Terminal<TestBackend>, text: &str) -> Option<(u16, u16)> {
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height).find_map(|y| {
+        let mut row = String::new();
+        let mut columns = Vec::new();
+        for x in 0..buffer.area.width {
+            let symbol = buffer[(x, y)].symbol();
+            columns.extend(std::iter::repeat_n(x, symbol.len()));
+            row.push_str(symbol);
+        }
+        row.find(text).map(|at| (columns[at], y))
+    })
 }

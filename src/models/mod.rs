@@ -2,7 +2,12 @@
 //! then a download from the Hugging Face hub (which fails on offline machines,
 //! where `scripts/fetch-models` brings the same files from the Python package index).
 
+pub mod catalogue;
+pub mod pull;
+
 use std::path::{Path, PathBuf};
+
+pub use catalogue::{catalogue, ModelEntry, PromptStyle};
 
 use crate::{Error, Result};
 
@@ -13,9 +18,6 @@ pub const EMBEDDING_DIMENSION: usize = 384;
 /// The input length MiniLM was trained with.
 pub const EMBEDDING_MAX_TOKENS: usize = 256;
 const ONNX_RUNTIME_DIR: &str = "onnxruntime";
-/// The default generator: SmolLM2-135M-Instruct, 4-bit, small enough for a 2-core CPU.
-pub const GENERATOR_DIR: &str = "SmolLM2-135M-Instruct";
-pub const GENERATOR_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// The model folder: `--models`, else `$RAG_MODELS`, else the user data folder.
 pub fn models_dir(explicit: Option<&Path>) -> PathBuf {
@@ -112,7 +114,7 @@ fn models_hint(models: &Path) -> String {
 }
 
 /// `RAG_OFFLINE=1` or `HF_HUB_OFFLINE=1` turn hub downloads off.
-fn downloads_allowed() -> bool {
+pub(crate) fn downloads_allowed() -> bool {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
     !(set("RAG_OFFLINE") || set("HF_HUB_OFFLINE"))
 }
@@ -138,17 +140,71 @@ fn download_embedding(dir: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// The default generator's GGUF in the model folder. No download: the hub is
-/// unreachable where this runs, and `scripts/fetch-models` brings the same file.
-pub fn generator_file(models: &Path) -> Result<PathBuf> {
-    let path = models.join(GENERATOR_DIR).join(GENERATOR_FILE);
-    if path.is_file() {
-        return Ok(path);
+/// A generator to load: its file, and its catalogue entry when it has one.
+#[derive(Debug, Clone)]
+pub struct GeneratorChoice {
+    pub path: PathBuf,
+    pub entry: Option<&'static ModelEntry>,
+}
+
+impl GeneratorChoice {
+    /// How the model is named on screen and in JSON: its catalogue name, else
+    /// its file name.
+    pub fn display_name(&self) -> String {
+        match self.entry {
+            Some(entry) => entry.name.clone(),
+            None => self
+                .path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| self.path.display().to_string()),
+        }
     }
-    Err(Error::ModelMissing {
-        what: "generator model",
+}
+
+/// The generator `--model NAME|PATH` (or the config's model) means: a catalogue
+/// name resolves in the model folder, anything else is a path to a GGUF; none
+/// means the catalogue's default. No download here: `rag models pull NAME`
+/// does that on purpose, and `scripts/fetch-models` where the hub is unreachable.
+pub fn resolve_generator(models: &Path, model: Option<&str>) -> Result<GeneratorChoice> {
+    let catalogue = catalogue();
+    let entry = match model {
+        None => catalogue.default_model(),
+        Some(name) => match catalogue.get(name) {
+            Some(entry) => entry,
+            None => {
+                let path = PathBuf::from(name);
+                if path.is_file() {
+                    let entry = catalogue.recognise(&path);
+                    return Ok(GeneratorChoice { path, entry });
+                }
+                let looks_like_a_path = name.contains(std::path::MAIN_SEPARATOR)
+                    || name.contains('/')
+                    || name.ends_with(".gguf");
+                if looks_like_a_path {
+                    return Err(Error::ModelFileMissing {
+                        path,
+                        known: catalogue.names().join(", "),
+                    });
+                }
+                return Err(Error::UnknownModel {
+                    given: name.to_string(),
+                    known: catalogue.names().join(", "),
+                });
+            }
+        },
+    };
+    let path = entry.path_in(models);
+    if path.is_file() {
+        return Ok(GeneratorChoice {
+            path,
+            entry: Some(entry),
+        });
+    }
+    Err(Error::GeneratorMissing {
+        name: entry.name.clone(),
         path,
-        hint: models_hint(models),
+        models: models_hint(models),
     })
 }
 
@@ -212,9 +268,44 @@ mod tests {
     #[test]
     fn missing_generator_names_the_file_and_the_fix() {
         let dir = tempfile::tempdir().unwrap();
-        let err = generator_file(dir.path()).unwrap_err().to_string();
-        assert!(err.contains(GENERATOR_FILE), "{err}");
-        assert!(err.contains("scripts/fetch-models"), "{err}");
+        let default = catalogue().default_model();
+        let err = resolve_generator(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains(&default.file), "{err}");
+        assert!(
+            err.contains(&format!("scripts/fetch-models --model {}", default.name)),
+            "{err}"
+        );
+        let err = resolve_generator(dir.path(), Some("qwen2.5-coder-1.5b-instruct"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--model qwen2.5-coder-1.5b-instruct"), "{err}");
+        assert!(err.contains("rag models pull"), "{err}");
+    }
+
+    #[test]
+    fn a_model_is_a_catalogue_name_or_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = resolve_generator(dir.path(), Some("no-such-model"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no-such-model"), "{err}");
+        assert!(
+            err.contains("smollm2-135m-instruct"),
+            "lists the names: {err}"
+        );
+        let file = dir.path().join("mine.gguf");
+        std::fs::write(&file, b"GGUF").unwrap();
+        let choice = resolve_generator(dir.path(), file.to_str()).unwrap();
+        assert_eq!(choice.path, file);
+        assert!(choice.entry.is_none());
+        assert_eq!(choice.display_name(), "mine.gguf");
+        let entry = catalogue().get("gemma-3-270m").unwrap();
+        let installed = entry.path_in(dir.path());
+        std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+        std::fs::write(&installed, b"GGUF").unwrap();
+        let choice = resolve_generator(dir.path(), Some("Gemma-3-270M")).unwrap();
+        assert_eq!(choice.path, installed);
+        assert_eq!(choice.display_name(), "gemma-3-270m");
     }
 
     #[test]

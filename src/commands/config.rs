@@ -1,0 +1,79 @@
+//! `rag config`: every effective setting and where it came from, so a user can
+//! see why rag answers with the model it does.
+
+use serde::Serialize;
+
+use crate::cli::{AnswerArgs, ConfigArgs};
+use crate::config::Origin;
+use crate::context::Context;
+use crate::Result;
+
+#[derive(Serialize)]
+struct Entry {
+    key: &'static str,
+    value: String,
+    origin: Origin,
+}
+
+pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<()> {
+    let (model, model_origin) = super::model_setting(ctx, None);
+    let model = match super::generator_choice(ctx, None) {
+        Ok(choice) => format!("{} ({})", choice.display_name(), choice.path.display()),
+        Err(_) => match model {
+            Some(name) => format!("{name} (not installed)"),
+            None => format!(
+                "{} (not installed)",
+                crate::models::catalogue().default_model().name
+            ),
+        },
+    };
+    let mut entries = vec![
+        Entry {
+            key: "model",
+            value: model,
+            origin: model_origin,
+        },
+        Entry {
+            key: "models",
+            value: ctx.models_dir.display().to_string(),
+            origin: ctx.models_origin,
+        },
+    ];
+    let (_, answer) = super::answer_settings(ctx, &AnswerArgs::default())?;
+    entries.extend(
+        answer
+            .into_iter()
+            .map(|(key, value, origin)| Entry { key, value, origin }),
+    );
+    let file = ctx.config.path.as_ref().map(|p| p.display().to_string());
+    if args.json {
+        #[derive(Serialize)]
+        struct Output<'a> {
+            config_file: Option<String>,
+            settings: &'a [Entry],
+        }
+        let output = Output {
+            config_file: file,
+            settings: &entries,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&output).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    match (&file, &ctx.config.looked_at) {
+        (Some(path), _) => println!("config file     {path}"),
+        (None, Some(path)) => println!("config file     none ({} does not exist)", path.display()),
+        (None, None) => println!("config file     none"),
+    }
+    for entry in &entries {
+        let key = if entry.key == "model" || entry.key == "models" {
+            entry.key.to_string()
+        } else {
+            format!("answer.{}", entry.key)
+        };
+        println!("{key:<22} {:<40} {}", entry.value, entry.origin.describe());
+    }
+    Ok(())
+}

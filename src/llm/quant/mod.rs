@@ -1,0 +1,456 @@
+//! Matrix products straight from quantised weights, for decoding one token
+//! at a time and for the prefill of models too large for a dense f32 copy.
+//! Decode is memory-bound: reading 4.5- to 8.5-bit weights instead of an f32
+//! copy moves 4-7x fewer bytes per token. Q4_1, Q8_0 and the k-quants of a
+//! Q4_K_M file (Q4_K, Q5_K, Q6_K) are read at their own width; other types
+//! are widened to Q8_0 at load. The input is quantised to 8 bits once per
+//! product and multiplied with the weights as integers (as llama.cpp does),
+//! with AVX-512 or AVX2 as detected at run time (`cpu`), in plain Rust on the
+//! float input otherwise. candle's own kernels are compiled for plain x86-64
+//! here, i.e. scalar, and run on their own thread pool.
+
+mod cpu;
+mod input;
+mod kquants;
+mod scalar;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(test)]
+mod tests;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use rayon::prelude::*;
+
+use self::cpu::Kernel;
+use self::input::{Input, KInput, Needs};
+use self::kquants::{KFormat, KWeights, QK};
+
+/// Weights per block of the legacy formats.
+const BLOCK: usize = 32;
+/// Q4_1: an f16 scale, an f16 minimum, 16 bytes of nibbles.
+const Q4_1_BYTES: usize = 20;
+/// Q8_0: an f16 scale and 32 signed bytes.
+const Q8_0_BYTES: usize = 34;
+/// Output rows per parallel task: enough work to be worth a thread hand-off.
+const ROWS_PER_TASK: usize = 64;
+
+/// A (rows, cols) quantised matrix: runs of rows, each in one format (a
+/// stack of matrices of different formats keeps each in its own).
+pub struct QuantMatrix {
+    rows: usize,
+    cols: usize,
+    parts: Vec<Part>,
+}
+
+#[derive(Clone)]
+struct Part {
+    rows: usize,
+    weights: Weights,
+}
+
+#[derive(Clone)]
+enum Weights {
+    /// Per block, the scale and minimum as f32 and 16 bytes of nibbles (ggml
+    /// order: byte j holds weight j in its low nibble and weight j + 16 in
+    /// its high nibble); a weight is `scale * nibble + min`.
+    Q4_1 {
+        scales: Vec<f32>,
+        mins: Vec<f32>,
+        nibbles: Vec<u8>,
+    },
+    /// Per block, the scale as f32 and 32 signed bytes; a weight is `scale * byte`.
+    Q8_0 {
+        scales: Vec<f32>,
+        quants: Vec<i8>,
+    },
+    K(KWeights),
+}
+
+impl Weights {
+    fn same_format(&self, other: &Weights) -> bool {
+        match (self, other) {
+            (Weights::Q4_1 { .. }, Weights::Q4_1 { .. }) => true,
+            (Weights::Q8_0 { .. }, Weights::Q8_0 { .. }) => true,
+            (Weights::K(a), Weights::K(b)) => a.format == b.format,
+            _ => false,
+        }
+    }
+
+    /// Appends `other`'s rows; the formats must be the same.
+    fn extend(&mut self, other: &Weights) {
+        match (self, other) {
+            (
+                Weights::Q4_1 {
+                    scales,
+                    mins,
+                    nibbles,
+                },
+                Weights::Q4_1 {
+                    scales: s,
+                    mins: m,
+                    nibbles: n,
+                },
+            ) => {
+                scales.extend_from_slice(s);
+                mins.extend_from_slice(m);
+                nibbles.extend_from_slice(n);
+            }
+            (
+                Weights::Q8_0 { scales, quants },
+                Weights::Q8_0 {
+                    scales: s,
+                    quants: q,
+                },
+            ) => {
+                scales.extend_from_slice(s);
+                quants.extend_from_slice(q);
+            }
+            (Weights::K(a), Weights::K(b)) => a.extend(b),
+            _ => panic!("stacking rows of different formats into one run"),
+        }
+    }
+}
+
+impl QuantMatrix {
+    /// The matrix of a 2-D quantised tensor whose rows are whole blocks;
+    /// None for f32/f16 weights (those go through candle's gemm). Q4_1, Q8_0
+    /// and the k-quants are read at their own width; other quantised types
+    /// (Q4_0, Q5_x...) are converted to Q8_0 once at load, which adds an
+    /// error ~1/250 of each block's largest weight, far under the 4- or
+    /// 5-bit format's own, and beats a kernel per rare format.
+    pub fn from_qtensor(tensor: &QTensor) -> Option<Self> {
+        let dtype = tensor.dtype();
+        if matches!(dtype, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
+            return None;
+        }
+        let (rows, cols) = tensor.shape().dims2().ok()?;
+        let single = |weights| QuantMatrix {
+            rows,
+            cols,
+            parts: vec![Part { rows, weights }],
+        };
+        if let Some(format) = KFormat::of(dtype) {
+            let data = tensor.data().ok()?;
+            if cols % QK != 0 || data.len() != rows * cols / QK * format.block_bytes() {
+                return None;
+            }
+            return Some(single(Weights::K(KWeights::from_ggml(format, &data)?)));
+        }
+        let block_bytes = match dtype {
+            GgmlDType::Q4_1 => Q4_1_BYTES,
+            GgmlDType::Q8_0 => Q8_0_BYTES,
+            _ => {
+                let values = tensor.dequantize(&candle_core::Device::Cpu).ok()?;
+                let converted = QTensor::quantize(&values, GgmlDType::Q8_0).ok()?;
+                return Self::from_qtensor(&converted);
+            }
+        };
+        if cols % BLOCK != 0 {
+            return None;
+        }
+        let data = tensor.data().ok()?;
+        let blocks = rows * cols / BLOCK;
+        if data.len() != blocks * block_bytes {
+            return None;
+        }
+        let f16_at =
+            |block: &[u8], at: usize| half::f16::from_le_bytes([block[at], block[at + 1]]).to_f32();
+        let scales = data
+            .chunks_exact(block_bytes)
+            .map(|b| f16_at(b, 0))
+            .collect();
+        let weights = if block_bytes == Q4_1_BYTES {
+            let mut mins = Vec::with_capacity(blocks);
+            let mut nibbles = Vec::with_capacity(blocks * 16);
+            for block in data.chunks_exact(block_bytes) {
+                mins.push(f16_at(block, 2));
+                nibbles.extend_from_slice(&block[4..]);
+            }
+            Weights::Q4_1 {
+                scales,
+                mins,
+                nibbles,
+            }
+        } else {
+            let quants = data
+                .chunks_exact(block_bytes)
+                .flat_map(|block| block[2..].iter().map(|&b| b as i8))
+                .collect();
+            Weights::Q8_0 { scales, quants }
+        };
+        Some(single(weights))
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The rows of several matrices of one input width, one after the
+    /// other: Q, K and V (or gate and up) in one product, so decoding pays
+    /// one thread hand-off where it paid three. Q4_K_M files mix formats
+    /// (V in Q6_K beside Q and K in Q4_K): each run keeps its own. None when
+    /// the widths differ.
+    pub fn stacked(parts: &[&QuantMatrix]) -> Option<Self> {
+        let first = parts.first()?;
+        if parts.iter().any(|p| p.cols != first.cols) {
+            return None;
+        }
+        let mut runs: Vec<Part> = Vec::new();
+        for part in parts.iter().flat_map(|m| &m.parts) {
+            match runs.last_mut() {
+                Some(last) if last.weights.same_format(&part.weights) => {
+                    last.weights.extend(&part.weights);
+                    last.rows += part.rows;
+                }
+                _ => runs.push(part.clone()),
+            }
+        }
+        Some(QuantMatrix {
+            rows: parts.iter().map(|p| p.rows).sum(),
+            cols: first.cols,
+            parts: runs,
+        })
+    }
+
+    /// The run holding `row`, and the row's index in it.
+    fn part_of(&self, row: usize) -> (&Part, usize) {
+        let mut start = 0;
+        for part in &self.parts {
+            if row < start + part.rows {
+                return (part, row - start);
+            }
+            start += part.rows;
+        }
+        panic!("row {row} of {}", self.rows);
+    }
+
+    /// Row `row` as floats: a token's embedding, when the table is quantised.
+    pub fn dequantize_row(&self, row: usize, out: &mut [f32]) {
+        assert!(row < self.rows, "row {row} of {}", self.rows);
+        assert_eq!(out.len(), self.cols, "output length");
+        let (part, row) = self.part_of(row);
+        match &part.weights {
+            Weights::K(k) => {
+                let per_row = self.cols / QK;
+                let mut block = [0.0; QK];
+                for (b, out) in out.chunks_exact_mut(QK).enumerate() {
+                    k.dequantize(row * per_row + b, &mut block);
+                    out.copy_from_slice(&block);
+                }
+            }
+            Weights::Q4_1 {
+                scales,
+                mins,
+                nibbles,
+            } => {
+                let per_row = self.cols / BLOCK;
+                for (b, out) in out.chunks_exact_mut(BLOCK).enumerate() {
+                    let block = row * per_row + b;
+                    let (d, m) = (scales[block], mins[block]);
+                    for (j, &byte) in nibbles[block * 16..block * 16 + 16].iter().enumerate() {
+                        out[j] = d * f32::from(byte & 0x0F) + m;
+                        out[j + 16] = d * f32::from(byte >> 4) + m;
+                    }
+                }
+            }
+            Weights::Q8_0 { scales, quants } => {
+                let per_row = self.cols / BLOCK;
+                for (b, out) in out.chunks_exact_mut(BLOCK).enumerate() {
+                    let block = row * per_row + b;
+                    let quants = &quants[block * BLOCK..(block + 1) * BLOCK];
+                    for (o, &q) in out.iter_mut().zip(quants) {
+                        *o = scales[block] * f32::from(q);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `out[r] = sum_c w[r][c] * x[c]`, rows split across the rayon pool.
+    pub fn matvec(&self, x: &[f32], out: &mut [f32]) {
+        self.matmul(x, 1, out)
+    }
+
+    /// `n` rows of input (`x` is `n * cols` values) times the matrix: `out`
+    /// holds `n` rows of `rows` values. The inputs are quantised once; a
+    /// task takes a band of weight rows and runs the inputs through it in
+    /// tiles of weight rows x inputs, so that each weight is read from
+    /// memory once per call and unpacked once per few inputs.
+    pub fn matmul(&self, x: &[f32], n: usize, out: &mut [f32]) {
+        self.matmul_with(x, n, out, Kernel::detect())
+    }
+
+    fn matmul_with(&self, x: &[f32], n: usize, out: &mut [f32], kernel: Kernel) {
+        assert_eq!(x.len(), n * self.cols, "input length");
+        assert_eq!(out.len(), n * self.rows, "output length");
+        if n == 0 {
+            return;
+        }
+        let needs = self.needs();
+        let inputs: Vec<Input> = if n == 1 {
+            vec![Input::new(x, kernel, needs)]
+        } else {
+            x.par_chunks_exact(self.cols)
+                .map(|row| Input::new(row, kernel, needs))
+                .collect()
+        };
+        let inputs: Vec<&Input> = inputs.iter().collect();
+        if n == 1 {
+            out.par_chunks_mut(ROWS_PER_TASK)
+                .enumerate()
+                .for_each(|(task, chunk)| {
+                    self.products(task * ROWS_PER_TASK, &inputs, chunk, kernel)
+                });
+            return;
+        }
+        // Per band, its outputs for every input: [band row][input].
+        let mut by_weight_row = vec![0.0; n * self.rows];
+        by_weight_row
+            .par_chunks_mut(ROWS_PER_TASK * n)
+            .enumerate()
+            .for_each(|(task, band)| self.products(task * ROWS_PER_TASK, &inputs, band, kernel));
+        for (row, values) in by_weight_row.chunks_exact(n).enumerate() {
+            for (j, &value) in values.iter().enumerate() {
+                out[j * self.rows + row] = value;
+            }
+        }
+    }
+
+    fn needs(&self) -> Needs {
+        let mut needs = Needs::default();
+        for part in &self.parts {
+            match part.weights {
+                Weights::K(_) => needs.k = true,
+                _ => needs.legacy = true,
+            }
+        }
+        needs
+    }
+
+    /// Rows `first..first + out.len() / inputs.len()` times every input,
+    /// into `out[row][input]`.
+    fn products(&self, first: usize, inputs: &[&Input], out: &mut [f32], kernel: Kernel) {
+        let n = inputs.len();
+        let end = first + out.len() / n;
+        let (mut row, mut start, mut out) = (first, 0, out);
+        for part in &self.parts {
+            let part_end = start + part.rows;
+            if row < part_end {
+                let take = part_end.min(end) - row;
+                let (head, tail) = std::mem::take(&mut out).split_at_mut(take * n);
+                part.products(self.cols, row - start, inputs, head, kernel);
+                out = tail;
+                row += take;
+                if row == end {
+                    return;
+                }
+            }
+            start = part_end;
+        }
+    }
+}
+
+impl Part {
+    /// Rows `first..first + out.len() / inputs.len()` of this run times
+    /// every input, into `out[row][input]`.
+    fn products(
+        &self,
+        cols: usize,
+        first: usize,
+        inputs: &[&Input],
+        out: &mut [f32],
+        kernel: Kernel,
+    ) {
+        let n = inputs.len();
+        let rows = out.len() / n;
+        if let Weights::K(k) = &self.weights {
+            let w = k.rows(first, rows, cols / QK);
+            let xs: Vec<&KInput> = inputs.iter().map(|input| &input.k).collect();
+            match kernel {
+                Kernel::Scalar => {
+                    let xs: Vec<&[f32]> = inputs.iter().map(|input| input.values).collect();
+                    kquants::scalar_products(&w, &xs, out)
+                }
+                // SAFETY: `Kernel::Avx2` is only made by detection, when the
+                // CPU has AVX2 and FMA; `Input::new` prepared `k` for it.
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2(_) => unsafe { avx2::k_products(&w, &xs, out) },
+                // SAFETY: as above, for AVX-512 F/BW/VL, AVX2 and FMA.
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512(_) => unsafe { avx512::k_products(&w, &xs, out, false) },
+                // SAFETY: as above, and AVX-512 VNNI.
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512Vnni(_) => unsafe { avx512::k_products(&w, &xs, out, true) },
+            }
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let (Weights::Q8_0 { scales, quants }, Kernel::Avx512Vnni(_)) = (&self.weights, kernel) {
+            let rows = (first, rows);
+            // SAFETY: `Kernel::Avx512Vnni` is only made by detection, when the
+            // CPU has AVX-512 F/BW/VL/VNNI; `Input::new` quantised the inputs.
+            unsafe { vnni::q8_0_products(scales, quants, cols / BLOCK, rows, inputs, out) };
+            return;
+        }
+        for (r, values) in out.chunks_exact_mut(n).enumerate() {
+            for (value, input) in values.iter_mut().zip(inputs) {
+                *value = self.legacy_dot(cols, first + r, input, kernel);
+            }
+        }
+    }
+
+    fn legacy_dot(&self, cols: usize, row: usize, input: &Input, kernel: Kernel) -> f32 {
+        let per_row = cols / BLOCK;
+        let blocks = row * per_row..(row + 1) * per_row;
+        let quantized = (&input.quantized[..], &input.quantized_scales[..]);
+        match &self.weights {
+            Weights::Q4_1 {
+                scales,
+                mins,
+                nibbles,
+            } => {
+                let scales = &scales[blocks.clone()];
+                let nibbles = &nibbles[blocks.start * 16..blocks.end * 16];
+                // sum(w * x) over a block = d * sum(q * x) + m * sum(x): the
+                // block sums of x are shared by every row.
+                let offset: f32 = mins[blocks]
+                    .iter()
+                    .zip(&input.sums)
+                    .map(|(m, s)| m * s)
+                    .sum();
+                let scaled = match kernel {
+                    Kernel::Scalar => scalar::dot_q4_1(scales, nibbles, input.values),
+                    // SAFETY: both SIMD kernels imply AVX2 and FMA (detected);
+                    // `Input::new` quantised x for them.
+                    #[cfg(target_arch = "x86_64")]
+                    Kernel::Avx2(_) | Kernel::Avx512(_) | Kernel::Avx512Vnni(_) => unsafe {
+                        avx2::dot_q4_1(scales, nibbles, quantized.0, quantized.1)
+                    },
+                };
+                scaled + offset
+            }
+            Weights::Q8_0 { scales, quants } => {
+                let scales = &scales[blocks.clone()];
+                let quants = &quants[blocks.start * BLOCK..blocks.end * BLOCK];
+                match kernel {
+                    Kernel::Scalar => scalar::dot_q8_0(scales, quants, input.values),
+                    // SAFETY: as above.
+                    #[cfg(target_arch = "x86_64")]
+                    Kernel::Avx2(_) | Kernel::Avx512(_) | Kernel::Avx512Vnni(_) => unsafe {
+                        avx2::dot_q8_0(scales, quants, quantized.0, quantized.1)
+                    },
+                }
+            }
+            Weights::K(_) => unreachable!("k-quant rows go through the tiles"),
+        }
+    }
+}

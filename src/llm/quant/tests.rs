@@ -1,0 +1,347 @@
+use candle_core::quantized::ggml_file::qtensor_from_ggml;
+use candle_core::{Device, Tensor};
+
+use super::*;
+
+/// Every kernel this CPU runs, saying which SIMD ones it cannot.
+fn kernels() -> Vec<Kernel> {
+    let kernels = Kernel::available();
+    let names: Vec<String> = kernels.iter().map(|k| format!("{k:?}")).collect();
+    for simd in ["Avx2(", "Avx512(", "Avx512Vnni("] {
+        if !names.iter().any(|n| n.starts_with(simd)) {
+            eprintln!("this CPU cannot run the {simd} kernels: they go untested here");
+        }
+    }
+    kernels
+}
+
+/// A small deterministic generator (xorshift), for random weights and bytes.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in [-1, 1).
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+fn matrix_of(dtype: GgmlDType, rows: usize, cols: usize) -> QTensor {
+    // A deterministic spread of values, positive and negative.
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * (1.0 + (i % 13) as f32 / 10.0))
+        .collect();
+    let dense = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
+    QTensor::quantize(&dense, dtype).unwrap()
+}
+
+/// Random values, some rows scaled up or down by 10^3 per superblock.
+fn random_matrix(dtype: GgmlDType, rows: usize, cols: usize, seed: u64) -> QTensor {
+    let mut rng = Rng(seed);
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|i| {
+            let scale = match (i / cols % 5, i % cols / 256 % 3) {
+                (1, 0) => 1e3,
+                (2, 1) => 1e-3,
+                (3, _) => 0.0,
+                _ => 1.0,
+            };
+            rng.unit() * scale
+        })
+        .collect();
+    let dense = Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap();
+    QTensor::quantize(&dense, dtype).unwrap()
+}
+
+/// Blocks of random bytes, every bit pattern of scales and quants allowed
+/// (6-bit scales and minimums up to 63, Q6_K scales down to -128), with
+/// finite superblock scales.
+fn random_blocks(format: KFormat, rows: usize, cols: usize, seed: u64) -> QTensor {
+    let mut rng = Rng(seed);
+    let blocks = rows * cols / QK;
+    let mut data: Vec<u8> = (0..blocks * format.block_bytes())
+        .map(|_| rng.next() as u8)
+        .collect();
+    for block in data.chunks_exact_mut(format.block_bytes()) {
+        let mut f16 = || half::f16::from_f32(rng.unit() * 0.02).to_le_bytes();
+        match format {
+            KFormat::Q4K | KFormat::Q5K => {
+                block[0..2].copy_from_slice(&f16());
+                block[2..4].copy_from_slice(&f16());
+            }
+            KFormat::Q6K => block[208..210].copy_from_slice(&f16()),
+        }
+    }
+    let dtype = match format {
+        KFormat::Q4K => GgmlDType::Q4K,
+        KFormat::Q5K => GgmlDType::Q5K,
+        KFormat::Q6K => GgmlDType::Q6K,
+    };
+    qtensor_from_ggml(dtype, &data, vec![rows, cols], &Device::Cpu).unwrap()
+}
+
+fn input(cols: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Rng(seed);
+    (0..cols).map(|_| rng.unit() * 2.0).collect()
+}
+
+/// The values a kernel sees for `x`: itself for the scalar kernel, its 8-bit
+/// form (blocks of 32 or 256) for the SIMD ones.
+fn seen(x: &[f32], kernel: Kernel, k_quant: bool) -> Vec<f32> {
+    let needs = Needs {
+        legacy: !k_quant,
+        k: k_quant,
+    };
+    let input = Input::new(x, kernel, needs);
+    if kernel == Kernel::Scalar {
+        return x.to_vec();
+    }
+    let (q, d, block) = if k_quant {
+        (&input.k.q, &input.k.d, QK)
+    } else {
+        (&input.quantized, &input.quantized_scales, BLOCK)
+    };
+    q.iter()
+        .enumerate()
+        .map(|(i, &q)| f32::from(q) * d[i / block])
+        .collect()
+}
+
+/// Checks every kernel's products against the dequantised weights times
+/// the input each kernel sees, for 1..n inputs at once (n in the set the
+/// brief names) and for matvec.
+fn check_products(q: &QTensor, what: &str) {
+    let (rows, cols) = q.shape().dims2().unwrap();
+    let table: Vec<Vec<f32>> = q.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
+    let m = QuantMatrix::from_qtensor(q).expect("a matrix we read");
+    let k_quant = matches!(m.parts[0].weights, Weights::K(_));
+    // Rows come back as candle dequantises them (token embeddings).
+    let mut row = vec![0.0; cols];
+    for (r, want) in table.iter().enumerate() {
+        m.dequantize_row(r, &mut row);
+        assert_eq!(&row, want, "{what}: row {r} dequantised");
+    }
+    for kernel in kernels() {
+        for n in [1, 2, 3, 5, 17] {
+            let x: Vec<f32> = (0..n).flat_map(|i| input(cols, 7 + i as u64)).collect();
+            let mut got = vec![0.0; n * rows];
+            m.matmul_with(&x, n, &mut got, kernel);
+            for (i, (x, got)) in x.chunks_exact(cols).zip(got.chunks_exact(rows)).enumerate() {
+                let y = seen(x, kernel, k_quant);
+                for (r, (w, &g)) in table.iter().zip(got).enumerate() {
+                    let want: f64 = w.iter().zip(&y).map(|(&w, &y)| w as f64 * y as f64).sum();
+                    let size: f64 = w.iter().zip(&y).map(|(&w, &y)| (w * y).abs() as f64).sum();
+                    assert!(
+                        (g as f64 - want).abs() <= 2e-5 * size + 1e-6,
+                        "{what} {kernel:?} n={n} input {i} row {r}: {g} vs {want}"
+                    );
+                }
+                if n == 5 {
+                    let mut single = vec![0.0; rows];
+                    m.matmul_with(x, 1, &mut single, kernel);
+                    assert_eq!(&single, got, "{what} {kernel:?}: matvec vs matmul row {i}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn legacy_products_match_the_dequantised_weights() {
+    for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+        check_products(&matrix_of(dtype, 130, 96), &format!("{dtype:?}"));
+    }
+}
+
+#[test]
+fn k_quant_products_match_the_dequantised_weights() {
+    // 150 rows: several tasks, and a last tile of 2 rows.
+    for dtype in [GgmlDType::Q4K, GgmlDType::Q5K, GgmlDType::Q6K] {
+        check_products(&random_matrix(dtype, 150, 512, 3), &format!("{dtype:?}"));
+        check_products(&matrix_of(dtype, 37, 768), &format!("{dtype:?} spread"));
+    }
+}
+
+#[test]
+fn k_quant_products_hold_for_any_block_bytes() {
+    for format in [KFormat::Q4K, KFormat::Q5K, KFormat::Q6K] {
+        check_products(
+            &random_blocks(format, 69, 512, 11),
+            &format!("{format:?} bytes"),
+        );
+    }
+}
+
+#[test]
+fn the_8_bit_input_is_close_to_the_exact_one() {
+    // The SIMD kernels' only departure from float: half a step of the 8-bit
+    // input per value.
+    for dtype in [
+        GgmlDType::Q4_1,
+        GgmlDType::Q8_0,
+        GgmlDType::Q4K,
+        GgmlDType::Q6K,
+    ] {
+        let (rows, cols) = (40, 512);
+        let q = random_matrix(dtype, rows, cols, 5);
+        let table: Vec<Vec<f32>> = q.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
+        let m = QuantMatrix::from_qtensor(&q).unwrap();
+        let x = input(cols, 9);
+        let block = if KFormat::of(dtype).is_some() {
+            QK
+        } else {
+            BLOCK
+        };
+        let half_steps: Vec<f32> = x
+            .chunks_exact(block)
+            .map(|b| b.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 254.0)
+            .collect();
+        let mut got = vec![0.0; rows];
+        m.matvec(&x, &mut got);
+        for (r, w) in table.iter().enumerate() {
+            let want: f32 = w.iter().zip(&x).map(|(w, x)| w * x).sum();
+            let bound: f32 = w
+                .iter()
+                .enumerate()
+                .map(|(c, w)| w.abs() * half_steps[c / block])
+                .sum();
+            assert!(
+                (got[r] - want).abs() <= bound * 1.01 + 1e-3 * (1.0 + want.abs()),
+                "{dtype:?} row {r}: {} vs {want}",
+                got[r]
+            );
+        }
+    }
+}
+
+#[test]
+fn stacked_matrices_give_their_rows_in_order() {
+    let parts = [
+        matrix_of(GgmlDType::Q4K, 64, 256),
+        matrix_of(GgmlDType::Q4K, 40, 256),
+        matrix_of(GgmlDType::Q6K, 23, 256),
+        matrix_of(GgmlDType::Q8_0, 9, 256),
+    ];
+    let parts: Vec<QuantMatrix> = parts
+        .iter()
+        .map(|q| QuantMatrix::from_qtensor(q).unwrap())
+        .collect();
+    let refs: Vec<&QuantMatrix> = parts.iter().collect();
+    let all = QuantMatrix::stacked(&refs).expect("same width");
+    assert_eq!(all.rows(), 136);
+    assert_eq!(all.parts.len(), 3, "runs of one format are merged");
+    for n in [1usize, 3] {
+        let x: Vec<f32> = (0..n).flat_map(|i| input(256, 20 + i as u64)).collect();
+        let mut both = vec![0.0; n * all.rows()];
+        all.matmul(&x, n, &mut both);
+        let mut at = 0;
+        for part in &parts {
+            let mut alone = vec![0.0; n * part.rows()];
+            part.matmul(&x, n, &mut alone);
+            for (i, alone) in alone.chunks_exact(part.rows()).enumerate() {
+                let row = &both[i * all.rows() + at..i * all.rows() + at + part.rows()];
+                assert_eq!(row, alone, "n={n} input {i} rows from {at}");
+            }
+            at += part.rows();
+        }
+    }
+    let mut row = vec![0.0; 256];
+    let mut want = vec![0.0; 256];
+    all.dequantize_row(110, &mut row);
+    parts[2].dequantize_row(6, &mut want);
+    assert_eq!(row, want);
+    let narrow = QuantMatrix::from_qtensor(&matrix_of(GgmlDType::Q8_0, 4, 32)).unwrap();
+    assert!(
+        QuantMatrix::stacked(&[&parts[0], &narrow]).is_none(),
+        "widths differ"
+    );
+}
+
+#[test]
+fn float_weights_are_left_to_candle() {
+    let dense = Tensor::zeros((4, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
+    for dtype in [GgmlDType::F32, GgmlDType::F16] {
+        let q = QTensor::quantize(&dense, dtype).unwrap();
+        assert!(QuantMatrix::from_qtensor(&q).is_none(), "{dtype:?}");
+    }
+}
+
+#[test]
+fn k_quants_stay_native_and_other_types_are_converted_to_q8_0() {
+    for dtype in [GgmlDType::Q4K, GgmlDType::Q5K, GgmlDType::Q6K] {
+        let m = QuantMatrix::from_qtensor(&matrix_of(dtype, 8, 512)).unwrap();
+        let native =
+            matches!(&m.parts[0].weights, Weights::K(k) if KFormat::of(dtype) == Some(k.format));
+        assert!(native, "{dtype:?}");
+    }
+    // Q4_0 (legacy): widened.
+    let dtype = GgmlDType::Q4_0;
+    let (rows, cols) = (40, 512);
+    let q = matrix_of(dtype, rows, cols);
+    let table: Vec<Vec<f32>> = q.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
+    let m = QuantMatrix::from_qtensor(&q).expect("converted");
+    assert!(
+        matches!(m.parts[0].weights, Weights::Q8_0 { .. }),
+        "{dtype:?}"
+    );
+    let mut row = vec![0.0; cols];
+    for (r, want_row) in table.iter().enumerate() {
+        // Rounding to 8 bits moves a weight by at most half a step, 1/254 of
+        // its block's largest weight, and the step's own rounding to f16
+        // (2^-11) by up to 127 of those: 12% more.
+        m.dequantize_row(r, &mut row);
+        for (c, (got, want)) in row.iter().zip(want_row).enumerate() {
+            let block = &want_row[c / BLOCK * BLOCK..][..BLOCK];
+            let half_step = block.iter().fold(0.0f32, |m, w| m.max(w.abs())) / 254.0;
+            assert!(
+                (got - want).abs() <= half_step * 1.13 + 1e-6,
+                "{dtype:?} row {r} col {c}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_integer_kernels_are_exact_on_exact_inputs() {
+    // Inputs that are whole multiples of their block's step quantise without
+    // error, so the integer kernels must agree with the float one.
+    for dtype in [
+        GgmlDType::Q4_1,
+        GgmlDType::Q8_0,
+        GgmlDType::Q5K,
+        GgmlDType::Q6K,
+    ] {
+        let (rows, cols) = (70, 512);
+        let m = QuantMatrix::from_qtensor(&matrix_of(dtype, rows, cols)).unwrap();
+        // Whole steps of 0.01, each block of 32 holding one full-scale value.
+        let x: Vec<f32> = (0..cols)
+            .map(|i| {
+                let step = if i % BLOCK == 0 {
+                    127.0
+                } else {
+                    (i * 37 % 255) as f32 - 127.0
+                };
+                step * 0.01
+            })
+            .collect();
+        let mut exact = vec![0.0; rows];
+        m.matmul_with(&x, 1, &mut exact, Kernel::Scalar);
+        for kernel in kernels().into_iter().skip(1) {
+            let mut got = vec![0.0; rows];
+            m.matmul_with(&x, 1, &mut got, kernel);
+            for (r, (a, b)) in got.iter().zip(&exact).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                    "{dtype:?} {kernel:?} row {r}: {a} vs {b}"
+                );
+            }
+        }
+    }
+}

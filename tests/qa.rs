@@ -1,0 +1,61 @@
+//! Answer quality can regress unseen: this runs qa-dev (38 questions, 30
+//! answerable) with the default model over the bundled corpus (which holds the
+//! source article of every qa-dev question) and fails if fewer answers are
+//! right, fewer sources cited, or fewer unanswerable questions refused than
+//! measured when the bound was set. Greedy decoding is deterministic, so a
+//! drop is a change in the engine, the prompt or retrieval, not noise.
+
+mod common;
+
+use std::path::Path;
+
+use common::{json, ok, rag};
+
+/// Measured at the commit that set them (`rag eval qa tests/fixtures/qa-dev.jsonl`
+/// over an index of corpus/wikipedia, default model, greedy). Raise them when
+/// answers get better; never lower them to make a change pass.
+const RIGHT_ANSWERS: usize = 17;
+const SOURCES_CITED: usize = 25;
+const REFUSED: usize = 8;
+
+#[test]
+fn qa_dev_with_the_default_model_does_not_regress() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("index");
+    ok(rag()
+        .arg("--index")
+        .arg(&index)
+        .args(["ingest", "-q"])
+        .arg(root.join("corpus/wikipedia")));
+    // The default model, not the tests' fast one: what a user gets.
+    let empty_config = dir.path().join("config.toml");
+    std::fs::write(&empty_config, "").unwrap();
+    let out = ok(rag()
+        .env("RAG_CONFIG", &empty_config)
+        .arg("--index")
+        .arg(&index)
+        .args(["eval", "qa", "--json"])
+        .arg(root.join("tests/fixtures/qa-dev.jsonl")));
+    let result = json(&out);
+    let rows = result["questions"].as_array().expect("rows");
+    let count = |key: &str| rows.iter().filter(|r| r[key] == true).count();
+    let right = count("correct");
+    let cited = count("source_cited");
+    let refused = rows
+        .iter()
+        .filter(|r| r["answerable"] == false && r["refused"] == true)
+        .count();
+    let report = &result["report"];
+    eprintln!("qa-dev: {right} right, {cited} sources cited, {refused} refused; {report}");
+    assert_eq!(report["answerable"], 30);
+    assert!(
+        right >= RIGHT_ANSWERS,
+        "{right} right answers, was {RIGHT_ANSWERS}"
+    );
+    assert!(
+        cited >= SOURCES_CITED,
+        "{cited} sources cited, was {SOURCES_CITED}"
+    );
+    assert!(refused >= REFUSED, "{refused} refusals, was {REFUSED}");
+}
