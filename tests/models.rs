@@ -164,3 +164,47 @@ fn a_flag_beats_the_config_file_when_answering() {
     ])));
     assert_eq!(answer["model"], "smollm2-135m-instruct");
 }
+
+#[test]
+fn a_bench_is_stored_and_listed() {
+    let data = tempfile::tempdir().unwrap();
+    let measured = json(&ok(rag().env("XDG_DATA_HOME", data.path()).args([
+        "models",
+        "bench",
+        "smollm2-135m-instruct",
+        "--decode-tokens",
+        "4",
+        "--json",
+    ])));
+    let speed = &measured["smollm2-135m-instruct"];
+    let prompt = speed["prompt_tokens"].as_u64().unwrap();
+    assert!(
+        (550..=600).contains(&prompt),
+        "a ~600-token prompt: {speed}"
+    );
+    for key in ["prefill_tok_s", "decode_tok_s", "first_token_s"] {
+        assert!(speed[key].as_f64().unwrap() > 0.0, "{key}: {speed}");
+    }
+    let list = json(&ok(rag()
+        .env("XDG_DATA_HOME", data.path())
+        .args(["models", "--json"])));
+    let smol = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "smollm2-135m-instruct")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        smol["speed"]["prompt_tokens"].as_u64(),
+        Some(prompt),
+        "{smol}"
+    );
+    let others_measured = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] != "smollm2-135m-instruct" && !r["speed"].is_null())
+        .count();
+    assert_eq!(others_measured, 0, "only what was measured shows a speed");
+}

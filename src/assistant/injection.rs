@@ -118,6 +118,21 @@ const COMMON: &[&str] = &[
     "documents",
 ];
 
+/// Said after the refusal when the model's answer followed an instruction
+/// found inside a source (the words are not repeated: they are the payload).
+pub const WITHHELD: &str =
+    "(The model's answer was withheld: it followed an instruction found inside a source.)";
+
+/// Replaces an answer that followed an instruction inside a source with the
+/// refusal; true when it did. A refusal is left as it is.
+pub fn withhold_if_obeyed(answer: &mut String, question: &str, sources: &[Source]) -> bool {
+    if super::prompt::is_refusal(answer) || obeyed_words(answer, question, sources).is_empty() {
+        return false;
+    }
+    *answer = format!("{} {WITHHELD}", super::prompt::REFUSAL);
+    true
+}
+
 /// The answer's words that the sources hold only inside instruction-like
 /// sentences: empty when the answer reads like the documents.
 pub fn obeyed_words(answer: &str, question: &str, sources: &[Source]) -> Vec<String> {

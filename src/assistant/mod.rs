@@ -16,7 +16,7 @@ use std::time::Instant;
 use rag_index::{Embedder, Hit, Index, Mode, SearchOptions};
 
 use crate::embedding::OnnxEmbedder;
-use crate::llm::{GenerateOptions, Generator, Message, PenaltyScope, StopReason};
+use crate::llm::{GenerateOptions, Generator, PenaltyScope, StopReason};
 use crate::{Error, Result};
 
 pub use answer::{Answer, AnswerTimings, Citation, Evidence, Gate, Refusal, DEFAULT_MIN_STRENGTH};
@@ -25,11 +25,6 @@ pub use sources::Source;
 
 use candidate::{citations_for, Candidate, Shown};
 use prompt::REFUSAL;
-
-/// Said after the refusal when the model's answer followed an instruction
-/// found inside a source (the words are not repeated: they are the payload).
-pub const WITHHELD: &str =
-    "(The model's answer was withheld: it followed an instruction found inside a source.)";
 
 /// Tokens kept free for the instruction, the question and the template's markup.
 const PROMPT_OVERHEAD: usize = 256;
@@ -346,38 +341,17 @@ impl Assistant {
             ));
         }
         let turns = self.recent_turns(request.history, &sources, options);
-        let (prompt_ids, stop_strings) = if self.generator.format().is_chat() {
-            let style = self
-                .style
-                .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()));
-            let mut messages = vec![Message::new(
-                "system",
-                &prompt::system_instruction(style, options.think),
-            )];
-            for turn in turns {
-                messages.push(Message::new("user", &turn.question));
-                messages.push(Message::new("assistant", &turn.answer));
-            }
-            messages.push(Message::new(
-                "user",
-                &prompt::user_message(style, &sources, request.question),
-            ));
-            let (ids, mut stop_strings) = prompt::encode_messages(&self.generator, &messages)?;
-            if style == Style::Reading {
-                // Small models go on to set themselves the next exercise.
-                stop_strings.push(prompt::NEXT_QUESTION.to_string());
-            }
-            (ids, stop_strings)
-        } else {
-            // A base model: no conversation to hold, only a document to go on with.
-            prompt::encode_document(
-                &self.generator,
-                &sources,
-                turns,
-                request.question,
-                options.think,
-            )?
-        };
+        let style = self
+            .style
+            .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()));
+        let (prompt_ids, stop_strings) = prompt::encode_open_book(
+            &self.generator,
+            style,
+            &sources,
+            turns,
+            request.question,
+            options.think,
+        )?;
         let generate = GenerateOptions {
             stop_strings,
             ..options.generate.clone()
@@ -456,13 +430,7 @@ impl Assistant {
         }
 
         let mut best = best;
-        let obeyed = injection::obeyed_words(&best.answer, request.question, &sources);
-        let injected = !obeyed.is_empty() && !prompt::is_refusal(&best.answer);
-        if injected {
-            // The text may have streamed already; callers see the refusal
-            // reason and say the answer was withheld.
-            best.answer = format!("{REFUSAL} {WITHHELD}");
-        }
+        let injected = injection::withhold_if_obeyed(&mut best.answer, request.question, &sources);
         let refused = injected || prompt::is_refusal(&best.answer);
         let mut citations = if refused {
             Vec::new()

@@ -107,6 +107,37 @@ pub fn user_message(style: Style, sources: &[Source], question: &str) -> String 
     }
 }
 
+/// The whole open-book prompt for `generator`: a conversation in the model's
+/// chat format worded as `style` says, or, for a base model (no chat template),
+/// a document to go on with. Returns the ids and the stop strings.
+pub fn encode_open_book(
+    generator: &Generator,
+    style: Style,
+    sources: &[Source],
+    history: &[Turn],
+    question: &str,
+    think: bool,
+) -> LlmResult<(Vec<u32>, Vec<String>)> {
+    if !generator.format().is_chat() {
+        return encode_document(generator, sources, history, question, think);
+    }
+    let mut messages = vec![Message::new("system", &system_instruction(style, think))];
+    for turn in history {
+        messages.push(Message::new("user", &turn.question));
+        messages.push(Message::new("assistant", &turn.answer));
+    }
+    messages.push(Message::new(
+        "user",
+        &user_message(style, sources, question),
+    ));
+    let (ids, mut stop_strings) = encode_messages(generator, &messages)?;
+    if style == Style::Reading {
+        // Small models go on to set themselves the next exercise.
+        stop_strings.push(NEXT_QUESTION.to_string());
+    }
+    Ok((ids, stop_strings))
+}
+
 /// The prompt for a base model (no chat template), which completes documents rather than
 /// following instructions: the numbered sources, the conversation so far as
 /// "Question:"/"Answer:" lines, then the question and an open "Answer:".

@@ -72,8 +72,24 @@ fn stem(word: &str) -> String {
     strip("s", 3).unwrap_or(word).to_string()
 }
 
+/// How answers name things rather than what they claim: "It is called a
+/// stretto", "The answer is: 226", "This text mentions...".
+const SCAFFOLDING: &[&str] = &[
+    "called",
+    "named",
+    "known",
+    "answer",
+    "text",
+    "mentions",
+    "mentioned",
+];
+
 fn terms(text: &str) -> HashSet<String> {
-    content_words(text).iter().map(|w| stem(w)).collect()
+    content_words(text)
+        .iter()
+        .filter(|w| !SCAFFOLDING.contains(&w.as_str()))
+        .map(|w| stem(w))
+        .collect()
 }
 
 fn is_number(term: &str) -> bool {

@@ -75,6 +75,7 @@ fn blocks(text: &str) -> Vec<(usize, usize)> {
         if fence {
             in_fence = !in_fence;
         } else if trimmed.is_empty() || is_table_rule(trimmed) {
+            // Nothing to quote.
         } else if alone {
             blocks.push(content);
         } else {
@@ -101,9 +102,13 @@ fn is_table_rule(line: &str) -> bool {
     line.contains("---") && line.chars().all(|c| matches!(c, '|' | '-' | ':' | ' '))
 }
 
-/// Source code among prose: a line ending a statement or opening or closing a block.
+/// Source code among prose: a line opening or closing a block, or a
+/// statement (a prose line that wraps after a semicolon has no `=` or call).
 fn is_code_line(line: &str) -> bool {
-    line.ends_with(['{', '}', ';']) || line == ")" || line == "]"
+    line.ends_with(['{', '}'])
+        || (line.ends_with(';') && line.contains(['=', '(']))
+        || line == ")"
+        || line == "]"
 }
 
 /// Words after which a full stop does not end the sentence.
@@ -264,7 +269,7 @@ mod tests {
 
     #[test]
     fn sentences_run_across_line_breaks_and_keep_their_lines() {
-        let text = "The Jewish War recounts\nthe revolt of 66-73 CE. It was written\nin Greek. J. S. Bach, e.g. here, is one.\n\nA new paragraph!";
+        let text = "The Jewish War recounts\nthe revolt of 66-73 CE. It was written\nin Greek. J. S. Bach, e.g. here, is one.\n\nA new paragraph; it goes on;\nand ends here!";
         assert_eq!(
             split(text, 10),
             [
@@ -275,7 +280,7 @@ mod tests {
                 ),
                 ("It was written in Greek.".into(), 11, 12),
                 ("J. S. Bach, e.g. here, is one.".into(), 12, 12),
-                ("A new paragraph!".into(), 14, 14),
+                ("A new paragraph; it goes on; and ends here!".into(), 14, 15),
             ]
         );
     }
@@ -304,6 +309,22 @@ mod tests {
             .filter(|(t, _, _): &(String, u32, u32)| t.chars().any(char::is_alphanumeric))
             .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn code_spans_and_emphasis_can_open_a_sentence() {
+        let text = "The index is a folder named `.rag/`. `rag ingest` uses it. *Note* this.";
+        let found: Vec<String> = split(text, 1).into_iter().map(|(t, _, _)| t).collect();
+        assert_eq!(
+            found,
+            [
+                "The index is a folder named `.rag/`.",
+                "`rag ingest` uses it.",
+                "*Note* this."
+            ]
+        );
+        // Not after an abbreviation or an initial, nor before a lower-case word.
+        assert_eq!(split("See e.g. Bach. and J. S. Bach here.", 1).len(), 1);
     }
 
     #[test]

@@ -153,6 +153,10 @@ unsafe fn tile<const F: u8, const R: usize, const C: usize>(
         for i in 0..R {
             let s = (row + i) * w.per_row + b;
             d[i] = *w.d.get_unchecked(s);
+            // Ask early for a later superblock's quants (see `avx512`).
+            let ahead = w.qs.as_ptr().wrapping_add((s + 8) * QS) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(ahead);
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
             let sp = w.scales.as_ptr().add(s * SCALES);
             if F == Q6K {
                 let sc = _mm_loadu_si128(sp as *const __m128i);

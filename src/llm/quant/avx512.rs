@@ -10,6 +10,9 @@ use std::arch::x86_64::*;
 use super::input::KInput;
 use super::kquants::{KFormat, KRows, QK, QS, SCALES};
 
+/// Superblocks ahead to prefetch.
+const PREFETCH: usize = 8;
+
 const Q4K: u8 = 0;
 const Q5K: u8 = 1;
 const Q6K: u8 = 2;
@@ -139,6 +142,17 @@ macro_rules! tiles {
                     for i in 0..R {
                         let s = (row + i) * w.per_row + b;
                         d[i] = *w.d.get_unchecked(s);
+                        // Decode streams one superblock per row at a time:
+                        // ask for a later one's quants early (a hint, so
+                        // reading past the end is harmless).
+                        let ahead = w.qs.as_ptr().wrapping_add((s + PREFETCH) * QS) as *const i8;
+                        _mm_prefetch::<_MM_HINT_T0>(ahead);
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64));
+                        if F != Q4K {
+                            let bytes = if F == Q6K { 64 } else { 32 };
+                            let ahead = w.qh.as_ptr().wrapping_add((s + PREFETCH) * bytes);
+                            _mm_prefetch::<_MM_HINT_T0>(ahead as *const i8);
+                        }
                         let sp = w.scales.as_ptr().add(s * SCALES);
                         if F == Q6K {
                             let sc = _mm_loadu_si128(sp as *const __m128i);

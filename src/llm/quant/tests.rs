@@ -345,3 +345,49 @@ fn the_integer_kernels_are_exact_on_exact_inputs() {
         }
     }
 }
+
+/// CPU time of this thread, robust to a loaded machine.
+fn thread_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    stat.split_whitespace()
+        .next()
+        .and_then(|ns| ns.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1e9
+}
+
+#[test]
+#[ignore = "a benchmark: cargo test --release --lib quant::tests::speed -- --ignored --nocapture"]
+fn speed() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    for (dtype, rows, cols) in [
+        (GgmlDType::Q4K, 8960 * 8, 1536),
+        (GgmlDType::Q4K, 8960, 1536),
+        (GgmlDType::Q6K, 1536, 8960),
+        (GgmlDType::Q6K, 1536 * 8, 8960),
+        (GgmlDType::Q8_0, 4864, 896),
+    ] {
+        let m = QuantMatrix::from_qtensor(&random_matrix(dtype, rows, cols, 1)).unwrap();
+        for n in [1, 64] {
+            let x: Vec<f32> = (0..n).flat_map(|i| input(cols, i as u64)).collect();
+            let mut out = vec![0.0; n * rows];
+            let reps = if n == 1 { 40 } else { 2 };
+            let seconds = pool.install(|| {
+                let start = thread_cpu_seconds();
+                for _ in 0..reps {
+                    m.matmul(&x, n, &mut out);
+                }
+                thread_cpu_seconds() - start
+            });
+            let macs = (reps * n * rows * cols) as f64;
+            eprintln!(
+                "{dtype:?} {rows}x{cols} n={n}: {:.2} ms per call, {:.1} GMAC/s",
+                seconds / reps as f64 * 1e3,
+                macs / seconds / 1e9
+            );
+        }
+    }
+}

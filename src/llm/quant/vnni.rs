@@ -96,6 +96,9 @@ unsafe fn tile<const R: usize, const C: usize>(
         }
         for i in 0..R {
             let block = (row + i) * per_row + b;
+            // Ask early for a later step's weights (see `avx512`).
+            let ahead = quants.as_ptr().wrapping_add((block + 16) * BLOCK);
+            _mm_prefetch::<_MM_HINT_T0>(ahead);
             let w = _mm512_maskz_loadu_epi8(mask, quants.as_ptr().add(block * BLOCK));
             // -128 * sum(w) per lane, so that adding (x + 128) * w leaves x * w.
             let base = _mm512_sub_epi32(
