@@ -194,19 +194,7 @@ mod tests {
     use super::*;
 
     fn source(text: &str) -> Source {
-        Source {
-            n: 1,
-            path: "doc.md".into(),
-            line_start: 1,
-            line_end: 1,
-            heading: String::new(),
-            score: 1.0,
-            page: None,
-            bm25: None,
-            similarity: None,
-            text: text.to_string(),
-            stored_path: "doc.md".into(),
-        }
+        crate::assistant::sources::test_source(1, 1, text)
     }
 
     #[test]

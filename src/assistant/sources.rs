@@ -229,24 +229,31 @@ fn cut_to_tokens(text: &str, budget: usize, count: &dyn Fn(&str) -> usize) -> St
     natural.unwrap_or(prefix).to_string()
 }
 
+/// A source `docN.md` holding `text` from `line_start` on, for the tests of
+/// the steps that read sources.
+#[cfg(test)]
+pub(crate) fn test_source(n: usize, line_start: u32, text: &str) -> Source {
+    Source {
+        n,
+        path: format!("doc{n}.md"),
+        line_start,
+        line_end: line_start + text.matches('\n').count() as u32,
+        heading: String::new(),
+        score: 1.0,
+        page: None,
+        bm25: None,
+        similarity: None,
+        text: text.to_string(),
+        stored_path: format!("doc{n}.md"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn source(n: usize, text: &str) -> Source {
-        Source {
-            n,
-            path: format!("doc{n}.md"),
-            line_start: 1,
-            line_end: 1 + text.matches('\n').count() as u32,
-            heading: String::new(),
-            score: 1.0,
-            page: None,
-            bm25: None,
-            similarity: None,
-            text: text.to_string(),
-            stored_path: format!("doc{n}.md"),
-        }
+        test_source(n, 1, text)
     }
 
     fn words(text: &str) -> usize {

@@ -341,21 +341,7 @@ pub fn attach(
 mod tests {
     use super::*;
 
-    fn source(n: usize, line_start: u32, text: &str) -> Source {
-        Source {
-            n,
-            path: format!("doc{n}.md"),
-            line_start,
-            line_end: line_start + text.matches('\n').count() as u32,
-            heading: String::new(),
-            score: 1.0,
-            page: None,
-            bm25: None,
-            similarity: None,
-            text: text.to_string(),
-            stored_path: format!("doc{n}.md"),
-        }
-    }
+    use crate::assistant::sources::test_source as source;
 
     const FUGUE: &str = "A fugue usually has three main sections: an exposition, a development,\nand a final entry. Fugues can also have episodes; a stretto, when the\nfugue's subject overlaps itself in different voices, or a recapitulation.\nThe fugue was popular in the Baroque era.";
     const QUESTION: &str = "In a fugue, what is it called when the subject overlaps itself?";
