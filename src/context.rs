@@ -23,12 +23,12 @@ impl Context {
     /// Reads the config file (a broken one is an error, naming it).
     pub fn new(cli: &Cli) -> Result<Self> {
         let config = Config::load(&ConfigSource::locate(cli.config.as_deref()))?;
-        let env_models = std::env::var_os("RAG_MODELS").is_some_and(|d| !d.is_empty());
+        let env_models = std::env::var_os("RAG_MODELS").filter(|d| !d.is_empty());
         let (models_dir, models_origin) = match (&cli.models, env_models, &config.file.models) {
             (Some(dir), _, _) => (dir.clone(), Origin::Flag),
-            (None, true, _) => (models_dir(None), Origin::Environment),
-            (None, false, Some(dir)) => (dir.clone(), Origin::ConfigFile),
-            (None, false, None) => (models_dir(None), Origin::Default),
+            (None, Some(dir), _) => (PathBuf::from(dir), Origin::Environment),
+            (None, None, Some(dir)) => (dir.clone(), Origin::ConfigFile),
+            (None, None, None) => (models_dir(None), Origin::Default),
         };
         Ok(Context {
             index_flag: cli.index.clone(),

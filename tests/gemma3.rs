@@ -8,7 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{fixture_json, ids, json, models_dir, ok, rag, FIXTURES};
+use common::{fixture_json, ids, json, ok, rag, FIXTURES};
 use rag::llm::gguf::Gguf;
 use rag::llm::model::Model;
 use rag::llm::sampler::argmax;
@@ -20,13 +20,7 @@ use serde_json::Value;
 const MIN_MARGIN: f64 = 0.5;
 
 fn model_path() -> PathBuf {
-    let path = models_dir().join("gemma-3-270m/gemma-3-270m-q4_k_m.gguf");
-    assert!(
-        path.is_file(),
-        "the Gemma 3 test model is missing ({}); run scripts/fetch-models --gemma3",
-        path.display()
-    );
-    path
+    common::catalogue_model("gemma-3-270m")
 }
 
 fn reference() -> Value {
@@ -38,19 +32,7 @@ fn tokenizer_matches_llama_cpp() {
     let gguf = Gguf::open(&model_path(), "").expect("the model opens");
     let tokenizer = Tokenizer::from_gguf(&gguf).expect("the tokenizer builds");
     let reference = reference();
-    for case in reference["tokenize"].as_array().expect("cases") {
-        let text = case["text"].as_str().expect("text");
-        assert_eq!(
-            tokenizer.encode_literal(text).unwrap(),
-            ids(&case["ids"]),
-            "{text:?}"
-        );
-        assert_eq!(
-            tokenizer.encode(text).unwrap(),
-            ids(&case["ids_special"]),
-            "{text:?}"
-        );
-    }
+    common::assert_tokenizes_like_reference(&tokenizer, &reference, "gemma-3-270m");
     for case in reference["greedy"].as_array().expect("prompts") {
         let prompt = case["prompt"].as_str().expect("prompt");
         assert_eq!(

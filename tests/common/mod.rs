@@ -36,6 +36,46 @@ pub const TEST_CONFIG: &str = concat!(
     "/tests/fixtures/test-config.toml"
 );
 
+/// A catalogue model's file in the test model folder; a missing one fails the
+/// test with the command that fetches it.
+pub fn catalogue_model(name: &str) -> PathBuf {
+    let entry = rag::models::catalogue()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} is not in the catalogue"));
+    let path = entry.path_in(&models_dir());
+    assert!(
+        path.is_file(),
+        "the {name} model is missing ({}); run scripts/fetch-models --model {name}",
+        path.display()
+    );
+    path
+}
+
+/// Our tokenizer against llama.cpp's ids of a reference file's `tokenize`
+/// cases: special-token text read as text (`ids`) and as the special token
+/// (`ids_special`). Returns how many cases were compared.
+pub fn assert_tokenizes_like_reference(
+    tokenizer: &rag::llm::Tokenizer,
+    reference: &serde_json::Value,
+    label: &str,
+) -> usize {
+    let cases = reference["tokenize"].as_array().expect("cases");
+    for case in cases {
+        let text = case["text"].as_str().expect("text");
+        assert_eq!(
+            tokenizer.encode_literal(text).unwrap(),
+            ids(&case["ids"]),
+            "{label}: literal ids of {text:?}"
+        );
+        assert_eq!(
+            tokenizer.encode(text).unwrap(),
+            ids(&case["ids_special"]),
+            "{label}: ids of {text:?}"
+        );
+    }
+    cases.len()
+}
+
 pub fn rag() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rag"));
     cmd.env("RAG_MODELS", models_dir())
