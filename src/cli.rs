@@ -16,7 +16,13 @@ use crate::config::defaults;
 )]
 pub struct Cli {
     /// Index folder [default: .rag/ found upward from the current folder]
-    #[arg(long, global = true, env = "RAG_INDEX", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "RAG_INDEX",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub index: Option<PathBuf>,
 
     /// Model folder [default: $RAG_MODELS, the config file's `models`, or ~/.local/share/rag/models]
@@ -31,8 +37,20 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Colour in terminal output: auto (on a terminal, unless $NO_COLOR is
+    /// set), always or never
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,6 +61,8 @@ pub enum Command {
     Search(SearchArgs),
     /// Show what the index holds
     Status(StatusArgs),
+    /// Verify every index file against the checksum recorded at commit
+    Check(CheckArgs),
     /// Answer a question from your documents, citing the passages used
     Ask(AskArgs),
     /// Chat with your documents in a full-screen terminal UI (follow-up
@@ -59,6 +79,17 @@ pub enum Command {
     Models(ModelsArgs),
     /// Print the effective settings and where each came from (flag, config file, default)
     Config(ConfigArgs),
+    /// Print a shell completion script: `rag completions bash > ~/.local/share/bash-completion/completions/rag`
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `rag man > ~/.local/share/man/man1/rag.1`
+    Man,
+    /// Read a PDF on stdin and print its pages as JSON, within a memory limit
+    /// (what ingest runs for each PDF)
+    #[command(hide = true)]
+    ExtractPdf,
 }
 
 #[derive(Debug, Args)]
@@ -87,7 +118,7 @@ pub enum ModelsCommand {
         names: Vec<String>,
 
         /// Tokens to decode after the prompt
-        #[arg(long, default_value_t = 32, value_name = "N")]
+        #[arg(long, default_value_t = 32, value_name = "N", value_parser = bounded::decode_tokens)]
         decode_tokens: usize,
 
         /// Print the measurements as JSON
@@ -127,16 +158,30 @@ pub struct IngestArgs {
     #[arg(long)]
     pub rebuild: bool,
 
+    /// Follow symbolic links that lead out of the folders being ingested
+    /// (by default only links that stay inside them are followed)
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+
     /// Parallel embedding workers [default: number of CPU cores]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = bounded::threads)]
     pub threads: Option<usize>,
 
     /// Print the summary as JSON
     #[arg(long)]
     pub json: bool,
 
+    /// After ingesting, keep the index current as files change (one commit per
+    /// burst of changes); Ctrl+C commits what is done and exits
+    #[arg(long)]
+    pub watch: bool,
+
+    /// Also list every file left out as unsupported (images, archives...)
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Commit at least this often during a long ingest (seconds)
-    #[arg(long, default_value_t = 60, value_name = "SECS", hide = true)]
+    #[arg(long, default_value_t = 60, value_name = "SECS", hide = true, value_parser = bounded::checkpoint_secs)]
     pub checkpoint_secs: u64,
 }
 
@@ -147,7 +192,7 @@ pub struct SearchArgs {
     pub query: Option<String>,
 
     /// Number of results
-    #[arg(short, default_value_t = 10, value_name = "N")]
+    #[arg(short, default_value_t = 10, value_name = "N", value_parser = bounded::search_k)]
     pub k: usize,
 
     /// hybrid (BM25 + vectors, fused), bm25 (keywords) or vector (meaning)
@@ -183,30 +228,38 @@ pub struct FusionArgs {
         long,
         default_value_t = 60.0,
         value_name = "K",
+        value_parser = bounded::rrf_k,
         help_heading = "Fusion"
     )]
     pub rrf_k: f32,
 
     /// Weight of the keyword ranking in hybrid fusion
-    #[arg(long, default_value_t = 1.0, value_name = "W", help_heading = "Fusion")]
+    #[arg(long, default_value_t = 1.0, value_name = "W", help_heading = "Fusion", value_parser = bounded::fusion_weight)]
     pub bm25_weight: f32,
 
     /// Weight of the vector ranking in hybrid fusion
-    #[arg(long, default_value_t = 1.0, value_name = "W", help_heading = "Fusion")]
+    #[arg(long, default_value_t = 1.0, value_name = "W", help_heading = "Fusion", value_parser = bounded::fusion_weight)]
     pub vector_weight: f32,
 
     /// Candidates taken from each side before fusing [default: 3 x k]
-    #[arg(long, value_name = "N", help_heading = "Fusion")]
+    #[arg(long, value_name = "N", help_heading = "Fusion", value_parser = bounded::candidates)]
     pub candidates: Option<usize>,
 
     /// HNSW search breadth (higher: better recall, slower)
-    #[arg(long, default_value_t = 96, value_name = "N", help_heading = "Fusion")]
+    #[arg(long, default_value_t = 96, value_name = "N", help_heading = "Fusion", value_parser = bounded::ef)]
     pub ef: usize,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
 }
@@ -244,7 +297,7 @@ pub struct GenerateArgs {
     pub sampling: SamplingArgs,
 
     /// Stop after this many new tokens
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = bounded::max_tokens)]
     pub max_tokens: usize,
 
     /// Keep generating past the end-of-text token (for benchmarks)
@@ -260,30 +313,30 @@ pub struct GenerateArgs {
 /// Unset flags fall back to the config file, then to `config::defaults`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SamplingArgs {
-    #[arg(long, value_name = "T", help_heading = "Sampling", help = format!(
+    #[arg(long, value_name = "T", help_heading = "Sampling", value_parser = bounded::temperature, help = format!(
         "Sampling temperature (0: always the most likely token) [default: {} for generate, {} for answers from documents]",
         defaults::FREE_TEMPERATURE, defaults::ANSWER_TEMPERATURE))]
     pub temperature: Option<f32>,
 
-    #[arg(long, value_name = "K", help_heading = "Sampling", help = format!(
+    #[arg(long, value_name = "K", help_heading = "Sampling", value_parser = bounded::top_k, help = format!(
         "Sample from the K most likely tokens only (0: all) [default: {}]", defaults::TOP_K))]
     pub top_k: Option<usize>,
 
-    #[arg(long, value_name = "P", help_heading = "Sampling", help = format!(
+    #[arg(long, value_name = "P", help_heading = "Sampling", value_parser = bounded::top_p, help = format!(
         "Sample from the most likely tokens holding this much probability (1: all) [default: {}]",
         defaults::TOP_P))]
     pub top_p: Option<f32>,
 
-    #[arg(long, value_name = "P", help_heading = "Sampling", help = format!(
+    #[arg(long, value_name = "P", help_heading = "Sampling", value_parser = bounded::min_p, help = format!(
         "Drop tokens less likely than this fraction of the most likely one (0: none) [default: {}]",
         defaults::MIN_P))]
     pub min_p: Option<f32>,
 
-    #[arg(long, value_name = "X", help_heading = "Sampling", help = format!(
+    #[arg(long, value_name = "X", help_heading = "Sampling", value_parser = bounded::repeat_penalty, help = format!(
         "Penalty for repeating recent tokens (1: none) [default: {}]", defaults::REPEAT_PENALTY))]
     pub repeat_penalty: Option<f32>,
 
-    #[arg(long, value_name = "N", help_heading = "Sampling", help = format!(
+    #[arg(long, value_name = "N", help_heading = "Sampling", value_parser = bounded::repeat_last_n, help = format!(
         "How many recent tokens the repeat penalty looks at [default: {}]",
         defaults::REPEAT_LAST_N))]
     pub repeat_last_n: Option<usize>,
@@ -297,20 +350,20 @@ pub struct SamplingArgs {
 /// Unset flags fall back to the config file, then to `config::defaults`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AnswerArgs {
-    #[arg(short, value_name = "N", help = format!(
+    #[arg(short, value_name = "N", value_parser = bounded::answer_k, help = format!(
         "Passages to retrieve (neighbours in one file are merged into one source) [default: {}]",
         defaults::K))]
     pub k: Option<usize>,
 
-    #[arg(long, value_name = "N", help = format!(
+    #[arg(long, value_name = "N", value_parser = bounded::context_tokens, help = format!(
         "Token budget for the sources in the prompt [default: {}]", defaults::CONTEXT_TOKENS))]
     pub context_tokens: Option<usize>,
 
-    #[arg(long, value_name = "N", help = format!(
+    #[arg(long, value_name = "N", value_parser = bounded::max_tokens, help = format!(
         "Stop the answer after this many tokens [default: {}]", defaults::MAX_TOKENS))]
     pub max_tokens: Option<usize>,
 
-    #[arg(long, value_name = "N", help = format!(
+    #[arg(long, value_name = "N", value_parser = bounded::samples, help = format!(
         "Sample N answers and keep the one best supported by the sources (needs --temperature above 0) [default: {}]",
         defaults::SAMPLES))]
     pub samples: Option<usize>,
@@ -328,7 +381,7 @@ pub struct AnswerArgs {
     #[arg(long, value_name = "NAME|FILE.gguf")]
     pub model: Option<String>,
 
-    #[arg(long, value_name = "X", help_heading = "Gate", help = format!(
+    #[arg(long, value_name = "X", help_heading = "Gate", value_parser = bounded::min_evidence, help = format!(
         "Refuse without asking the model unless the best passage's similarity (cosine) plus its keyword match (BM25 / the score of a passage holding every word of the question) reaches this [default: {}]",
         defaults::MIN_EVIDENCE))]
     pub min_evidence: Option<f32>,
@@ -339,9 +392,9 @@ pub struct AnswerArgs {
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
-    /// The question
+    /// The question ('-', or none with a pipe, reads it from standard input)
     #[arg(value_name = "QUESTION")]
-    pub question: String,
+    pub question: Option<String>,
 
     #[command(flatten)]
     pub answer: AnswerArgs,
@@ -373,10 +426,15 @@ pub struct BatchArgs {
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub docs: Vec<PathBuf>,
 
-    /// Write the results here; rerunning with the same file skips the
-    /// questions already in it [default: standard output]
+    /// Write the results here ('-' for standard output); rerunning with the
+    /// same file skips the questions already in it [default: standard output]
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Overwrite the -o file instead of resuming it (needed when it holds
+    /// something other than this batch's records)
+    #[arg(long)]
+    pub force: bool,
 
     /// Output format [default: from the extension of -o (.csv, .md), else jsonl]
     #[arg(long, value_name = "FORMAT")]
@@ -419,6 +477,61 @@ pub struct EvalQaArgs {
     /// Print the numbers and one row per question as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+/// Value parsers that hold every numeric flag to `config::limits`: an absurd
+/// value is refused by name instead of overflowing or ranking garbage.
+mod bounded {
+    use crate::config::limits;
+
+    fn count<T>(text: &str, range: &std::ops::RangeInclusive<T>) -> Result<T, String>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let value: T = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a whole number"))?;
+        limits::count(value, range)
+    }
+
+    fn number(text: &str, range: &std::ops::RangeInclusive<f32>) -> Result<f32, String> {
+        let value: f32 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a number"))?;
+        limits::number(value, range)
+    }
+
+    macro_rules! parsers {
+        ($($name:ident: $kind:ident $t:ty = $range:expr;)*) => {
+            $(pub fn $name(text: &str) -> Result<$t, String> {
+                $kind(text, &$range)
+            })*
+        };
+    }
+
+    parsers! {
+        answer_k: count usize = limits::K;
+        search_k: count usize = limits::SEARCH_K;
+        context_tokens: count usize = limits::CONTEXT_TOKENS;
+        max_tokens: count usize = limits::MAX_TOKENS;
+        samples: count usize = limits::SAMPLES;
+        top_k: count usize = limits::TOP_K;
+        repeat_last_n: count usize = limits::REPEAT_LAST_N;
+        candidates: count usize = limits::CANDIDATES;
+        ef: count usize = limits::EF;
+        threads: count usize = limits::THREADS;
+        decode_tokens: count usize = limits::DECODE_TOKENS;
+        checkpoint_secs: count u64 = limits::CHECKPOINT_SECS;
+        temperature: number f32 = limits::TEMPERATURE;
+        top_p: number f32 = limits::TOP_P;
+        min_p: number f32 = limits::MIN_P;
+        repeat_penalty: number f32 = limits::REPEAT_PENALTY;
+        min_evidence: number f32 = limits::MIN_EVIDENCE;
+        rrf_k: number f32 = limits::RRF_K;
+        fusion_weight: number f32 = limits::FUSION_WEIGHT;
+    }
 }
 
 /// Parses "20MB", "500k", "1.5GiB", "1024" into bytes.

@@ -46,6 +46,62 @@ pub mod defaults {
     pub const MIN_EVIDENCE: f32 = crate::assistant::DEFAULT_MIN_STRENGTH;
 }
 
+/// The accepted range of every numeric setting, shared by the flags and the
+/// config file so both refuse the same values with the same words.
+pub mod limits {
+    use std::ops::RangeInclusive;
+
+    /// Passages retrieved for an answer.
+    pub const K: RangeInclusive<usize> = 1..=100;
+    /// Results of `rag search`.
+    pub const SEARCH_K: RangeInclusive<usize> = 1..=10_000;
+    pub const CONTEXT_TOKENS: RangeInclusive<usize> = 64..=131_072;
+    pub const MAX_TOKENS: RangeInclusive<usize> = 1..=131_072;
+    pub const SAMPLES: RangeInclusive<usize> = 1..=16;
+    pub const TOP_K: RangeInclusive<usize> = 0..=1_000_000;
+    pub const REPEAT_LAST_N: RangeInclusive<usize> = 0..=131_072;
+    pub const TEMPERATURE: RangeInclusive<f32> = 0.0..=100.0;
+    pub const TOP_P: RangeInclusive<f32> = f32::MIN_POSITIVE..=1.0;
+    pub const MIN_P: RangeInclusive<f32> = 0.0..=1.0;
+    pub const REPEAT_PENALTY: RangeInclusive<f32> = f32::MIN_POSITIVE..=100.0;
+    pub const MIN_EVIDENCE: RangeInclusive<f32> = -10.0..=10.0;
+    pub const CANDIDATES: RangeInclusive<usize> = 1..=10_000;
+    pub const EF: RangeInclusive<usize> = 1..=10_000;
+    pub const RRF_K: RangeInclusive<f32> = f32::MIN_POSITIVE..=1_000_000.0;
+    pub const FUSION_WEIGHT: RangeInclusive<f32> = f32::MIN_POSITIVE..=1000.0;
+    pub const THREADS: RangeInclusive<usize> = 1..=1024;
+    pub const DECODE_TOKENS: RangeInclusive<usize> = 1..=4096;
+    pub const CHECKPOINT_SECS: RangeInclusive<u64> = 0..=86_400;
+
+    /// `value` when it lies in `range`, else why not.
+    pub fn count<T>(value: T, range: &RangeInclusive<T>) -> Result<T, String>
+    where
+        T: PartialOrd + std::fmt::Display + Copy,
+    {
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("must be from {} to {}", range.start(), range.end()))
+        }
+    }
+
+    /// `value` when it is a finite number in `range`, else why not.
+    pub fn number(value: f32, range: &RangeInclusive<f32>) -> Result<f32, String> {
+        if value.is_finite() && range.contains(&value) {
+            return Ok(value);
+        }
+        let low = if *range.start() == f32::MIN_POSITIVE {
+            "more than 0".to_string()
+        } else {
+            format!("at least {}", range.start())
+        };
+        Err(format!(
+            "must be a number {low} and at most {}",
+            range.end()
+        ))
+    }
+}
+
 /// The config file's contents; every field may be left out.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -153,39 +209,34 @@ impl Config {
     /// The same bounds as the flags, so a bad file says so at once, naming itself.
     fn check(&self) -> Result<()> {
         let a = &self.file.answer;
-        let bad = |key: &str, why: &str| Error::Config {
+        let bad = |key: &str, why: String| Error::Config {
             path: self.path.clone().unwrap_or_default(),
             reason: format!("answer.{key} {why}"),
         };
-        let finite_in = |v: Option<f32>, lo: f32, hi: f32| {
-            v.is_none_or(|v| v.is_finite() && v >= lo && v <= hi)
-        };
-        if a.k == Some(0) {
-            return Err(bad("k", "must be 1 or more"));
+        let counts = [
+            ("k", a.k, &limits::K),
+            ("context_tokens", a.context_tokens, &limits::CONTEXT_TOKENS),
+            ("max_tokens", a.max_tokens, &limits::MAX_TOKENS),
+            ("samples", a.samples, &limits::SAMPLES),
+            ("top_k", a.top_k, &limits::TOP_K),
+            ("repeat_last_n", a.repeat_last_n, &limits::REPEAT_LAST_N),
+        ];
+        for (key, value, range) in counts {
+            if let Some(value) = value {
+                limits::count(value, range).map_err(|why| bad(key, why))?;
+            }
         }
-        if a.samples == Some(0) {
-            return Err(bad("samples", "must be 1 or more"));
-        }
-        if a.max_tokens == Some(0) {
-            return Err(bad("max_tokens", "must be 1 or more"));
-        }
-        if a.context_tokens.is_some_and(|n| n < 64) {
-            return Err(bad("context_tokens", "must be at least 64"));
-        }
-        if !finite_in(a.temperature, 0.0, 100.0) {
-            return Err(bad("temperature", "must be 0 or more"));
-        }
-        if !finite_in(a.top_p, f32::MIN_POSITIVE, 1.0) {
-            return Err(bad("top_p", "must be in (0, 1]"));
-        }
-        if !finite_in(a.min_p, 0.0, 1.0) {
-            return Err(bad("min_p", "must be in [0, 1]"));
-        }
-        if !finite_in(a.repeat_penalty, f32::MIN_POSITIVE, 100.0) {
-            return Err(bad("repeat_penalty", "must be more than 0"));
-        }
-        if !finite_in(a.min_evidence, -10.0, 10.0) {
-            return Err(bad("min_evidence", "must be a number"));
+        let numbers = [
+            ("temperature", a.temperature, &limits::TEMPERATURE),
+            ("top_p", a.top_p, &limits::TOP_P),
+            ("min_p", a.min_p, &limits::MIN_P),
+            ("repeat_penalty", a.repeat_penalty, &limits::REPEAT_PENALTY),
+            ("min_evidence", a.min_evidence, &limits::MIN_EVIDENCE),
+        ];
+        for (key, value, range) in numbers {
+            if let Some(value) = value {
+                limits::number(value, range).map_err(|why| bad(key, why))?;
+            }
         }
         Ok(())
     }

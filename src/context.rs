@@ -17,6 +17,7 @@ pub struct Context {
     pub models_origin: Origin,
     pub config: Config,
     pub quiet: bool,
+    pub color: crate::cli::ColorWhen,
 }
 
 impl Context {
@@ -36,7 +37,20 @@ impl Context {
             models_origin,
             config,
             quiet: cli.quiet,
+            color: cli.color,
         })
+    }
+
+    /// Whether output to a stream (a terminal or not) gets colour and styles.
+    pub fn colour(&self, is_terminal: bool) -> bool {
+        use crate::cli::ColorWhen;
+        match self.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
     }
 
     /// The index to write: --index, else the nearest `.rag/` upward, else `./.rag`.
@@ -99,5 +113,7 @@ pub fn display_path(index: &Index, stored: &str) -> String {
         .ok()
         .and_then(|cwd| absolute.strip_prefix(&cwd).ok().map(Path::to_path_buf))
         .unwrap_or(absolute);
-    crate::terminal::sanitize(&shown.to_string_lossy()).into_owned()
+    // Lossless, so JSON names the file that exists; terminal output escapes
+    // what cannot be shown on one line (`Source::location`, `escape_controls`).
+    rag_index::paths::encode(&shown)
 }

@@ -41,6 +41,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `rag batch -o FILE` names a file this batch cannot resume.
+    #[error("{path} {reason}; choose another -o, or add --force to overwrite it")]
+    BatchOutput { path: PathBuf, reason: String },
+
+    /// Another `rag batch` holds the output file's lock.
+    #[error("another rag batch is writing {0}; wait for it, or choose another -o")]
+    BatchOutputBusy(PathBuf),
+
     #[error("config file {path}: {reason}")]
     Config { path: PathBuf, reason: String },
 
@@ -59,11 +67,29 @@ pub enum Error {
     #[error(transparent)]
     Llm(#[from] crate::llm::Error),
 
-    #[error(transparent)]
+    /// The index's own causes; damage gets the remedy (the index crate names
+    /// no commands).
+    #[error("{0}{remedy}", remedy = index_remedy(.0))]
     Index(#[from] rag_index::Error),
+
+    /// `rag check` found damaged index files (listed on stdout).
+    #[error("the index at {path} is damaged ({what})\n  rebuild it from your documents with:  rag ingest --rebuild PATH...")]
+    IndexDamaged { path: PathBuf, what: String },
+
+    /// `rag check` found the keyword index out of step with the last commit.
+    #[error("the keyword index at {path} is out of step with the last commit (an ingest was interrupted)\n  bring it in step with:  rag ingest PATH...")]
+    IndexOutOfStep { path: PathBuf },
 
     #[error("{0}")]
     Usage(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn index_remedy(error: &rag_index::Error) -> &'static str {
+    if error.needs_rebuild() {
+        "\n  rebuild it from your documents with:  rag ingest --rebuild PATH...  (`rag check` lists what is damaged)"
+    } else {
+        ""
+    }
+}

@@ -344,3 +344,44 @@ fn document_text_cannot_forge_chat_turns() {
     let text = tokenizer.decode(&ids);
     assert!(text.contains("Pwned"));
 }
+
+#[test]
+fn the_question_can_come_on_standard_input() {
+    use std::io::Write;
+    let ws = ingested();
+    for args in [&["ask", "-", "--json"][..], &["ask", "--json"][..]] {
+        let mut child = ws
+            .rag()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{OFF_TOPIC}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let answer = json(&String::from_utf8_lossy(&out.stdout));
+        assert_eq!(answer["question"], OFF_TOPIC, "{args:?}");
+        assert_eq!(answer["refused"], true);
+    }
+    let empty = run(ws
+        .rag()
+        .args(["ask", "-"])
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("empty"));
+}
+
+#[test]
+fn an_answer_cut_at_the_token_limit_says_so() {
+    let ws = ingested();
+    let cut = ask_json(&ws, FUGUE_QUESTION, &["--max-tokens", "2"]);
+    assert_eq!(cut["truncated"], true, "{cut}");
+    assert_eq!(cut["stop_reason"], "max_tokens");
+    assert!(cut["refusal"].is_null() && cut.get("refusal").is_some());
+    let shown = ok(ws.rag().args(["ask", FUGUE_QUESTION, "--max-tokens", "2"]));
+    assert!(shown.contains("cut short at the token limit"), "{shown}");
+    let refused = ask_json(&ws, OFF_TOPIC, &[]);
+    assert_eq!(refused["truncated"], false);
+    assert_eq!(refused["refusal"], "gate");
+}

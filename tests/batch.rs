@@ -283,3 +283,90 @@ fn docs_are_ingested_first() {
         .ends_with("fugue.md"));
     assert!(ws.index().join("manifest.json").is_file());
 }
+
+/// `rag batch` on an output it cannot use fails at once (before any model is
+/// loaded) with exit 1 and this in its message.
+fn refused(ws: &Workspace, questions: &Path, output: &Path, says: &str) {
+    let out = run(batch(ws, questions, &["-o"]).arg(output));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(says), "expected {says:?} in: {stderr}");
+}
+
+#[test]
+fn batch_never_cuts_a_file_it_did_not_write() {
+    let ws = Workspace::with_wiki();
+    let questions = write(&ws, "one.csv", &format!("id,question\n1,\"{FUGUE}\"\n"));
+    for (name, text) in [
+        ("notes.txt", "My notes"),
+        ("notes.jsonl", "{\"id\":\"1\",\"error\":null}\nMy notes"),
+        ("settings.json", "{\"theme\": \"dark\"}"),
+        ("report.md", "# My report\n\nkeep this"),
+        ("table.csv", "name,phone\nAda,123"),
+    ] {
+        let path = write(&ws, name, text);
+        refused(&ws, &questions, &path, "--force");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{name}");
+    }
+}
+
+#[test]
+fn batch_output_must_be_a_regular_file_or_stdout() {
+    let ws = Workspace::with_wiki();
+    let questions = write(&ws, "one.txt", &format!("{FUGUE}\n"));
+    refused(
+        &ws,
+        &questions,
+        Path::new("/dev/full"),
+        "not a regular file",
+    );
+    let fifo = ws.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    refused(&ws, &questions, &fifo, "not a regular file");
+    refused(&ws, &questions, ws.path(), "opening");
+}
+
+#[test]
+fn a_second_batch_on_the_same_output_is_refused_while_the_first_runs() {
+    let ws = Workspace::with_wiki();
+    let questions = write(&ws, "one.txt", &format!("{FUGUE}\n"));
+    let out = ws.path().join("out.jsonl");
+    // The lock a running `rag batch` holds on its output.
+    let held = std::fs::File::create(&out).unwrap();
+    held.try_lock().unwrap();
+    refused(&ws, &questions, &out, "another rag batch is writing");
+    drop(held);
+}
+
+#[test]
+fn a_csv_with_an_unclosed_quote_is_refused_naming_its_line() {
+    let ws = Workspace::with_wiki();
+    let questions = write(
+        &ws,
+        "q.csv",
+        &format!("id,question\n1,\"{FUGUE}\n2,{BADGER}\n3,{BELFAST}\n"),
+    );
+    let out = run(&mut batch(&ws, &questions, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn force_overwrites_and_a_dash_writes_to_stdout() {
+    let ws = ingested();
+    let questions = write(&ws, "one.txt", &format!("{OFF_TOPIC}\n"));
+    let notes = write(&ws, "notes.txt", "My notes");
+    ok(batch(&ws, &questions, &["--force", "-o"]).arg(&notes));
+    let records = lines(&notes);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["refused"], true);
+    let stdout = ok(&mut batch(&ws, &questions, &["-o", "-"]));
+    assert_eq!(json(stdout.trim())["refused"], true);
+    assert!(!ws.path().join("-").exists());
+}

@@ -275,3 +275,268 @@ fn search_without_an_index_says_how_to_make_one() {
     assert!(stderr.contains("no index found"), "{stderr}");
     assert!(stderr.contains("rag ingest"), "{stderr}");
 }
+
+#[test]
+fn links_out_of_the_ingested_folders_are_skipped_unless_follow() {
+    let ws = Workspace::with_wiki();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(
+        outside.path().join("shadow.md"),
+        "root:quixotic-pangolin-secret:19000:0:99999:7:::\n",
+    )
+    .unwrap();
+    symlink(outside.path(), ws.docs().join("etclink")).unwrap();
+    symlink(ws.docs().join("fugue.md"), ws.docs().join("inside-link.md")).unwrap();
+
+    let out = run(ws.rag().args(["ingest", "docs", "--json"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary = json(&String::from_utf8_lossy(&out.stdout));
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("etclink")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("outside") && warnings[0].contains("--follow"));
+    assert_eq!(
+        summary["indexed"], 7,
+        "6 articles + the inside link: {summary}"
+    );
+    let found = ws.search("quixotic pangolin secret", "bm25");
+    assert_eq!(found["results"].as_array().unwrap().len(), 0, "{found}");
+
+    ws.ingest_json(&["--follow"]);
+    let paths = ws.result_paths("quixotic pangolin secret", "bm25");
+    assert_eq!(paths[0], "docs/etclink/shadow.md", "{paths:?}");
+}
+
+#[test]
+fn the_index_folder_is_never_ingested() {
+    let ws = Workspace::with_wiki();
+    let out = run(ws.rag().args(["ingest", "docs", "--index", "docs"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("index folder"), "{stderr}");
+    assert!(!ws.docs().join("manifest.json").exists());
+
+    // An index inside the ingested folder is left out of it.
+    ok(ws.rag().args(["ingest", ".", "--index", "idx"]));
+    let again = json(&ok(ws
+        .rag()
+        .args(["ingest", ".", "--index", "idx", "--json"])));
+    assert_eq!(again["indexed"], 0, "{again}");
+    assert_eq!(again["files_total"], 6, "{again}");
+}
+
+#[test]
+fn odd_file_names_and_utf16_are_indexed_losslessly() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let ws = Workspace::with_wiki();
+    let docs = ws.docs();
+    fs::write(
+        docs.join(OsStr::from_bytes(b"coll\xff.md")),
+        "Vermilion okapi notes, first file.\n",
+    )
+    .unwrap();
+    fs::write(
+        docs.join(OsStr::from_bytes(b"coll\xfe.md")),
+        "Vermilion okapi notes, second file.\n",
+    )
+    .unwrap();
+    fs::write(docs.join("new\nline.md"), "Tangerine axolotl husbandry.\n").unwrap();
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(
+            "Cerulean narwhal migration, written by Notepad.\r\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    fs::write(docs.join("windows.txt"), utf16).unwrap();
+
+    let first = ws.ingest_json(&[]);
+    assert_eq!(first["indexed"], 10, "{first}");
+    assert_eq!(first["files_total"], 10, "{first}");
+    let again = ws.ingest_json(&[]);
+    assert_eq!(again["indexed"], 0, "nothing re-indexed: {again}");
+
+    let mut okapi = ws.result_paths("vermilion okapi", "bm25");
+    okapi.sort();
+    assert_eq!(okapi, ["docs/coll\\xfe.md", "docs/coll\\xff.md"]);
+    assert_eq!(
+        ws.result_paths("cerulean narwhal", "bm25")[0],
+        "docs/windows.txt"
+    );
+
+    // JSON names the real file; the terminal shows it on one line.
+    assert_eq!(
+        ws.result_paths("tangerine axolotl", "bm25")[0],
+        "docs/new\nline.md"
+    );
+    let shown = ok(ws
+        .rag()
+        .args(["search", "tangerine axolotl", "--mode", "bm25", "-k", "1"]));
+    let first_line = shown.lines().next().unwrap();
+    assert!(first_line.starts_with("docs/new\\nline.md:1:"), "{shown}");
+}
+
+/// A one-page PDF whose compressed content stream inflates to `operators`
+/// text-showing operators (a "PDF bomb": small on disk, huge to parse).
+fn pdf_bomb(operators: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(b"BT /F1 12 Tf 72 720 Td\n").unwrap();
+    for _ in 0..operators {
+        encoder.write_all(b"(ab) Tj\n").unwrap();
+    }
+    encoder.write_all(b"ET\n").unwrap();
+    let stream = encoder.finish().unwrap();
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    let mut object = |pdf: &mut Vec<u8>, n: usize, body: &[u8]| {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{n} 0 obj\n").bytes());
+        pdf.extend(body);
+        pdf.extend(b"\nendobj\n");
+    };
+    object(&mut pdf, 1, b"<< /Type /Catalog /Pages 2 0 R >>");
+    object(&mut pdf, 2, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+    object(&mut pdf, 3, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>");
+    let mut body = format!(
+        "<< /Length {} /Filter /FlateDecode >>\nstream\n",
+        stream.len()
+    )
+    .into_bytes();
+    body.extend(&stream);
+    body.extend(b"\nendstream");
+    object(&mut pdf, 4, &body);
+    object(
+        &mut pdf,
+        5,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    );
+    let xref = pdf.len();
+    pdf.extend(b"xref\n0 6\n0000000000 65535 f \n");
+    for offset in offsets {
+        pdf.extend(format!("{offset:010} 00000 n \n").bytes());
+    }
+    pdf.extend(format!("trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").bytes());
+    pdf
+}
+
+#[test]
+fn a_pdf_bomb_is_skipped_within_the_readers_budget() {
+    let ws = Workspace::with_wiki();
+    let bomb = pdf_bomb(15_000_000);
+    assert!(
+        bomb.len() < 1_000_000,
+        "small on disk: {} bytes",
+        bomb.len()
+    );
+    fs::write(ws.docs().join("bomb.pdf"), &bomb).unwrap();
+    fs::write(
+        ws.docs().join("good.pdf"),
+        tiny_pdf("Zanzibar cloves and nutmeg"),
+    )
+    .unwrap();
+
+    let out = run(ws.rag().args(["ingest", "docs", "--json"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("bomb.pdf")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("budget"), "{}", warnings[0]);
+    assert!(
+        !stderr.contains("panicked"),
+        "parser panics stay in the child: {stderr}"
+    );
+    let summary = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(summary["indexed"], 7, "{summary}");
+    assert_eq!(
+        ws.result_paths("Zanzibar cloves", "bm25")[0],
+        "docs/good.pdf"
+    );
+}
+
+#[test]
+fn text_without_a_known_extension_is_read_and_the_rest_is_listed() {
+    let ws = Workspace::with_wiki();
+    fs::write(
+        ws.docs().join("README.Debian"),
+        "Saffron lemur packaging notes for Debian.\n",
+    )
+    .unwrap();
+    fs::write(ws.docs().join("logo.png"), b"\x89PNG\r\n\x1a\n\0\0").unwrap();
+    fs::write(ws.docs().join("data.weird"), b"\0\x01\x02binary").unwrap();
+    let out = run(ws.rag().args(["ingest", "docs", "--verbose"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("indexed 7 files (0 unchanged, 0 removed, 0 skipped, 2 unsupported)"),
+        "{stderr}"
+    );
+    for name in ["logo.png", "data.weird"] {
+        let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(name)).collect();
+        assert_eq!(lines.len(), 1, "{name}: {stderr}");
+        assert!(lines[0].starts_with("left out"), "{}", lines[0]);
+    }
+    assert_eq!(
+        ws.result_paths("saffron lemur", "bm25")[0],
+        "docs/README.Debian"
+    );
+
+    fs::write(ws.docs().join("one.md"), "Just one more file.\n").unwrap();
+    let out = run(ws.rag().args(["ingest", "docs"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("indexed 1 file ("), "{stderr}");
+}
+
+#[test]
+fn watch_keeps_the_index_current_and_ctrl_c_exits_cleanly() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let ws = Workspace::with_wiki();
+    let mut child = ws
+        .rag()
+        .args(["ingest", "docs", "--watch"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("watching for changes") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "exited early");
+    }
+    // The rest of stderr is read on the side so the child never blocks on it.
+    let lines = std::thread::spawn(move || {
+        stderr
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    let found = |query: &str| !ws.result_paths(query, "bm25").is_empty();
+    let wait_until = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ok() {
+            assert!(Instant::now() < deadline, "{what} within a minute");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    fs::write(ws.docs().join("new.md"), "Periwinkle quokka sightings.\n").unwrap();
+    wait_until("a new file is found", &|| found("periwinkle quokka"));
+    fs::remove_file(ws.docs().join("new.md")).unwrap();
+    wait_until("a deleted file is gone", &|| !found("periwinkle quokka"));
+
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let lines = lines.join().unwrap();
+    assert!(
+        lines.iter().any(|l| l.starts_with("indexed 1 file")),
+        "{lines:?}"
+    );
+}

@@ -137,3 +137,94 @@ fn long_documents_cite_the_right_lines_and_sections() {
     let span = lines[start as usize - 1..end as usize].join("\n");
     assert_eq!(span.trim(), top["text"].as_str().unwrap().trim());
 }
+
+#[test]
+fn absurd_numbers_are_refused_by_name_before_any_work() {
+    let cases: &[&[&str]] = &[
+        &["search", "x", "-k", "18446744073709551615"],
+        &["search", "x", "-k", "0"],
+        &["search", "x", "--bm25-weight", "NaN"],
+        &["search", "x", "--vector-weight", "inf"],
+        &["search", "x", "--bm25-weight", "0"],
+        &["search", "x", "--rrf-k", "0"],
+        &["search", "x", "--ef", "0"],
+        &["search", "x", "--candidates", "99999999999"],
+        &["generate", "hi", "--max-tokens", "18446744073709551584"],
+        &["generate", "hi", "--top-p", "0"],
+        &["ask", "q", "--temperature", "nan"],
+        &["ask", "q", "--context-tokens", "10"],
+        &["ask", "q", "--samples", "1000000"],
+        &["ingest", "docs", "--threads", "0"],
+    ];
+    for args in cases {
+        let out = common::run(common::rag().args(*args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let flag = args[2];
+        assert!(
+            stderr.contains(flag) && stderr.contains("must be"),
+            "{args:?} should name {flag} and its range: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_flags() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ok(common::rag().args(["completions", shell]));
+        assert!(script.contains("min-evidence"), "{shell}");
+    }
+    let man = ok(common::rag().arg("man"));
+    assert!(man.contains(".TH rag 1"), "{man}");
+    let help = ok(common::rag().arg("--help"));
+    assert!(
+        help.contains("[env:") && !help.contains("RAG_INDEX="),
+        "{help}"
+    );
+}
+
+#[test]
+fn results_start_with_path_and_line_and_highlight_the_query() {
+    let ws = Workspace::with_wiki();
+    std::fs::write(
+        ws.docs().join("notes.md"),
+        "# Notes\n\nFirst line.\nSecond line.\nThe zanzibar cloves are here.\nLast line.\n",
+    )
+    .unwrap();
+    ws.ingest_json(&[]);
+    let plain = ok(ws
+        .rag()
+        .args(["search", "zanzibar cloves", "--mode", "bm25", "-k", "1"]));
+    let mut lines = plain.lines();
+    let first = lines.next().unwrap();
+    assert!(first.starts_with("docs/notes.md:5: "), "{plain}");
+    assert!(!plain.contains('\x1b'), "no colour in a pipe: {plain}");
+    assert!(lines
+        .next()
+        .unwrap()
+        .contains("The zanzibar cloves are here."));
+
+    let coloured = ok(ws.rag().args([
+        "search",
+        "zanzibar cloves",
+        "--mode",
+        "bm25",
+        "-k",
+        "1",
+        "--color",
+        "always",
+    ]));
+    assert!(
+        coloured.contains("\x1b[1;31mzanzibar\x1b[0m"),
+        "{coloured:?}"
+    );
+    let no_color = ok(ws.rag().env("NO_COLOR", "1").args([
+        "search",
+        "zanzibar cloves",
+        "--mode",
+        "bm25",
+        "-k",
+        "1",
+    ]));
+    assert!(!no_color.contains('\x1b'));
+}

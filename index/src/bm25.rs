@@ -35,6 +35,8 @@ pub struct Bm25 {
     reader: IndexReader,
     fields: Fields,
     dir: PathBuf,
+    /// The generation of the commit the reader's searcher shows.
+    generation: Option<u64>,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -75,11 +77,10 @@ pub struct Bm25Doc<'a> {
 }
 
 impl Bm25 {
+    /// Opens the keyword index in `dir`, creating an empty one when there is
+    /// none. A file tantivy cannot read is [`Error::Corrupt`], naming it where
+    /// tantivy does.
     pub fn open_or_create(dir: &Path) -> Result<Self> {
-        let tantivy_err = |source| Error::Tantivy {
-            path: dir.to_path_buf(),
-            source,
-        };
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             action: "creating",
             path: dir.to_path_buf(),
@@ -90,19 +91,46 @@ impl Bm25 {
             path: dir.to_path_buf(),
             reason: e.to_string(),
         })?;
-        let index = Index::open_or_create(directory, schema).map_err(tantivy_err)?;
+        let index = Index::open_or_create(directory, schema).map_err(|e| damage(dir, e))?;
         index.tokenizers().register(ANALYZER, analyzer());
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(tantivy_err)?;
+        // A writer may commit while the reader opens: the payload read must be
+        // the one of the commit the searcher shows, so a commit in between
+        // (a new opstamp) means reading both again.
+        let mut attempts = 0;
+        let (reader, generation) = loop {
+            let before = index.load_metas().map_err(|e| damage(dir, e))?;
+            let reader: IndexReader = index
+                .reader_builder()
+                .reload_policy(ReloadPolicy::Manual)
+                .try_into()
+                .map_err(|e| damage(dir, e))?;
+            let after = index.load_metas().map_err(|e| damage(dir, e))?;
+            attempts += 1;
+            if (before.opstamp == after.opstamp && before.payload == after.payload) || attempts == 5
+            {
+                break (reader, after.payload.and_then(|p| p.parse().ok()));
+            }
+        };
         Ok(Bm25 {
             index,
             reader,
             fields,
             dir: dir.to_path_buf(),
+            generation,
         })
+    }
+
+    /// Deletes the keyword index in `dir` (for a rebuild when it cannot be opened).
+    pub fn wipe(dir: &Path) -> Result<()> {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io {
+                action: "removing",
+                path: dir.to_path_buf(),
+                source,
+            }),
+        }
     }
 
     fn err(&self, source: tantivy::TantivyError) -> Error {
@@ -112,11 +140,39 @@ impl Bm25 {
         }
     }
 
-    /// The generation recorded with the last tantivy commit; compared with the
-    /// manifest to detect a crash between the two commits.
-    pub fn committed_generation(&self) -> Result<Option<u64>> {
-        let metas = self.index.load_metas().map_err(|e| self.err(e))?;
-        Ok(metas.payload.and_then(|p| p.parse().ok()))
+    /// The generation recorded with the commit this reader shows; compared with
+    /// the manifest to detect a crash between the two commits.
+    pub fn committed_generation(&self) -> Option<u64> {
+        self.generation
+    }
+
+    /// Live documents (chunks) in the commit this reader shows.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Every file of the committed segments, relative to the index's folder,
+    /// with what is wrong with it (tantivy's footer checksum, or unreadable).
+    pub fn verify_files(&self) -> Result<Vec<(PathBuf, Option<String>)>> {
+        let metas = self.index.load_metas().map_err(|e| damage(&self.dir, e))?;
+        let managed = self.index.directory().list_managed_files();
+        let mut files: Vec<PathBuf> = metas
+            .list_segment_files()
+            .into_iter()
+            .filter(|path| managed.contains(path))
+            .collect();
+        files.sort();
+        Ok(files
+            .into_iter()
+            .map(|path| {
+                let problem = match self.index.directory().validate_checksum(&path) {
+                    Ok(true) => None,
+                    Ok(false) => Some("its checksum does not match its content".to_string()),
+                    Err(e) => Some(e.to_string()),
+                };
+                (path, problem)
+            })
+            .collect())
     }
 
     pub fn writer(&self) -> Result<Bm25Writer> {
@@ -197,6 +253,37 @@ impl Bm25 {
             }
         }
         Ok(hits)
+    }
+}
+
+/// Tantivy's errors on opening: unreadable or garbled files are damage (naming
+/// the file when tantivy does); anything else stays a tantivy error.
+fn damage(dir: &Path, error: tantivy::TantivyError) -> Error {
+    use std::io::ErrorKind;
+    use tantivy::directory::error::OpenReadError;
+    use tantivy::TantivyError as T;
+    let garbled =
+        |e: &std::io::Error| matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::UnexpectedEof);
+    let file = match &error {
+        T::OpenReadError(OpenReadError::FileDoesNotExist(file)) => Some(dir.join(file)),
+        T::OpenReadError(OpenReadError::IoError { io_error, filepath }) if garbled(io_error) => {
+            Some(dir.join(filepath))
+        }
+        T::DataCorruption(_) | T::SchemaError(_) | T::OpenDirectoryError(_) => {
+            Some(dir.to_path_buf())
+        }
+        T::IoError(io_error) if garbled(io_error) => Some(dir.to_path_buf()),
+        _ => None,
+    };
+    match file {
+        Some(path) => Error::Corrupt {
+            path,
+            reason: format!("the keyword index cannot be read: {error}"),
+        },
+        None => Error::Tantivy {
+            path: dir.to_path_buf(),
+            source: error,
+        },
     }
 }
 

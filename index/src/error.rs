@@ -3,6 +3,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong between a path on disk and a ranked list of chunks.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A file system call failed for another reason than damage.
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -11,14 +12,17 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// No manifest at the index folder.
     #[error("no index found at {0} (run `rag ingest PATH` to build one, or pass --index DIR)")]
     NotFound(PathBuf),
 
+    /// Another writer holds the index's lock.
     #[error(
         "another `rag ingest` is writing the index at {0}; wait for it to finish (the lock is released when that process exits)"
     )]
     Locked(PathBuf),
 
+    /// The index was built by another embedding model than this run's.
     #[error(
         "the index at {path} was built with the embedding model {found} ({found_dim} dimensions) but this run uses {expected} ({expected_dim} dimensions); re-ingest with `rag ingest --rebuild` or point --index elsewhere"
     )]
@@ -30,24 +34,31 @@ pub enum Error {
         expected_dim: usize,
     },
 
-    #[error(
-        "the index at {path} has format version {found}, this build reads version {expected}; rebuild it with `rag ingest --rebuild`"
-    )]
+    /// The manifest was written by another version of the index format.
+    #[error("the index at {path} has format version {found}, this build reads version {expected}")]
     FormatVersion {
         path: PathBuf,
         found: u32,
         expected: u32,
     },
 
-    #[error("the index at {path} is damaged: {reason}; rebuild it with `rag ingest --rebuild`")]
+    /// An index file is not what the last commit wrote: missing, cut short,
+    /// garbled (its size or checksum differs from the manifest's record), or
+    /// unreadable. `path` names the damaged file, or the folder when the files
+    /// disagree with each other.
+    #[error("{path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
 
+    /// The embedder failed or returned the wrong number or size of vectors.
     #[error("embedding failed: {0}")]
     Embedding(String),
 
+    /// A setting handed to the index is out of range.
     #[error("invalid setting: {0}")]
     Config(String),
 
+    /// The keyword index (tantivy) failed while in use: writing, committing,
+    /// searching. Files it cannot read on opening are [`Error::Corrupt`].
     #[error("full-text index at {path}: {source}")]
     Tantivy {
         path: PathBuf,
@@ -55,11 +66,27 @@ pub enum Error {
         source: tantivy::TantivyError,
     },
 
+    /// The HNSW graph could not be written.
     #[error("vector index at {path}: {reason}")]
     Vectors { path: PathBuf, reason: String },
 
+    /// A folder to ingest is the index folder or lies inside it.
+    #[error(
+        "{root} is the index folder (or inside it: {index}); an index never indexes its own files"
+    )]
+    IngestsIndexFolder { root: PathBuf, index: PathBuf },
+
+    /// The caller stopped an ingest.
     #[error("ingest interrupted")]
     Interrupted,
+}
+
+impl Error {
+    /// True when only building the index again from its source files can fix
+    /// this; callers attach the remedy they offer.
+    pub fn needs_rebuild(&self) -> bool {
+        matches!(self, Error::Corrupt { .. } | Error::FormatVersion { .. })
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

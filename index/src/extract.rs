@@ -81,12 +81,25 @@ pub struct Document {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
     Binary,
-    InvalidUtf8 { at_byte: usize },
+    InvalidUtf8 {
+        at_byte: usize,
+    },
+    /// UTF-16 (it had a byte-order mark) with an unpaired surrogate.
+    InvalidUtf16 {
+        at_byte: usize,
+    },
     Empty,
-    TooLarge { size: u64, limit: u64 },
+    TooLarge {
+        size: u64,
+        limit: u64,
+    },
     BrokenPdf(String),
     Unreadable(String),
     SymlinkLoop,
+    /// A symbolic link whose target lies outside the folders being ingested.
+    LinkOutside {
+        target: std::path::PathBuf,
+    },
 }
 
 impl fmt::Display for SkipReason {
@@ -96,6 +109,10 @@ impl fmt::Display for SkipReason {
             SkipReason::InvalidUtf8 { at_byte } => write!(
                 f,
                 "not valid UTF-8 (first bad byte at offset {at_byte}); convert it to UTF-8 to index it"
+            ),
+            SkipReason::InvalidUtf16 { at_byte } => write!(
+                f,
+                "not valid UTF-16 (first bad character at offset {at_byte})"
             ),
             SkipReason::Empty => write!(f, "empty (no text to index)"),
             SkipReason::TooLarge { size, limit } => write!(
@@ -107,6 +124,11 @@ impl fmt::Display for SkipReason {
             SkipReason::BrokenPdf(why) => write!(f, "unreadable PDF: {why}"),
             SkipReason::Unreadable(why) => write!(f, "cannot read: {why}"),
             SkipReason::SymlinkLoop => write!(f, "symbolic link loop"),
+            SkipReason::LinkOutside { target } => write!(
+                f,
+                "symbolic link to {}, outside the folders being ingested (--follow to follow it)",
+                crate::paths::escape_controls(&crate::paths::encode(target))
+            ),
         }
     }
 }
@@ -126,30 +148,61 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Extracts the text of one file from its bytes.
+/// Extracts the text of one file from its bytes (PDFs parsed in this process;
+/// see [`pdf_pages`]).
 pub fn extract(path: &Path, kind: Kind, bytes: &[u8]) -> Result<Document, SkipReason> {
     if bytes.is_empty() {
         return Err(SkipReason::Empty);
     }
-    let (text, title, page_starts) = match kind {
-        Kind::Pdf => {
-            let (text, page_starts) = extract_pdf(bytes)?;
-            (text, None, page_starts)
-        }
+    match kind {
+        Kind::Pdf => pdf_document(path, &pdf_pages(bytes)?),
         Kind::Html => {
             let source = decode_utf8(bytes)?;
             let title = html_title(&source);
-            let text = html2text::from_read(source.as_bytes(), 100)
-                .map_err(|e| SkipReason::Unreadable(format!("HTML: {e}")))?;
-            (text, title, Vec::new())
+            let text = html_text(&source)?;
+            document(path, kind, text, title, Vec::new())
         }
         Kind::Markdown => {
             let text = decode_utf8(bytes)?;
             let title = markdown_title(&text);
-            (text, title, Vec::new())
+            document(path, kind, text, title, Vec::new())
         }
-        Kind::Text | Kind::Code => (decode_utf8(bytes)?, None, Vec::new()),
-    };
+        Kind::Text | Kind::Code => document(path, kind, decode_utf8(bytes)?, None, Vec::new()),
+    }
+}
+
+/// The text of each page of a PDF, parsed in this process. The parser has no
+/// limits: a small hostile file can make it use gigabytes and minutes, so a
+/// caller that can should run this in a child process with a budget.
+pub fn pdf_pages(bytes: &[u8]) -> Result<Vec<String>, SkipReason> {
+    // pdf-extract panics on some malformed files; one bad PDF must not end the ingest.
+    std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
+        .map_err(|_| SkipReason::BrokenPdf("the PDF parser failed on this file".into()))?
+        .map_err(|e| SkipReason::BrokenPdf(e.to_string()))
+}
+
+/// A PDF's document from the text of its pages, however they were extracted.
+pub fn pdf_document(path: &Path, pages: &[String]) -> Result<Document, SkipReason> {
+    let mut text = String::new();
+    let mut page_starts = Vec::with_capacity(pages.len());
+    let mut line = 1u32;
+    for page in pages {
+        let page = page.trim_matches('\n');
+        page_starts.push(line);
+        text.push_str(page);
+        text.push_str("\n\n");
+        line += page.matches('\n').count() as u32 + 2;
+    }
+    document(path, Kind::Pdf, text, None, page_starts)
+}
+
+fn document(
+    path: &Path,
+    kind: Kind,
+    text: String,
+    title: Option<String>,
+    page_starts: Vec<u32>,
+) -> Result<Document, SkipReason> {
     let text = text.replace("\r\n", "\n");
     if text.trim().is_empty() {
         return Err(SkipReason::Empty);
@@ -163,7 +216,32 @@ pub fn extract(path: &Path, kind: Kind, bytes: &[u8]) -> Result<Document, SkipRe
     })
 }
 
+/// An HTML page's text. html2text panics on some malformed tables (found by
+/// `tests/fuzz.rs`): those are retried in its raw mode, which lays every cell
+/// out as its own row, and a page that still fails is skipped, not fatal.
+fn html_text(source: &str) -> Result<String, SkipReason> {
+    let render = |raw: bool| {
+        std::panic::catch_unwind(|| {
+            html2text::config::plain()
+                .raw_mode(raw)
+                .string_from_read(source.as_bytes(), 100)
+        })
+    };
+    let rendered = match render(false) {
+        Ok(result) => result,
+        Err(_) => render(true).map_err(|_| {
+            SkipReason::Unreadable("HTML: the HTML parser failed on this file".into())
+        })?,
+    };
+    rendered.map_err(|e| SkipReason::Unreadable(format!("HTML: {e}")))
+}
+
 fn decode_utf8(bytes: &[u8]) -> Result<String, SkipReason> {
+    // Windows tools write UTF-16 with a byte-order mark; its zero bytes would
+    // otherwise look binary.
+    if let Some(text) = decode_utf16_with_bom(bytes) {
+        return text;
+    }
     let sniff = &bytes[..bytes.len().min(8192)];
     if sniff.contains(&0) {
         return Err(SkipReason::Binary);
@@ -187,22 +265,31 @@ fn decode_utf8(bytes: &[u8]) -> Result<String, SkipReason> {
     }
 }
 
-fn extract_pdf(bytes: &[u8]) -> Result<(String, Vec<u32>), SkipReason> {
-    // pdf-extract panics on some malformed files; one bad PDF must not end the ingest.
-    let pages = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
-        .map_err(|_| SkipReason::BrokenPdf("the PDF parser failed on this file".into()))?
-        .map_err(|e| SkipReason::BrokenPdf(e.to_string()))?;
-    let mut text = String::new();
-    let mut page_starts = Vec::with_capacity(pages.len());
-    let mut line = 1u32;
-    for page in pages {
-        let page = page.trim_matches('\n');
-        page_starts.push(line);
-        text.push_str(page);
-        text.push_str("\n\n");
-        line += page.matches('\n').count() as u32 + 2;
+fn decode_utf16_with_bom(bytes: &[u8]) -> Option<Result<String, SkipReason>> {
+    let (body, little_endian) = match bytes {
+        [0xff, 0xfe, body @ ..] => (body, true),
+        [0xfe, 0xff, body @ ..] => (body, false),
+        _ => return None,
+    };
+    let units = body.chunks_exact(2).map(|pair| {
+        let pair = [pair[0], pair[1]];
+        if little_endian {
+            u16::from_le_bytes(pair)
+        } else {
+            u16::from_be_bytes(pair)
+        }
+    });
+    let mut text = String::with_capacity(body.len() / 2);
+    for (i, c) in char::decode_utf16(units).enumerate() {
+        match c {
+            Ok(c) => text.push(c),
+            Err(_) => return Some(Err(SkipReason::InvalidUtf16 { at_byte: 2 + 2 * i })),
+        }
     }
-    Ok((text, page_starts))
+    if text.contains('\0') {
+        return Some(Err(SkipReason::Binary));
+    }
+    Some(Ok(text))
 }
 
 fn markdown_title(text: &str) -> Option<String> {
@@ -276,6 +363,32 @@ mod tests {
             extract(Path::new("x.pdf"), Kind::Pdf, b"%PDF-1.4 garbage").unwrap_err(),
             SkipReason::BrokenPdf(_)
         ));
+    }
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_text() {
+        let text = "Ünïcode notes\r\nsecond line";
+        let le: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xfe, 0xff]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        for bytes in [le, be] {
+            let doc = extract(Path::new("w.txt"), Kind::Text, &bytes).unwrap();
+            assert_eq!(doc.text, "Ünïcode notes\nsecond line");
+        }
+        assert_eq!(
+            extract(
+                Path::new("w.txt"),
+                Kind::Text,
+                &[0xff, 0xfe, 0x00, 0xd8, 0x41, 0x00]
+            )
+            .unwrap_err(),
+            SkipReason::InvalidUtf16 { at_byte: 2 }
+        );
     }
 
     #[test]

@@ -2,17 +2,27 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::bm25::Bm25;
 use crate::embedder::Embedder;
-use crate::manifest::{chunk_table_file, read_chunk_table, vectors_file, Manifest, StoredChunk};
+use crate::manifest::{
+    chunk_table_file, parse_chunk_table, vectors_file, Manifest, StoredChunk, HNSW_DATA, HNSW_GRAPH,
+};
 use crate::search::{fuse, Hit, Mode, SearchOptions};
-use crate::vectors::{read_vectors, VectorIndex};
+use crate::vectors::{parse_vectors, VectorIndex};
+use crate::writer::writer_active;
 use crate::{Error, Result};
 
 /// The index folder's name when it is found by walking up from the current folder.
 pub const INDEX_DIR_NAME: &str = ".rag";
 pub(crate) const BM25_DIR: &str = "bm25";
+/// How long a reader waits for a writer that is between its keyword commit
+/// and its manifest commit (milliseconds, normally) before concluding that an
+/// ingest was interrupted there.
+const COMMIT_WAIT: Duration = Duration::from_secs(5);
+/// Attempts at opening a generation whose files a writer replaced meanwhile.
+const OPEN_ATTEMPTS: usize = 8;
 
 /// Finds `.rag/` in `start` or its ancestors, as git finds `.git/`.
 pub fn find_index_dir(start: &Path) -> Option<PathBuf> {
@@ -70,40 +80,69 @@ pub struct Status {
 impl Index {
     /// Opens the last committed generation. With `model`, refuses an index built
     /// by another embedding model.
+    ///
+    /// A writer may commit meanwhile: its keyword index commits just before its
+    /// manifest, and each commit deletes the files of the generation before the
+    /// previous one. So a keyword index ahead of the manifest while a writer
+    /// holds the lock means "wait for the manifest", and a file that vanished
+    /// while the manifest moved on means "open the new generation"; only what
+    /// persists is damage or an interrupted ingest.
     pub fn open(dir: &Path, model: Option<(&str, usize)>) -> Result<Self> {
-        let manifest = Manifest::read(dir)?.ok_or_else(|| Error::NotFound(dir.to_path_buf()))?;
-        check_model(dir, &manifest, model)?;
-        let chunks = if manifest.generation == 0 {
-            Vec::new()
-        } else {
-            read_chunk_table(&dir.join(chunk_table_file(manifest.generation)))?
-        };
-        if chunks.len() != manifest.chunk_count {
-            return Err(Error::Corrupt {
-                path: dir.to_path_buf(),
-                reason: format!(
-                    "the chunk table has {} chunks, the manifest says {}",
-                    chunks.len(),
-                    manifest.chunk_count
-                ),
-            });
+        let started = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let manifest = read_manifest(dir)?;
+            check_model(dir, &manifest, model)?;
+            let generation = manifest.generation;
+            let bm25 = match Bm25::open_or_create(&dir.join(BM25_DIR)) {
+                Ok(bm25) => bm25,
+                Err(_) if attempts < OPEN_ATTEMPTS && manifest_moved(dir, generation) => continue,
+                Err(e) => return Err(e),
+            };
+            // Never behind: the keyword index commits first and is opened second.
+            let ahead = bm25.committed_generation().unwrap_or(0) > generation;
+            if ahead && attempts < OPEN_ATTEMPTS && wait_for_commit(dir, generation, started) {
+                continue;
+            }
+            match Self::load(dir, manifest, bm25) {
+                Err(_) if attempts < OPEN_ATTEMPTS && manifest_moved(dir, generation) => continue,
+                result => return result,
+            }
         }
+    }
+
+    /// Reads the data files of `manifest`'s generation, each checked against its
+    /// recorded checksum before it is parsed.
+    fn load(dir: &Path, manifest: Manifest, bm25: Bm25) -> Result<Self> {
+        let generation = manifest.generation;
         let dimension = manifest.embedding.dimension;
-        let raw_vectors = if manifest.generation == 0 {
-            Vec::new()
+        let (chunks, raw_vectors) = if generation == 0 {
+            (Vec::new(), Vec::new())
         } else {
-            read_vectors(
-                &dir.join(vectors_file(manifest.generation)),
-                dimension,
-                chunks.len(),
-            )?
+            let name = chunk_table_file(generation);
+            let bytes = manifest.read_data_file(dir, &name)?;
+            let chunks = parse_chunk_table(&dir.join(&name), &bytes)?;
+            if chunks.len() != manifest.chunk_count {
+                return Err(Error::Corrupt {
+                    path: dir.join(&name),
+                    reason: format!(
+                        "it has {} chunks, the manifest says {}",
+                        chunks.len(),
+                        manifest.chunk_count
+                    ),
+                });
+            }
+            let name = vectors_file(generation);
+            let bytes = manifest.read_data_file(dir, &name)?;
+            let vectors = parse_vectors(&dir.join(&name), &bytes, dimension, chunks.len())?;
+            (chunks, vectors)
         };
         let vectors = match &manifest.hnsw {
-            Some(basename) => VectorIndex::load(dir, basename, dimension)?,
+            Some(basename) => load_graph(dir, &manifest, basename)?,
             None => VectorIndex::new(dimension, 0),
         };
-        let bm25 = Bm25::open_or_create(&dir.join(BM25_DIR))?;
-        let bm25_in_sync = bm25.committed_generation()?.unwrap_or(0) == manifest.generation;
+        let bm25_in_sync = bm25.committed_generation().unwrap_or(0) == generation;
         let rows = chunks
             .iter()
             .enumerate()
@@ -146,7 +185,7 @@ impl Index {
 
     /// Where a stored path is on disk.
     pub fn resolve(&self, stored: &str) -> PathBuf {
-        self.root.join(stored)
+        self.root.join(crate::paths::decode(stored))
     }
 
     pub fn status(&self) -> Status {
@@ -202,11 +241,13 @@ impl Index {
         let keyword = if options.mode == Mode::Vector {
             Vec::new()
         } else {
-            // Ask for extra hits when the keyword index may hold chunks the manifest dropped.
+            // A keyword index ahead of the manifest (an interrupted ingest) may rank
+            // any number of chunks the manifest lacks first: all of them are
+            // fetched, so the filter below cannot leave nothing.
             let limit = if self.bm25_in_sync {
                 candidates
             } else {
-                candidates * 2
+                candidates.saturating_add(self.bm25.num_docs() as usize)
             };
             let mut hits = self.bm25.search(query, limit)?;
             hits.retain(|(id, _)| self.rows.contains_key(id));
@@ -286,6 +327,37 @@ impl Index {
         chunks.sort_by_key(|c| c.chunk.line_start);
         chunks
     }
+}
+
+pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
+    Manifest::read(dir)?.ok_or_else(|| Error::NotFound(dir.to_path_buf()))
+}
+
+/// Waits (up to [`COMMIT_WAIT`] from `started`) while a writer holds the lock
+/// and the manifest still names `generation`; true once it names another.
+pub(crate) fn wait_for_commit(dir: &Path, generation: u64, started: Instant) -> bool {
+    loop {
+        if manifest_moved(dir, generation) {
+            return true;
+        }
+        if started.elapsed() >= COMMIT_WAIT || !writer_active(dir) {
+            // The writer may have committed and gone since the look above.
+            return manifest_moved(dir, generation);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// True when the committed manifest no longer names `generation`.
+pub(crate) fn manifest_moved(dir: &Path, generation: u64) -> bool {
+    Manifest::read(dir).is_ok_and(|m| m.is_some_and(|m| m.generation != generation))
+}
+
+/// The HNSW graph of `manifest`'s generation, its two files checked first.
+pub(crate) fn load_graph(dir: &Path, manifest: &Manifest, basename: &str) -> Result<VectorIndex> {
+    let graph = manifest.read_data_file(dir, &format!("{basename}.{HNSW_GRAPH}"))?;
+    let data = manifest.read_data_file(dir, &format!("{basename}.{HNSW_DATA}"))?;
+    VectorIndex::load(dir, basename, manifest.embedding.dimension, &graph, &data)
 }
 
 pub(crate) fn check_model(

@@ -2,18 +2,34 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::chunk::{Chunk, Chunker, ChunkerConfig};
 use crate::embedder::Embedder;
-use crate::extract::{extract, Kind, SkipReason};
+use crate::extract::{extract, pdf_document, Kind, SkipReason};
 use crate::index::{canonical, index_root};
 use crate::manifest::EmbeddingInfo;
 use crate::walk::{walk, Found, WalkOptions};
 use crate::writer::{FileUpdate, IndexWriter};
 use crate::{Error, Result};
+
+/// Reads a PDF's pages in place of [`crate::extract::pdf_pages`] (e.g. in a
+/// child process with memory and time limits).
+#[derive(Clone)]
+pub struct PdfReader(pub Arc<ReadPdfPages>);
+
+/// Bytes of a PDF to the text of its pages.
+pub type ReadPdfPages = dyn Fn(&[u8]) -> Result<Vec<String>, SkipReason> + Send + Sync;
+
+impl std::fmt::Debug for PdfReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PdfReader")
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -28,6 +44,11 @@ pub struct IngestOptions {
     /// Commit at least this often during a long ingest, so an interruption
     /// loses little work.
     pub checkpoint_every: Duration,
+    /// How PDFs are read [default: in this process, without limits].
+    pub pdf_reader: Option<PdfReader>,
+    /// Set (e.g. by Ctrl+C) to stop early: the files done so far are
+    /// committed, the rest keep their previous state.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for IngestOptions {
@@ -39,6 +60,8 @@ impl Default for IngestOptions {
             embed_batch: 64,
             embed_buffer: 4096,
             checkpoint_every: Duration::from_secs(60),
+            pdf_reader: None,
+            cancel: None,
         }
     }
 }
@@ -56,6 +79,10 @@ pub enum IngestEvent {
     Skipped {
         path: PathBuf,
         reason: SkipReason,
+    },
+    /// A file of a format that is not read (an image, an archive...).
+    Unsupported {
+        path: PathBuf,
     },
     /// Files have been read and chunked; their chunks are being embedded.
     Chunked {
@@ -87,6 +114,8 @@ pub struct IngestSummary {
     pub files_total: usize,
     pub seconds: f64,
     pub embed_seconds: f64,
+    /// Stopped early through `IngestOptions::cancel`.
+    pub interrupted: bool,
 }
 
 struct Job {
@@ -107,6 +136,13 @@ pub fn ingest(
 ) -> Result<IngestSummary> {
     let started = Instant::now();
     let roots: Vec<PathBuf> = roots.iter().map(|r| canonical(r)).collect();
+    let index_dir_abs = canonical(index_dir);
+    if let Some(root) = roots.iter().find(|r| r.starts_with(&index_dir_abs)) {
+        return Err(Error::IngestsIndexFolder {
+            root: root.clone(),
+            index: index_dir_abs,
+        });
+    }
     let mut writer = IndexWriter::open(
         index_dir,
         EmbeddingInfo {
@@ -122,8 +158,9 @@ pub fn ingest(
     let mut summary = IngestSummary::default();
 
     // Plan: which files are new or changed, which are gone.
-    let mut jobs: Vec<(Job, String)> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
+    // Again now that the writer has created the folder, so it is canonical.
     let index_dir_abs = canonical(index_dir);
     for found in walk(&roots, &options.walk, &index_dir_abs)? {
         match found {
@@ -150,22 +187,22 @@ pub fn ingest(
                 if unchanged {
                     summary.unchanged += 1;
                 } else {
-                    jobs.push((
-                        Job {
-                            path,
-                            stored,
-                            kind,
-                            size,
-                        },
-                        hash,
-                    ));
+                    jobs.push(Job {
+                        path,
+                        stored,
+                        kind,
+                        size,
+                    });
                 }
             }
             Found::Skipped { path, reason } => {
                 summary.skipped += 1;
                 on_event(IngestEvent::Skipped { path, reason });
             }
-            Found::Unsupported(_) => summary.unsupported += 1,
+            Found::Unsupported(path) => {
+                summary.unsupported += 1;
+                on_event(IngestEvent::Unsupported { path });
+            }
         }
     }
     let stored_roots: Vec<String> = roots.iter().map(|r| stored_path(&root, r)).collect();
@@ -180,7 +217,7 @@ pub fn ingest(
         to_index: jobs.len(),
         unchanged: summary.unchanged,
         removed: gone.len(),
-        bytes: jobs.iter().map(|(job, _)| job.size).sum(),
+        bytes: jobs.iter().map(|job| job.size).sum(),
     });
     for path in &gone {
         writer.remove_file(path);
@@ -193,17 +230,29 @@ pub fn ingest(
     let mut embed_time = Duration::ZERO;
     let mut buffer: Vec<Ready> = Vec::new();
     let mut buffered_chunks = 0;
-    let groups: Vec<&[(Job, String)]> = jobs.chunks(64).collect();
+    let groups: Vec<&[Job]> = jobs.chunks(64).collect();
+    let cancelled = || {
+        options
+            .cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    };
     for (g, group) in groups.iter().enumerate() {
-        for ((job, hash), result) in group.iter().zip(chunk_files(group, &chunker)) {
+        let stopping = cancelled();
+        let results = if stopping {
+            Vec::new()
+        } else {
+            chunk_files(group, &chunker, options.pdf_reader.as_ref())
+        };
+        for (job, result) in group.iter().zip(results) {
             match result {
-                Ok((title, chunks)) => {
-                    buffered_chunks += chunks.len();
+                Ok(chunked) => {
+                    buffered_chunks += chunked.chunks.len();
                     buffer.push(Ready {
                         job,
-                        hash,
-                        title,
-                        chunks,
+                        hash: chunked.hash,
+                        title: chunked.title,
+                        chunks: chunked.chunks,
                     });
                 }
                 Err(reason) => {
@@ -217,7 +266,7 @@ pub fn ingest(
                 }
             }
         }
-        let last = g + 1 == groups.len();
+        let last = stopping || g + 1 == groups.len();
         let checkpoint_due = last_commit.elapsed() >= options.checkpoint_every;
         if !(last || checkpoint_due || buffered_chunks >= options.embed_buffer) {
             continue;
@@ -234,7 +283,7 @@ pub fn ingest(
             summary.indexed += 1;
             writer.put_file(FileUpdate {
                 path: ready.job.stored.clone(),
-                hash: ready.hash.clone(),
+                hash: ready.hash,
                 size: ready.job.size,
                 title: ready.title,
                 chunks: ready.chunks,
@@ -242,6 +291,10 @@ pub fn ingest(
             })?;
         }
         buffered_chunks = 0;
+        if stopping {
+            summary.interrupted = true;
+            break;
+        }
         if last_commit.elapsed() >= options.checkpoint_every && writer.commit()? {
             on_event(IngestEvent::Committed {
                 generation: writer.manifest().generation,
@@ -262,11 +315,20 @@ pub fn ingest(
     Ok(summary)
 }
 
-/// Reads, extracts and chunks files on all cores.
+/// A file as read for indexing: its title, chunks, and the hash of the very
+/// bytes they came from (the file may have changed since the plan hashed it).
+struct Chunked {
+    title: String,
+    chunks: Vec<Chunk>,
+    hash: String,
+}
+
+/// Reads, extracts and chunks files on all cores; one result per job, in order.
 fn chunk_files(
-    group: &[(Job, String)],
+    group: &[Job],
     chunker: &Chunker,
-) -> Vec<Result<(String, Vec<Chunk>), SkipReason>> {
+    pdf_reader: Option<&PdfReader>,
+) -> Vec<Result<Chunked, SkipReason>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -276,39 +338,62 @@ fn chunk_files(
         let handles: Vec<_> = group
             .chunks(per_thread)
             .map(|part| {
-                scope.spawn(move || {
+                let handle = scope.spawn(move || {
                     part.iter()
-                        .map(|(job, _)| {
-                            let bytes = std::fs::read(&job.path)
-                                .map_err(|e| SkipReason::Unreadable(e.to_string()))?;
-                            let doc = extract(&job.path, job.kind, &bytes)?;
-                            let chunks = chunker.chunk(&doc);
-                            if chunks.is_empty() {
-                                return Err(SkipReason::Empty);
-                            }
-                            Ok((doc.title, chunks))
-                        })
+                        .map(|job| chunk_one(job, chunker, pdf_reader))
                         .collect::<Vec<_>>()
-                })
+                });
+                (part.len(), handle)
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![Err(SkipReason::Unreadable(
-                        "the text extractor crashed".into(),
-                    ))]
+            .flat_map(|(files, handle)| {
+                // Each file is already isolated by chunk_one; should a thread
+                // die anyway, each of its files still gets its own result.
+                handle.join().unwrap_or_else(|_| {
+                    (0..files)
+                        .map(|_| Err(SkipReason::Unreadable("the text extractor crashed".into())))
+                        .collect()
                 })
             })
             .collect()
     })
 }
 
+fn chunk_one(
+    job: &Job,
+    chunker: &Chunker,
+    pdf_reader: Option<&PdfReader>,
+) -> Result<Chunked, SkipReason> {
+    let bytes = std::fs::read(&job.path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    // A parser that panics on one hostile file must not take its neighbours along.
+    let chunked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let doc = match (job.kind, pdf_reader) {
+            (Kind::Pdf, Some(reader)) if !bytes.is_empty() => {
+                pdf_document(&job.path, &(reader.0)(&bytes)?)
+            }
+            _ => extract(&job.path, job.kind, &bytes),
+        }?;
+        Ok::<_, SkipReason>((doc.title.clone(), chunker.chunk(&doc)))
+    }))
+    .map_err(|_| SkipReason::Unreadable("the text extractor crashed on this file".into()))?;
+    let (title, chunks) = chunked?;
+    if chunks.is_empty() {
+        return Err(SkipReason::Empty);
+    }
+    Ok(Chunked {
+        title,
+        chunks,
+        hash,
+    })
+}
+
 /// A file read and chunked, waiting for its vectors.
 struct Ready<'a> {
     job: &'a Job,
-    hash: &'a String,
+    hash: String,
     title: String,
     chunks: Vec<Chunk>,
 }
@@ -358,17 +443,17 @@ fn embed_buffer(
     Ok(vectors)
 }
 
-/// How a file's path is stored: relative to the index root when under it.
+/// How a file's path is stored: relative to the index root when under it,
+/// losslessly (see [`crate::paths`]).
 pub fn stored_path(root: &Path, path: &Path) -> String {
     let relative = path.strip_prefix(root).unwrap_or(path);
-    let text = relative.to_string_lossy();
-    if text.is_empty() {
+    if relative.as_os_str().is_empty() {
         ".".to_string()
     } else {
-        text.into_owned()
+        crate::paths::encode(relative)
     }
 }
 
 fn is_under(path: &str, root: &str) -> bool {
-    root == "." || Path::new(path).starts_with(root)
+    root == "." || crate::paths::decode(path).starts_with(crate::paths::decode(root))
 }

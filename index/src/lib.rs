@@ -8,6 +8,7 @@
 //! ```
 
 mod bm25;
+mod check;
 pub mod chunk;
 mod embedder;
 mod error;
@@ -15,15 +16,17 @@ pub mod extract;
 mod index;
 mod ingest;
 pub mod manifest;
+pub mod paths;
 mod search;
 mod vectors;
 pub mod walk;
 mod writer;
 
+pub use check::{check, CheckReport, FileCheck, Verdict};
 pub use chunk::{Chunk, Chunker, ChunkerConfig};
 pub use embedder::Embedder;
 pub use error::{Error, Result};
 pub use index::{find_index_dir, index_root, Index, Status, INDEX_DIR_NAME};
-pub use ingest::{ingest, stored_path, IngestEvent, IngestOptions, IngestSummary};
+pub use ingest::{ingest, stored_path, IngestEvent, IngestOptions, IngestSummary, PdfReader};
 pub use search::{Fusion, Hit, Mode, SearchOptions};
 pub use writer::{FileUpdate, IndexWriter};

@@ -30,6 +30,24 @@ pub struct FileEntry {
     pub chunks: Vec<u64>,
 }
 
+/// A data file's size and blake3, recorded at commit and checked whenever the
+/// file is opened: a damaged file must fail with its name, never reach a parser
+/// that may crash on it or serve edited text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSum {
+    pub size: u64,
+    pub blake3: String,
+}
+
+impl FileSum {
+    pub fn of(bytes: &[u8]) -> Self {
+        FileSum {
+            size: bytes.len() as u64,
+            blake3: blake3::hash(bytes).to_hex().to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub format_version: u32,
@@ -43,6 +61,11 @@ pub struct Manifest {
     /// Basename of the HNSW dump of this generation; `None` while it is empty.
     pub hnsw: Option<String>,
     pub chunk_count: usize,
+    /// This generation's data files by name. Manifests written before checksums
+    /// were recorded have none: their files get structural checks only, until
+    /// the next commit records them.
+    #[serde(default)]
+    pub checksums: BTreeMap<String, FileSum>,
     /// Unix seconds.
     pub created_at: u64,
     pub updated_at: u64,
@@ -60,6 +83,7 @@ impl Manifest {
             files: BTreeMap::new(),
             hnsw: None,
             chunk_count: 0,
+            checksums: BTreeMap::new(),
             created_at: now,
             updated_at: now,
         }
@@ -102,6 +126,71 @@ impl Manifest {
         })?;
         write_atomically(&dir.join(MANIFEST_FILE), &bytes)
     }
+
+    /// The names of this generation's data files.
+    pub fn data_files(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if self.generation > 0 {
+            names.push(chunk_table_file(self.generation));
+            names.push(vectors_file(self.generation));
+        }
+        if let Some(basename) = &self.hnsw {
+            names.push(format!("{basename}.{HNSW_GRAPH}"));
+            names.push(format!("{basename}.{HNSW_DATA}"));
+        }
+        names
+    }
+
+    /// True when every data file has a recorded checksum.
+    pub fn has_checksums(&self) -> bool {
+        self.data_files()
+            .iter()
+            .all(|name| self.checksums.contains_key(name))
+    }
+
+    /// Reads one of this generation's data files, refusing it when its size or
+    /// checksum differs from the recorded one.
+    pub fn read_data_file(&self, dir: &Path, name: &str) -> Result<Vec<u8>> {
+        let path = dir.join(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Corrupt {
+                    path,
+                    reason: "the file is missing".into(),
+                })
+            }
+            Err(e) => return Err(e).io_context("reading", path),
+        };
+        if let Some(recorded) = self.checksums.get(name) {
+            verify(&path, &bytes, recorded)?;
+        }
+        Ok(bytes)
+    }
+}
+
+/// Extensions of the two files of an HNSW dump.
+pub const HNSW_GRAPH: &str = "hnsw.graph";
+pub const HNSW_DATA: &str = "hnsw.data";
+
+fn verify(path: &Path, bytes: &[u8], recorded: &FileSum) -> Result<()> {
+    let found = bytes.len() as u64;
+    if found != recorded.size {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!(
+                "it has {found} bytes, the manifest recorded {}",
+                recorded.size
+            ),
+        });
+    }
+    if FileSum::of(bytes).blake3 != recorded.blake3 {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: "its content differs from what was committed (checksum mismatch)".into(),
+        });
+    }
+    Ok(())
 }
 
 /// A chunk as stored in the chunk table.
@@ -133,17 +222,31 @@ pub fn generation_of(file_name: &str) -> Option<u64> {
     stem.split('.').next()?.parse().ok()
 }
 
-pub fn write_chunk_table(path: &Path, chunks: &[StoredChunk]) -> Result<()> {
+/// The highest generation any data file in `dir` belongs to: a rebuild that
+/// cannot trust the manifest still never reuses a file name.
+pub fn highest_generation_on_disk(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().and_then(generation_of))
+        .max()
+        .unwrap_or(0)
+}
+
+pub fn write_chunk_table(path: &Path, chunks: &[StoredChunk]) -> Result<FileSum> {
     let bytes = postcard::to_stdvec(chunks).map_err(|e| Error::Corrupt {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    write_durably(path, &bytes)
+    write_durably(path, &bytes)?;
+    Ok(FileSum::of(&bytes))
 }
 
-pub fn read_chunk_table(path: &Path) -> Result<Vec<StoredChunk>> {
-    let bytes = std::fs::read(path).io_context("reading", path)?;
-    postcard::from_bytes(&bytes).map_err(|e| Error::Corrupt {
+/// Decodes a chunk table read (and verified) by [`Manifest::read_data_file`].
+pub fn parse_chunk_table(path: &Path, bytes: &[u8]) -> Result<Vec<StoredChunk>> {
+    postcard::from_bytes(bytes).map_err(|e| Error::Corrupt {
         path: path.to_path_buf(),
         reason: format!("unreadable chunk table: {e}"),
     })
@@ -188,6 +291,67 @@ mod tests {
         assert_eq!(generation_of("hnsw-7.hnsw.graph"), Some(7));
         assert_eq!(generation_of("manifest.json"), None);
         assert_eq!(generation_of("hnsw-x.hnsw.data"), None);
+    }
+
+    #[test]
+    fn data_files_are_checked_against_their_recorded_sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut manifest = Manifest::new(
+            EmbeddingInfo {
+                model_id: "m".into(),
+                dimension: 3,
+            },
+            ChunkerConfig::default(),
+        );
+        manifest.generation = 1;
+        let name = chunk_table_file(1);
+        let sum = write_chunk_table(&dir.path().join(&name), &[]).unwrap();
+        manifest.checksums.insert(name.clone(), sum);
+        assert!(!manifest.has_checksums(), "the vectors have no sum yet");
+        assert!(manifest.read_data_file(dir.path(), &name).is_ok());
+
+        let path = dir.path().join(&name);
+        std::fs::write(&path, [7u8]).unwrap();
+        let err = manifest.read_data_file(dir.path(), &name).unwrap_err();
+        assert!(
+            matches!(&err, Error::Corrupt { path: p, .. } if *p == path),
+            "{err}"
+        );
+        assert!(err.needs_rebuild());
+        std::fs::write(&path, [0u8]).unwrap();
+        assert!(
+            manifest.read_data_file(dir.path(), &name).is_ok(),
+            "same bytes"
+        );
+        std::fs::remove_file(&path).unwrap();
+        let err = manifest.read_data_file(dir.path(), &name).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_without_checksums_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut manifest = Manifest::new(
+            EmbeddingInfo {
+                model_id: "m".into(),
+                dimension: 3,
+            },
+            ChunkerConfig::default(),
+        );
+        manifest.generation = 2;
+        let mut value = serde_json::to_value(&manifest).unwrap();
+        value.as_object_mut().unwrap().remove("checksums");
+        std::fs::write(
+            dir.path().join(MANIFEST_FILE),
+            serde_json::to_vec(&value).unwrap(),
+        )
+        .unwrap();
+        let back = Manifest::read(dir.path()).unwrap().unwrap();
+        assert!(back.checksums.is_empty());
+        assert!(!back.has_checksums());
+        assert_eq!(highest_generation_on_disk(dir.path()), 0);
+        std::fs::write(dir.path().join("hnsw-9.hnsw.graph"), b"").unwrap();
+        assert_eq!(highest_generation_on_disk(dir.path()), 9);
     }
 
     #[test]

@@ -2,18 +2,24 @@
 //! HNSW graph over them (hnsw_rs) for approximate nearest-neighbour search.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{AnnT, DistDot, Hnsw};
 
 use crate::error::IoContext;
+use crate::manifest::{FileSum, HNSW_DATA, HNSW_GRAPH};
 use crate::{Error, Result};
 
 const MAX_CONNECTIONS: usize = 16;
 const MAX_LAYERS: usize = 16;
 const EF_CONSTRUCTION: usize = 200;
+/// hnsw_rs's dump headers (hnswio.rs): the graph file opens with a description
+/// magic (one per dump version), the data file with the points' magic.
+const GRAPH_MAGICS: [u32; 3] = [0x002a677f, 0x002a6771, 0x002a6779];
+const DATA_MAGIC: u32 = 0xa67f0000;
 
 pub struct VectorIndex {
     graph: Hnsw<'static, f32, DistDot>,
@@ -34,24 +40,45 @@ impl VectorIndex {
         }
     }
 
-    /// Loads a graph written by [`VectorIndex::dump`].
-    pub fn load(dir: &Path, basename: &str, dimension: usize) -> Result<Self> {
-        let graph_file = dir.join(format!("{basename}.hnsw.graph"));
-        if !graph_file.exists() {
-            return Err(Error::Corrupt {
-                path: dir.to_path_buf(),
-                reason: format!("{} is missing", graph_file.display()),
-            });
-        }
+    /// Loads a graph written by [`VectorIndex::dump`]. `graph` and `data` are the
+    /// two files' bytes, already checked against the manifest's checksums where
+    /// it has them: hnsw_rs trusts its input (a garbled count makes it panic or
+    /// abort on a huge allocation), so nothing unchecked may reach it.
+    pub fn load(
+        dir: &Path,
+        basename: &str,
+        dimension: usize,
+        graph: &[u8],
+        data: &[u8],
+    ) -> Result<Self> {
+        let graph_file = dir.join(format!("{basename}.{HNSW_GRAPH}"));
+        let data_file = dir.join(format!("{basename}.{HNSW_DATA}"));
+        check_magic(&graph_file, graph, &GRAPH_MAGICS)?;
+        check_magic(&data_file, data, &[DATA_MAGIC])?;
         // hnsw_rs ties a loaded graph's lifetime to its loader; the loader is a few
         // hundred bytes (it keeps no data without mmap), so it lives for the process.
         let loader: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, basename)));
-        let graph = loader
-            .load_hnsw::<f32, DistDot>()
-            .map_err(|e| Error::Vectors {
-                path: graph_file.clone(),
-                reason: format!("cannot load the HNSW graph: {e}"),
-            })?;
+        // Second line of defence for files no checksum vouches for (older manifests).
+        let loaded = catch_unwind(AssertUnwindSafe(move || {
+            // Moved, not reborrowed: the graph borrows the loader for 'static.
+            let loader = loader;
+            loader.load_hnsw::<f32, DistDot>()
+        }));
+        let graph = match loaded {
+            Ok(Ok(graph)) => graph,
+            Ok(Err(e)) => {
+                return Err(Error::Corrupt {
+                    path: graph_file,
+                    reason: format!("cannot load the HNSW graph: {e}"),
+                })
+            }
+            Err(_) => {
+                return Err(Error::Corrupt {
+                    path: graph_file,
+                    reason: "the HNSW graph or its data file is garbled".into(),
+                })
+            }
+        };
         if graph.get_nb_point() > 0
             && graph.get_point_indexation().get_data_dimension() != dimension
         {
@@ -72,8 +99,9 @@ impl VectorIndex {
         self.graph.parallel_insert_slice(&data);
     }
 
-    /// Writes `{basename}.hnsw.graph` and `.hnsw.data` into `dir`.
-    pub fn dump(&self, dir: &Path, basename: &str) -> Result<String> {
+    /// Writes `{basename}.hnsw.graph` and `.hnsw.data` into `dir`; returns the
+    /// basename written and each file's name and checksum.
+    pub fn dump(&self, dir: &Path, basename: &str) -> Result<(String, Vec<(String, FileSum)>)> {
         let written = self
             .graph
             .file_dump(dir, basename)
@@ -81,13 +109,18 @@ impl VectorIndex {
                 path: dir.join(basename),
                 reason: format!("cannot write the HNSW graph: {e}"),
             })?;
-        for ext in ["hnsw.graph", "hnsw.data"] {
-            let path = dir.join(format!("{written}.{ext}"));
+        let mut sums = Vec::with_capacity(2);
+        for ext in [HNSW_GRAPH, HNSW_DATA] {
+            let name = format!("{written}.{ext}");
+            let path = dir.join(&name);
             File::open(&path)
                 .and_then(|f| f.sync_all())
                 .io_context("syncing", &path)?;
+            // Summed as read back: the checksum must vouch for what is on disk.
+            let bytes = std::fs::read(&path).io_context("reading", &path)?;
+            sums.push((name, FileSum::of(&bytes)));
         }
-        Ok(written)
+        Ok((written, sums))
     }
 
     /// Nearest chunk ids with their cosine similarity (vectors are unit length).
@@ -114,26 +147,39 @@ impl VectorIndex {
     }
 }
 
-/// Writes vectors as little-endian f32 rows, durably.
-pub fn write_vectors(path: &Path, vectors: &[f32]) -> Result<()> {
+fn check_magic(path: &Path, bytes: &[u8], magics: &[u32]) -> Result<()> {
+    let found = bytes
+        .get(..4)
+        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    match found {
+        Some(magic) if magics.contains(&magic) => Ok(()),
+        Some(_) => Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: "it does not start like an HNSW dump".into(),
+        }),
+        None => Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("it is cut short ({} bytes)", bytes.len()),
+        }),
+    }
+}
+
+/// Writes vectors as little-endian f32 rows, durably; returns their checksum.
+pub fn write_vectors(path: &Path, vectors: &[f32]) -> Result<FileSum> {
+    let bytes: Vec<u8> = vectors.iter().flat_map(|v| v.to_le_bytes()).collect();
     let file = File::create(path).io_context("creating", path)?;
     let mut out = BufWriter::new(file);
-    for value in vectors {
-        out.write_all(&value.to_le_bytes())
-            .io_context("writing", path)?;
-    }
+    out.write_all(&bytes).io_context("writing", path)?;
     let file = out
         .into_inner()
         .map_err(|e| e.into_error())
         .io_context("writing", path)?;
-    file.sync_all().io_context("syncing", path)
+    file.sync_all().io_context("syncing", path)?;
+    Ok(FileSum::of(&bytes))
 }
 
-pub fn read_vectors(path: &Path, dimension: usize, rows: usize) -> Result<Vec<f32>> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .io_context("reading", path)?;
+/// Decodes vectors read (and verified) by `Manifest::read_data_file`.
+pub fn parse_vectors(path: &Path, bytes: &[u8], dimension: usize, rows: usize) -> Result<Vec<f32>> {
     if bytes.len() != rows * dimension * 4 {
         return Err(Error::Corrupt {
             path: path.to_path_buf(),

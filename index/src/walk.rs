@@ -1,7 +1,9 @@
 //! Finds the files to index: .gitignore, .ragignore and --exclude respected,
-//! hidden files skipped, symlinks followed with loops reported.
+//! hidden files skipped, symlinks followed while they stay inside the folders
+//! being ingested (all of them with `follow_links`), loops reported.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ignore::overrides::OverrideBuilder;
 use ignore::WalkBuilder;
@@ -15,6 +17,8 @@ pub struct WalkOptions {
     pub excludes: Vec<String>,
     /// Files larger than this are skipped with a warning.
     pub max_file_size: u64,
+    /// Follow symbolic links that lead out of the roots too (as `rg -L`).
+    pub follow_links: bool,
 }
 
 impl Default for WalkOptions {
@@ -22,6 +26,7 @@ impl Default for WalkOptions {
         WalkOptions {
             excludes: Vec::new(),
             max_file_size: 20 * 1000 * 1000,
+            follow_links: false,
         }
     }
 }
@@ -44,6 +49,7 @@ pub enum Found {
 /// Every candidate file under `roots`, sorted by path. `index_dir` is never walked.
 pub fn walk(roots: &[PathBuf], options: &WalkOptions, index_dir: &Path) -> Result<Vec<Found>> {
     let mut found = Vec::new();
+    let links_outside: Arc<Mutex<Vec<(PathBuf, PathBuf)>>> = Arc::default();
     for root in roots {
         if std::fs::symlink_metadata(root).is_err() {
             return Err(Error::Io {
@@ -62,6 +68,9 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions, index_dir: &Path) -> Resul
             .build()
             .map_err(|e| Error::Config(format!("--exclude: {e}")))?;
         let index_dir = index_dir.to_path_buf();
+        let inside: Vec<PathBuf> = roots.iter().map(|r| crate::index::canonical(r)).collect();
+        let follow_all = options.follow_links;
+        let outside = Arc::clone(&links_outside);
         let walker = WalkBuilder::new(root)
             .hidden(true)
             .git_ignore(true)
@@ -70,7 +79,24 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions, index_dir: &Path) -> Resul
             .add_custom_ignore_filename(".ragignore")
             .follow_links(true)
             .overrides(overrides)
-            .filter_entry(move |entry| entry.path() != index_dir)
+            .filter_entry(move |entry| {
+                if entry.path() == index_dir {
+                    return false;
+                }
+                if follow_all || !entry.path_is_symlink() {
+                    return true;
+                }
+                // A link that leads out of the roots would put files the user
+                // never named (`ln -s /etc docs/etc`) into the index.
+                let target = crate::index::canonical(entry.path());
+                if inside.iter().any(|root| target.starts_with(root)) {
+                    return true;
+                }
+                if let Ok(mut outside) = outside.lock() {
+                    outside.push((entry.path().to_path_buf(), target));
+                }
+                false
+            })
             .build();
         for entry in walker {
             match entry {
@@ -91,6 +117,16 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions, index_dir: &Path) -> Resul
             }
         }
     }
+    let links_outside = links_outside
+        .lock()
+        .map(|mut links| std::mem::take(&mut *links))
+        .unwrap_or_default();
+    for (path, target) in links_outside {
+        found.push(Found::Skipped {
+            path,
+            reason: SkipReason::LinkOutside { target },
+        });
+    }
     found.sort_by(|a, b| path_of(a).cmp(path_of(b)));
     found.dedup_by(|a, b| path_of(a) == path_of(b));
     Ok(found)
@@ -104,7 +140,7 @@ fn path_of(found: &Found) -> &Path {
 
 fn classify(path: &Path, options: &WalkOptions) -> Found {
     let path = path.to_path_buf();
-    let Some(kind) = kind_of(&path) else {
+    let Some(kind) = kind_of(&path).or_else(|| sniff_text(&path)) else {
         return Found::Unsupported(path);
     };
     match std::fs::metadata(&path) {
@@ -125,6 +161,99 @@ fn classify(path: &Path, options: &WalkOptions) -> Found {
             path,
             reason: SkipReason::Unreadable(e.to_string()),
         },
+    }
+}
+
+/// Extensions of formats that hold no text worth reading, never sniffed.
+const NOT_TEXT: &[&str] = &[
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "bmp",
+    "ico",
+    "webp",
+    "tif",
+    "tiff",
+    "svgz",
+    "psd",
+    "zip",
+    "gz",
+    "tgz",
+    "bz2",
+    "xz",
+    "zst",
+    "7z",
+    "rar",
+    "tar",
+    "jar",
+    "deb",
+    "rpm",
+    "iso",
+    "dmg",
+    "exe",
+    "dll",
+    "so",
+    "dylib",
+    "o",
+    "a",
+    "class",
+    "pyc",
+    "wasm",
+    "bin",
+    "dat",
+    "db",
+    "sqlite",
+    "mp3",
+    "mp4",
+    "wav",
+    "flac",
+    "ogg",
+    "mkv",
+    "mov",
+    "avi",
+    "webm",
+    "ttf",
+    "otf",
+    "woff",
+    "woff2",
+    "gguf",
+    "onnx",
+    "safetensors",
+    "pt",
+    "npy",
+    "parquet",
+    "docx",
+    "xlsx",
+    "pptx",
+    "odt",
+    "epub",
+];
+
+/// Text by content: a file with an unknown extension (`README.Debian`,
+/// `notes.1st`) whose first bytes are UTF-8 (or UTF-16 with a byte-order mark)
+/// without NUL bytes.
+fn sniff_text(path: &Path) -> Option<Kind> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    if NOT_TEXT.contains(&ext.as_str()) {
+        return None;
+    }
+    let mut head = [0u8; 4096];
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
+        .ok()?;
+    let head = &head[..read];
+    if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
+        return Some(Kind::Text);
+    }
+    if head.is_empty() || head.contains(&0) {
+        return None;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => Some(Kind::Text),
+        // Cut inside a character at the end of the sample: still text.
+        Err(e) if e.error_len().is_none() => Some(Kind::Text),
+        Err(_) => None,
     }
 }
 

@@ -7,22 +7,26 @@
 //! renamed into place. Until that rename, readers see the previous generation;
 //! a keyword index that got ahead is detected by its payload and rebuilt.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::bm25::{Bm25, Bm25Doc, Bm25Writer};
 use crate::chunk::{Chunk, ChunkerConfig};
 use crate::error::IoContext;
-use crate::index::{check_model, BM25_DIR};
+use crate::index::{check_model, load_graph, BM25_DIR};
 use crate::manifest::{
-    chunk_table_file, generation_of, hnsw_basename, read_chunk_table, unix_now, vectors_file,
-    write_chunk_table, EmbeddingInfo, FileEntry, Manifest, StoredChunk,
+    chunk_table_file, generation_of, highest_generation_on_disk, hnsw_basename, parse_chunk_table,
+    unix_now, vectors_file, write_chunk_table, EmbeddingInfo, FileEntry, Manifest, StoredChunk,
 };
-use crate::vectors::{read_vectors, write_vectors, VectorIndex};
+use crate::vectors::{parse_vectors, write_vectors, VectorIndex};
 use crate::{Error, Result};
 
 const LOCK_FILE: &str = "lock";
+/// Readers take the lock shared for an instant to ask whether a writer is at
+/// work ([`writer_active`]); a writer starting just then waits this long.
+const LOCK_PATIENCE: Duration = Duration::from_millis(500);
 /// Rebuild the graph from the raw vectors once this share of its points are deleted.
 const MAX_DELETED_SHARE: f32 = 0.25;
 
@@ -54,7 +58,10 @@ pub struct FileUpdate {
 
 impl IndexWriter {
     /// Opens (or creates) the index at `dir` for writing. Fails with
-    /// [`Error::Locked`] while another writer holds it.
+    /// [`Error::Locked`] while another writer holds it. With `rebuild`, nothing
+    /// of the old index is read beyond what is safely readable (the generation
+    /// counter, so no file name is reused), and a keyword index that cannot be
+    /// opened is deleted: a rebuild must work from any damage.
     pub fn open(
         dir: &Path,
         embedding: EmbeddingInfo,
@@ -62,65 +69,55 @@ impl IndexWriter {
         rebuild: bool,
     ) -> Result<Self> {
         std::fs::create_dir_all(dir).io_context("creating the index folder", dir)?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .io_context("opening", &lock_path)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(Error::Locked(dir.to_path_buf())),
-            Err(TryLockError::Error(e)) => return Err(e).io_context("locking", &lock_path),
-        }
+        let lock = take_lock(dir)?;
 
-        let previous = Manifest::read(dir)?;
+        let bm25_dir = dir.join(BM25_DIR);
         let dimension = embedding.dimension;
-        let bm25 = Bm25::open_or_create(&dir.join(BM25_DIR))?;
-        let bm25_writer = bm25.writer()?;
-        let (manifest, chunks, vectors, graph, rechunk_all) = match previous {
-            Some(old) if !rebuild => {
-                check_model(dir, &old, Some((&embedding.model_id, dimension)))?;
-                let (chunks, vectors) = if old.generation == 0 {
-                    (Vec::new(), Vec::new())
-                } else {
-                    let chunks = read_chunk_table(&dir.join(chunk_table_file(old.generation)))?;
-                    let vectors = read_vectors(
-                        &dir.join(vectors_file(old.generation)),
-                        dimension,
-                        chunks.len(),
-                    )?;
-                    (chunks, vectors)
-                };
-                let graph = match &old.hnsw {
-                    Some(basename) => VectorIndex::load(dir, basename, dimension)?,
-                    None => VectorIndex::new(dimension, chunks.len()),
-                };
-                let rechunk_all = old.chunker != chunker;
-                let mut manifest = old;
-                manifest.chunker = chunker;
-                (manifest, chunks, vectors, graph, rechunk_all)
-            }
-            old => {
-                let mut manifest = Manifest::new(embedding, chunker);
-                if let Some(old) = old {
-                    // Generations keep counting so no file name is ever reused.
-                    manifest.generation = old.generation;
-                    manifest.next_chunk_id = old.next_chunk_id;
+        let (manifest, chunks, vectors, graph, rechunk_all, bm25) = if rebuild {
+            let bm25 = match Bm25::open_or_create(&bm25_dir) {
+                Ok(bm25) => bm25,
+                Err(_) => {
+                    Bm25::wipe(&bm25_dir)?;
+                    Bm25::open_or_create(&bm25_dir)?
                 }
-                (
-                    manifest,
-                    Vec::new(),
-                    Vec::new(),
-                    VectorIndex::new(dimension, 0),
-                    false,
-                )
+            };
+            let old = Manifest::read(dir).ok().flatten();
+            let mut manifest = Manifest::new(embedding, chunker);
+            // Generations keep counting so no file name is ever reused.
+            manifest.generation = highest_generation_on_disk(dir)
+                .max(bm25.committed_generation().unwrap_or(0))
+                .max(old.as_ref().map_or(0, |old| old.generation));
+            manifest.next_chunk_id = old.map_or(0, |old| old.next_chunk_id);
+            let graph = VectorIndex::new(dimension, 0);
+            (manifest, Vec::new(), Vec::new(), graph, false, bm25)
+        } else {
+            let old = Manifest::read(dir)?;
+            let bm25 = Bm25::open_or_create(&bm25_dir)?;
+            match old {
+                Some(old) => {
+                    check_model(dir, &old, Some((&embedding.model_id, dimension)))?;
+                    let (chunks, vectors) = read_generation(dir, &old)?;
+                    let graph = match &old.hnsw {
+                        Some(basename) => load_graph(dir, &old, basename)?,
+                        None => VectorIndex::new(dimension, chunks.len()),
+                    };
+                    let rechunk_all = old.chunker != chunker;
+                    let mut manifest = old;
+                    manifest.chunker = chunker;
+                    (manifest, chunks, vectors, graph, rechunk_all, bm25)
+                }
+                None => {
+                    let manifest = Manifest::new(embedding, chunker);
+                    let graph = VectorIndex::new(dimension, 0);
+                    (manifest, Vec::new(), Vec::new(), graph, false, bm25)
+                }
             }
         };
+        let bm25_writer = bm25.writer()?;
 
-        let mut dirty = rebuild;
-        let bm25_generation = bm25.committed_generation()?.unwrap_or(0);
+        // A manifest from before checksums were recorded gets them at the next commit.
+        let mut dirty = rebuild || !manifest.has_checksums();
+        let bm25_generation = bm25.committed_generation().unwrap_or(0);
         if rebuild || bm25_generation != manifest.generation {
             // Crash between the two commits, or a fresh start: the chunk table is the truth.
             bm25_writer.delete_all()?;
@@ -220,18 +217,30 @@ impl IndexWriter {
         self.compact();
         let generation = self.manifest.generation + 1;
         let dir = self.dir.clone();
-        write_chunk_table(&dir.join(chunk_table_file(generation)), &self.chunks)?;
-        write_vectors(&dir.join(vectors_file(generation)), &self.vectors)?;
+        let mut checksums = BTreeMap::new();
+        let name = chunk_table_file(generation);
+        checksums.insert(
+            name.clone(),
+            write_chunk_table(&dir.join(&name), &self.chunks)?,
+        );
+        let name = vectors_file(generation);
+        checksums.insert(
+            name.clone(),
+            write_vectors(&dir.join(&name), &self.vectors)?,
+        );
         self.update_graph();
         let hnsw = if self.graph.points() == 0 {
             None
         } else {
-            Some(self.graph.dump(&dir, &hnsw_basename(generation))?)
+            let (basename, sums) = self.graph.dump(&dir, &hnsw_basename(generation))?;
+            checksums.extend(sums);
+            Some(basename)
         };
         self.bm25_writer.commit(generation)?;
 
         self.manifest.generation = generation;
         self.manifest.hnsw = hnsw;
+        self.manifest.checksums = checksums;
         self.manifest.chunk_count = self.chunks.len();
         self.manifest.updated_at = unix_now();
         self.manifest.write(&dir)?;
@@ -321,6 +330,59 @@ impl IndexWriter {
             }
         }
     }
+}
+
+/// Takes the writer lock of `dir`, or fails with [`Error::Locked`].
+fn take_lock(dir: &Path) -> Result<File> {
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .io_context("opening", &lock_path)?;
+    let started = Instant::now();
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(TryLockError::WouldBlock) if started.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => return Err(Error::Locked(dir.to_path_buf())),
+            Err(TryLockError::Error(e)) => return Err(e).io_context("locking", &lock_path),
+        }
+    }
+}
+
+/// True while a writer holds the lock of `dir`. Asks by taking the lock shared
+/// for an instant (a writer starting meanwhile waits, see [`LOCK_PATIENCE`]);
+/// when the lock cannot be asked about, assumes a writer, so callers only wait.
+pub(crate) fn writer_active(dir: &Path) -> bool {
+    let Ok(lock) = File::open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    match lock.try_lock_shared() {
+        Ok(()) => false,
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => true,
+    }
+}
+
+/// The chunk table and vectors of `manifest`'s generation, checked.
+fn read_generation(dir: &Path, manifest: &Manifest) -> Result<(Vec<StoredChunk>, Vec<f32>)> {
+    if manifest.generation == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let name = chunk_table_file(manifest.generation);
+    let chunks = parse_chunk_table(&dir.join(&name), &manifest.read_data_file(dir, &name)?)?;
+    let name = vectors_file(manifest.generation);
+    let vectors = parse_vectors(
+        &dir.join(&name),
+        &manifest.read_data_file(dir, &name)?,
+        manifest.embedding.dimension,
+        chunks.len(),
+    )?;
+    Ok((chunks, vectors))
 }
 
 fn bm25_doc<'a>(stored: &'a StoredChunk, text: &'a str) -> Bm25Doc<'a> {

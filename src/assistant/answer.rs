@@ -86,7 +86,6 @@ pub struct Citation {
     pub chunk_lines: [u32; 2],
     /// True when the model cited nothing and this source was chosen because
     /// the answer's words overlap it most.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub inferred: bool,
 }
 
@@ -119,13 +118,15 @@ pub struct Answer {
     pub question: String,
     pub answer: String,
     pub refused: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The answer reached the token limit (`--max-tokens`) and was cut there;
+    /// a code fence it left open has been closed.
+    pub truncated: bool,
+    /// Why it refused; null when it answered.
     pub refusal: Option<Refusal>,
     pub citations: Vec<Citation>,
     /// The numbered passages the model read (after a gate refusal: the nearest ones).
     pub sources: Vec<Source>,
     /// The reasoning before the answer, in `--think` mode.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking: Option<String>,
     /// Share of the answer's words found in the sources, per sentence (0 to 1).
     pub grounding: f32,
@@ -139,6 +140,5 @@ pub struct Answer {
     pub generated_tokens: usize,
     /// Answers sampled; the best grounded one was kept.
     pub samples: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<StopReason>,
 }

@@ -4,6 +4,7 @@
 
 mod answer;
 mod candidate;
+pub mod fences;
 pub mod citations;
 pub mod grounding;
 pub mod injection;
@@ -448,10 +449,16 @@ impl Assistant {
         timings.decode_tok_s = best.generation.timings.decode_tok_s;
         timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
         timings.first_token_ms = at(first_token_at).unwrap_or(timings.total_ms);
+        let truncated = !refused && best.generation.stop_reason == StopReason::MaxTokens;
+        let mut text = best.answer;
+        if let Some(closer) = fences::closer(&text).filter(|_| truncated) {
+            text.push_str(&closer);
+        }
         let answer = Answer {
             question: request.question.to_string(),
-            answer: best.answer,
+            answer: text,
             refused,
+            truncated,
             refusal: if injected {
                 Some(Refusal::Injection)
             } else {
@@ -513,6 +520,7 @@ impl Assistant {
             question: request.question.to_string(),
             answer: if refused { REFUSAL } else { "" }.to_string(),
             refused,
+            truncated: false,
             refusal: refused.then_some(Refusal::Gate),
             citations: Vec::new(),
             sources,

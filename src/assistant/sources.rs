@@ -21,7 +21,6 @@ pub struct Source {
     pub heading: String,
     /// The best fused retrieval score among the passage's chunks.
     pub score: f32,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<u32>,
     #[serde(skip)]
     pub bm25: Option<f32>,
@@ -54,7 +53,12 @@ impl Source {
 
     /// "path:12-30", the form citations take.
     pub fn location(&self) -> String {
-        format!("{}:{}-{}", self.path, self.line_start, self.line_end)
+        format!(
+            "{}:{}-{}",
+            rag_index::paths::escape_controls(&self.path),
+            self.line_start,
+            self.line_end
+        )
     }
 }
 

@@ -119,6 +119,14 @@ pub fn parse_jsonl(text: &str, path: &Path) -> Result<Vec<Question>> {
 }
 
 pub fn parse_csv(text: &str, path: &Path) -> Result<Vec<Question>> {
+    // The CSV reader ends an unclosed quoted field at the end of the file,
+    // silently merging every row after it into one question.
+    if let Some(line) = unclosed_quote_line(text) {
+        return Err(Error::Usage(format!(
+            "{}: line {line}: a quoted field is never closed (a \" with no matching \")",
+            path.display()
+        )));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(text.as_bytes());
@@ -159,6 +167,35 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<Vec<Question>> {
         });
     }
     Ok(questions)
+}
+
+/// The line on which a quoted field opens that the file never closes. Quotes
+/// open a field only at its start, and `""` inside one is a literal quote, as
+/// the CSV reader has them.
+fn unclosed_quote_line(text: &str) -> Option<usize> {
+    let mut line = 1;
+    let mut opened_on = None;
+    let mut at_field_start = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            line += 1;
+        }
+        match opened_on {
+            Some(_) if c == '"' => {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                } else {
+                    opened_on = None;
+                }
+            }
+            Some(_) => {}
+            None if c == '"' && at_field_start => opened_on = Some(line),
+            None => {}
+        }
+        at_field_start = opened_on.is_none() && matches!(c, ',' | '\n' | '\r');
+    }
+    opened_on
 }
 
 #[cfg(test)]
@@ -205,6 +242,15 @@ mod tests {
         assert_eq!(q[0].extra["topic"], "geo");
         assert_eq!(q[1].id, "2");
         assert!(parse_csv("id,text\n1,x\n", Path::new("q.csv")).is_err());
+    }
+
+    #[test]
+    fn csv_with_an_unclosed_quote_is_refused_naming_its_line() {
+        let text = "id,question\n1,\"What is x?\n2,What is y?\n3,What is z?\n";
+        let err = parse_csv(text, Path::new("q.csv")).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        let fine = "id,question\n1,\"He said \"\"hi\"\", then\nleft\"\n2,It is 5\" long\n";
+        assert_eq!(parse_csv(fine, Path::new("q.csv")).unwrap().len(), 2);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! record per write, and reading back what an earlier run finished so that a
 //! rerun resumes after it. A record cut short by a crash is removed on resume.
 
-use std::fs::{File, OpenOptions};
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -98,6 +99,8 @@ const CSV_COLUMNS: &[&str] = &[
     "error",
     "quotes",
     "unsupported",
+    "grounding",
+    "truncated",
 ];
 const MD_RECORD: &str = "<!-- rag-batch ";
 const MD_SUMMARY: &str = "<!-- rag-batch-summary -->";
@@ -113,11 +116,18 @@ pub struct Sink {
 impl Sink {
     /// Opens (or creates) `path`, keeping the complete records an earlier run
     /// wrote there and removing a record cut short. `extra_columns` are the
-    /// input's extra fields (CSV columns after the fixed ones).
+    /// input's extra fields (CSV columns after the fixed ones); `ids` are the
+    /// questions' ids, by which a cut-short record is recognised as this
+    /// batch's own. With `overwrite`, whatever the file held is discarded.
+    ///
+    /// The file stays locked while the sink lives, so two runs never
+    /// interleave their records; only regular files are accepted.
     pub fn open(
         path: Option<&Path>,
         format: OutputFormat,
         extra_columns: Vec<String>,
+        ids: &HashSet<&str>,
+        overwrite: bool,
     ) -> Result<Self> {
         let mut sink = Sink {
             format,
@@ -131,28 +141,67 @@ impl Sink {
             }
             return Ok(sink);
         };
-        let io = |e: std::io::Error| Error::Usage(format!("cannot write {}: {e}", path.display()));
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(io)?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).map_err(|_| {
-            Error::Usage(format!(
-                "{} exists and is not a batch output (not UTF-8); choose another -o",
-                path.display()
-            ))
-        })?;
-        let (keep, done) = match format {
-            OutputFormat::Jsonl => resume_jsonl(&text, path)?,
-            OutputFormat::Csv => resume_csv(&text, path, &sink.csv_header()?)?,
-            OutputFormat::Md => resume_md(&text, path)?,
+            .map_err(|source| Error::Io {
+                action: "opening",
+                path: path.to_path_buf(),
+                source,
+            })?;
+        // Checked on the open handle, not the name: nothing can swap the file
+        // in between. A device or FIFO would be read "to resume" forever.
+        let is_file = file.metadata().map(|m| m.is_file()).unwrap_or(false);
+        if !is_file {
+            return Err(Error::BatchOutput {
+                path: path.to_path_buf(),
+                reason: "is not a regular file (a device, a FIFO?)".into(),
+            });
+        }
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::BatchOutputBusy(path.to_path_buf()))
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(Error::Io {
+                    action: "locking",
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+        let io = |action: &'static str| {
+            move |source| Error::Io {
+                action,
+                path: path.to_path_buf(),
+                source,
+            }
         };
-        file.set_len(keep as u64).map_err(io)?;
-        file.seek(SeekFrom::End(0)).map_err(io)?;
+        let (keep, done) = if overwrite {
+            (0, Vec::new())
+        } else {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map_err(io("reading"))?;
+            let text = String::from_utf8(bytes).map_err(|_| Error::BatchOutput {
+                path: path.to_path_buf(),
+                reason: "is not a batch output (not UTF-8 text)".into(),
+            })?;
+            let cut = match format {
+                OutputFormat::Jsonl => resume_jsonl(&text),
+                OutputFormat::Csv => resume_csv(&text, &sink.csv_header()?, ids),
+                OutputFormat::Md => resume_md(&text, ids),
+            };
+            cut.map_err(|reason| Error::BatchOutput {
+                path: path.to_path_buf(),
+                reason,
+            })?
+        };
+        file.set_len(keep as u64).map_err(io("truncating"))?;
+        file.seek(SeekFrom::End(0)).map_err(io("writing"))?;
         sink.done = done;
         sink.file = Some((file, path.to_path_buf()));
         if format == OutputFormat::Csv && keep == 0 {
@@ -217,7 +266,10 @@ impl Sink {
             .map(|a| {
                 a.citations
                     .iter()
-                    .map(|c| format!("{}:{}-{}", c.path, c.line_start, c.line_end))
+                    .map(|c| {
+                        let inferred = if c.inferred { " (inferred)" } else { "" };
+                        format!("{}:{}-{}{inferred}", c.path, c.line_start, c.line_end)
+                    })
                     .collect::<Vec<_>>()
                     .join("; ")
             })
@@ -256,6 +308,10 @@ impl Sink {
             record.error.clone().unwrap_or_default(),
             quotes,
             answer.is_some_and(|a| a.unsupported).to_string(),
+            answer
+                .map(|a| format!("{:.2}", a.grounding))
+                .unwrap_or_default(),
+            answer.is_some_and(|a| a.truncated).to_string(),
         ];
         for column in &self.extra_columns {
             fields.push(match record.question.extra.get(column) {
@@ -281,26 +337,28 @@ fn csv_line<S: AsRef<[u8]>>(fields: &[S]) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| Error::Usage(format!("cannot write CSV: {e}")))
 }
 
-fn not_ours(path: &Path, what: &str) -> Error {
-    Error::Usage(format!(
-        "{} already exists and {what}; choose another -o (or remove it to start over)",
-        path.display()
-    ))
-}
-
-/// Complete lines are records; a last line without its newline was cut short.
-fn resume_jsonl(text: &str, path: &Path) -> Result<(usize, Vec<Done>)> {
+/// Complete lines are records. A last line without its newline is a record
+/// cut short only if it starts as every record does and is not whole JSON of
+/// something else: anything else in the file is not ours to cut.
+fn resume_jsonl(text: &str) -> Result<(usize, Vec<Done>), String> {
     let keep = text.rfind('\n').map_or(0, |at| at + 1);
+    let tail = &text[keep..];
+    let torn = tail.is_empty()
+        || ((tail == "{" || tail.starts_with("{\""))
+            && serde_json::from_str::<Value>(tail).map_or(true, |value| value["id"].is_string()));
+    if !torn {
+        return Err("ends with text that is not a batch record".into());
+    }
     let mut done = Vec::new();
     for (n, line) in text[..keep].lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let value: Value = serde_json::from_str(line)
-            .map_err(|_| not_ours(path, &format!("line {} is not a batch record", n + 1)))?;
+            .map_err(|_| format!("has a line that is not a batch record (line {})", n + 1))?;
         let id = match &value["id"] {
             Value::String(id) => id.clone(),
-            _ => return Err(not_ours(path, &format!("line {} has no id", n + 1))),
+            _ => return Err(format!("has a record without an id (line {})", n + 1)),
         };
         done.push(Done {
             id,
@@ -314,13 +372,15 @@ fn resume_jsonl(text: &str, path: &Path) -> Result<(usize, Vec<Done>)> {
 }
 
 /// Records up to the last one that parses with the right number of fields and
-/// ends with a newline; the header must be the one this run would write.
-fn resume_csv(text: &str, path: &Path, header: &str) -> Result<(usize, Vec<Done>)> {
-    if text.is_empty() {
+/// ends with a newline; the header must be the one this run would write. What
+/// follows may only be one row cut short, starting with a question's id.
+fn resume_csv(text: &str, header: &str, ids: &HashSet<&str>) -> Result<(usize, Vec<Done>), String> {
+    if header.starts_with(text) {
+        // Empty, or a header cut short.
         return Ok((0, Vec::new()));
     }
     if !text.starts_with(header) {
-        return Err(not_ours(path, "has other columns than this batch writes"));
+        return Err("has other columns than this batch writes".into());
     }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -328,7 +388,7 @@ fn resume_csv(text: &str, path: &Path, header: &str) -> Result<(usize, Vec<Done>
         .from_reader(text.as_bytes());
     let columns = reader
         .headers()
-        .map_err(|_| not_ours(path, "is not CSV"))?
+        .map_err(|_| "is not CSV".to_string())?
         .clone();
     let at = |name: &str| columns.iter().position(|c| c == name);
     let (id, question, refused, error, total) = (
@@ -368,12 +428,34 @@ fn resume_csv(text: &str, path: &Path, header: &str) -> Result<(usize, Vec<Done>
             keep = start;
         }
     }
+    let tail = &text[keep..];
+    if !tail.is_empty() && !is_torn_csv_row(tail, ids) {
+        return Err("ends with rows this batch did not write".into());
+    }
     Ok((keep, rows.into_iter().map(|(_, done)| done).collect()))
 }
 
-/// Sections end with a marker line that holds the record's summary; anything
-/// after the last marker (a cut-short section, an old summary) goes.
-fn resume_md(text: &str, path: &Path) -> Result<(usize, Vec<Done>)> {
+/// One row at most, whose first field is (the start of) a question's id.
+fn is_torn_csv_row(tail: &str, ids: &HashSet<&str>) -> bool {
+    let rows = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(tail.as_bytes())
+        .records()
+        .count();
+    rows <= 1
+        && ids.iter().any(|id| {
+            csv_line(&[*id]).is_ok_and(|line| {
+                let start = format!("{},", line.trim_end_matches('\n'));
+                tail.starts_with(&start) || start.starts_with(tail)
+            })
+        })
+}
+
+/// Sections end with a marker line that holds the record's summary. After the
+/// last marker may come only a section cut short (it starts with a question's
+/// heading) or an old summary; anything else is not ours to cut.
+fn resume_md(text: &str, ids: &HashSet<&str>) -> Result<(usize, Vec<Done>), String> {
     let mut done = Vec::new();
     let mut keep = 0;
     let mut offset = 0;
@@ -395,13 +477,21 @@ fn resume_md(text: &str, path: &Path) -> Result<(usize, Vec<Done>)> {
             break;
         }
         let record: Done = serde_json::from_str(json.trim())
-            .map_err(|_| not_ours(path, "has a damaged rag-batch marker"))?;
+            .map_err(|_| "has a damaged rag-batch marker".to_string())?;
         done.push(record);
         keep = offset;
         after_marker = true;
     }
-    if keep == 0 && !text.trim().is_empty() && !text.contains(MD_SUMMARY) {
-        return Err(not_ours(path, "is not a rag batch report"));
+    let tail = &text[keep..];
+    let ours = |start: &str| tail.starts_with(start) || start.starts_with(tail);
+    let recognised =
+        tail.is_empty() || ours(MD_SUMMARY) || ids.iter().any(|id| ours(&format!("## {id}. ")));
+    if !recognised {
+        return Err(if keep == 0 {
+            "is not a rag batch report".into()
+        } else {
+            "ends with text this batch did not write".into()
+        });
     }
     Ok((keep, done))
 }
@@ -414,6 +504,9 @@ fn md_section(record: &Record<'_>) -> String {
         (Some(answer), None) => {
             text.push_str(answer.answer.trim());
             text.push_str("\n\n");
+            if answer.truncated {
+                text.push_str("_(cut short at the token limit)_\n\n");
+            }
             if answer.unsupported {
                 text.push_str("⚠ no sentence in the sources supports this answer\n\n");
             }
@@ -430,7 +523,12 @@ fn md_section(record: &Record<'_>) -> String {
                         source.n,
                         source.location(),
                         one_line(&source.heading),
-                        if cited.is_some() { " (cited)" } else { "" }
+                        match cited {
+                            Some(c) if c.inferred =>
+                                " (closest to the answer; not cited by the model)",
+                            Some(_) => " (cited)",
+                            None => "",
+                        }
                     ));
                     if let Some(c) = cited {
                         if let Some(quote) = &c.quote {
@@ -532,10 +630,22 @@ mod tests {
     #[test]
     fn a_cut_jsonl_line_is_dropped_on_resume() {
         let text = "{\"id\":\"1\",\"refused\":false,\"error\":null}\n{\"id\":\"2\",\"ans";
-        let (keep, done) = resume_jsonl(text, Path::new("o.jsonl")).unwrap();
+        let (keep, done) = resume_jsonl(text).unwrap();
         assert_eq!(keep, text.find('\n').unwrap() + 1);
         assert_eq!(done.len(), 1);
-        assert!(resume_jsonl("nonsense\n", Path::new("o.jsonl")).is_err());
+        assert!(resume_jsonl("nonsense\n").is_err());
+    }
+
+    #[test]
+    fn jsonl_resume_cuts_only_its_own_torn_record() {
+        assert!(resume_jsonl("My notes").is_err());
+        assert!(resume_jsonl("{\"id\":\"1\",\"error\":null}\nMy notes").is_err());
+        assert!(resume_jsonl("{\"settings\": true}").is_err());
+        let (keep, done) = resume_jsonl("{\"answer\":\"The Jew").unwrap();
+        assert_eq!((keep, done.len()), (0, 0));
+        // Whole but for its newline: written by us, redone.
+        let (keep, _) = resume_jsonl("{\"id\":\"1\",\"error\":null}").unwrap();
+        assert_eq!(keep, 0);
     }
 
     #[test]
@@ -543,19 +653,31 @@ mod tests {
         let header = csv_line(CSV_COLUMNS).unwrap();
         let row = |id: &str| {
             csv_line(&[
-                id, "q,\n?", "a", "false", "", "", "1", "2", "3", "", "", "false",
+                id, "q,\n?", "a", "false", "", "", "1", "2", "3", "", "", "false", "0.50", "false",
             ])
             .unwrap()
         };
         let whole = format!("{header}{}{}", row("1"), row("2"));
-        let (keep, done) = resume_csv(&whole, Path::new("o.csv"), &header).unwrap();
+        let ids: HashSet<&str> = ["1", "2"].into();
+        let (keep, done) = resume_csv(&whole, &header, &ids).unwrap();
         assert_eq!((keep, done.len()), (whole.len(), 2));
-        for cut in [whole.len() - 1, whole.len() - 5, whole.len() - 12] {
-            let (keep, done) = resume_csv(&whole[..cut], Path::new("o.csv"), &header).unwrap();
+        let second = header.len() + row("1").len();
+        for cut in [
+            whole.len() - 1,
+            whole.len() - 5,
+            whole.len() - 12,
+            second + 1,
+        ] {
+            let (keep, done) = resume_csv(&whole[..cut], &header, &ids).unwrap();
             assert_eq!(done.len(), 1, "cut at {cut}");
-            assert_eq!(keep, header.len() + row("1").len());
+            assert_eq!(keep, second);
         }
-        assert!(resume_csv("a,b\n", Path::new("o.csv"), &header).is_err());
+        assert!(resume_csv("a,b\n", &header, &ids).is_err());
+        assert_eq!(resume_csv(&header[..5], &header, &ids).unwrap().0, 0);
+        let foreign = format!("{header}{}my own line", row("1"));
+        assert!(resume_csv(&foreign, &header, &ids).is_err());
+        let unknown = format!("{header}{}", &row("9")[..6]);
+        assert!(resume_csv(&unknown, &header, &ids).is_err());
     }
 
     #[test]
@@ -571,12 +693,15 @@ mod tests {
         };
         let first = section(&q1);
         let text = format!("{first}{}{}", section(&q2), md_summary(&[]));
-        let (keep, done) = resume_md(&text, Path::new("o.md")).unwrap();
+        let ids: HashSet<&str> = ["1", "2"].into();
+        let (keep, done) = resume_md(&text, &ids).unwrap();
         assert_eq!(done.len(), 2);
         assert!(text[..keep].ends_with("-->\n\n"));
         let cut = &text[..first.len() + 10];
-        let (keep, done) = resume_md(cut, Path::new("o.md")).unwrap();
+        let (keep, done) = resume_md(cut, &ids).unwrap();
         assert_eq!(done.len(), 1);
         assert_eq!(keep, first.len());
+        assert!(resume_md("# My notes\n\nkeep me", &ids).is_err());
+        assert!(resume_md(&format!("{first}\nkeep me"), &ids).is_err());
     }
 }

@@ -8,27 +8,58 @@ use crate::context::Context;
 use crate::terminal::sanitize;
 use crate::{Error, Result};
 
+/// The question from the command line, or from standard input when it is `-`
+/// or missing and stdin is not a terminal (`echo "What is rustfmt?" | rag ask`).
+fn question(given: Option<&str>) -> Result<String> {
+    let from_stdin = matches!(given, None | Some("-"));
+    let question = match given {
+        Some(text) if !from_stdin => text.to_string(),
+        _ if std::io::stdin().is_terminal() => {
+            return Err(Error::Usage(
+                "no question: give one as an argument, or pipe it on standard input".into(),
+            ))
+        }
+        _ => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
+                Error::Io {
+                    action: "reading the question from",
+                    path: "standard input".into(),
+                    source,
+                }
+            })?;
+            text
+        }
+    };
+    let question = question.trim();
+    if question.is_empty() {
+        return Err(Error::Usage("the question is empty".into()));
+    }
+    Ok(question.to_string())
+}
+
 const DIM: &str = "\x1b[2m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 pub fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
-    if args.question.trim().is_empty() {
-        return Err(Error::Usage("the question is empty".into()));
-    }
+    let question = question(args.question.as_deref())?;
     let options = super::ask_options(ctx, &args.answer)?;
     let assistant = super::load_assistant(ctx, &args.answer)?;
 
     let stdout = std::io::stdout();
-    let styled = stdout.is_terminal();
+    let terminal = stdout.is_terminal();
+    let styled = ctx.colour(terminal);
     let mut out = stdout.lock();
     let mut printer = Printer {
         styled,
+        terminal,
+        streamed: String::new(),
         show_thinking: args.answer.show_thinking,
         thinking_open: false,
     };
     let json = args.json;
-    let answer = assistant.ask(Request::new(&args.question), &options, &mut |event| {
+    let answer = assistant.ask(Request::new(&question), &options, &mut |event| {
         if json {
             return true;
         }
@@ -41,7 +72,17 @@ pub fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
         let _ = writeln!(out, "{line}");
         return Ok(());
     }
+    if let Some(closer) = crate::assistant::fences::closer(&printer.streamed) {
+        let _ = write!(out, "{closer}");
+    }
     let _ = writeln!(out);
+    if answer.truncated {
+        let (dim, reset) = if styled { (DIM, RESET) } else { ("", "") };
+        let _ = writeln!(
+            out,
+            "{dim}(cut short at the token limit: raise --max-tokens for the rest){reset}"
+        );
+    }
     print_evidence(&mut out, &answer, styled);
     print_sources(&mut out, &answer, styled);
     let _ = out.flush();
@@ -53,6 +94,10 @@ pub fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
 
 struct Printer {
     styled: bool,
+    /// Model output on a terminal is sanitised, styled or not.
+    terminal: bool,
+    /// The answer as shown so far, to close a code fence it leaves open.
+    streamed: String,
     show_thinking: bool,
     thinking_open: bool,
 }
@@ -81,6 +126,7 @@ impl Printer {
                 } else {
                     String::new()
                 };
+                self.streamed.push_str(text);
                 write!(out, "{close}{}", self.clean(text))
             }
             Event::Thinking(_)
@@ -94,7 +140,7 @@ impl Printer {
 
     /// Model output may contain escape sequences; a terminal must not run them.
     fn clean(&self, text: &str) -> String {
-        if self.styled {
+        if self.terminal {
             sanitize(text).into_owned()
         } else {
             text.to_string()
@@ -128,7 +174,11 @@ fn print_evidence(out: &mut impl Write, answer: &Answer, styled: bool) {
         } else {
             ""
         };
-        let place = format!("{}:{}", citation.path, citation.line_start);
+        let place = format!(
+            "{}:{}",
+            rag_index::paths::escape_controls(&citation.path),
+            citation.line_start
+        );
         let _ = writeln!(out, "[{}] {}{mark}", citation.n, sanitize(&place));
         if let Some(quote) = &citation.quote {
             let _ = writeln!(out, "    {dim}\"{}\"{reset}", sanitize(quote));

@@ -27,12 +27,16 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
         )));
     }
     let options = super::ask_options(ctx, &args.answer)?;
+    // `-o -` is standard output, as no -o is.
+    let output = args.output.as_deref().filter(|p| *p != Path::new("-"));
+    let ids: HashSet<&str> = questions.iter().map(|q| q.id.as_str()).collect();
+    let mut sink = Sink::open(output, format, extra_columns(&questions), &ids, args.force)?;
+    // After the output is locked: a second run fails before any work.
     if !args.docs.is_empty() {
         let dir = ctx.index_dir_for_writing()?;
         super::ingest::ingest_with_progress(ctx, &dir, &args.docs)?;
     }
 
-    let mut sink = Sink::open(args.output.as_deref(), format, extra_columns(&questions))?;
     let finished: HashSet<&str> = sink.done().iter().map(|d| d.id.as_str()).collect();
     let pending: Vec<&Question> = questions
         .iter()
@@ -44,10 +48,7 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
         eprintln!(
             "resuming: {earlier} of {} questions are already answered in {}",
             questions.len(),
-            args.output
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
+            output.map(|p| p.display().to_string()).unwrap_or_default()
         );
     }
 

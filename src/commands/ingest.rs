@@ -1,7 +1,9 @@
 //! `rag ingest PATH...`
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -25,25 +27,65 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<()> {
         walk: WalkOptions {
             excludes: args.exclude.clone(),
             max_file_size: args.max_file_size,
+            follow_links: args.follow,
         },
         rebuild: args.rebuild,
         checkpoint_every: Duration::from_secs(args.checkpoint_secs),
+        pdf_reader: crate::pdf::sandboxed_reader(),
         ..IngestOptions::default()
     };
-    let show_progress = !ctx.quiet && !args.json && std::io::stderr().is_terminal();
-    let reporter = Reporter::new(show_progress, ctx.quiet);
-    let summary = ingest(&index_dir, &args.paths, &embedder, &options, &|event| {
-        reporter.event(event)
-    })?;
-    reporter.finish();
-    if args.json {
-        let mut value = serde_json::to_value(&summary).unwrap_or_default();
-        value["index"] = serde_json::Value::String(index_dir.display().to_string());
-        println!("{value}");
-    } else if !ctx.quiet {
-        eprintln!("{}", summary_line(&summary, &index_dir));
+    let stop = Arc::new(AtomicBool::new(false));
+    if args.watch {
+        super::watch::stop_on_signals(&stop)?;
     }
-    Ok(())
+    let mut options = IngestOptions {
+        cancel: Some(Arc::clone(&stop)),
+        ..options
+    };
+    let show_progress = !ctx.quiet && !args.json && std::io::stderr().is_terminal();
+    let reporter = Reporter::new(show_progress, ctx.quiet, args.verbose);
+    let once = |options: &IngestOptions| -> Result<IngestSummary> {
+        let summary = ingest(&index_dir, &args.paths, &embedder, options, &|event| {
+            reporter.event(event)
+        })?;
+        reporter.finish();
+        if args.json {
+            let mut value = serde_json::to_value(&summary).unwrap_or_default();
+            value["index"] = serde_json::Value::String(index_dir.display().to_string());
+            println!("{value}");
+        } else if !ctx.quiet {
+            eprintln!("{}", summary_line(&summary, &index_dir));
+        }
+        Ok(summary)
+    };
+    let watch = if args.watch {
+        let roots: Vec<PathBuf> = args
+            .paths
+            .iter()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+            .collect();
+        Some(super::watch::Watch::start(&roots, &index_dir)?)
+    } else {
+        None
+    };
+    let first = once(&options)?;
+    let Some(watch) = watch.filter(|_| !first.interrupted) else {
+        return Ok(());
+    };
+    // Later bursts only add what changed; a rebuild happens once at most.
+    options.rebuild = false;
+    if !ctx.quiet {
+        eprintln!("watching for changes (Ctrl+C to stop)");
+    }
+    watch.run(&stop, || match once(&options) {
+        Ok(_) => Ok(()),
+        // Another ingest holds the index, a file vanished mid-read...: the
+        // next burst tries again.
+        Err(e) => {
+            eprintln!("warning: {e}");
+            Ok(())
+        }
+    })
 }
 
 /// Ingests `paths` into `index_dir` with the default settings, showing the
@@ -57,12 +99,19 @@ pub(crate) fn ingest_with_progress(
         .map(|n| n.get())
         .unwrap_or(1);
     let embedder = ctx.embedder(workers)?;
-    let reporter = Reporter::new(!ctx.quiet && std::io::stderr().is_terminal(), ctx.quiet);
+    let reporter = Reporter::new(
+        !ctx.quiet && std::io::stderr().is_terminal(),
+        ctx.quiet,
+        false,
+    );
     let summary = ingest(
         index_dir,
         paths,
         &embedder,
-        &IngestOptions::default(),
+        &IngestOptions {
+            pdf_reader: crate::pdf::sandboxed_reader(),
+            ..IngestOptions::default()
+        },
         &|event| reporter.event(event),
     )?;
     reporter.finish();
@@ -72,6 +121,24 @@ pub(crate) fn ingest_with_progress(
     Ok(summary)
 }
 
+/// A path for one terminal line: every byte kept (escaped), nothing that
+/// moves the cursor; relative to the current folder when under it, as every command shows paths.
+fn shown(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let path = cwd
+        .as_deref()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .filter(|relative| !relative.as_os_str().is_empty())
+        .unwrap_or(path);
+    let stored = rag_index::paths::encode(path);
+    sanitize(&rag_index::paths::escape_controls(&stored)).into_owned()
+}
+
+/// "1 file", "2 files".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn summary_line(s: &IngestSummary, index_dir: &std::path::Path) -> String {
     let rate = if s.embed_seconds > 0.0 {
         format!(", {:.0} chunks/s", s.chunks_added as f64 / s.embed_seconds)
@@ -79,16 +146,17 @@ fn summary_line(s: &IngestSummary, index_dir: &std::path::Path) -> String {
         String::new()
     };
     format!(
-        "indexed {} files ({} unchanged, {} removed, {} skipped), {} chunks added in {:.1} s{rate}; index {} now holds {} files, {} chunks",
-        s.indexed,
+        "indexed {} ({} unchanged, {} removed, {} skipped, {} unsupported), {} added in {:.1} s{rate}; index {} now holds {}, {}",
+        count(s.indexed, "file", "files"),
         s.unchanged,
         s.removed,
         s.skipped,
-        s.chunks_added,
+        s.unsupported,
+        count(s.chunks_added, "chunk", "chunks"),
         s.seconds,
-        index_dir.display(),
-        s.files_total,
-        s.chunks_total
+        shown(index_dir),
+        count(s.files_total, "file", "files"),
+        count(s.chunks_total, "chunk", "chunks")
     )
 }
 
@@ -96,11 +164,13 @@ fn summary_line(s: &IngestSummary, index_dir: &std::path::Path) -> String {
 struct Reporter {
     bar: Option<ProgressBar>,
     quiet: bool,
+    /// List every file left out as unsupported, too.
+    verbose: bool,
     chunks: Mutex<(usize, std::time::Instant)>,
 }
 
 impl Reporter {
-    fn new(show_progress: bool, quiet: bool) -> Self {
+    fn new(show_progress: bool, quiet: bool, verbose: bool) -> Self {
         let bar = show_progress.then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_message("looking for files");
@@ -110,6 +180,7 @@ impl Reporter {
         Reporter {
             bar,
             quiet,
+            verbose,
             chunks: Mutex::new((0, std::time::Instant::now())),
         }
     }
@@ -126,10 +197,17 @@ impl Reporter {
 
     fn event(&self, event: IngestEvent) {
         match event {
-            IngestEvent::Skipped { path, reason } => self.warn(format!(
-                "warning: skipped {}: {reason}",
-                sanitize(&path.display().to_string())
-            )),
+            IngestEvent::Skipped { path, reason } => {
+                self.warn(format!("warning: skipped {}: {reason}", shown(&path)))
+            }
+            IngestEvent::Unsupported { path } => {
+                if self.verbose {
+                    self.warn(format!(
+                        "left out {}: not a format rag reads (no text)",
+                        shown(&path)
+                    ));
+                }
+            }
             IngestEvent::Planned { to_index, .. } => {
                 if let Some(bar) = &self.bar {
                     bar.set_length(to_index as u64);

@@ -1,12 +1,16 @@
 pub mod ask;
 pub mod batch;
 pub mod chat;
+pub mod check;
 pub mod config;
 pub mod eval;
 pub mod generate;
 pub mod ingest;
 pub mod models;
 pub mod search;
+pub mod shell;
+mod snippet;
+mod watch;
 pub mod status;
 
 use std::path::{Path, PathBuf};
@@ -246,11 +250,95 @@ pub(crate) fn bundled_index_dir() -> PathBuf {
     data_dir().join("corpus-index")
 }
 
-/// `$RAG_CORPUS`, else `corpus/` of the source tree this binary was built from.
+/// The corpus compiled into the binary (1.3 MB of Markdown).
+static EMBEDDED_CORPUS: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/corpus");
+
+/// `$RAG_CORPUS`, else `corpus/` of the source tree this binary was built
+/// from when it is still there, else the copy inside the binary, written out
+/// once to the data folder.
 pub(crate) fn bundled_corpus() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("RAG_CORPUS").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
     let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    built_from.is_dir().then_some(built_from)
+    if built_from.is_dir() {
+        return Some(built_from);
+    }
+    embedded_corpus(&data_dir()).ok()
+}
+
+/// Writes the embedded corpus to `<data>/corpus-<content hash>/` unless it is
+/// there already; a changed corpus gets a new folder. Written under a
+/// temporary name and renamed, so a half-written copy is never used.
+fn embedded_corpus(data: &Path) -> std::io::Result<PathBuf> {
+    let mut files = Vec::new();
+    collect_files(&EMBEDDED_CORPUS, &mut files);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in &files {
+        let name = file.path().to_string_lossy();
+        for byte in name.bytes().chain(file.contents().iter().copied()) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let dir = data.join(format!("corpus-{hash:016x}"));
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(data)?;
+    let staging = tempfile::tempdir_in(data)?;
+    for file in &files {
+        let path = staging.path().join(file.path());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, file.contents())?;
+    }
+    match std::fs::rename(staging.path(), &dir) {
+        Ok(()) => {
+            // Renamed away: nothing left for the guard to delete.
+            let _ = staging.keep();
+            Ok(dir)
+        }
+        // Another process wrote it first.
+        Err(_) if dir.is_dir() => Ok(dir),
+        Err(e) => Err(e),
+    }
+}
+
+fn collect_files<'a>(dir: &'a include_dir::Dir<'a>, into: &mut Vec<&'a include_dir::File<'a>>) {
+    into.extend(dir.files());
+    for sub in dir.dirs() {
+        collect_files(sub, into);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_corpus_is_written_out_once() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = embedded_corpus(data.path()).unwrap();
+        let guide = std::fs::read_to_string(dir.join("rag-guide.md")).unwrap();
+        assert_eq!(guide, include_str!("../../corpus/rag-guide.md"));
+        assert!(dir.join("wikipedia").is_dir());
+        let modified = std::fs::metadata(dir.join("rag-guide.md"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(embedded_corpus(data.path()).unwrap(), dir);
+        let again = std::fs::metadata(dir.join("rag-guide.md"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(modified, again, "not written twice");
+        assert_eq!(
+            std::fs::read_dir(data.path()).unwrap().count(),
+            1,
+            "no staging left"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::SearchArgs;
 use crate::context::{display_path, Context};
-use crate::terminal::{one_line, sanitize};
+use crate::terminal::sanitize;
 use crate::{Error, Result};
 
 #[derive(Serialize)]
@@ -67,7 +67,9 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<()> {
                 let response = response(&index, query, took_ms, hits);
                 println!("{}", to_json(&response)?);
             } else {
-                print_human(&index, &hits, took_ms, ctx.quiet);
+                use std::io::IsTerminal;
+                let colour = ctx.colour(std::io::stdout().is_terminal());
+                print_human(&index, query, &hits, took_ms, ctx.quiet, colour);
             }
             Ok(())
         }
@@ -130,21 +132,36 @@ fn response<'a>(index: &Index, query: &'a str, took_ms: f64, hits: Vec<Hit>) -> 
     }
 }
 
-fn print_human(index: &Index, hits: &[Hit], took_ms: f64, quiet: bool) {
+fn print_human(index: &Index, query: &str, hits: &[Hit], took_ms: f64, quiet: bool, colour: bool) {
+    // ripgrep's colours: path magenta, line number green, matches bold red.
+    let (path_on, line_on, match_on, dim, off) = if colour {
+        ("\x1b[35m", "\x1b[32m", "\x1b[1;31m", "\x1b[2m", "\x1b[0m")
+    } else {
+        ("", "", "", "", "")
+    };
     if hits.is_empty() {
         println!("no results");
     }
+    let terms = super::snippet::terms(query);
     for (i, hit) in hits.iter().enumerate() {
-        let page = hit.page.map(|p| format!(" (page {p})")).unwrap_or_default();
+        let (offset, line) = super::snippet::best_line(&hit.text, &terms);
+        let line_number = (hit.line_start + offset as u32).min(hit.line_end.max(hit.line_start));
+        let page = hit.page.map(|p| format!(", page {p}")).unwrap_or_default();
+        let path = sanitize(&rag_index::paths::escape_controls(&display_path(
+            index, &hit.path,
+        )))
+        .into_owned();
         println!(
-            "{:>2}. {}:{}-{}{page}  {}",
+            "{path_on}{path}{off}:{line_on}{line_number}{off}: {}  {dim}[{}] lines {}-{}{page}{off}",
+            sanitize(&hit.heading),
             i + 1,
-            display_path(index, &hit.path),
             hit.line_start,
             hit.line_end,
-            sanitize(&hit.heading)
         );
-        println!("    {}", one_line(&hit.text, 160));
+        println!(
+            "    {}",
+            super::snippet::render(line, &terms, 150, match_on, off)
+        );
     }
     if !quiet {
         eprintln!("{} results in {:.1} ms", hits.len(), took_ms);

@@ -222,7 +222,9 @@ impl Generator {
                 limit: context,
             });
         }
-        let mut cache = self.model.new_cache(prompt_ids.len() + max_tokens.max(1));
+        let mut cache = self
+            .model
+            .new_cache(prompt_ids.len().saturating_add(max_tokens.max(1)));
         let mut logits = Vec::new();
         let mut read = 0;
         for batch in prompt_ids.chunks(PREFILL_BATCH) {

@@ -124,6 +124,34 @@ pub fn truncate_start(text: &str, width: usize) -> String {
     std::iter::once('…').chain(kept.into_iter().rev()).collect()
 }
 
+/// A path cut to `width` columns in the middle: its start and its file name
+/// (with any `:lines` after it) stay, so both where and what remain readable.
+pub fn truncate_middle(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let Some(slash) = text.rfind('/') else {
+        return truncate_start(text, width);
+    };
+    let tail = &text[slash..];
+    let tail_width = tail.width();
+    // The file name alone (with the ellipsis) takes all the room.
+    if tail_width + 2 > width {
+        return truncate_start(text, width);
+    }
+    let mut head = String::new();
+    let mut used = 0;
+    for c in text[..slash].chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 + tail_width > width {
+            break;
+        }
+        head.push(c);
+        used += w;
+    }
+    format!("{head}…{tail}")
+}
+
 /// Word-wraps drawable text to `width` columns; blank lines are kept, words
 /// longer than a line (URLs, CJK runs) are broken.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
@@ -288,6 +316,15 @@ mod tests {
             "…install.md:1-9"
         );
         assert_eq!(truncate_start("short", 14), "short");
+        assert_eq!(
+            truncate_middle("docs/guide/deep/install.md:1-9", 22),
+            "docs/g…/install.md:1-9"
+        );
+        assert_eq!(truncate_middle("docs/a.md:1-2", 20), "docs/a.md:1-2");
+        assert_eq!(
+            truncate_middle("a/very-long-file-name.md:1-2", 12),
+            "…name.md:1-2"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::{focused, theme};
 use crate::app::{App, Focus};
-use crate::text::{drawable, one_line, truncate_start};
+use crate::text::{drawable, one_line, truncate_middle};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
     let has_focus = focused(app, Focus::Sources);
@@ -59,7 +59,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             let text_room = width.saturating_sub(indent.len());
             let mut lines = vec![Line::from(vec![
                 Span::styled(number.clone(), theme::citation()),
-                Span::raw(truncate_start(&drawable(&source.location()), room)),
+                Span::raw(truncate_middle(&drawable(&source.location()), room)),
                 Span::styled(score, theme::dim()),
                 Span::styled(mark, mark_style),
             ])];

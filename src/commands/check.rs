@@ -1,0 +1,81 @@
+//! `rag check`: verify every index file against the checksum recorded when it
+//! was committed, and say what to do about what is found.
+
+use rag_index::{CheckReport, Verdict};
+
+use crate::cli::CheckArgs;
+use crate::context::Context;
+use crate::{Error, Result};
+
+pub fn run(ctx: &Context, args: &CheckArgs) -> Result<()> {
+    let dir = ctx.index_dir_for_reading()?;
+    let report = rag_index::check(&dir)?;
+    if args.json {
+        println!("{}", to_json(&report));
+    } else {
+        print_human(&report);
+    }
+    if report.damaged() {
+        let count = report
+            .files
+            .iter()
+            .filter(|f| matches!(f.verdict, Verdict::Damaged(_)))
+            .count();
+        return Err(Error::IndexDamaged {
+            path: dir,
+            what: format!("{count} file{}", if count == 1 { "" } else { "s" }),
+        });
+    }
+    if report.out_of_step() {
+        return Err(Error::IndexOutOfStep { path: dir });
+    }
+    if !ctx.quiet && !args.json {
+        eprintln!("the index is sound");
+    }
+    Ok(())
+}
+
+fn print_human(report: &CheckReport) {
+    match report.generation {
+        Some(generation) => println!(
+            "index         {} (generation {generation})",
+            report.index_dir.display()
+        ),
+        None => println!("index         {}", report.index_dir.display()),
+    }
+    for file in &report.files {
+        let (state, note) = match &file.verdict {
+            Verdict::Ok => ("ok", String::new()),
+            Verdict::NoChecksum => (
+                "ok",
+                " (no checksum recorded: written by an older version; the next `rag ingest` records one)"
+                    .to_string(),
+            ),
+            Verdict::OutOfStep(reason) => ("out of step", format!(": {reason}")),
+            Verdict::Damaged(reason) => ("damaged", format!(": {reason}")),
+        };
+        println!("{state:<13} {}{note}", file.file);
+    }
+}
+
+fn to_json(report: &CheckReport) -> serde_json::Value {
+    let files: Vec<serde_json::Value> = report
+        .files
+        .iter()
+        .map(|file| {
+            let (state, problem) = match &file.verdict {
+                Verdict::Ok => ("ok", None),
+                Verdict::NoChecksum => ("no_checksum", None),
+                Verdict::OutOfStep(reason) => ("out_of_step", Some(reason)),
+                Verdict::Damaged(reason) => ("damaged", Some(reason)),
+            };
+            serde_json::json!({"file": file.file, "state": state, "problem": problem})
+        })
+        .collect();
+    serde_json::json!({
+        "index": report.index_dir.display().to_string(),
+        "generation": report.generation,
+        "sound": report.sound(),
+        "files": files,
+    })
+}

@@ -1,0 +1,109 @@
+//! `rag ingest --watch`: after the first ingest, keep the index current as
+//! files change. Events are gathered until the folders are quiet for a moment
+//! (an editor's save or a `git checkout` is one burst) and each burst is one
+//! incremental ingest, so one commit. Ctrl+C (or SIGTERM) stops: an ingest in
+//! progress commits the files it finished, then rag exits; a second Ctrl+C
+//! exits at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notify::{EventKind, RecursiveMode, Watcher};
+
+use crate::{Error, Result};
+
+/// How long the folders must stay quiet before a burst is ingested.
+const QUIET: Duration = Duration::from_millis(500);
+/// A burst that never goes quiet (a long copy) is ingested after this long.
+const LONGEST_BURST: Duration = Duration::from_secs(5);
+/// How often the wait looks at the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Sets `flag` on Ctrl+C and SIGTERM; with the flag already set, Ctrl+C exits.
+pub fn stop_on_signals(flag: &Arc<AtomicBool>) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let register = |signal| -> std::io::Result<()> {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(flag))?;
+        signal_hook::flag::register(signal, Arc::clone(flag))?;
+        Ok(())
+    };
+    register(SIGINT)
+        .and_then(|_| register(SIGTERM))
+        .map_err(|e| Error::Usage(format!("cannot catch Ctrl+C: {e}")))
+}
+
+/// Change events from the watched folders, gathered from the moment it
+/// starts (start it before the first ingest, so nothing falls in between).
+pub struct Watch {
+    // Dropping the watcher stops the events.
+    _watcher: notify::RecommendedWatcher,
+    received: Receiver<notify::Result<notify::Event>>,
+    index_dir: PathBuf,
+}
+
+impl Watch {
+    pub fn start(roots: &[PathBuf], index_dir: &Path) -> Result<Self> {
+        let (events, received) = channel();
+        let mut watcher = notify::recommended_watcher(move |event| {
+            let _ = events.send(event);
+        })
+        .map_err(|e| Error::Usage(format!("cannot watch for changes: {e}")))?;
+        for root in roots {
+            watcher
+                .watch(root, RecursiveMode::Recursive)
+                .map_err(|e| Error::Usage(format!("cannot watch {}: {e}", root.display())))?;
+        }
+        // Canonical, as event paths are, so our own commits never look like changes.
+        let _ = std::fs::create_dir_all(index_dir);
+        let index_dir =
+            std::fs::canonicalize(index_dir).unwrap_or_else(|_| index_dir.to_path_buf());
+        Ok(Watch {
+            _watcher: watcher,
+            received,
+            index_dir,
+        })
+    }
+
+    fn relevant(&self, event: &notify::Event) -> bool {
+        !matches!(event.kind, EventKind::Access(_))
+            && event.paths.iter().any(|p| !p.starts_with(&self.index_dir))
+    }
+
+    /// Until `stop` is set, calls `ingest` once per burst of changes.
+    pub fn run(&self, stop: &AtomicBool, mut ingest: impl FnMut() -> Result<()>) -> Result<()> {
+        while !stop.load(Ordering::Relaxed) {
+            match self.received.recv_timeout(POLL) {
+                Ok(Ok(event)) if self.relevant(&event) => {
+                    if !self.wait_for_quiet(stop) {
+                        break;
+                    }
+                    ingest()?;
+                }
+                Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Err(e)) => eprintln!("warning: watching for changes: {e}"),
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Gathers the rest of a burst; false when it is time to stop instead.
+    fn wait_for_quiet(&self, stop: &AtomicBool) -> bool {
+        let started = Instant::now();
+        let mut last = Instant::now();
+        while last.elapsed() < QUIET && started.elapsed() < LONGEST_BURST {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            match self.received.recv_timeout(POLL) {
+                Ok(Ok(event)) if self.relevant(&event) => last = Instant::now(),
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+        !stop.load(Ordering::Relaxed)
+    }
+}
