@@ -57,6 +57,8 @@ pub enum ColorWhen {
 pub enum Command {
     /// Add folders and files to the index, or bring it up to date with them
     Ingest(IngestArgs),
+    /// Remove folders or files from the index (not from the disk)
+    Forget(ForgetArgs),
     /// Search the index and print the best passages
     Search(SearchArgs),
     /// Show what the index holds
@@ -183,6 +185,17 @@ pub struct IngestArgs {
     /// Commit at least this often during a long ingest (seconds)
     #[arg(long, default_value_t = 60, value_name = "SECS", hide = true, value_parser = bounded::checkpoint_secs)]
     pub checkpoint_secs: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// Folders or files, as given to `rag ingest`
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Print what was removed as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let ctx = context::Context::new(&cli)?;
     match &cli.command {
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
+        Command::Forget(args) => commands::forget::run(&ctx, args),
         Command::Search(args) => commands::search::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Check(args) => commands::check::run(&ctx, args),

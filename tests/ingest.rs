@@ -540,3 +540,44 @@ fn watch_keeps_the_index_current_and_ctrl_c_exits_cleanly() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn status_says_what_the_index_covers_and_forget_drops_a_folder() {
+    let ws = Workspace::with_wiki();
+    fs::create_dir(ws.path().join("more")).unwrap();
+    fs::write(ws.path().join("more/p.md"), "Ochre pangolin field notes.\n").unwrap();
+    fs::write(ws.path().join("more/logo.png"), b"\x89PNG\r\n\x1a\n").unwrap();
+    ok(ws.rag().args(["ingest", "docs", "more"]));
+    let status = json(&ok(ws.rag().args(["status", "--json"])));
+    assert_eq!(
+        status["roots"],
+        serde_json::json!(["docs", "more"]),
+        "{status}"
+    );
+    assert_eq!(status["unsupported"], 1, "{status}");
+    assert_eq!(status["answer_model"], "smollm2-135m-instruct", "{status}");
+    let human = ok(ws.rag().arg("status"));
+    assert!(
+        human.contains("covers       docs\n             more\n"),
+        "{human}"
+    );
+
+    let forgot = json(&ok(ws.rag().args(["forget", "more", "--json"])));
+    assert_eq!(
+        (forgot["files"].as_u64(), forgot["chunks"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(
+        ws.path().join("more/p.md").exists(),
+        "the file itself stays"
+    );
+    assert!(ws.result_paths("ochre pangolin", "bm25").is_empty());
+    let status = json(&ok(ws.rag().args(["status", "--json"])));
+    assert_eq!(status["roots"], serde_json::json!(["docs"]));
+    assert_eq!(status["files"], 6);
+    let again = run(ws.rag().args(["forget", "more"]));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing under more"));
+    // The next ingest of the rest does not bring it back.
+    assert_eq!(ws.ingest_json(&[])["files_total"], 6);
+}

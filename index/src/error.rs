@@ -70,6 +70,10 @@ pub enum Error {
     #[error("vector index at {path}: {reason}")]
     Vectors { path: PathBuf, reason: String },
 
+    /// `rag forget PATH`: nothing under PATH is in the index.
+    #[error("nothing under {0} is in the index")]
+    NotIndexed(PathBuf),
+
     /// A folder to ingest is the index folder or lies inside it.
     #[error(
         "{root} is the index folder (or inside it: {index}); an index never indexes its own files"

@@ -75,6 +75,11 @@ pub struct Status {
     pub vector_points: usize,
     pub deleted_points: usize,
     pub bm25_in_sync: bool,
+    /// The folders and files ingests were pointed at, as stored.
+    pub roots: Vec<String>,
+    /// What the last ingest left out.
+    pub skipped: usize,
+    pub unsupported: usize,
 }
 
 impl Index {
@@ -202,6 +207,9 @@ impl Index {
             vector_points: self.vectors.points(),
             deleted_points: self.vectors.points().saturating_sub(self.chunks.len()),
             bm25_in_sync: self.bm25_in_sync,
+            roots: self.manifest.roots.iter().cloned().collect(),
+            skipped: self.manifest.left_out.skipped,
+            unsupported: self.manifest.left_out.unsupported,
         }
     }
 

@@ -223,6 +223,7 @@ pub fn ingest(
         writer.remove_file(path);
     }
     summary.removed = gone.len();
+    writer.add_roots(&stored_roots);
 
     // Chunk in small groups, embed in large buffers: sorting a large buffer by
     // length is what keeps padding (wasted model work) low.
@@ -303,6 +304,10 @@ pub fn ingest(
         }
     }
 
+    writer.set_left_out(crate::manifest::LeftOut {
+        skipped: summary.skipped,
+        unsupported: summary.unsupported,
+    });
     let files = &writer.manifest().files;
     summary.files_total = files.len();
     summary.chunks_total = files.values().map(|f| f.chunks.len()).sum();
@@ -454,6 +459,55 @@ pub fn stored_path(root: &Path, path: &Path) -> String {
     }
 }
 
-fn is_under(path: &str, root: &str) -> bool {
+pub(crate) fn is_under(path: &str, root: &str) -> bool {
     root == "." || crate::paths::decode(path).starts_with(crate::paths::decode(root))
+}
+
+/// What `rag forget` removed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ForgetSummary {
+    pub files: usize,
+    pub chunks: usize,
+}
+
+/// Removes every file under `paths` (as they were ingested) from the index at
+/// `index_dir`, and the folders themselves from what it covers; one commit.
+/// The files on disk are not touched.
+pub fn forget(index_dir: &Path, paths: &[PathBuf]) -> Result<ForgetSummary> {
+    let manifest = crate::manifest::Manifest::read(index_dir)?
+        .ok_or_else(|| Error::NotFound(index_dir.to_path_buf()))?;
+    let mut writer = IndexWriter::open(
+        index_dir,
+        manifest.embedding.clone(),
+        manifest.chunker,
+        false,
+    )?;
+    let root = index_root(index_dir);
+    let mut summary = ForgetSummary::default();
+    for path in paths {
+        let stored = stored_path(&root, &canonical(path));
+        let under: Vec<String> = writer
+            .manifest()
+            .files
+            .keys()
+            .filter(|file| is_under(file, &stored))
+            .cloned()
+            .collect();
+        let covered = writer.manifest().roots.iter().any(|r| is_under(r, &stored));
+        if under.is_empty() && !covered {
+            return Err(Error::NotIndexed(path.clone()));
+        }
+        for file in &under {
+            summary.chunks += writer
+                .manifest()
+                .files
+                .get(file)
+                .map_or(0, |f| f.chunks.len());
+            writer.remove_file(file);
+        }
+        summary.files += under.len();
+        writer.remove_roots(&stored);
+    }
+    writer.finish()?;
+    Ok(summary)
 }

@@ -27,6 +27,9 @@ pub use chunk::{Chunk, Chunker, ChunkerConfig};
 pub use embedder::Embedder;
 pub use error::{Error, Result};
 pub use index::{find_index_dir, index_root, Index, Status, INDEX_DIR_NAME};
-pub use ingest::{ingest, stored_path, IngestEvent, IngestOptions, IngestSummary, PdfReader};
+pub use ingest::{
+    forget, ingest, stored_path, ForgetSummary, IngestEvent, IngestOptions, IngestSummary,
+    PdfReader,
+};
 pub use search::{Fusion, Hit, Mode, SearchOptions};
 pub use writer::{FileUpdate, IndexWriter};

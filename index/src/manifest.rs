@@ -1,7 +1,7 @@
 //! The manifest is the index's commit point: a generation is live once the
 //! manifest naming it has been renamed into place.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -48,6 +48,15 @@ impl FileSum {
     }
 }
 
+/// Files the last ingest did not index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOut {
+    /// Unreadable, binary, too large, broken...: each was warned about.
+    pub skipped: usize,
+    /// Formats without text (images, archives...).
+    pub unsupported: usize,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub format_version: u32,
@@ -66,6 +75,13 @@ pub struct Manifest {
     /// the next commit records them.
     #[serde(default)]
     pub checksums: BTreeMap<String, FileSum>,
+    /// The folders and files ingests were pointed at (stored as file paths
+    /// are), so `rag status` can say what the index covers.
+    #[serde(default)]
+    pub roots: BTreeSet<String>,
+    /// What the last ingest left out.
+    #[serde(default)]
+    pub left_out: LeftOut,
     /// Unix seconds.
     pub created_at: u64,
     pub updated_at: u64,
@@ -84,6 +100,8 @@ impl Manifest {
             hnsw: None,
             chunk_count: 0,
             checksums: BTreeMap::new(),
+            roots: BTreeSet::new(),
+            left_out: LeftOut::default(),
             created_at: now,
             updated_at: now,
         }

@@ -158,6 +158,29 @@ impl IndexWriter {
         self.dirty
     }
 
+    /// Records the folders an ingest covered; a new one is a change to commit.
+    pub fn add_roots(&mut self, roots: &[String]) {
+        for root in roots {
+            if self.manifest.roots.insert(root.clone()) {
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// Forgets covered folders (`rag forget`).
+    pub fn remove_roots(&mut self, under: &str) {
+        let before = self.manifest.roots.len();
+        self.manifest
+            .roots
+            .retain(|root| !crate::ingest::is_under(root, under));
+        self.dirty |= self.manifest.roots.len() != before;
+    }
+
+    /// What the running ingest left out; kept with the next commit.
+    pub fn set_left_out(&mut self, left_out: crate::manifest::LeftOut) {
+        self.manifest.left_out = left_out;
+    }
+
     pub fn remove_file(&mut self, path: &str) {
         if let Some(entry) = self.manifest.files.remove(path) {
             self.removed.extend(entry.chunks);

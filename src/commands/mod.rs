@@ -4,6 +4,7 @@ pub mod chat;
 pub mod check;
 pub mod config;
 pub mod eval;
+pub mod forget;
 pub mod generate;
 pub mod ingest;
 pub mod models;
@@ -204,6 +205,19 @@ pub(crate) fn assistant_for(
 /// The generator `--model` names, else the config file's, else the default.
 pub(crate) fn generator_choice(ctx: &Context, flag: Option<&str>) -> Result<GeneratorChoice> {
     resolve_generator(&ctx.models_dir, model_setting(ctx, flag).0.as_deref())
+}
+
+/// The answering model's name, installed or not (for `rag status`).
+pub(crate) fn generator_name(ctx: &Context) -> String {
+    match generator_choice(ctx, None) {
+        Ok(choice) => choice.display_name(),
+        Err(_) => {
+            let name = model_setting(ctx, None)
+                .0
+                .unwrap_or_else(|| crate::models::catalogue().default_model().name.clone());
+            format!("{name} (not installed)")
+        }
+    }
 }
 
 /// The model setting and its origin (None: the catalogue's default).

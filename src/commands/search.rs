@@ -63,13 +63,24 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<()> {
             let started = Instant::now();
             let hits = index.search(query, embedder, &options)?;
             let took_ms = started.elapsed().as_secs_f64() * 1000.0;
-            if args.json {
+            let count = hits.len();
+            let mut out = std::io::stdout().lock();
+            let written = if args.json {
                 let response = response(&index, query, took_ms, hits);
-                println!("{}", to_json(&response)?);
+                writeln!(out, "{}", to_json(&response)?)
             } else {
                 use std::io::IsTerminal;
                 let colour = ctx.colour(std::io::stdout().is_terminal());
-                print_human(&index, query, &hits, took_ms, ctx.quiet, colour);
+                print_human(&mut out, &index, query, &hits, colour)
+            };
+            match written.and_then(|_| out.flush()) {
+                // `rag search ... | head`: the reader has all it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(Error::Usage(format!("writing results: {e}"))),
+                Ok(()) => {}
+            }
+            if !ctx.quiet {
+                eprintln!("{count} results in {took_ms:.1} ms");
             }
             Ok(())
         }
@@ -132,7 +143,13 @@ fn response<'a>(index: &Index, query: &'a str, took_ms: f64, hits: Vec<Hit>) -> 
     }
 }
 
-fn print_human(index: &Index, query: &str, hits: &[Hit], took_ms: f64, quiet: bool, colour: bool) {
+fn print_human(
+    out: &mut impl Write,
+    index: &Index,
+    query: &str,
+    hits: &[Hit],
+    colour: bool,
+) -> std::io::Result<()> {
     // ripgrep's colours: path magenta, line number green, matches bold red.
     let (path_on, line_on, match_on, dim, off) = if colour {
         ("\x1b[35m", "\x1b[32m", "\x1b[1;31m", "\x1b[2m", "\x1b[0m")
@@ -140,7 +157,7 @@ fn print_human(index: &Index, query: &str, hits: &[Hit], took_ms: f64, quiet: bo
         ("", "", "", "", "")
     };
     if hits.is_empty() {
-        println!("no results");
+        writeln!(out, "no results")?;
     }
     let terms = super::snippet::terms(query);
     for (i, hit) in hits.iter().enumerate() {
@@ -151,19 +168,19 @@ fn print_human(index: &Index, query: &str, hits: &[Hit], took_ms: f64, quiet: bo
             index, &hit.path,
         )))
         .into_owned();
-        println!(
+        writeln!(
+            out,
             "{path_on}{path}{off}:{line_on}{line_number}{off}: {}  {dim}[{}] lines {}-{}{page}{off}",
             sanitize(&hit.heading),
             i + 1,
             hit.line_start,
             hit.line_end,
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "    {}",
             super::snippet::render(line, &terms, 150, match_on, off)
-        );
+        )?;
     }
-    if !quiet {
-        eprintln!("{} results in {:.1} ms", hits.len(), took_ms);
-    }
+    Ok(())
 }

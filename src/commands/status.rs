@@ -6,13 +6,23 @@ use rag_index::extract::human_bytes;
 
 use crate::cli::StatusArgs;
 use crate::context::Context;
+use crate::terminal::sanitize;
 use crate::Result;
 
 pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     let index = ctx.open_index()?;
-    let status = index.status();
+    let mut status = index.status();
+    // Shown as every command shows paths: relative to here when below it.
+    status.roots = status
+        .roots
+        .iter()
+        .map(|root| crate::context::display_path(&index, root))
+        .collect();
+    let answer_model = super::generator_name(ctx);
     if args.json {
-        println!("{}", serde_json::to_string(&status).unwrap_or_default());
+        let mut value = serde_json::to_value(&status).unwrap_or_default();
+        value["answer_model"] = serde_json::Value::String(answer_model);
+        println!("{value}");
         return Ok(());
     }
     let when = |secs: u64| {
@@ -21,10 +31,27 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     println!("index        {}", status.index_dir.display());
     println!("files        {}", status.files);
     println!("chunks       {}", status.chunks);
+    if status.roots.is_empty() {
+        println!(
+            "covers       (not recorded: ingested before rag kept it; the next ingest records it)"
+        );
+    }
+    for (i, root) in status.roots.iter().enumerate() {
+        let label = if i == 0 { "covers" } else { "" };
+        println!(
+            "{label:<12} {}",
+            sanitize(&rag_index::paths::escape_controls(root))
+        );
+    }
     println!(
-        "model        {} ({} dimensions)",
+        "left out     {} skipped, {} unsupported (last ingest; `rag ingest -v` lists them)",
+        status.skipped, status.unsupported
+    );
+    println!(
+        "embeds with  {} ({} dimensions)",
         status.model_id, status.dimension
     );
+    println!("answers with {answer_model}");
     println!("size         {}", human_bytes(status.size_bytes));
     println!("created      {}", when(status.created_at));
     println!("last ingest  {}", when(status.last_ingest));

@@ -63,25 +63,38 @@ impl Gguf {
             });
         }
         reader.seek(SeekFrom::Start(0)).map_err(io)?;
-        let content = Content::read(&mut reader).map_err(|e| Error::Corrupt {
+        let corrupt = |reason: String| Error::Corrupt {
             path: path.to_path_buf(),
-            reason: format!("unreadable header: {e}"),
-        })?;
+            reason,
+        };
+        // candle's header reader panics on some hostile values (a
+        // `general.alignment` of 0 divides by zero); a bad file is an error.
+        let content =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Content::read(&mut reader)))
+                .map_err(|_| corrupt("unreadable header (the GGUF reader panicked on it)".into()))?
+                .map_err(|e| corrupt(format!("unreadable header: {e}")))?;
 
         // Every tensor must lie inside the file: a truncated download is caught
         // now, not after half the weights were loaded.
         for (name, info) in &content.tensor_infos {
-            let elems = info.shape.elem_count();
+            // Checked: hostile dimensions overflow the element count (candle's
+            // own `elem_count` would panic or wrap).
+            let elems = info
+                .shape
+                .dims()
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .ok_or_else(|| corrupt(format!("tensor {name} has too many elements")))?;
             let block = info.ggml_dtype.block_size();
             if elems % block != 0 {
-                return Err(Error::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: format!(
-                        "tensor {name} has {elems} elements, not a multiple of {block}"
-                    ),
-                });
+                return Err(corrupt(format!(
+                    "tensor {name} has {elems} elements, not a multiple of {block}"
+                )));
             }
-            let bytes = (elems / block * info.ggml_dtype.type_size()) as u64;
+            let bytes = (elems / block)
+                .checked_mul(info.ggml_dtype.type_size())
+                .ok_or_else(|| corrupt(format!("tensor {name} is too large")))?
+                as u64;
             let end = content
                 .tensor_data_offset
                 .saturating_add(info.offset)

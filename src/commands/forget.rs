@@ -1,0 +1,23 @@
+//! `rag forget PATH...`: drop folders or files from the index (the files on
+//! disk stay), without rebuilding the rest.
+
+use crate::cli::ForgetArgs;
+use crate::context::Context;
+use crate::Result;
+
+pub fn run(ctx: &Context, args: &ForgetArgs) -> Result<()> {
+    let index_dir = ctx.index_dir_for_reading()?;
+    let summary = rag_index::forget(&index_dir, &args.paths)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    } else if !ctx.quiet {
+        eprintln!(
+            "forgot {} file{} ({} chunk{}); the files themselves are untouched",
+            summary.files,
+            if summary.files == 1 { "" } else { "s" },
+            summary.chunks,
+            if summary.chunks == 1 { "" } else { "s" },
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! Fuzzing of everything that reads outside bytes: document extraction (md,
+//! text, code, html, pdf), the chunker, batch question files, GGUF headers and
+//! metadata, and the index manifest and chunk table.
+//!
+//! Each `fuzz_*` test feeds its target random and mutated inputs for
+//! `RAG_FUZZ_SECONDS` (default 3; `scripts/fuzz` runs them for longer). An
+//! input that panics fails the test and is saved under
+//! `tests/fixtures/fuzz/<target>/`, where `regressions` replays it forever.
+
+mod common;
+#[path = "fuzz/harness.rs"]
+mod harness;
+#[path = "fuzz/seeds.rs"]
+mod seeds;
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rag_index::extract::{self, Document, Kind};
+use rag_index::{Chunk, Chunker, ChunkerConfig};
+
+use harness::{fuzz, inputs, replay};
+
+/// A target: true when the input got through the parser.
+type Target = fn(&[u8]) -> bool;
+
+/// Every target by name (the fixture folder's name too).
+const TARGETS: &[(&str, Target)] = &[
+    ("extract", extract_target),
+    ("pdf", pdf_target),
+    ("chunker", chunker_target),
+    ("batch", batch_target),
+    ("gguf", gguf_target),
+    ("manifest", manifest_target),
+];
+
+// ---- targets: each must return normally for any input; true when the
+// input got through the parser (for the report) ----
+
+fn extract_target(bytes: &[u8]) -> bool {
+    let mut ok = false;
+    for kind in [Kind::Markdown, Kind::Text, Kind::Code, Kind::Html] {
+        if let Ok(doc) = extract::extract(Path::new("docs/fuzz.txt"), kind, bytes) {
+            assert!(!doc.text.trim().is_empty(), "an empty document was kept");
+            assert!(doc.page_starts.is_empty());
+            ok = true;
+        }
+    }
+    ok
+}
+
+fn pdf_target(bytes: &[u8]) -> bool {
+    // A panic inside the PDF parser is caught and becomes a skip reason: fine.
+    // A hang, an abort or unbounded memory is not.
+    if let Ok(doc) = extract::extract(Path::new("docs/fuzz.pdf"), Kind::Pdf, bytes) {
+        assert!(doc.page_starts.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(doc.page_starts.first(), Some(&1));
+        return true;
+    }
+    false
+}
+
+/// The embedding model's tokenizer, as `rag` loads it.
+fn tokenizer() -> &'static tokenizers::Tokenizer {
+    static TOKENIZER: OnceLock<tokenizers::Tokenizer> = OnceLock::new();
+    TOKENIZER.get_or_init(|| {
+        let path = common::models_dir().join("all-MiniLM-L6-v2/tokenizer.json");
+        tokenizers::Tokenizer::from_file(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    })
+}
+
+/// The default chunker, and a small one that splits even short inputs.
+fn chunkers() -> &'static [Chunker; 2] {
+    static CHUNKERS: OnceLock<[Chunker; 2]> = OnceLock::new();
+    CHUNKERS.get_or_init(|| {
+        let small = ChunkerConfig {
+            target_tokens: 12,
+            max_tokens: 20,
+            overlap_tokens: 4,
+        };
+        [
+            Chunker::new(tokenizer(), ChunkerConfig::default()).unwrap(),
+            Chunker::new(tokenizer(), small).unwrap(),
+        ]
+    })
+}
+
+fn chunker_target(bytes: &[u8]) -> bool {
+    let lossy = String::from_utf8_lossy(bytes).replace("\r\n", "\n");
+    let mut docs = Vec::new();
+    // As ingest produces them: through the extractors...
+    for kind in [Kind::Markdown, Kind::Html, Kind::Code] {
+        if let Ok(doc) = extract::extract(Path::new("docs/fuzz.md"), kind, bytes) {
+            docs.push(doc);
+        }
+    }
+    // ...and PDF pages split at form feeds, which the extractor never sees.
+    let pages: Vec<String> = lossy.split('\x0c').map(str::to_string).collect();
+    if let Ok(doc) = extract::pdf_document(Path::new("docs/fuzz.pdf"), &pages) {
+        docs.push(doc);
+    }
+    // Raw text straight into the splitters, whatever the extractors think of it.
+    for kind in [Kind::Markdown, Kind::Text] {
+        docs.push(Document {
+            kind,
+            title: String::new(),
+            text: lossy.clone(),
+            page_starts: Vec::new(),
+        });
+    }
+    let mut chunks = 0;
+    for doc in &docs {
+        for chunker in chunkers() {
+            let got = chunker.chunk(doc);
+            check_chunks(doc, &got);
+            chunks += got.len();
+        }
+    }
+    chunks > 0
+}
+
+/// What the chunker promises: line spans inside the document that hold the
+/// chunk's text, pages for PDFs only, and the title leading every heading.
+fn check_chunks(doc: &Document, chunks: &[Chunk]) {
+    let lines: Vec<&str> = doc.text.split('\n').collect();
+    for chunk in chunks {
+        let (start, end) = (chunk.line_start as usize, chunk.line_end as usize);
+        assert!(
+            1 <= start && start <= end && end <= lines.len(),
+            "lines {start}..={end} of a {}-line document: {chunk:?}",
+            lines.len()
+        );
+        assert!(!chunk.text.trim().is_empty(), "blank chunk {chunk:?}");
+        let span = lines[start - 1..end].join("\n");
+        let text = chunk.text.strip_suffix('\n').unwrap_or(&chunk.text);
+        assert!(
+            span.contains(text),
+            "chunk text is not on its lines {start}..={end}: {chunk:?}"
+        );
+        match chunk.page {
+            None => assert!(doc.page_starts.is_empty(), "PDF chunk without a page"),
+            Some(page) => assert!(
+                page >= 1 && page as usize <= doc.page_starts.len(),
+                "page {page} of {}",
+                doc.page_starts.len()
+            ),
+        }
+        assert!(chunk.heading.starts_with(&doc.title), "{chunk:?}");
+    }
+}
+
+fn batch_target(bytes: &[u8]) -> bool {
+    use rag::batch::input::{parse_csv, parse_jsonl, parse_text};
+    let text = String::from_utf8_lossy(bytes);
+    for q in parse_text(&text) {
+        assert!(!q.question.is_empty() && q.question == q.question.trim());
+    }
+    let jsonl = parse_jsonl(&text, Path::new("q.jsonl")).is_ok_and(|q| !q.is_empty());
+    let csv = parse_csv(&text, Path::new("q.csv")).is_ok_and(|q| !q.is_empty());
+    jsonl || csv
+}
+
+thread_local! {
+    /// One scratch folder per thread for the targets that read files.
+    static SCRATCH: RefCell<Option<tempfile::TempDir>> = const { RefCell::new(None) };
+}
+
+fn scratch() -> PathBuf {
+    SCRATCH.with(|s| {
+        s.borrow_mut()
+            .get_or_insert_with(|| tempfile::tempdir_in(harness::scratch_root()).unwrap())
+            .path()
+            .to_path_buf()
+    })
+}
+
+fn gguf_target(bytes: &[u8]) -> bool {
+    use rag::llm::gguf::Gguf;
+    use rag::llm::{model::Config, Message, PromptFormat, Tokenizer};
+    let path = scratch().join("model.gguf");
+    std::fs::write(&path, bytes).unwrap();
+    let Ok(gguf) = Gguf::open(&path, "") else {
+        return false;
+    };
+    let _ = Config::from_gguf(&gguf);
+    let Ok(tokenizer) = Tokenizer::from_gguf(&gguf) else {
+        return false;
+    };
+    for text in ["hello world <|im_end|>", "", " \u{e9}\u{1F600}\n\n\t"] {
+        if let Ok(ids) = tokenizer.encode(text) {
+            tokenizer.decode(&ids);
+        }
+        let _ = tokenizer.encode_literal(text);
+        let _ = tokenizer.encode_prompt(text);
+    }
+    let every: Vec<u32> = (0..tokenizer.vocab_size() as u32 + 2).collect();
+    tokenizer.decode(&every);
+    tokenizer.end_of_generation_ids();
+    if let Ok(format) = PromptFormat::from_gguf(&gguf, &tokenizer) {
+        let _ = format.render(&[
+            Message::new("system", "Be brief."),
+            Message::new("user", "hello"),
+        ]);
+    }
+    true
+}
+
+fn manifest_target(bytes: &[u8]) -> bool {
+    use rag_index::manifest::{self, Manifest};
+    let dir = scratch();
+    std::fs::write(dir.join(manifest::MANIFEST_FILE), bytes).unwrap();
+    let mut ok = false;
+    if let Ok(Some(manifest)) = Manifest::read(&dir) {
+        manifest.data_files();
+        manifest.has_checksums();
+        ok = true;
+    }
+    ok | manifest::parse_chunk_table(Path::new("chunks-1.bin"), bytes).is_ok()
+}
+
+// ---- the tests ----
+
+fn seeds_of(texts: &[&str]) -> Vec<Vec<u8>> {
+    texts.iter().map(|t| t.as_bytes().to_vec()).collect()
+}
+
+#[test]
+fn fuzz_extract() {
+    fuzz(
+        "extract",
+        inputs(seeds::documents(), seeds::DOC_TOKENS, 512),
+        extract_target,
+    );
+}
+
+#[test]
+fn fuzz_pdf() {
+    fuzz(
+        "pdf",
+        inputs(seeds::pdfs(), seeds::PDF_TOKENS, 512),
+        pdf_target,
+    );
+}
+
+#[test]
+fn fuzz_chunker() {
+    chunkers();
+    let mut docs = seeds::documents();
+    docs.push("page one\x0cpage two\n\nmore\x0c\x0c\x0clast page".into());
+    docs.push("word ".repeat(300).into_bytes());
+    fuzz(
+        "chunker",
+        inputs(docs, seeds::DOC_TOKENS, 1024),
+        chunker_target,
+    );
+}
+
+#[test]
+fn fuzz_batch() {
+    fuzz(
+        "batch",
+        inputs(seeds_of(seeds::BATCH), seeds::BATCH_TOKENS, 256),
+        batch_target,
+    );
+}
+
+#[test]
+fn fuzz_gguf() {
+    fuzz(
+        "gguf",
+        inputs(seeds::ggufs(), seeds::GGUF_TOKENS, 256),
+        gguf_target,
+    );
+}
+
+#[test]
+fn fuzz_manifest() {
+    fuzz(
+        "manifest",
+        inputs(seeds::index_files(), seeds::INDEX_TOKENS, 256),
+        manifest_target,
+    );
+}
+
+/// Every input a fuzz run ever saved, replayed through its target.
+#[test]
+fn regressions() {
+    let mut total = 0;
+    for (target, run) in TARGETS {
+        total += replay(target, *run);
+    }
+    eprintln!("replayed {total} saved inputs");
+}
+
+/// The seeds themselves must be accepted, or the fuzzer starts from nothing.
+#[test]
+fn seeds_are_valid_inputs() {
+    let path = Path::new("docs/seed.md");
+    for doc in seeds::documents() {
+        assert!(extract::extract(path, Kind::Markdown, &doc).is_ok());
+    }
+    for pdf in seeds::pdfs() {
+        let doc = extract::extract(Path::new("seed.pdf"), Kind::Pdf, &pdf).unwrap();
+        assert!(doc.text.contains("Hello") || doc.text.contains("two"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for gguf in seeds::ggufs() {
+        use rag::llm::gguf::Gguf;
+        let file = dir.path().join("seed.gguf");
+        std::fs::write(&file, gguf).unwrap();
+        let gguf = Gguf::open(&file, "").unwrap();
+        rag::llm::model::Config::from_gguf(&gguf).unwrap();
+        let tokenizer = rag::llm::Tokenizer::from_gguf(&gguf).unwrap();
+        assert!(!tokenizer.encode("hello").unwrap().is_empty());
+        rag::llm::PromptFormat::from_gguf(&gguf, &tokenizer).unwrap();
+    }
+    let index = seeds::index_files();
+    std::fs::write(dir.path().join("manifest.json"), &index[0]).unwrap();
+    assert!(rag_index::manifest::Manifest::read(dir.path())
+        .unwrap()
+        .is_some());
+    let table = rag_index::manifest::parse_chunk_table(Path::new("t"), &index[1]).unwrap();
+    assert_eq!(table.len(), 3);
+    let q = rag::batch::input::parse_csv(seeds::BATCH[2], Path::new("q.csv")).unwrap();
+    assert_eq!(q.len(), 2);
+}
+
+/// candle divides by `general.alignment`: 0 must be an error, not a panic.
+#[test]
+fn gguf_with_zero_alignment_is_an_error() {
+    let mut bytes = seeds::ggufs().remove(0);
+    let key = b"general.alignment";
+    let at = bytes.windows(key.len()).position(|w| w == key).unwrap() + key.len();
+    // After the key: the value type (u32 = 4), then the value.
+    bytes[at + 4..at + 8].copy_from_slice(&0u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zero.gguf");
+    std::fs::write(&path, bytes).unwrap();
+    let err = rag::llm::gguf::Gguf::open(&path, "").err().unwrap();
+    assert!(err.to_string().contains("header"), "{err}");
+}

@@ -1,0 +1,449 @@
+//! Small valid inputs of each format: the fuzzer mutates these, so that most
+//! inputs get past the first byte checks into the parsers' interesting parts.
+
+use rag_index::manifest::{self, EmbeddingInfo, FileEntry, FileSum, Manifest, StoredChunk};
+use rag_index::{Chunk, ChunkerConfig};
+
+pub const MARKDOWN: &str = "# Fugues and Canons\n\nA *fugue* is a contrapuntal form.\r\n\n\
+## Structure\n\nThe subject enters alone.\n\n```rust\n# not a heading\nfn main() {}\n```\n\n\
+### Exposition\n\n- item one\n- item [two](http://x)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n\
+Setext heading\n==============\n\n> quoted **bold** `code`\n\n#### Deep ####\n\nend\n";
+
+pub const HTML: &str = "<!DOCTYPE html><html><head><title> A  page </title>\
+<style>p{color:red}</style><script>var x = '<p>';</script></head><body>\
+<h1>Heading</h1><p>Hello <b>there</b> &amp; &#x263A; &nbsp;<a href=\"#x\">link</a></p>\
+<table><tr><td colspan=\"2\">cell</td></tr><tr><td>a</td><td>b</td></tr></table>\
+<ul><li>one<ol><li>two</li></ol></li></ul><pre>  code\n  block</pre>\
+<blockquote>q</blockquote><img alt=\"x\"></body></html>";
+
+pub const CODE: &str =
+    "//! Module.\nfn main() {\n\tlet s = \"caf\u{e9}\";\r\n    println!(\"{s}\");\n}\n";
+
+/// Inputs for the extractors: markdown, html, code, and UTF-16 with a BOM.
+pub fn documents() -> Vec<Vec<u8>> {
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(MARKDOWN.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    vec![
+        MARKDOWN.into(),
+        HTML.into(),
+        CODE.into(),
+        utf16,
+        "\u{feff}plain text\n\nwith a BOM\n".into(),
+    ]
+}
+
+pub const DOC_TOKENS: &[&[u8]] = &[
+    b"# ",
+    b"## ",
+    b"###### ",
+    b"```",
+    b"~~~",
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"\t",
+    b"\x0c",
+    b"<title>",
+    b"</title>",
+    b"<TITLE",
+    b"<p>",
+    b"</p>",
+    b"<table>",
+    b"<td colspan=\"99999\">",
+    b"<td rowspan=\"99999\">",
+    b"</td>",
+    b"<tr>",
+    b"<pre>",
+    b"<ol start=\"-1\">",
+    b"<li>",
+    b"<!--",
+    b"-->",
+    b"<![CDATA[",
+    b"&#xFFFFFF;",
+    b"&#0;",
+    b"&",
+    b"<svg>",
+    b"<math>",
+    b"<script>",
+    b"</script>",
+    b"<a href=\"",
+    b"\xff\xfe",
+    b"\xfe\xff",
+    b"\xef\xbb\xbf",
+    b"\xed\xa0\x80",
+    b"\x00",
+    b"\xcc\x81\xcc\x81\xcc\x81",
+    b"\xf0\x9f\x91\xa8\xe2\x80\x8d",
+    b"    ",
+    b"> ",
+    b"- ",
+    b"1. ",
+    b"|---|",
+    b"***",
+    b"[x]: ",
+    b"<h1>",
+    b"<br>",
+];
+
+/// A one-page PDF with `text` on it, as `tests/common` builds it.
+pub fn pdfs() -> Vec<Vec<u8>> {
+    vec![
+        crate::common::tiny_pdf("Hello fuzz"),
+        crate::common::tiny_pdf("two words"),
+    ]
+}
+
+pub const PDF_TOKENS: &[&[u8]] = &[
+    b" obj\n",
+    b"endobj\n",
+    b"stream\n",
+    b"\nendstream",
+    b"/Length 99999999999 ",
+    b"/Length -1 ",
+    b"<< ",
+    b" >>",
+    b"[",
+    b"]",
+    b" 0 R ",
+    b"99999 0 R ",
+    b"1 0 R",
+    b"/Type /Pages ",
+    b"/Kids [3 0 R 3 0 R] ",
+    b"/Count 2147483647 ",
+    b"/Parent 3 0 R ",
+    b"/Filter /FlateDecode ",
+    b"/Filter /ASCIIHexDecode ",
+    b"/Filter /LZWDecode ",
+    b"/Filter /DCTDecode ",
+    b"/DecodeParms << /Predictor 15 /Columns 99999 >> ",
+    b"/Encoding /Identity-H ",
+    b"/ToUnicode 4 0 R ",
+    b"/Subtype /Type0 ",
+    b"/Subtype /Type3 ",
+    b"/FontMatrix [0 0 0 0 0 0] ",
+    b"/Widths [1 2 3] ",
+    b"/FirstChar 4294967295 ",
+    b"/Differences [0 /a /b] ",
+    b"xref\n",
+    b"trailer\n",
+    b"startxref\n",
+    b"%%EOF",
+    b"/Prev 0 ",
+    b"/Encrypt << >> ",
+    b"/ObjStm ",
+    b"/N 99999 ",
+    b"/First -5 ",
+    b"BT ",
+    b" ET",
+    b"Tj ",
+    b"TJ ",
+    b"Tf ",
+    b"Td ",
+    b"Tm ",
+    b"' ",
+    b"\" ",
+    b"(",
+    b")",
+    b"\\",
+    b"<feff>",
+    b"<",
+    b">",
+    b"1e308 ",
+    b"-0 ",
+    b"q ",
+    b"Q ",
+    b"cm ",
+    b"Do ",
+    b"/XObject << /X1 4 0 R >> ",
+    b"/Form ",
+    b"/Resources 2 0 R ",
+];
+
+pub const BATCH: &[&str] = &[
+    "# questions\n\nWhat is a fugue?\n  # comment\nWhere is Belfast?\r\n",
+    "{\"id\": 7, \"question\": \"Q?\", \"topic\": \"Arts\"}\n\n{\"question\": \"R?\", \"id\": null}\n{\"id\": \"x\", \"question\": \"S\", \"n\": [1, {\"a\": 2}]}\n",
+    "id,Question,topic\na1,\"Where, exactly, is \"\"Belfast\"\"?\nOn a river?\",geo\n,Second?,x\n",
+    "question\n\"a\"\"b\",\n",
+];
+
+pub const BATCH_TOKENS: &[&[u8]] = &[
+    b"\"",
+    b"\"\"",
+    b",",
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b"\"question\"",
+    b"\"id\"",
+    b"null",
+    b"1e999",
+    b"-0",
+    b"18446744073709551616",
+    b"\\u0000",
+    b"\\ud800",
+    b"question",
+    b"id",
+    b"#",
+    b"\xef\xbb\xbf",
+    b"\t",
+    b" ",
+];
+
+fn sample_chunk(i: u32) -> StoredChunk {
+    StoredChunk {
+        id: i as u64,
+        path: format!("docs/file-{i}.md"),
+        chunk: Chunk {
+            line_start: i + 1,
+            line_end: i + 3,
+            heading: "Title > Section".into(),
+            text: format!("chunk number {i} text"),
+            page: i.is_multiple_of(2).then_some(i),
+        },
+    }
+}
+
+/// A manifest.json with files and checksums, and a chunk table.
+pub fn index_files() -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut manifest = Manifest::new(
+        EmbeddingInfo {
+            model_id: "sentence-transformers/all-MiniLM-L6-v2".into(),
+            dimension: 384,
+        },
+        ChunkerConfig::default(),
+    );
+    manifest.generation = 3;
+    manifest.next_chunk_id = 4;
+    manifest.chunk_count = 3;
+    manifest.hnsw = Some(manifest::hnsw_basename(3));
+    manifest.files.insert(
+        "docs/a.md".into(),
+        FileEntry {
+            hash: "ab".repeat(32),
+            size: 1234,
+            title: "A \"quoted\" title\u{1F600}".into(),
+            chunks: vec![0, 1, 3],
+        },
+    );
+    for name in manifest.data_files() {
+        manifest.checksums.insert(name, FileSum::of(b"data"));
+    }
+    manifest.write(dir.path()).unwrap();
+    let json = std::fs::read(dir.path().join(manifest::MANIFEST_FILE)).unwrap();
+    let table = dir.path().join(manifest::chunk_table_file(3));
+    let chunks: Vec<StoredChunk> = (0..3).map(sample_chunk).collect();
+    manifest::write_chunk_table(&table, &chunks).unwrap();
+    let table = std::fs::read(&table).unwrap();
+    vec![json, table]
+}
+
+pub const INDEX_TOKENS: &[&[u8]] = &[
+    b"\"format_version\": 1",
+    b"\"generation\": 18446744073709551615",
+    b"\"chunks\": [",
+    b"\"checksums\": {}",
+    b"\"hnsw\": null",
+    b"\"hnsw\": \"../../etc\"",
+    b"null",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"\"",
+    b"\\u0000",
+    b"\\ud800",
+    b"1e999",
+    b"-1",
+    b"18446744073709551616",
+    b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+    b"\x80\x80\x80\x80\x10",
+    b"\x00",
+];
+
+/// GGUF builder: just enough of the format (v3, little-endian) for seeds.
+#[derive(Default)]
+struct Gguf {
+    n_kv: u64,
+    kv: Vec<u8>,
+    n_tensors: u64,
+    tensors: Vec<u8>,
+    data: Vec<u8>,
+}
+
+fn string(out: &mut Vec<u8>, s: &str) {
+    out.extend((s.len() as u64).to_le_bytes());
+    out.extend(s.as_bytes());
+}
+
+impl Gguf {
+    fn key(&mut self, key: &str, value_type: u32) -> &mut Vec<u8> {
+        self.n_kv += 1;
+        string(&mut self.kv, key);
+        self.kv.extend(value_type.to_le_bytes());
+        &mut self.kv
+    }
+
+    fn string(&mut self, key: &str, value: &str) {
+        string(self.key(key, 8), value);
+    }
+
+    fn u32(&mut self, key: &str, value: u32) {
+        self.key(key, 4).extend(value.to_le_bytes());
+    }
+
+    fn bool(&mut self, key: &str, value: bool) {
+        self.key(key, 7).push(value as u8);
+    }
+
+    fn strings(&mut self, key: &str, values: &[&str]) {
+        let out = self.key(key, 9);
+        out.extend(8u32.to_le_bytes());
+        out.extend((values.len() as u64).to_le_bytes());
+        for v in values {
+            string(out, v);
+        }
+    }
+
+    /// An array of `value_type` items already encoded in `items`.
+    fn array(&mut self, key: &str, value_type: u32, len: usize, items: &[u8]) {
+        let out = self.key(key, 9);
+        out.extend(value_type.to_le_bytes());
+        out.extend((len as u64).to_le_bytes());
+        out.extend(items);
+    }
+
+    /// An F32 tensor (dims in GGUF order, fastest first), its data zeroed.
+    fn tensor(&mut self, name: &str, dims: &[u64]) {
+        self.n_tensors += 1;
+        string(&mut self.tensors, name);
+        self.tensors.extend((dims.len() as u32).to_le_bytes());
+        for d in dims {
+            self.tensors.extend(d.to_le_bytes());
+        }
+        self.tensors.extend(0u32.to_le_bytes());
+        self.tensors.extend((self.data.len() as u64).to_le_bytes());
+        let elems: u64 = dims.iter().product();
+        self.data.extend(vec![0u8; elems as usize * 4]);
+    }
+
+    fn finish(&self) -> Vec<u8> {
+        let mut out = b"GGUF".to_vec();
+        out.extend(3u32.to_le_bytes());
+        out.extend(self.n_tensors.to_le_bytes());
+        out.extend(self.n_kv.to_le_bytes());
+        out.extend(&self.kv);
+        out.extend(&self.tensors);
+        out.resize(out.len().div_ceil(32) * 32, 0);
+        out.extend(&self.data);
+        out
+    }
+}
+
+const TEMPLATE: &str = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | trim }}\
+<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+/// Two tiny models: a byte-level BPE one with a chat template, and a
+/// SentencePiece one.
+pub fn ggufs() -> Vec<Vec<u8>> {
+    let mut bpe = Gguf::default();
+    bpe.string("general.architecture", "llama");
+    bpe.u32("general.alignment", 32);
+    bpe.u32("llama.embedding_length", 8);
+    bpe.u32("llama.attention.head_count", 2);
+    bpe.u32("llama.attention.head_count_kv", 1);
+    bpe.u32("llama.block_count", 1);
+    bpe.u32("llama.feed_forward_length", 16);
+    bpe.u32("llama.context_length", 64);
+    bpe.string("tokenizer.ggml.model", "gpt2");
+    bpe.string("tokenizer.ggml.pre", "smollm");
+    let tokens = [
+        "<|im_start|>",
+        "<|im_end|>",
+        "h",
+        "e",
+        "l",
+        "o",
+        "Ġ",
+        "w",
+        "r",
+        "d",
+        "he",
+        "ll",
+        "hell",
+        "hello",
+        "Ġw",
+        "Ġwo",
+    ];
+    bpe.strings("tokenizer.ggml.tokens", &tokens);
+    let types: Vec<u8> = [3i32, 3]
+        .into_iter()
+        .chain([1; 14])
+        .flat_map(i32::to_le_bytes)
+        .collect();
+    bpe.array("tokenizer.ggml.token_type", 5, tokens.len(), &types);
+    bpe.strings(
+        "tokenizer.ggml.merges",
+        &["h e", "l l", "he ll", "hell o", "Ġ w", "Ġw o"],
+    );
+    bpe.u32("tokenizer.ggml.bos_token_id", 0);
+    bpe.u32("tokenizer.ggml.eos_token_id", 1);
+    bpe.string("tokenizer.chat_template", TEMPLATE);
+    bpe.tensor("token_embd.weight", &[8, tokens.len() as u64]);
+    bpe.tensor("output_norm.weight", &[8]);
+
+    let mut spm = Gguf::default();
+    spm.string("general.architecture", "gemma3");
+    spm.u32("gemma3.embedding_length", 8);
+    spm.u32("gemma3.attention.head_count", 2);
+    spm.u32("gemma3.attention.key_length", 4);
+    spm.u32("gemma3.attention.sliding_window", 4);
+    spm.u32("gemma3.block_count", 62);
+    spm.u32("gemma3.feed_forward_length", 16);
+    spm.u32("gemma3.context_length", 64);
+    spm.string("tokenizer.ggml.model", "llama");
+    let tokens = [
+        "<unk>", "<s>", "</s>", "<0x41>", "<0xE2>", "▁", "▁h", "e", "l", "o", "▁hello", "w",
+    ];
+    spm.strings("tokenizer.ggml.tokens", &tokens);
+    let scores: Vec<u8> = (0..tokens.len())
+        .flat_map(|i| (-(i as f32)).to_le_bytes())
+        .collect();
+    spm.array("tokenizer.ggml.scores", 6, tokens.len(), &scores);
+    let types: Vec<u8> = [2i32, 3, 3, 6, 6]
+        .into_iter()
+        .chain([1; 7])
+        .flat_map(i32::to_le_bytes)
+        .collect();
+    spm.array("tokenizer.ggml.token_type", 5, tokens.len(), &types);
+    spm.u32("tokenizer.ggml.unknown_token_id", 0);
+    spm.u32("tokenizer.ggml.bos_token_id", 1);
+    spm.u32("tokenizer.ggml.eos_token_id", 2);
+    spm.bool("tokenizer.ggml.add_bos_token", true);
+    spm.bool("tokenizer.ggml.add_space_prefix", false);
+    spm.tensor("token_embd.weight", &[8, tokens.len() as u64]);
+    vec![bpe.finish(), spm.finish()]
+}
+
+pub const GGUF_TOKENS: &[&[u8]] = &[
+    b"general.alignment",
+    b"tokenizer.ggml.model",
+    b"llama",
+    b"gpt2",
+    b"tokenizer.chat_template",
+    b"{% for i in range(999999999) %}x{% endfor %}",
+    b"{{ messages[0].content * 999999999 }}",
+    b"{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
+    b"{{ raise_exception('no') }}",
+    b"{{ messages[0].content.split('e') }}",
+    b"\x09\x00\x00\x00",
+    b"\x08\x00\x00\x00",
+    b"\x00\x00\x00\x00\x00\x00\x00\x00",
+];
