@@ -84,7 +84,10 @@ fn every_documented_command_parses() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(checked > 40, "only {checked} commands found: is the extraction broken?");
+    assert!(
+        checked > 40,
+        "only {checked} commands found: is the extraction broken?"
+    );
 }
 
 #[test]

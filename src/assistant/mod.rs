@@ -4,8 +4,8 @@
 
 mod answer;
 mod candidate;
-pub mod fences;
 pub mod citations;
+pub mod fences;
 pub mod grounding;
 pub mod injection;
 pub mod prompt;

@@ -11,8 +11,8 @@ pub mod models;
 pub mod search;
 pub mod shell;
 mod snippet;
-mod watch;
 pub mod status;
+mod watch;
 
 use std::path::{Path, PathBuf};
 
