@@ -20,6 +20,10 @@ pub(super) enum Kernel {
     /// The above and AVX-512 VNNI.
     #[cfg(target_arch = "x86_64")]
     Avx512Vnni(Detected),
+    /// The above and AMX tiles with int8 products, enabled for this process
+    /// (the prefill of k-quants; decode stays on the vector kernels).
+    #[cfg(target_arch = "x86_64")]
+    Amx(Detected),
 }
 
 impl Kernel {
@@ -43,6 +47,9 @@ impl Kernel {
                 kernels.push(Kernel::Avx512(Detected(())));
                 if std::is_x86_feature_detected!("avx512vnni") {
                     kernels.push(Kernel::Avx512Vnni(Detected(())));
+                    if super::amx::available() {
+                        kernels.push(Kernel::Amx(Detected(())));
+                    }
                 }
             }
         }

@@ -15,6 +15,8 @@ mod kquants;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
+mod amx;
+#[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -38,6 +40,18 @@ const Q4_1_BYTES: usize = 20;
 const Q8_0_BYTES: usize = 34;
 /// Output rows per parallel task: enough work to be worth a thread hand-off.
 const ROWS_PER_TASK: usize = 64;
+/// Inputs from which k-quant products go to the AMX tiles (16 inputs a
+/// tile, so fewer would mostly multiply padding).
+#[cfg(target_arch = "x86_64")]
+const AMX_MIN_INPUTS: usize = 12;
+
+/// The input of a product in the forms its kernels read.
+struct Prepared<'a> {
+    inputs: Vec<&'a Input<'a>>,
+    /// For the AMX k-quant kernel.
+    #[cfg(target_arch = "x86_64")]
+    packed: Option<amx::Packed>,
+}
 
 /// A (rows, cols) quantised matrix: runs of rows, each in one format (a
 /// stack of matrices of different formats keeps each in its own).
@@ -304,11 +318,31 @@ impl QuantMatrix {
                 .collect()
         };
         let inputs: Vec<&Input> = inputs.iter().collect();
+        let prepared = Prepared {
+            #[cfg(target_arch = "x86_64")]
+            packed: match kernel {
+                Kernel::Amx(_) if needs.k && !needs.legacy && n >= AMX_MIN_INPUTS => {
+                    let xs: Vec<&KInput> = inputs.iter().map(|input| &input.k).collect();
+                    Some(amx::Packed::new(&xs, self.cols / QK))
+                }
+                _ => None,
+            },
+            inputs,
+        };
+        let inputs = &prepared;
+        #[cfg(target_arch = "x86_64")]
+        if let Some(packed) = &inputs.packed {
+            let out = amx::Columns::new(out, n, self.rows);
+            (0..self.rows.div_ceil(ROWS_PER_TASK))
+                .into_par_iter()
+                .for_each(|task| self.amx_products(task * ROWS_PER_TASK, packed, &out));
+            return;
+        }
         if n == 1 {
             out.par_chunks_mut(ROWS_PER_TASK)
                 .enumerate()
                 .for_each(|(task, chunk)| {
-                    self.products(task * ROWS_PER_TASK, &inputs, chunk, kernel)
+                    self.products(task * ROWS_PER_TASK, inputs, chunk, kernel)
                 });
             return;
         }
@@ -317,12 +351,22 @@ impl QuantMatrix {
         by_weight_row
             .par_chunks_mut(ROWS_PER_TASK * n)
             .enumerate()
-            .for_each(|(task, band)| self.products(task * ROWS_PER_TASK, &inputs, band, kernel));
-        for (row, values) in by_weight_row.chunks_exact(n).enumerate() {
-            for (j, &value) in values.iter().enumerate() {
-                out[j * self.rows + row] = value;
-            }
-        }
+            .for_each(|(task, band)| self.products(task * ROWS_PER_TASK, inputs, band, kernel));
+        // Transposed in blocks of inputs, in parallel: each block reads one
+        // cache line per weight row where one input at a time read one line
+        // per value.
+        const INPUTS_PER_BLOCK: usize = 16;
+        out.par_chunks_mut(INPUTS_PER_BLOCK * self.rows)
+            .enumerate()
+            .for_each(|(block, out)| {
+                let first = block * INPUTS_PER_BLOCK;
+                let width = out.len() / self.rows;
+                for (row, values) in by_weight_row.chunks_exact(n).enumerate() {
+                    for (j, &value) in values[first..first + width].iter().enumerate() {
+                        out[j * self.rows + row] = value;
+                    }
+                }
+            });
     }
 
     fn needs(&self) -> Needs {
@@ -336,10 +380,33 @@ impl QuantMatrix {
         needs
     }
 
+    /// Rows `first..first + ROWS_PER_TASK` (or to the end) times every
+    /// input, straight into the product's `[input][row]` output: the AMX
+    /// path, for matrices of k-quants only.
+    #[cfg(target_arch = "x86_64")]
+    fn amx_products(&self, first: usize, packed: &amx::Packed, out: &amx::Columns) {
+        let end = self.rows.min(first + ROWS_PER_TASK);
+        let mut start = 0;
+        for part in &self.parts {
+            let (from, to) = (first.max(start), end.min(start + part.rows));
+            if from < to {
+                let Weights::K(k) = &part.weights else {
+                    unreachable!("the AMX path takes k-quant matrices only");
+                };
+                let w = k.rows(from - start, to - from, self.cols / QK);
+                // SAFETY: `packed` is only made for `Kernel::Amx`, which
+                // detection alone makes (AVX-512 F/BW/VL, AVX2, FMA, AMX-INT8
+                // and the tile state granted); each task writes its own rows.
+                unsafe { amx::k_products(&w, packed, out, from) };
+            }
+            start += part.rows;
+        }
+    }
+
     /// Rows `first..first + out.len() / inputs.len()` times every input,
     /// into `out[row][input]`.
-    fn products(&self, first: usize, inputs: &[&Input], out: &mut [f32], kernel: Kernel) {
-        let n = inputs.len();
+    fn products(&self, first: usize, inputs: &Prepared, out: &mut [f32], kernel: Kernel) {
+        let n = inputs.inputs.len();
         let end = first + out.len() / n;
         let (mut row, mut start, mut out) = (first, 0, out);
         for part in &self.parts {
@@ -366,10 +433,11 @@ impl Part {
         &self,
         cols: usize,
         first: usize,
-        inputs: &[&Input],
+        prepared: &Prepared,
         out: &mut [f32],
         kernel: Kernel,
     ) {
+        let inputs = &prepared.inputs[..];
         let n = inputs.len();
         let rows = out.len() / n;
         if let Weights::K(k) = &self.weights {
@@ -389,12 +457,16 @@ impl Part {
                 Kernel::Avx512(_) => unsafe { avx512::k_products(&w, &xs, out, false) },
                 // SAFETY: as above, and AVX-512 VNNI.
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512Vnni(_) => unsafe { avx512::k_products(&w, &xs, out, true) },
+                Kernel::Avx512Vnni(_) | Kernel::Amx(_) => unsafe {
+                    avx512::k_products(&w, &xs, out, true)
+                },
             }
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        if let (Weights::Q8_0 { scales, quants }, Kernel::Avx512Vnni(_)) = (&self.weights, kernel) {
+        if let (Weights::Q8_0 { scales, quants }, Kernel::Avx512Vnni(_) | Kernel::Amx(_)) =
+            (&self.weights, kernel)
+        {
             let rows = (first, rows);
             // SAFETY: `Kernel::Avx512Vnni` is only made by detection, when the
             // CPU has AVX-512 F/BW/VL/VNNI; `Input::new` quantised the inputs.
@@ -432,7 +504,10 @@ impl Part {
                     // SAFETY: both SIMD kernels imply AVX2 and FMA (detected);
                     // `Input::new` quantised x for them.
                     #[cfg(target_arch = "x86_64")]
-                    Kernel::Avx2(_) | Kernel::Avx512(_) | Kernel::Avx512Vnni(_) => unsafe {
+                    Kernel::Avx2(_)
+                    | Kernel::Avx512(_)
+                    | Kernel::Avx512Vnni(_)
+                    | Kernel::Amx(_) => unsafe {
                         avx2::dot_q4_1(scales, nibbles, quantized.0, quantized.1)
                     },
                 };
@@ -445,7 +520,10 @@ impl Part {
                     Kernel::Scalar => scalar::dot_q8_0(scales, quants, input.values),
                     // SAFETY: as above.
                     #[cfg(target_arch = "x86_64")]
-                    Kernel::Avx2(_) | Kernel::Avx512(_) | Kernel::Avx512Vnni(_) => unsafe {
+                    Kernel::Avx2(_)
+                    | Kernel::Avx512(_)
+                    | Kernel::Avx512Vnni(_)
+                    | Kernel::Amx(_) => unsafe {
                         avx2::dot_q8_0(scales, quants, quantized.0, quantized.1)
                     },
                 }

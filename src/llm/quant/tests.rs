@@ -7,7 +7,7 @@ use super::*;
 fn kernels() -> Vec<Kernel> {
     let kernels = Kernel::available();
     let names: Vec<String> = kernels.iter().map(|k| format!("{k:?}")).collect();
-    for simd in ["Avx2(", "Avx512(", "Avx512Vnni("] {
+    for simd in ["Avx2(", "Avx512(", "Avx512Vnni(", "Amx("] {
         if !names.iter().any(|n| n.starts_with(simd)) {
             eprintln!("this CPU cannot run the {simd} kernels: they go untested here");
         }
@@ -128,7 +128,8 @@ fn check_products(q: &QTensor, what: &str) {
         assert_eq!(&row, want, "{what}: row {r} dequantised");
     }
     for kernel in kernels() {
-        for n in [1, 2, 3, 5, 17] {
+        // 17 and 40: one and three tiles of 16 inputs (AMX), the last part full.
+        for n in [1, 2, 3, 5, 17, 40] {
             let x: Vec<f32> = (0..n).flat_map(|i| input(cols, 7 + i as u64)).collect();
             let mut got = vec![0.0; n * rows];
             m.matmul_with(&x, n, &mut got, kernel);
@@ -264,6 +265,37 @@ fn stacked_matrices_give_their_rows_in_order() {
 }
 
 #[test]
+fn stacked_k_quants_give_their_rows_in_order_for_a_prompt() {
+    // Runs of k-quants only (the AMX path when the CPU has it), with parts
+    // that end inside a task and inside a tile of 16 rows.
+    let parts = [
+        random_matrix(GgmlDType::Q4K, 72, 512, 30),
+        random_matrix(GgmlDType::Q6K, 23, 512, 31),
+        random_matrix(GgmlDType::Q4K, 40, 512, 32),
+    ];
+    let parts: Vec<QuantMatrix> = parts
+        .iter()
+        .map(|q| QuantMatrix::from_qtensor(q).unwrap())
+        .collect();
+    let refs: Vec<&QuantMatrix> = parts.iter().collect();
+    let all = QuantMatrix::stacked(&refs).expect("same width");
+    let n = 20;
+    let x: Vec<f32> = (0..n).flat_map(|i| input(512, 40 + i as u64)).collect();
+    let mut both = vec![0.0; n * all.rows()];
+    all.matmul(&x, n, &mut both);
+    let mut at = 0;
+    for part in &parts {
+        let mut alone = vec![0.0; n * part.rows()];
+        part.matmul(&x, n, &mut alone);
+        for (i, alone) in alone.chunks_exact(part.rows()).enumerate() {
+            let row = &both[i * all.rows() + at..i * all.rows() + at + part.rows()];
+            assert_eq!(row, alone, "input {i} rows from {at}");
+        }
+        at += part.rows();
+    }
+}
+
+#[test]
 fn float_weights_are_left_to_candle() {
     let dense = Tensor::zeros((4, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
     for dtype in [GgmlDType::F32, GgmlDType::F16] {
@@ -371,20 +403,25 @@ fn speed() {
         (GgmlDType::Q8_0, 4864, 896),
     ] {
         let m = QuantMatrix::from_qtensor(&random_matrix(dtype, rows, cols, 1)).unwrap();
-        for n in [1, 64] {
+        // The fastest two kernels: what prefill runs, beside what it replaced.
+        let kernels = Kernel::available();
+        for (n, kernel) in [1, 64]
+            .into_iter()
+            .flat_map(|n| kernels.iter().rev().take(2).map(move |&k| (n, k)))
+        {
             let x: Vec<f32> = (0..n).flat_map(|i| input(cols, i as u64)).collect();
             let mut out = vec![0.0; n * rows];
             let reps = if n == 1 { 40 } else { 2 };
             let seconds = pool.install(|| {
                 let start = thread_cpu_seconds();
                 for _ in 0..reps {
-                    m.matmul(&x, n, &mut out);
+                    m.matmul_with(&x, n, &mut out, kernel);
                 }
                 thread_cpu_seconds() - start
             });
             let macs = (reps * n * rows * cols) as f64;
             eprintln!(
-                "{dtype:?} {rows}x{cols} n={n}: {:.2} ms per call, {:.1} GMAC/s",
+                "{dtype:?} {rows}x{cols} n={n} {kernel:?}: {:.2} ms per call, {:.1} GMAC/s",
                 seconds / reps as f64 * 1e3,
                 macs / seconds / 1e9
             );
