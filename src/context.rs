@@ -108,12 +108,19 @@ fn current_dir() -> Result<PathBuf> {
 /// A stored path as the user should see it: relative to the current folder
 /// when the file is below it, otherwise absolute.
 pub fn display_path(index: &Index, stored: &str) -> String {
-    let absolute = index.resolve(stored);
-    let shown = std::env::current_dir()
-        .ok()
-        .and_then(|cwd| absolute.strip_prefix(&cwd).ok().map(Path::to_path_buf))
-        .unwrap_or(absolute);
-    // Lossless, so JSON names the file that exists; terminal output escapes
-    // what cannot be shown on one line (`Source::location`, `escape_controls`).
-    rag_index::paths::encode(&shown)
+    shown_path(&index.resolve(stored))
+}
+
+/// Any path as every command shows it: relative to the current folder when
+/// below it. Lossless, so JSON names the file that exists; terminal output
+/// escapes what cannot be shown on one line (`Source::location`,
+/// `escape_controls`).
+pub fn shown_path(path: &Path) -> String {
+    let cwd = std::env::current_dir().ok();
+    let shown = cwd
+        .as_deref()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .filter(|relative| !relative.as_os_str().is_empty())
+        .unwrap_or(path);
+    rag_index::paths::encode(shown)
 }

@@ -302,6 +302,16 @@ pub fn unix_now() -> u64 {
 mod tests {
     use super::*;
 
+    fn test_manifest() -> Manifest {
+        Manifest::new(
+            EmbeddingInfo {
+                model_id: "m".into(),
+                dimension: 3,
+            },
+            ChunkerConfig::default(),
+        )
+    }
+
     #[test]
     fn generations_from_file_names() {
         assert_eq!(generation_of("chunks-12.bin"), Some(12));
@@ -314,13 +324,7 @@ mod tests {
     #[test]
     fn data_files_are_checked_against_their_recorded_sums() {
         let dir = tempfile::tempdir().unwrap();
-        let mut manifest = Manifest::new(
-            EmbeddingInfo {
-                model_id: "m".into(),
-                dimension: 3,
-            },
-            ChunkerConfig::default(),
-        );
+        let mut manifest = test_manifest();
         manifest.generation = 1;
         let name = chunk_table_file(1);
         let sum = write_chunk_table(&dir.path().join(&name), &[]).unwrap();
@@ -349,13 +353,7 @@ mod tests {
     #[test]
     fn a_manifest_without_checksums_still_reads() {
         let dir = tempfile::tempdir().unwrap();
-        let mut manifest = Manifest::new(
-            EmbeddingInfo {
-                model_id: "m".into(),
-                dimension: 3,
-            },
-            ChunkerConfig::default(),
-        );
+        let mut manifest = test_manifest();
         manifest.generation = 2;
         let mut value = serde_json::to_value(&manifest).unwrap();
         value.as_object_mut().unwrap().remove("checksums");
@@ -375,13 +373,7 @@ mod tests {
     #[test]
     fn manifest_round_trip_and_version_check() {
         let dir = tempfile::tempdir().unwrap();
-        let manifest = Manifest::new(
-            EmbeddingInfo {
-                model_id: "m".into(),
-                dimension: 3,
-            },
-            ChunkerConfig::default(),
-        );
+        let manifest = test_manifest();
         manifest.write(dir.path()).unwrap();
         let back = Manifest::read(dir.path()).unwrap().unwrap();
         assert_eq!(back.embedding, manifest.embedding);

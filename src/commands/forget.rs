@@ -12,11 +12,9 @@ pub fn run(ctx: &Context, args: &ForgetArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else if !ctx.quiet {
         eprintln!(
-            "forgot {} file{} ({} chunk{}); the files themselves are untouched",
-            summary.files,
-            if summary.files == 1 { "" } else { "s" },
-            summary.chunks,
-            if summary.chunks == 1 { "" } else { "s" },
+            "forgot {} ({}); the files themselves are untouched",
+            super::count(summary.files, "file", "files"),
+            super::count(summary.chunks, "chunk", "chunks"),
         );
     }
     Ok(())

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rag_index::walk::WalkOptions;
 use rag_index::{ingest, IngestEvent, IngestOptions, IngestSummary};
 
+use super::count;
 use crate::cli::IngestArgs;
 use crate::context::Context;
 use crate::terminal::sanitize;
@@ -124,19 +125,8 @@ pub(crate) fn ingest_with_progress(
 /// A path for one terminal line: every byte kept (escaped), nothing that
 /// moves the cursor; relative to the current folder when under it, as every command shows paths.
 fn shown(path: &std::path::Path) -> String {
-    let cwd = std::env::current_dir().ok();
-    let path = cwd
-        .as_deref()
-        .and_then(|cwd| path.strip_prefix(cwd).ok())
-        .filter(|relative| !relative.as_os_str().is_empty())
-        .unwrap_or(path);
-    let stored = rag_index::paths::encode(path);
-    sanitize(&rag_index::paths::escape_controls(&stored)).into_owned()
-}
-
-/// "1 file", "2 files".
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    let shown = crate::context::shown_path(path);
+    sanitize(&rag_index::paths::escape_controls(&shown)).into_owned()
 }
 
 fn summary_line(s: &IngestSummary, index_dir: &std::path::Path) -> String {

@@ -207,6 +207,11 @@ pub(crate) fn generator_choice(ctx: &Context, flag: Option<&str>) -> Result<Gene
     resolve_generator(&ctx.models_dir, model_setting(ctx, flag).0.as_deref())
 }
 
+/// "1 file", "2 files".
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The answering model's name, installed or not (for `rag status`).
 pub(crate) fn generator_name(ctx: &Context) -> String {
     match generator_choice(ctx, None) {
@@ -288,15 +293,15 @@ pub(crate) fn bundled_corpus() -> Option<PathBuf> {
 fn embedded_corpus(data: &Path) -> std::io::Result<PathBuf> {
     let mut files = Vec::new();
     collect_files(&EMBEDDED_CORPUS, &mut files);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
     for file in &files {
-        let name = file.path().to_string_lossy();
-        for byte in name.bytes().chain(file.contents().iter().copied()) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
+        hasher.update(file.path().to_string_lossy().as_bytes());
+        hasher.update(file.contents());
     }
-    let dir = data.join(format!("corpus-{hash:016x}"));
+    let digest = hasher.finalize();
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let dir = data.join(format!("corpus-{hash}"));
     if dir.is_dir() {
         return Ok(dir);
     }
