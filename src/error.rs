@@ -72,14 +72,6 @@ pub enum Error {
     #[error("{0}{remedy}", remedy = index_remedy(.0))]
     Index(#[from] rag_index::Error),
 
-    /// `rag check` found damaged index files (listed on stdout).
-    #[error("the index at {path} is damaged ({what})\n  rebuild it from your documents with:  rag ingest --rebuild PATH...")]
-    IndexDamaged { path: PathBuf, what: String },
-
-    /// `rag check` found the keyword index out of step with the last commit.
-    #[error("the keyword index at {path} is out of step with the last commit (an ingest was interrupted)\n  bring it in step with:  rag ingest PATH...")]
-    IndexOutOfStep { path: PathBuf },
-
     #[error("{0}")]
     Usage(String),
 }

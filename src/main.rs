@@ -6,10 +6,10 @@ fn main() -> ExitCode {
     pin_thread_count();
     let cli = rag::cli::Cli::parse();
     match rag::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::FAILURE
+            ExitCode::from(rag::ERROR_EXIT_CODE)
         }
     }
 }

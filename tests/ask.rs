@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{json, models_dir, ok, rag, run, Workspace, FIXTURES};
+use common::{asked, json, models_dir, ok, rag, run, Workspace, FIXTURES};
 use rag::assistant::prompt::encode_messages;
 use rag::llm::{Generator, Message};
 use serde_json::Value;
@@ -13,6 +13,10 @@ use serde_json::Value;
 const FUGUE_QUESTION: &str =
     "In a fugue, what is it called when the subject overlaps itself in different voices?";
 const OFF_TOPIC: &str = "What is the top speed of the Tesla Cybertruck?";
+/// A question the fast test model answers right (to the fugue question it
+/// says "Fugue"), so the answer text itself can be checked.
+const BADGER_QUESTION: &str = "Which family does the European badger belong to?";
+const BADGER_FACT: &str = "Mustelidae";
 
 fn ingested() -> Workspace {
     let ws = Workspace::with_wiki();
@@ -26,7 +30,7 @@ fn ask_json(ws: &Workspace, question: &str, extra: &[&str]) -> Value {
     if !extra.contains(&"--max-tokens") {
         cmd.args(["--max-tokens", "48"]);
     }
-    json(&ok(&mut cmd))
+    asked(&mut cmd)
 }
 
 fn file_name(path: &Value) -> String {
@@ -40,10 +44,12 @@ fn file_name(path: &Value) -> String {
 #[test]
 fn ask_answers_from_the_right_file_and_cites_it() {
     let ws = ingested();
-    let answer = ask_json(&ws, FUGUE_QUESTION, &[]);
-    assert_eq!(answer["question"], FUGUE_QUESTION);
+    let answer = ask_json(&ws, BADGER_QUESTION, &[]);
+    assert_eq!(answer["question"], BADGER_QUESTION);
     assert_eq!(answer["refused"], false, "{answer}");
-    assert!(!answer["answer"].as_str().unwrap().trim().is_empty());
+    // The fact itself, not just some text.
+    let text = answer["answer"].as_str().unwrap();
+    assert!(text.contains(BADGER_FACT), "{answer}");
 
     let sources = answer["sources"].as_array().unwrap();
     assert!(!sources.is_empty());
@@ -56,7 +62,11 @@ fn ask_answers_from_the_right_file_and_cites_it() {
         assert!(start >= 1 && start <= end, "{source}");
         assert!(source["score"].as_f64().is_some());
     }
-    assert_eq!(file_name(&sources[0]["path"]), "fugue.md", "{answer}");
+    assert_eq!(
+        file_name(&sources[0]["path"]),
+        "european-badger.md",
+        "{answer}"
+    );
 
     // Every citation points at a listed source, by number and by span.
     let citations = answer["citations"].as_array().unwrap();
@@ -82,22 +92,20 @@ fn ask_answers_from_the_right_file_and_cites_it() {
     }
     assert!(citations
         .iter()
-        .any(|c| file_name(&c["path"]) == "fugue.md"));
+        .any(|c| file_name(&c["path"]) == "european-badger.md"));
 
+    // The model ran, so every timing is positive, and the parts fit the whole.
     let timings = &answer["timings"];
-    for key in [
-        "retrieval_ms",
-        "first_token_ms",
-        "prefill_tok_s",
-        "decode_tok_s",
-        "total_ms",
-    ] {
-        assert!(
-            timings[key].as_f64().is_some(),
-            "timings.{key} missing: {answer}"
-        );
-    }
-    assert!(timings["prefill_tok_s"].as_f64().unwrap() > 0.0);
+    let timing = |key: &str| {
+        let value = timings[key].as_f64();
+        assert!(value.is_some_and(|v| v > 0.0), "timings.{key}: {answer}");
+        value.unwrap_or_default()
+    };
+    let total = timing("total_ms");
+    assert!(timing("retrieval_ms") < total, "{answer}");
+    assert!(timing("first_token_ms") <= total, "{answer}");
+    timing("prefill_tok_s");
+    timing("decode_tok_s");
     assert_eq!(answer["model"], "smollm2-135m-instruct");
 }
 
@@ -202,20 +210,39 @@ fn the_terminal_output_streams_the_answer_then_the_sources() {
 #[test]
 fn samples_and_think_produce_an_answer() {
     let ws = ingested();
+    // Sample i of several is drawn with seed + i, so each can be drawn alone:
+    // the best of two must be the better grounded of those two answers, which
+    // it can only be if both were drawn.
+    let single = |seed: &str| {
+        ask_json(
+            &ws,
+            FUGUE_QUESTION,
+            &["--samples", "1", "--temperature", "0.7", "--seed", seed],
+        )
+    };
+    let (first, second) = (single("5"), single("6"));
+    assert_ne!(first["answer"], second["answer"], "the samples differ");
+    let grounding = |answer: &Value| {
+        let g = answer["grounding"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&g), "{answer}");
+        g
+    };
+    // Ties keep the first.
+    let best = if grounding(&second) > grounding(&first) {
+        &second
+    } else {
+        &first
+    };
     let answer = ask_json(
         &ws,
         FUGUE_QUESTION,
         &["--samples", "2", "--temperature", "0.7", "--seed", "5"],
     );
     assert_eq!(answer["samples"], 2);
-    assert!(answer["grounding"].as_f64().unwrap() >= 0.0);
-    // The same seed gives the same choice.
-    let again = ask_json(
-        &ws,
-        FUGUE_QUESTION,
-        &["--samples", "2", "--temperature", "0.7", "--seed", "5"],
-    );
-    assert_eq!(answer["answer"], again["answer"]);
+    assert_eq!(answer["answer"], best["answer"], "{first}\n{second}");
+    assert_eq!(answer["grounding"], best["grounding"]);
+    // An answer about the passages is mostly their words.
+    assert!(grounding(&answer) > 0.3, "{answer}");
 
     let thought = ask_json(&ws, FUGUE_QUESTION, &["--think", "--max-tokens", "96"]);
     assert!(
@@ -294,7 +321,7 @@ fn eval_reports_accuracy_and_refusals() {
         &questions,
         format!(
             "{}\n{}\n",
-            serde_json::json!({"id": "q1", "question": FUGUE_QUESTION, "answers": ["stretto"], "source": "Fugue"}),
+            serde_json::json!({"id": "q1", "question": BADGER_QUESTION, "answers": [BADGER_FACT], "source": "European badger"}),
             serde_json::json!({"id": "q2", "question": OFF_TOPIC, "answers": [], "source": null, "unanswerable": true}),
         ),
     )
@@ -309,12 +336,31 @@ fn eval_reports_accuracy_and_refusals() {
     assert_eq!(report["answerable"], 1);
     assert_eq!(report["refusal_rate"], 1.0, "{out}");
     assert_eq!(report["false_refusal_rate"], 0.0, "{out}");
-    for key in ["answer_accuracy", "source_accuracy", "median_latency_ms"] {
-        assert!(report[key].as_f64().is_some(), "{key}: {out}");
-    }
     let rows = out["questions"].as_array().unwrap();
     assert_eq!(rows[0]["id"], "q1");
     assert_eq!(rows[1]["refused"], true);
+    // Judged here against the fixture's answer rather than taken from the
+    // report: q1's answer names the family and cites the badger article.
+    let said = rows[0]["answer"].as_str().unwrap();
+    assert!(said.contains(BADGER_FACT), "{out}");
+    assert_eq!(rows[0]["correct"], true, "{out}");
+    assert_eq!(report["answer_accuracy"], 1.0, "{out}");
+    let cited = rows[0]["citations"].as_array().unwrap();
+    assert!(
+        cited.iter().any(|c| c
+            .as_str()
+            .is_some_and(|c| c.contains("european-badger.md:"))),
+        "{out}"
+    );
+    assert_eq!(report["source_accuracy"], 1.0, "{out}");
+    // Both questions were timed; the median of two is their mean.
+    let times: Vec<f64> = rows
+        .iter()
+        .map(|r| r["total_ms"].as_f64().unwrap())
+        .collect();
+    assert!(times.iter().all(|&t| t > 0.0), "{out}");
+    let median = report["median_latency_ms"].as_f64().unwrap();
+    assert!((median - (times[0] + times[1]) / 2.0).abs() < 1e-6, "{out}");
 
     let bad = ws.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"question\": \"ok\"}\nnot json\n").unwrap();
@@ -359,7 +405,8 @@ fn the_question_can_come_on_standard_input() {
             .unwrap();
         writeln!(child.stdin.take().unwrap(), "{OFF_TOPIC}").unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{args:?}");
+        // Refused: exit 1, as grep when nothing matches.
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
         let answer = json(&String::from_utf8_lossy(&out.stdout));
         assert_eq!(answer["question"], OFF_TOPIC, "{args:?}");
         assert_eq!(answer["refused"], true);
@@ -368,7 +415,7 @@ fn the_question_can_come_on_standard_input() {
         .rag()
         .args(["ask", "-"])
         .stdin(std::process::Stdio::null()));
-    assert_eq!(empty.status.code(), Some(1));
+    assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("empty"));
 }
 

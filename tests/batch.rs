@@ -285,11 +285,11 @@ fn docs_are_ingested_first() {
 }
 
 /// `rag batch` on an output it cannot use fails at once (before any model is
-/// loaded) with exit 1 and this in its message.
+/// loaded) with exit 2 and this in its message.
 fn refused(ws: &Workspace, questions: &Path, output: &Path, says: &str) {
     let out = run(batch(ws, questions, &["-o"]).arg(output));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(says), "expected {says:?} in: {stderr}");
 }
 
@@ -352,7 +352,7 @@ fn a_csv_with_an_unclosed_quote_is_refused_naming_its_line() {
     );
     let out = run(&mut batch(&ws, &questions, &[]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("line 2"), "{stderr}");
     assert!(out.stdout.is_empty());
 }

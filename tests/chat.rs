@@ -54,6 +54,26 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// tmux's newest paste buffer, once there is one (an OSC 52 copy makes it).
+    fn wait_for_buffer(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = Command::new("tmux")
+                .args(["-L", &self.socket, "-f", "/dev/null", "show-buffer"])
+                .output()
+                .expect("tmux runs");
+            if out.status.success() {
+                return String::from_utf8_lossy(&out.stdout).into_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no paste buffer; the pane shows:\n{}",
+                self.pane()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn pane(&self) -> String {
         self.run(&["capture-pane", "-p"])
     }
@@ -133,6 +153,9 @@ fn chat_answers_regenerates_and_gives_the_terminal_back() {
         env!("CARGO_BIN_EXE_rag"),
     );
     let tmux = Tmux::start("chat", ws.path(), &command);
+    // What a user inside tmux sets for Ctrl+Y: OSC 52 from programs becomes a
+    // paste buffer (and goes on to the outer terminal).
+    tmux.run(&["set", "-s", "set-clipboard", "on"]);
 
     tmux.wait_for("the models to load", |pane| pane.contains("files / "));
     tmux.type_text(FUGUE_QUESTION);
@@ -145,12 +168,47 @@ fn chat_answers_regenerates_and_gives_the_terminal_back() {
     assert!(pane.contains("docs/fugue.md:"), "no source path:\n{pane}");
     assert!(pane.contains(FUGUE_QUESTION.split(',').next().unwrap_or_default()));
 
+    tmux.keys(&["C-y"]);
+    let copied = tmux.wait_for_buffer();
+    let first_words: String = first
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        copied
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(&first_words),
+        "the copy {copied:?} lacks the answer {first:?}"
+    );
+    assert!(
+        copied.contains("Sources:") && copied.contains("docs/fugue.md:"),
+        "{copied}"
+    );
+    tmux.wait_for("the copy confirmed", |pane| {
+        pane.contains("copied the answer and")
+    });
+
     tmux.keys(&["C-r"]);
     let pane = tmux.wait_for("the second answer", |pane| {
         pane.contains("answer 2 of 2") && !answering(pane)
     });
     assert!(!last_answer(&pane).is_empty(), "no second answer:\n{pane}");
     assert!(pane.contains("temp 0.7"), "regenerated at 0.7:\n{pane}");
+
+    // /save into folders that do not exist yet keeps both answers.
+    tmux.type_text("/save out/notes/chat.md");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the save", |pane| pane.contains("saved 1 question(s)"));
+    let saved = std::fs::read_to_string(ws.path().join("out/notes/chat.md")).expect("saved");
+    assert!(
+        saved.contains("### Answer 1 of 2 (regenerated; earlier answer)"),
+        "{saved}"
+    );
+    assert!(saved.contains("### Answer 2 of 2 (latest)"), "{saved}");
+    assert!(saved.matches("docs/fugue.md:").count() >= 2, "{saved}");
 
     tmux.keys(&["C-d"]);
     let pane = tmux.wait_for("rag to exit", |pane| pane.contains("rag-exited:"));
@@ -193,4 +251,28 @@ fn with_no_index_chat_offers_to_index_this_folder() {
     tmux.keys(&["Escape"]);
     let pane = tmux.wait_for("rag to exit", |pane| pane.contains("rag-exited:"));
     assert!(pane.contains("rag-exited:0"), "{pane}");
+}
+
+#[test]
+fn with_samples_the_first_streams_before_the_best_is_chosen() {
+    let ws = Workspace::with_wiki();
+    ws.ingest_json(&[]);
+    let command = format!(
+        "env RAG_MODELS='{}' RAG_OFFLINE=1 RAG_CONFIG='{}' '{}' chat --samples 3 --temperature 0.9 --max-tokens 96 --seed 3; sleep 600",
+        models_dir().display(),
+        common::TEST_CONFIG,
+        env!("CARGO_BIN_EXE_rag"),
+    );
+    let tmux = Tmux::start("samples", ws.path(), &command);
+    tmux.wait_for("the models to load", |pane| pane.contains("files / "));
+    tmux.type_text(FUGUE_QUESTION);
+    tmux.keys(&["Enter"]);
+    // While a later sample is written, the first one is already on screen.
+    let pane = tmux.wait_for("a later sample", |pane| {
+        pane.contains("sampling answer 2 of 3") || pane.contains("sampling answer 3 of 3")
+    });
+    assert!(!last_answer(&pane).is_empty(), "no draft:\n{pane}");
+    let pane = tmux.wait_for("the chosen answer", |pane| !answering(pane));
+    assert!(!last_answer(&pane).is_empty(), "no answer:\n{pane}");
+    assert!(!pane.contains("sampling answer"), "{pane}");
 }

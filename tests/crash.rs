@@ -28,7 +28,8 @@ fn corpus_copy(to: &Path) -> usize {
     count
 }
 
-/// Deterministic pseudo-random delays; the seed is printed so a failure can be replayed.
+/// Deterministic pseudo-random delays; the seed is printed, and read back from
+/// `RAG_CRASH_SEED`, so a failure can be replayed.
 fn delays(seed: u64, n: usize, max_ms: u64) -> Vec<u64> {
     let mut state = seed;
     (0..n)
@@ -41,17 +42,29 @@ fn delays(seed: u64, n: usize, max_ms: u64) -> Vec<u64> {
         .collect()
 }
 
+/// The committed index's generation, if there is one.
+fn generation(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join(".rag/manifest.json")).ok()?;
+    serde_json::from_str::<serde_json::Value>(&text).ok()?["generation"].as_u64()
+}
+
 #[test]
 fn kill_9_during_ingest_leaves_a_usable_index() {
     let dir = tempfile::tempdir().unwrap();
     let docs = dir.path().join("docs");
     let files = corpus_copy(&docs);
     assert!(files > 200);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    eprintln!("kill test seed {seed}");
+    let seed = match std::env::var("RAG_CRASH_SEED") {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("RAG_CRASH_SEED={text:?} is not a whole number")),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    };
+    eprintln!("kill test seed {seed} (replay with RAG_CRASH_SEED={seed})");
     let ingest = |checkpoint_secs: &str| {
         let mut cmd = rag();
         cmd.current_dir(dir.path()).args([
@@ -65,9 +78,24 @@ fn kill_9_during_ingest_leaves_a_usable_index() {
     };
 
     let mut committed_files = 0;
+    let mut searched_rounds = 0;
     for (round, delay) in delays(seed, 6, 3000).into_iter().enumerate() {
         // Commit after every group of files, so kills land inside commits too.
+        let before = generation(dir.path());
         let mut child = ingest("0").spawn().unwrap();
+        if round > 0 && before.is_none() {
+            // The first commit takes longer than most delays (model load, a
+            // group of 64 files embedded): without one, every round would
+            // end before the search checks below. Round 0 may still be
+            // killed before it; from round 1 on there is an index to check.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while generation(dir.path()) == before
+                && child.try_wait().unwrap().is_none()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         std::thread::sleep(Duration::from_millis(delay));
         let finished = child.try_wait().unwrap().is_some();
         let _ = child.kill();
@@ -75,6 +103,12 @@ fn kill_9_during_ingest_leaves_a_usable_index() {
         eprintln!("round {round}: killed after {delay} ms (finished first: {finished})");
 
         if !dir.path().join(".rag/manifest.json").exists() {
+            // Killed before the first commit: fine, unless an earlier round
+            // had committed (the index vanished).
+            assert_eq!(
+                committed_files, 0,
+                "round {round} (seed {seed}): the manifest is gone after {committed_files} files were committed"
+            );
             continue;
         }
         let status = json(&ok(rag()
@@ -83,7 +117,7 @@ fn kill_9_during_ingest_leaves_a_usable_index() {
         let now = status["files"].as_u64().unwrap();
         assert!(
             now >= committed_files,
-            "committed work was lost: {now} < {committed_files}"
+            "round {round} (seed {seed}): committed work was lost: {now} < {committed_files}"
         );
         committed_files = now;
         if now == 0 {
@@ -117,10 +151,16 @@ fn kill_9_during_ingest_leaves_a_usable_index() {
                 .any(|r| r["path"] == committed.as_str());
             assert!(
                 found,
-                "{mode} after round {round}: {committed} not found by {title:?}: {response}"
+                "{mode} after round {round} (seed {seed}): {committed} not found by {title:?}: {response}"
             );
         }
+        searched_rounds += 1;
     }
+    // Round 0 may be killed before any commit; round 1 waits for one if so.
+    assert!(
+        searched_rounds >= 5,
+        "only {searched_rounds} of 6 rounds searched a committed index (seed {seed})"
+    );
 
     let started = Instant::now();
     let out = ok(ingest("60").arg("--json"));

@@ -60,10 +60,10 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A command that must fail cleanly: exit 1, the damaged file named, the remedy given.
+/// A command that must fail cleanly: exit 2, the damaged file named, the remedy given.
 fn assert_clear_failure(out: &Output, names: &str, what: &str) {
     let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+    assert_eq!(out.status.code(), Some(2), "{what}: {err}");
     assert!(!err.contains("panicked"), "{what}: {err}");
     assert!(
         err.contains(names),
@@ -381,7 +381,7 @@ fn check_reports_every_file_and_exits_by_the_verdict() {
     assert_eq!(out.status.code(), Some(2));
     let empty = tempfile::tempdir().unwrap();
     let out = run(rag().current_dir(empty.path()).arg("check"));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no index found"), "{}", stderr(&out));
 }
 

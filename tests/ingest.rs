@@ -258,7 +258,7 @@ fn missing_models_say_what_to_run() {
         .rag()
         .env("RAG_MODELS", ws.path().join("no-models"))
         .args(["ingest", "docs"]));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("model.onnx"), "{stderr}");
     assert!(stderr.contains("scripts/fetch-models"), "{stderr}");
@@ -270,7 +270,7 @@ fn missing_models_say_what_to_run() {
 fn search_without_an_index_says_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(rag().current_dir(dir.path()).args(["search", "anything"]));
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no index found"), "{stderr}");
     assert!(stderr.contains("rag ingest"), "{stderr}");
@@ -312,7 +312,7 @@ fn the_index_folder_is_never_ingested() {
     let ws = Workspace::with_wiki();
     let out = run(ws.rag().args(["ingest", "docs", "--index", "docs"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("index folder"), "{stderr}");
     assert!(!ws.docs().join("manifest.json").exists());
 
@@ -576,7 +576,7 @@ fn status_says_what_the_index_covers_and_forget_drops_a_folder() {
     assert_eq!(status["roots"], serde_json::json!(["docs"]));
     assert_eq!(status["files"], 6);
     let again = run(ws.rag().args(["forget", "more"]));
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("nothing under more"));
     // The next ingest of the rest does not bring it back.
     assert_eq!(ws.ingest_json(&[])["files_total"], 6);

@@ -10,11 +10,12 @@ pub mod grounding;
 pub mod injection;
 pub mod prompt;
 pub mod quote;
+pub mod retrieval;
 pub mod sources;
 
 use std::time::Instant;
 
-use rag_index::{Embedder, Hit, Index, Mode, SearchOptions};
+use rag_index::{Embedder, Hit, Index, SearchOptions};
 
 use crate::embedding::OnnxEmbedder;
 use crate::llm::{GenerateOptions, Generator, PenaltyScope, StopReason};
@@ -93,11 +94,12 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// What to search for: a follow-up ("who directed it?") borrows the words
-    /// of the exchange before it, the answer included: after "Who wrote
-    /// Hamlet?", "where was he born?" needs "Shakespeare", which only the
-    /// answer holds (over the wiki-vital-10k index the Shakespeare article
-    /// ranks 2nd with the answer's words and outside the top 3 without).
+    /// The question with the words of the exchange before it, the answer
+    /// included: after "Who wrote Hamlet?", "where was he born?" needs
+    /// "Shakespeare", which only the answer holds (over the wiki-vital-10k
+    /// index the Shakespeare article ranks 2nd with the answer's words and
+    /// outside the top 3 without). A question with history is searched both
+    /// with this and alone ([`retrieval::retrieve`]).
     pub fn retrieval_query(&self) -> String {
         let question = self.question.trim();
         let Some(previous) = self.history.last() else {
@@ -131,12 +133,22 @@ pub enum Event<'a> {
         read: usize,
         total: usize,
     },
-    /// With several samples, nothing is shown until the best is chosen: this
-    /// reports each piece of sample `sample` (of `of`) as it is written.
+    /// With several samples, each piece of sample `sample` (of `of`) as it is
+    /// written. The first sample also streams as [`Event::Draft`]; the best
+    /// comes as [`Event::Chosen`] and Token pieces once all are written.
     Sampling {
         sample: usize,
         of: usize,
         tokens: usize,
+    },
+    /// A piece of the first of several samples (citations checked), to show
+    /// while the others are written; the chosen answer replaces it.
+    Draft(&'a str),
+    /// Sample `sample` of `of` is the best supported; its text follows as
+    /// Token pieces (the same text as the draft when `sample` is 1).
+    Chosen {
+        sample: usize,
+        of: usize,
     },
     /// Reasoning text in `--think` mode.
     Thinking(&'a str),
@@ -201,7 +213,7 @@ impl Assistant {
                 "embedding the question: {reason}"
             )))
         })?;
-        self.retrieve_with_vector(query, &vector, options, started)
+        retrieval::search(&self.index, query, &vector, options, started)
     }
 
     /// Retrieval for many questions, their embeddings computed in batches.
@@ -218,42 +230,11 @@ impl Assistant {
             .zip(vectors)
             .map(|(query, vector)| {
                 let mut retrieval =
-                    self.retrieve_with_vector(query, &vector, options, Instant::now())?;
+                    retrieval::search(&self.index, query, &vector, options, Instant::now())?;
                 retrieval.millis += embed_share * 1000.0;
                 Ok(retrieval)
             })
             .collect()
-    }
-
-    fn retrieve_with_vector(
-        &self,
-        query: &str,
-        vector: &[f32],
-        options: &AskOptions,
-        started: Instant,
-    ) -> Result<Retrieval> {
-        let search = SearchOptions {
-            k: options.k.max(1),
-            mode: Mode::Hybrid,
-            ..options.search.clone()
-        };
-        let hits = self
-            .index
-            .search_with_vector(query, Some(vector), &search)?;
-        let ceiling = self.index.bm25_ceiling(query)?;
-        let best_bm25 = hits.iter().filter_map(|h| h.bm25).fold(0.0, f32::max);
-        let similarity = hits.iter().filter_map(|h| h.similarity).fold(0.0, f32::max);
-        let keyword_match = if ceiling > 0.0 {
-            best_bm25 / ceiling
-        } else {
-            0.0
-        };
-        let evidence = Evidence::new(similarity, keyword_match);
-        Ok(Retrieval {
-            hits,
-            evidence,
-            millis: started.elapsed().as_secs_f64() * 1000.0,
-        })
     }
 
     /// Answers one question, reporting progress to `on_event`; returning false
@@ -265,7 +246,7 @@ impl Assistant {
         on_event: &mut dyn FnMut(Event<'_>) -> bool,
     ) -> Result<Answer> {
         let started = Instant::now();
-        let retrieval = self.retrieve(&request.retrieval_query(), options)?;
+        let retrieval = retrieval::retrieve(&self.index, &self.embedder, request, options)?;
         self.answer(request, retrieval, options, started, on_event)
     }
 
@@ -372,7 +353,7 @@ impl Assistant {
         let samples = options.samples.max(1);
         let evidence_words = grounding::vocabulary(sources.iter().map(|s| s.text.as_str()));
         let mut first_token_at = None;
-        let mut best: Option<Candidate> = None;
+        let mut best: Option<(usize, Candidate)> = None;
         for i in 0..samples {
             let mut sample_options = generate.clone();
             sample_options.sampling.seed = generate
@@ -380,17 +361,27 @@ impl Assistant {
                 .seed
                 .map(|seed| seed.wrapping_add(i as u64));
             let stream = samples == 1;
+            // The first of several samples is shown as a draft, so the wait
+            // for the best one is not spent before a blank screen.
+            let draft = !stream && i == 0;
             let mut shown = Shown::new(sources.len(), options.think);
             let generation = {
                 let mut tokens = 0;
                 let mut on_text = |piece: &str| -> bool {
                     if !stream {
-                        // Not shown until the best is known, but still stoppable.
                         tokens += 1;
-                        return on_event(Event::Sampling {
+                        let keep_going = on_event(Event::Sampling {
                             sample: i + 1,
                             of: samples,
                             tokens,
+                        });
+                        if !keep_going || !draft {
+                            return keep_going;
+                        }
+                        return shown.push(piece, &mut |event| match event {
+                            Event::Token(text) => on_event(Event::Draft(text)),
+                            // The chosen sample's reasoning is in the answer.
+                            _ => true,
                         });
                     }
                     shown.push(piece, &mut |event| {
@@ -404,27 +395,35 @@ impl Assistant {
                     .continue_from(&prefilled, &sample_options, &mut on_text)?
             };
             let rest = shown.citations.finish();
-            if stream && !rest.is_empty() && shown.started {
-                on_event(Event::Token(&rest));
+            if !rest.is_empty() && shown.started {
+                if stream {
+                    on_event(Event::Token(&rest));
+                } else if draft {
+                    on_event(Event::Draft(&rest));
+                }
             }
             let candidate =
                 Candidate::new(generation, options.think, sources.len(), &evidence_words);
             let cancelled = candidate.cancelled();
             if best
                 .as_ref()
-                .is_none_or(|b| candidate.grounding > b.grounding)
+                .is_none_or(|(_, b)| candidate.grounding > b.grounding)
             {
-                best = Some(candidate);
+                best = Some((i, candidate));
             }
             if cancelled {
                 break;
             }
         }
-        let Some(best) = best else {
+        let Some((chosen, best)) = best else {
             return Err(Error::Usage("no answer was sampled".into()));
         };
         if samples > 1 {
             first_token_at = Some(Instant::now());
+            on_event(Event::Chosen {
+                sample: chosen + 1,
+                of: samples,
+            });
             if !best.answer.is_empty() {
                 on_event(Event::Token(&best.answer));
             }

@@ -6,7 +6,7 @@ use crate::assistant::{Answer, Event, Refusal, Request, Source};
 use crate::cli::AskArgs;
 use crate::context::Context;
 use crate::terminal::sanitize;
-use crate::{Error, Result};
+use crate::{Error, Outcome, Result};
 
 /// The question from the command line, or from standard input when it is `-`
 /// or missing and stdin is not a terminal (`echo "What is rustfmt?" | rag ask`).
@@ -42,7 +42,7 @@ const DIM: &str = "\x1b[2m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
-pub fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
+pub fn run(ctx: &Context, args: &AskArgs) -> Result<Outcome> {
     let question = question(args.question.as_deref())?;
     let options = super::ask_options(ctx, &args.answer)?;
     let assistant = super::load_assistant(ctx, &args.answer)?;
@@ -70,7 +70,7 @@ pub fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
         let line = serde_json::to_string(&answer)
             .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
         let _ = writeln!(out, "{line}");
-        return Ok(());
+        return Ok(outcome(&answer));
     }
     if let Some(closer) = crate::assistant::fences::closer(&printer.streamed) {
         let _ = write!(out, "{closer}");
@@ -89,7 +89,16 @@ pub fn run(ctx: &Context, args: &AskArgs) -> Result<()> {
     if !ctx.quiet {
         eprintln!("{}", stats_line(&answer));
     }
-    Ok(())
+    Ok(outcome(&answer))
+}
+
+/// A refusal exits 1, as `grep` does when nothing matches.
+fn outcome(answer: &Answer) -> Outcome {
+    if answer.refused {
+        Outcome::Negative
+    } else {
+        Outcome::Success
+    }
 }
 
 struct Printer {
@@ -133,6 +142,9 @@ impl Printer {
             | Event::Retrieved { .. }
             | Event::Reading { .. }
             | Event::Sampling { .. }
+            // Only the chosen sample is printed: a terminal cannot take back a draft.
+            | Event::Draft(_)
+            | Event::Chosen { .. }
             | Event::Done(_) => Ok(()),
         };
         written.and_then(|_| out.flush()).is_ok()

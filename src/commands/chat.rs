@@ -230,6 +230,8 @@ impl Backend for ChatBackend {
                     }),
                     Event::Reading { read, total } => emit(Update::Reading { read, total }),
                     Event::Sampling { sample, of, .. } => emit(Update::Sampling { sample, of }),
+                    Event::Draft(text) => emit(Update::Draft(text.to_string())),
+                    Event::Chosen { sample, of } => emit(Update::Chosen { sample, of }),
                     Event::Thinking(text) => emit(Update::Thinking(text.to_string())),
                     Event::Token(text) => emit(Update::Token(text.to_string())),
                     Event::Done(_) => {}
@@ -264,6 +266,7 @@ impl Backend for ChatBackend {
                 generated_tokens: answer.generated_tokens,
             },
             stopped: answer.stop_reason == Some(StopReason::Cancelled),
+            truncated: answer.truncated,
             answer: answer.answer,
         })
     }

@@ -5,9 +5,9 @@ use rag_index::{CheckReport, Verdict};
 
 use crate::cli::CheckArgs;
 use crate::context::Context;
-use crate::{Error, Result};
+use crate::{Outcome, Result};
 
-pub fn run(ctx: &Context, args: &CheckArgs) -> Result<()> {
+pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Outcome> {
     let dir = ctx.index_dir_for_reading()?;
     let report = rag_index::check(&dir)?;
     if args.json {
@@ -15,24 +15,39 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<()> {
     } else {
         print_human(&report);
     }
-    if report.damaged() {
+    // Not sound is the command's answer, not a failure to give one: exit 1
+    // (2 is kept for errors), with the remedy on stderr.
+    let verdict = if report.damaged() {
         let count = report
             .files
             .iter()
             .filter(|f| matches!(f.verdict, Verdict::Damaged(_)))
             .count();
-        return Err(Error::IndexDamaged {
-            path: dir,
-            what: format!("{count} file{}", if count == 1 { "" } else { "s" }),
-        });
+        Some(format!(
+            "the index at {} is damaged ({})\n  rebuild it from your documents with:  rag ingest --rebuild PATH...",
+            dir.display(),
+            super::count(count, "file", "files")
+        ))
+    } else if report.out_of_step() {
+        Some(format!(
+            "the keyword index at {} is out of step with the last commit (an ingest was interrupted)\n  bring it in step with:  rag ingest PATH...",
+            dir.display()
+        ))
+    } else {
+        None
+    };
+    match verdict {
+        Some(problem) => {
+            eprintln!("{problem}");
+            Ok(Outcome::Negative)
+        }
+        None => {
+            if !ctx.quiet && !args.json {
+                eprintln!("the index is sound");
+            }
+            Ok(Outcome::Success)
+        }
     }
-    if report.out_of_step() {
-        return Err(Error::IndexOutOfStep { path: dir });
-    }
-    if !ctx.quiet && !args.json {
-        eprintln!("the index is sound");
-    }
-    Ok(())
 }
 
 fn print_human(report: &CheckReport) {

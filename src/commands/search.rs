@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::SearchArgs;
 use crate::context::{display_path, Context};
 use crate::terminal::sanitize;
-use crate::{Error, Result};
+use crate::{Error, Outcome, Result};
 
 #[derive(Serialize)]
 struct Response<'a> {
@@ -34,7 +34,7 @@ struct ResultRow {
     similarity: Option<f32>,
 }
 
-pub fn run(ctx: &Context, args: &SearchArgs) -> Result<()> {
+pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
     let index = ctx.open_index()?;
     ctx.warn_if_out_of_step(&index);
     let options = SearchOptions {
@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<()> {
     };
     let embedder = embedder.as_ref().map(|e| e as &dyn Embedder);
     match &args.batch {
-        Some(file) => run_batch(&index, embedder, &options, file),
+        Some(file) => run_batch(&index, embedder, &options, file).map(|()| Outcome::Success),
         None => {
             let query = args.query.as_deref().unwrap_or_default();
             let started = Instant::now();
@@ -75,14 +75,21 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<()> {
             };
             match written.and_then(|_| out.flush()) {
                 // `rag search ... | head`: the reader has all it wanted.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return Ok(Outcome::Success)
+                }
                 Err(e) => return Err(Error::Usage(format!("writing results: {e}"))),
                 Ok(()) => {}
             }
             if !ctx.quiet {
                 eprintln!("{count} results in {took_ms:.1} ms");
             }
-            Ok(())
+            // Nothing found exits 1, as `grep` does.
+            Ok(if count == 0 {
+                Outcome::Negative
+            } else {
+                Outcome::Success
+            })
         }
     }
 }

@@ -228,7 +228,7 @@ pub fn onnxruntime_library(models: &Path) -> Result<PathBuf> {
         })
         .unwrap_or_default();
     // The highest version wins when several were fetched over time.
-    candidates.sort();
+    candidates.sort_by_cached_key(|p| library_version(p));
     candidates.pop().ok_or_else(|| Error::ModelMissing {
         what: "ONNX Runtime library",
         path: dir.join(library_name()),
@@ -240,6 +240,32 @@ fn is_onnxruntime_library(name: &str) -> bool {
     (name.starts_with("libonnxruntime.so")
         || name.starts_with("libonnxruntime.") && name.ends_with(".dylib"))
         || name == "onnxruntime.dll"
+}
+
+/// What orders library files by version: the dotted numbers in the name
+/// compared as numbers (a plain string sort puts 1.9 above 1.32), a release
+/// above a pre-release of the same numbers (`1.32.0` above `1.32.0-rc1`), and
+/// the name last so the order is total.
+fn library_version(path: &Path) -> (Vec<u64>, bool, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Some(start) = name.find(|c: char| c.is_ascii_digit()) else {
+        return (Vec::new(), true, name);
+    };
+    let rest = &name[start..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(rest.len());
+    let numbers = rest[..end]
+        .split('.')
+        .filter(|part| !part.is_empty())
+        // Digits only, so a failure is an overflow: larger than any real version.
+        .map(|part| part.parse().unwrap_or(u64::MAX))
+        .collect();
+    let suffix = rest[end..].trim_end_matches("dylib");
+    (numbers, suffix.is_empty(), name)
 }
 
 fn library_name() -> &'static str {
@@ -316,5 +342,60 @@ mod tests {
             "libonnxruntime_providers_shared.so"
         ));
         assert!(!is_onnxruntime_library("LICENSE"));
+    }
+
+    #[test]
+    fn the_newest_library_is_picked_by_number() {
+        let newest = |names: &[&str]| {
+            names
+                .iter()
+                .map(PathBuf::from)
+                .max_by_key(|p| library_version(p))
+                .map(|p| p.to_string_lossy().into_owned())
+        };
+        assert_eq!(
+            newest(&[
+                "libonnxruntime.so.1.9.0",
+                "libonnxruntime.so.1.32.0",
+                "libonnxruntime.so.1.32.0-rc1",
+                "libonnxruntime.so.1.4.10",
+                "libonnxruntime.so",
+            ])
+            .as_deref(),
+            Some("libonnxruntime.so.1.32.0")
+        );
+        assert_eq!(
+            newest(&["libonnxruntime.1.9.0.dylib", "libonnxruntime.1.10.0.dylib"]).as_deref(),
+            Some("libonnxruntime.1.10.0.dylib")
+        );
+        assert_eq!(
+            newest(&["libonnxruntime.so.1.32", "libonnxruntime.so.1.32.1"]).as_deref(),
+            Some("libonnxruntime.so.1.32.1")
+        );
+        // An unversioned name loses to any versioned one.
+        assert_eq!(
+            newest(&["libonnxruntime.so", "libonnxruntime.so.1.0.0"]).as_deref(),
+            Some("libonnxruntime.so.1.0.0")
+        );
+    }
+
+    #[test]
+    fn the_models_folder_gives_its_newest_library() {
+        if std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty()) {
+            eprintln!("skipped: ORT_DYLIB_PATH is set and wins over the folder");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ort = dir.path().join(ONNX_RUNTIME_DIR);
+        std::fs::create_dir_all(&ort).unwrap();
+        for name in [
+            "libonnxruntime.so.1.9.0",
+            "libonnxruntime.so.1.32.0",
+            "libonnxruntime_providers_shared.so",
+        ] {
+            std::fs::write(ort.join(name), b"").unwrap();
+        }
+        let picked = onnxruntime_library(dir.path()).unwrap();
+        assert_eq!(picked, ort.join("libonnxruntime.so.1.32.0"));
     }
 }

@@ -102,6 +102,24 @@ pub fn ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
+/// Runs `rag ask ... --json` and checks the exit status against the answer:
+/// 0 when it answered, 1 when it refused (as `grep` does when nothing matches).
+pub fn asked(cmd: &mut Command) -> serde_json::Value {
+    let out = run(cmd);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let answer = json(&stdout);
+    let expected = if answer["refused"] == true { 1 } else { 0 };
+    assert_eq!(
+        out.status.code(),
+        Some(expected),
+        "{:?}: refused is {}, stderr: {}",
+        cmd,
+        answer["refused"],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    answer
+}
+
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -151,10 +169,22 @@ impl Workspace {
         json(&ok(&mut cmd))
     }
 
+    /// `rag search --json`; checks the exit status: 1 when nothing was found.
     pub fn search(&self, query: &str, mode: &str) -> serde_json::Value {
-        json(&ok(self.rag().args([
-            "search", query, "--json", "-k", "5", "--mode", mode,
-        ])))
+        let out = run(self
+            .rag()
+            .args(["search", query, "--json", "-k", "5", "--mode", mode]));
+        let response = json(&String::from_utf8_lossy(&out.stdout));
+        let found = response["results"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty());
+        assert_eq!(
+            out.status.code(),
+            Some(if found { 0 } else { 1 }),
+            "search {query:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        response
     }
 
     pub fn result_paths(&self, query: &str, mode: &str) -> Vec<String> {

@@ -1,12 +1,16 @@
-//! The chat's state and what each key does to it. Nothing here draws or does
-//! I/O: work for the outside world (send a job, stop one, save a file) is
-//! queued as [`Action`]s that the event loop, or a test, carries out.
+//! The chat's state and what each key does to it (keys reach it through the
+//! table in [`crate::keys`], see [`dispatch`]). Nothing here draws or does
+//! I/O: work for the outside world (send a job, stop one, save a file, copy)
+//! is queued as [`Action`]s that the event loop, or a test, carries out.
+
+mod dispatch;
+mod updates;
 
 use std::path::PathBuf;
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
+use crossterm::event::{Event, KeyEventKind, MouseEventKind};
 
-use crate::backend::{BackendInfo, Cited, Job, Reply, Settings, SourceView, Stats, Update};
+use crate::backend::{BackendInfo, Cited, Job, Settings, SourceView, Stats};
 use crate::commands::{self, SlashCommand, MAX_TEMPERATURE};
 use crate::input::{History, Input};
 use crate::transcript;
@@ -57,6 +61,7 @@ impl Phase {
             Phase::Waiting
                 | Phase::Searching
                 | Phase::Reading { .. }
+                | Phase::Sampling { .. }
                 | Phase::Thinking
                 | Phase::Writing
         )
@@ -76,6 +81,8 @@ pub struct AnswerView {
     pub stats: Stats,
     pub phase: Phase,
     pub settings: Settings,
+    /// Cut at --max-tokens (the engine closed any code fence it left open).
+    pub truncated: bool,
 }
 
 impl AnswerView {
@@ -91,6 +98,7 @@ impl AnswerView {
             stats: Stats::default(),
             phase: Phase::Waiting,
             settings,
+            truncated: false,
         }
     }
 
@@ -122,6 +130,10 @@ pub enum Action {
         path: PathBuf,
         markdown: String,
         overwrite: bool,
+    },
+    /// Put `markdown` on the clipboard (an OSC 52 escape to the terminal).
+    Copy {
+        markdown: String,
     },
 }
 
@@ -257,60 +269,6 @@ impl App {
         }
     }
 
-    pub fn handle_key(&mut self, key: KeyEvent) {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let shift = key.modifiers.contains(KeyModifiers::SHIFT);
-        self.notice = None;
-        let armed = std::mem::take(&mut self.quit_armed);
-        match key.code {
-            KeyCode::Char('c') if ctrl => return self.interrupt(armed),
-            KeyCode::Char('d') if ctrl => return self.exit(),
-            KeyCode::Char('r') if ctrl => return self.regenerate(),
-            KeyCode::Char('t' | 'T') if ctrl => {
-                let step = if shift || key.code == KeyCode::Char('T') {
-                    -TEMPERATURE_STEP
-                } else {
-                    TEMPERATURE_STEP
-                };
-                return self.set_temperature(self.settings.temperature + step);
-            }
-            // Ctrl+Shift+T only reaches us from terminals with the kitty
-            // keyboard protocol; Alt+T works everywhere.
-            KeyCode::Char('t') if key.modifiers.contains(KeyModifiers::ALT) => {
-                return self.set_temperature(self.settings.temperature - TEMPERATURE_STEP);
-            }
-            KeyCode::F(1) => return self.toggle_help(),
-            _ => {}
-        }
-        if let Some(popup) = self.popup {
-            return self.popup_key(popup, key);
-        }
-        match key.code {
-            KeyCode::Tab => return self.cycle_focus(true),
-            KeyCode::BackTab => return self.cycle_focus(false),
-            KeyCode::PageUp => return self.scroll_by(-(self.page() as isize)),
-            KeyCode::PageDown => return self.scroll_by(self.page() as isize),
-            KeyCode::Esc => {
-                if self.focus == Focus::Input {
-                    self.exit();
-                } else {
-                    self.focus = Focus::Input;
-                }
-                return;
-            }
-            _ => {}
-        }
-        match self.focus {
-            Focus::Input => self.input_key(key),
-            Focus::Conversation => self.conversation_key(key),
-            Focus::Sources => self.sources_key(key),
-        }
-    }
-
-    fn page(&self) -> usize {
-        self.scroll.viewport.saturating_sub(2).max(1)
-    }
-
     fn scroll_by(&mut self, lines: isize) {
         match &mut self.popup {
             Some(Popup::Help { scroll } | Popup::Passage { scroll }) => {
@@ -355,17 +313,27 @@ impl App {
         };
     }
 
-    fn popup_key(&mut self, popup: Popup, key: KeyEvent) {
-        match key.code {
-            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => self.popup = None,
-            KeyCode::Char('?') if matches!(popup, Popup::Help { .. }) => self.popup = None,
-            KeyCode::Up | KeyCode::Char('k') => self.scroll_by(-1),
-            KeyCode::Down | KeyCode::Char('j') => self.scroll_by(1),
-            KeyCode::PageUp => self.scroll_by(-10),
-            KeyCode::PageDown | KeyCode::Char(' ') => self.scroll_by(10),
-            KeyCode::Home => self.popup = Some(with_scroll(popup, 0)),
-            _ => {}
+    /// Ctrl+Y: the selected answer and its sources, as markdown, to the clipboard.
+    fn copy(&mut self) {
+        let Some(answer) = self.selected_answer() else {
+            return self.notice("nothing to copy yet: ask a question first", true);
+        };
+        if answer.text.trim().is_empty() {
+            return self.notice("nothing to copy yet: the answer has no text", true);
         }
+        let markdown = transcript::answer_markdown(answer);
+        let text = match answer.sources.len() {
+            0 => "copied the answer".to_string(),
+            1 => "copied the answer and 1 source".to_string(),
+            n => format!("copied the answer and {n} sources"),
+        };
+        self.actions.push(Action::Copy { markdown });
+        self.notice(text, false);
+    }
+
+    /// How a copy went (the event loop reports back a failed write).
+    pub fn copy_failed(&mut self, message: String) {
+        self.notice(message, true);
     }
 
     fn cycle_focus(&mut self, forward: bool) {
@@ -382,76 +350,11 @@ impl App {
         }
     }
 
-    fn input_key(&mut self, key: KeyEvent) {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let newline = key
-            .modifiers
-            .intersects(KeyModifiers::SHIFT | KeyModifiers::ALT);
-        match key.code {
-            KeyCode::Enter if newline => self.input.newline(),
-            KeyCode::Char('j') if ctrl => self.input.newline(),
-            KeyCode::Enter => self.send(),
-            KeyCode::Char('?') if self.input.is_empty() => self.toggle_help(),
-            KeyCode::Char('a') if ctrl => self.input.home(),
-            KeyCode::Char('e') if ctrl => self.input.end(),
-            KeyCode::Char('u') if ctrl => self.edit(Input::clear),
-            KeyCode::Char('w') if ctrl => self.edit(Input::delete_word),
-            KeyCode::Char(c) if !ctrl => self.edit(|input| input.insert(c)),
-            KeyCode::Backspace => self.edit(Input::backspace),
-            KeyCode::Delete => self.edit(Input::delete),
-            KeyCode::Left => self.input.left(),
-            KeyCode::Right => self.input.right(),
-            KeyCode::Home => self.input.home(),
-            KeyCode::End => self.input.end(),
-            KeyCode::Up => {
-                if self.input.is_empty() || self.history.is_browsing() {
-                    if let Some(older) = self.history.older() {
-                        let older = older.to_string();
-                        self.input.set(&older);
-                    }
-                } else {
-                    self.input.up();
-                }
-            }
-            KeyCode::Down => {
-                if self.history.is_browsing() {
-                    match self.history.newer() {
-                        Some(newer) => {
-                            let newer = newer.to_string();
-                            self.input.set(&newer);
-                        }
-                        None => self.input.clear(),
-                    }
-                } else {
-                    self.input.down();
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// A change to the text: a recalled question being edited is no longer
     /// the history's, so Up/Down must not replace it.
     fn edit(&mut self, change: impl FnOnce(&mut Input)) {
         self.history.stop_browsing();
         change(&mut self.input);
-    }
-
-    fn conversation_key(&mut self, key: KeyEvent) {
-        let Some(current) = self.selected_exchange() else {
-            return;
-        };
-        match key.code {
-            KeyCode::Up | KeyCode::Char('k') => self.select_exchange(current.saturating_sub(1)),
-            KeyCode::Down | KeyCode::Char('j') => self.select_exchange(current + 1),
-            KeyCode::Home | KeyCode::Char('g') => self.select_exchange(0),
-            KeyCode::End | KeyCode::Char('G') => self.select_exchange(usize::MAX),
-            KeyCode::Left | KeyCode::Char('h') => self.show_version(current, -1),
-            KeyCode::Right | KeyCode::Char('l') => self.show_version(current, 1),
-            KeyCode::Enter => self.focus = Focus::Sources,
-            KeyCode::Char('?') => self.toggle_help(),
-            _ => {}
-        }
     }
 
     fn select_exchange(&mut self, i: usize) {
@@ -470,23 +373,6 @@ impl App {
         if shown != e.shown {
             e.shown = shown;
             self.source_cursor = 0;
-        }
-    }
-
-    fn sources_key(&mut self, key: KeyEvent) {
-        let count = self.selected_answer().map_or(0, |a| a.sources.len());
-        match key.code {
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.source_cursor = self.source_cursor.saturating_sub(1);
-            }
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.source_cursor = (self.source_cursor + 1).min(count.saturating_sub(1));
-            }
-            KeyCode::Enter | KeyCode::Char(' ') if count > 0 => {
-                self.popup = Some(Popup::Passage { scroll: 0 });
-            }
-            KeyCode::Char('?') => self.toggle_help(),
-            _ => {}
         }
     }
 
@@ -663,121 +549,6 @@ impl App {
             Err(message) => self.notice(message, true),
         }
     }
-
-    fn answer_mut(&mut self, job: u64) -> Option<&mut AnswerView> {
-        self.exchanges
-            .iter_mut()
-            .rev()
-            .flat_map(|e| e.answers.iter_mut().rev())
-            .find(|a| a.job == job)
-    }
-
-    /// A report from the worker about job `job` (0 for the backend itself).
-    pub fn handle_update(&mut self, job: u64, update: Update) {
-        match update {
-            Update::Ready(info) => {
-                self.backend = BackendState::Ready(info);
-                for exchange in &mut self.exchanges {
-                    for answer in &mut exchange.answers {
-                        if answer.phase == Phase::Waiting {
-                            answer.phase = Phase::Searching;
-                        }
-                    }
-                }
-                return;
-            }
-            Update::LoadFailed(reason) => {
-                if let Some(job) = self.in_flight.take() {
-                    self.fail(job, format!("the models did not load: {reason}"));
-                }
-                self.notice(format!("could not load the models: {reason}"), true);
-                self.backend = BackendState::Failed(reason);
-                return;
-            }
-            _ => {}
-        }
-        let finished = matches!(update, Update::Done(_) | Update::Failed(_));
-        if finished && self.in_flight == Some(job) {
-            self.in_flight = None;
-        }
-        let Some(answer) = self.answer_mut(job) else {
-            return; // cleared, or replaced by a regeneration
-        };
-        if !answer.phase.is_running() && !finished {
-            return;
-        }
-        match update {
-            Update::Retrieved {
-                sources,
-                refused,
-                retrieval_ms,
-            } => {
-                answer.sources = sources;
-                answer.gate_refused = refused;
-                answer.stats.retrieval_ms = retrieval_ms;
-                answer.phase = Phase::Reading { read: 0, total: 0 };
-            }
-            Update::Reading { read, total } => answer.phase = Phase::Reading { read, total },
-            Update::Sampling { sample, of } => answer.phase = Phase::Sampling { sample, of },
-            Update::Thinking(text) => {
-                answer.thinking.push_str(&text);
-                answer.phase = Phase::Thinking;
-            }
-            Update::Token(text) => {
-                answer.text.push_str(&text);
-                answer.phase = Phase::Writing;
-            }
-            Update::Done(reply) => {
-                let stopped = reply.stopped;
-                finish(answer, reply);
-                if stopped && self.quit_armed {
-                    self.notice("stopped (Ctrl+C again quits)", false);
-                }
-            }
-            Update::Failed(message) => {
-                self.fail(job, message);
-            }
-            Update::Ready(_) | Update::LoadFailed(_) => {}
-        }
-    }
-
-    fn fail(&mut self, job: u64, message: String) {
-        if let Some(answer) = self.answer_mut(job) {
-            answer.phase = Phase::Failed(message.clone());
-        }
-        self.notice(message, true);
-    }
-
-    /// The worker thread ended (it only does on a crash); true the first time.
-    pub fn worker_gone(&mut self) -> bool {
-        if let Some(job) = self.in_flight.take() {
-            self.fail(job, "the answering thread stopped unexpectedly".into());
-        }
-        if matches!(self.backend, BackendState::Failed(_)) {
-            return false;
-        }
-        self.backend = BackendState::Failed("the answering thread stopped unexpectedly".into());
-        true
-    }
-}
-
-fn finish(answer: &mut AnswerView, reply: Reply) {
-    if !(reply.stopped && reply.answer.is_empty()) {
-        answer.text = reply.answer;
-    }
-    answer.refused = reply.refused;
-    answer.gate_refused = reply.gate_refused;
-    answer.citations = reply.citations;
-    let retrieval_ms = answer.stats.retrieval_ms;
-    answer.stats = reply.stats;
-    if answer.stats.retrieval_ms == 0.0 {
-        answer.stats.retrieval_ms = retrieval_ms;
-    }
-    answer.phase = if reply.stopped {
-        Phase::Stopped
-    } else {
-        Phase::Done
-    };
 }
 
 fn with_scroll(popup: Popup, scroll: usize) -> Popup {

@@ -89,6 +89,8 @@ pub struct Reply {
     pub stats: Stats,
     /// Stopped by the user before the end.
     pub stopped: bool,
+    /// Cut at --max-tokens.
+    pub truncated: bool,
 }
 
 /// What the loaded engine is answering from, for the status bar.
@@ -101,7 +103,9 @@ pub struct BackendInfo {
 }
 
 /// Progress reports, in order for one job: Retrieved, Reading..., Thinking and
-/// Token pieces, then Done or Failed.
+/// Token pieces, then Done or Failed. With several samples, the first one
+/// streams as Sampling and Draft pieces, the others as Sampling only, then
+/// Chosen and the chosen text as Token pieces.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {
     /// The models are loaded (sent once, before any job's updates).
@@ -117,8 +121,16 @@ pub enum Update {
         read: usize,
         total: usize,
     },
-    /// Writing sample `sample` of `of`; the best is shown when all are done.
+    /// Writing sample `sample` of `of`; the best replaces the first when all are done.
     Sampling {
+        sample: usize,
+        of: usize,
+    },
+    /// A piece of the first sample, shown while the others are written.
+    Draft(String),
+    /// Sample `sample` of `of` is the best supported: its text follows as
+    /// Token pieces, replacing the draft.
+    Chosen {
         sample: usize,
         of: usize,
     },

@@ -5,8 +5,11 @@
 
 pub mod app;
 pub mod backend;
+pub mod clipboard;
 pub mod commands;
 pub mod input;
+pub mod keys;
+pub mod markdown;
 mod terminal;
 pub mod text;
 pub mod transcript;

@@ -1,7 +1,7 @@
 //! The real terminal: raw mode, the alternate screen and the event loop.
 //! Whatever happens (quit, error, panic), the terminal is given back as it was.
 
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
 use std::panic;
 use std::sync::Arc;
 use std::thread;
@@ -77,7 +77,9 @@ fn event_loop(
             }
         }
         dirty |= drain_updates(app, worker);
-        dirty |= apply_actions(app, worker);
+        // Between frames, through the backend's own writer: an escape sent
+        // while a frame is half written would tear it.
+        dirty |= apply_actions(app, worker, terminal.backend_mut());
     }
 }
 
@@ -97,7 +99,8 @@ pub fn drain_updates(app: &mut App, worker: &Worker) -> bool {
 }
 
 /// Carries out what the app asked for; true when that changed the app.
-pub fn apply_actions(app: &mut App, worker: &Worker) -> bool {
+/// `terminal` receives escapes meant for the terminal itself (the clipboard).
+pub fn apply_actions(app: &mut App, worker: &Worker, terminal: &mut dyn Write) -> bool {
     let actions = app.take_actions();
     let any = !actions.is_empty();
     for action in actions {
@@ -115,6 +118,15 @@ pub fn apply_actions(app: &mut App, worker: &Worker) -> bool {
             } => {
                 let result = transcript::save(&path, &markdown, overwrite);
                 app.saved(&path, result);
+            }
+            Action::Copy { markdown } => {
+                let sequence = crate::clipboard::osc52(&markdown);
+                let written = terminal
+                    .write_all(sequence.as_bytes())
+                    .and_then(|_| terminal.flush());
+                if let Err(e) = written {
+                    app.copy_failed(format!("could not copy: {e}"));
+                }
             }
         }
     }

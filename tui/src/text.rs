@@ -173,6 +173,26 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// Drawable text cut into rows of at most `width` columns, as it is: no
+/// word wrapping, spaces kept (code, where indentation means something).
+pub fn break_at(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > width && used > 0 {
+            rows.push(String::new());
+            used = 0;
+        }
+        if let Some(row) = rows.last_mut() {
+            row.push(c);
+        }
+        used += w;
+    }
+    rows
+}
+
 /// Where `quote` lies in `text` (both drawable), as the byte range from its
 /// first word to its last, searched from line `from_line` (0-based) on. Words
 /// are compared without the spaces and line breaks between them, since a
@@ -334,6 +354,13 @@ mod tests {
         assert_eq!(lines.concat(), "東京は日本の首都です");
         assert_eq!(wrap("one two\n\nthree", 20), vec!["one two", "", "three"]);
         assert_eq!(wrap("a\tb", 20), vec!["a    b"]);
+    }
+
+    #[test]
+    fn breaks_code_rows_without_reflowing_them() {
+        assert_eq!(break_at("    let x = 1;", 8), vec!["    let ", "x = 1;"]);
+        assert_eq!(break_at("", 8), vec![""]);
+        assert_eq!(break_at("東京東京", 5), vec!["東京", "東京"]);
     }
 
     #[test]

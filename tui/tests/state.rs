@@ -53,6 +53,7 @@ impl Backend for Scripted {
                     citations: Vec::new(),
                     stats: Stats::default(),
                     stopped: true,
+                    truncated: false,
                 });
             }
             let word = words.next().unwrap_or("");
@@ -80,6 +81,7 @@ impl Backend for Scripted {
                 ..Stats::default()
             },
             stopped: false,
+            truncated: false,
         })
     }
 }
@@ -100,7 +102,7 @@ fn worker(endless: bool) -> (Worker, std::sync::Arc<std::sync::Mutex<Vec<Job>>>)
 fn pump(app: &mut App, worker: &Worker, done: impl Fn(&App) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        apply_actions(app, worker);
+        apply_actions(app, worker, &mut std::io::sink());
         drain_updates(app, worker);
         // Draw as the loop would, at a moderate size.
         render(app, 100, 30);
@@ -362,6 +364,7 @@ fn popups_scroll_no_further_than_their_end() {
     render(&mut app, 100, 20);
     assert_eq!(app.popup, Some(Popup::Help { scroll: scroll - 1 }));
     // Narrow windows wrap the descriptions instead of cutting them.
+    press(&mut app, KeyCode::Home);
     let screen = render(&mut app, 60, 40);
     assert!(screen.contains("regenerate the last"), "{screen}");
     assert!(screen.contains("sample"), "{screen}");
@@ -372,10 +375,10 @@ fn two_quick_cancels_stop_both_jobs() {
     let (worker, _) = worker(true);
     let mut app = App::new(settings());
     type_and_send(&mut app, "first");
-    apply_actions(&mut app, &worker);
+    apply_actions(&mut app, &worker, &mut std::io::sink());
     // Regenerate at once: stops job 1, starts job 2; then stop job 2 too.
     ctrl(&mut app, 'r');
-    apply_actions(&mut app, &worker);
+    apply_actions(&mut app, &worker, &mut std::io::sink());
     ctrl(&mut app, 'c');
     pump(&mut app, &worker, |app| {
         app.in_flight().is_none()
@@ -504,20 +507,20 @@ fn slash_commands_change_settings_and_save() {
     let path = dir.path().join("chat.md");
     type_and_send(&mut app, &format!("/save {}", path.display()));
     let (worker, _) = worker(false);
-    apply_actions(&mut app, &worker);
+    apply_actions(&mut app, &worker, &mut std::io::sink());
     let saved = std::fs::read_to_string(&path).expect("saved transcript");
     assert!(saved.contains("## Where is Paris?"), "{saved}");
     assert!(saved.contains("Paris is the capital [1]."));
     assert!(saved.contains("- [1] `wiki/geography/france.md:3-9` France > Capital (cited)"));
     // A second save does not clobber the file without /save!.
     type_and_send(&mut app, &format!("/save {}", path.display()));
-    apply_actions(&mut app, &worker);
+    apply_actions(&mut app, &worker, &mut std::io::sink());
     assert!(app
         .notice
         .as_ref()
         .is_some_and(|n| n.text.contains("/save!")));
     type_and_send(&mut app, &format!("/save! {}", path.display()));
-    apply_actions(&mut app, &worker);
+    apply_actions(&mut app, &worker, &mut std::io::sink());
     assert!(app.notice.as_ref().is_some_and(|n| !n.error));
 
     type_and_send(&mut app, "/clear");
@@ -570,6 +573,7 @@ impl Backend for Fragile {
             citations: Vec::new(),
             stats: Stats::default(),
             stopped: false,
+            truncated: false,
         })
     }
 }

@@ -7,6 +7,7 @@ use ratatui::Frame;
 
 use super::{focused, theme};
 use crate::app::{AnswerView, App, BackendState, Exchange, Focus, Phase};
+use crate::markdown::{self, Block as Part};
 use crate::text::{citation_spans, drawable, wrap};
 
 /// Left margin of every line; the selected exchange shows a bar in it.
@@ -142,28 +143,22 @@ fn exchange_lines(lines: &mut Vec<Line<'static>>, exchange: &Exchange, width: us
         }
     }
     let text = answer.text.trim_start();
-    let style = if answer.refused {
-        theme::refusal()
-    } else {
-        ratatui::style::Style::new()
-    };
-    let mut body: Vec<Line<'static>> = wrap(text, width)
-        .into_iter()
-        .map(|row| {
-            let mut spans = vec![gutter()];
-            for (piece, is_citation) in citation_spans(&row) {
-                let piece_style = if is_citation && !answer.refused {
-                    theme::citation()
-                } else {
-                    style
-                };
-                spans.push(Span::styled(piece.to_string(), piece_style));
+    let mut body: Vec<Line<'static>> = Vec::new();
+    if !text.is_empty() {
+        for block in markdown::blocks(text) {
+            match block {
+                Part::Prose(prose) => prose_lines(&mut body, answer, &prose, width),
+                Part::Code {
+                    language,
+                    lines: code,
+                    closed,
+                } => {
+                    // A block still being written has no bottom edge yet.
+                    let ended = closed || !answer.phase.is_running();
+                    code_lines(&mut body, &language, &code, ended, width);
+                }
             }
-            Line::from(spans)
-        })
-        .collect();
-    if text.is_empty() {
-        body.clear();
+        }
     }
     if answer.phase == Phase::Writing {
         match body.last_mut() {
@@ -175,8 +170,71 @@ fn exchange_lines(lines: &mut Vec<Line<'static>>, exchange: &Exchange, width: us
         }
     }
     lines.extend(body);
+    if answer.truncated && answer.phase == Phase::Done {
+        lines.push(Line::from(vec![
+            gutter(),
+            Span::styled(
+                "… cut at --max-tokens (a larger --max-tokens lets it finish)",
+                theme::warning(),
+            ),
+        ]));
+    }
     if let Some(line) = cited_line(answer, width) {
         lines.push(line);
+    }
+}
+
+/// Prose, word-wrapped, with its citations highlighted.
+fn prose_lines(lines: &mut Vec<Line<'static>>, answer: &AnswerView, text: &str, width: usize) {
+    let style = if answer.refused {
+        theme::refusal()
+    } else {
+        ratatui::style::Style::new()
+    };
+    for row in wrap(text, width) {
+        let mut spans = vec![gutter()];
+        for (piece, is_citation) in citation_spans(&row) {
+            let piece_style = if is_citation && !answer.refused {
+                theme::citation()
+            } else {
+                style
+            };
+            spans.push(Span::styled(piece.to_string(), piece_style));
+        }
+        lines.push(Line::from(spans));
+    }
+}
+
+/// A fenced code block in a frame, its language on top; lines are kept as
+/// written (indentation included) and only broken where wider than the pane.
+fn code_lines(
+    lines: &mut Vec<Line<'static>>,
+    language: &str,
+    code: &[String],
+    ended: bool,
+    width: usize,
+) {
+    let language = match drawable(language).trim() {
+        "" => "code".to_string(),
+        named => crate::text::truncate(named, width.saturating_sub(4)),
+    };
+    lines.push(Line::from(vec![
+        gutter(),
+        Span::styled("╭─ ", theme::dim()),
+        Span::styled(language, theme::code_label()),
+    ]));
+    let room = width.saturating_sub(2).max(1);
+    for line in code {
+        for row in crate::text::break_at(&drawable(line), room) {
+            lines.push(Line::from(vec![
+                gutter(),
+                Span::styled("│ ", theme::dim()),
+                Span::styled(row, theme::code()),
+            ]));
+        }
+    }
+    if ended {
+        lines.push(Line::from(vec![gutter(), Span::styled("╰─", theme::dim())]));
     }
 }
 
@@ -190,7 +248,7 @@ fn phase_span(answer: &AnswerView) -> Span<'static> {
         ),
         Phase::Reading { .. } => format!("  · reading {} source(s)…", answer.sources.len()),
         Phase::Sampling { sample, of } => {
-            format!("  · sampling answer {sample} of {of} (the best supported is shown)…")
+            format!("  · sampling answer {sample} of {of} (the best supported one is kept)…")
         }
         Phase::Thinking => "  · thinking…".to_string(),
         Phase::Writing | Phase::Done => String::new(),

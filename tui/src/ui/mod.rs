@@ -86,6 +86,13 @@ mod theme {
     pub fn warning() -> Style {
         Style::new().fg(Color::Yellow)
     }
+    /// Code from a fenced block in an answer.
+    pub fn code() -> Style {
+        Style::new().fg(Color::Magenta)
+    }
+    pub fn code_label() -> Style {
+        Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)
+    }
     /// The sentence of a source that backs the answer.
     pub fn quote() -> Style {
         Style::new().fg(Color::Yellow)

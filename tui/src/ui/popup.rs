@@ -1,4 +1,4 @@
-//! Popups over the chat: the keys, and one source's full passage.
+//! Popups over the chat: the keys (from the one key table), and one source's full passage.
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -7,28 +7,12 @@ use ratatui::Frame;
 
 use super::theme;
 use crate::app::{App, Popup};
+use crate::keys::{Context, BINDINGS};
 use crate::text::{drawable, find_quote, wrap, wrap_marked};
 use unicode_width::UnicodeWidthStr;
 
-const KEYS: &[(&str, &str)] = &[
-    ("Enter", "send the question"),
-    ("Alt+Enter, Shift+Enter, Ctrl+J", "new line in the question"),
-    ("Up / Down", "earlier questions (on an empty line)"),
-    ("Ctrl+R", "regenerate the last answer with a new sample"),
-    (
-        "Ctrl+T / Ctrl+Shift+T, Alt+T",
-        "temperature up / down by 0.1",
-    ),
-    ("Ctrl+C", "stop the answer; clear the line; twice: quit"),
-    ("Esc, Ctrl+D", "quit"),
-    ("Tab / Shift+Tab", "focus: question, conversation, sources"),
-    ("PgUp / PgDn, wheel", "scroll the conversation"),
-    (
-        "conversation: ↑↓ ←→",
-        "pick a question / one of its answers",
-    ),
-    ("sources: ↑↓ Enter", "pick a passage / read it in full"),
-    ("Ctrl+W, Ctrl+U", "delete a word / the line"),
+/// The slash commands (the keys come from [`crate::keys::BINDINGS`]).
+const COMMANDS: &[(&str, &str)] = &[
     (
         "/temp 0.7",
         "set the temperature (0 = always the likeliest answer)",
@@ -37,10 +21,11 @@ const KEYS: &[(&str, &str)] = &[
     ("/seed 42", "seed for sampling"),
     (
         "/save notes.md",
-        "save the conversation with its sources (/save! replaces)",
+        "save the conversation with its sources, every regenerated answer too (/save! replaces)",
     ),
     ("/clear", "start a new conversation"),
-    ("/help, ?, F1", "this help"),
+    ("/help", "this help"),
+    ("/quit", "quit"),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
@@ -92,15 +77,40 @@ fn scrolled_box(
     top
 }
 
+/// The key table grouped by where the keys work, then the slash commands.
 fn help(frame: &mut Frame, area: Rect, mouse: bool, scroll: usize) -> usize {
-    let key_width = KEYS.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
-    let rect = centered(area, 92, area.height);
+    let rows: Vec<(Option<Context>, String, &str)> = BINDINGS
+        .iter()
+        .map(|b| (Some(b.context), b.label(), b.description))
+        .chain(
+            COMMANDS
+                .iter()
+                .map(|(k, what)| (None, k.to_string(), *what)),
+        )
+        .collect();
+    let key_width = rows.iter().map(|(_, k, _)| k.width()).max().unwrap_or(0);
+    let rect = centered(area, 96, area.height);
     // Descriptions wrap under their column when the window is narrow.
-    let text_width = (rect.width as usize).saturating_sub(key_width + 5).max(10);
+    let text_width = (rect.width as usize).saturating_sub(key_width + 6).max(10);
     let mut lines: Vec<Line<'static>> = Vec::new();
-    for (key, what) in KEYS {
+    let mut group = None;
+    for (context, key, what) in &rows {
+        if lines.is_empty() || *context != group {
+            group = *context;
+            if !lines.is_empty() {
+                lines.push(Line::raw(""));
+            }
+            let title = match context {
+                Some(Context::Anywhere) => "Anywhere".to_string(),
+                Some(Context::Window) => "In a window (this one, a passage)".to_string(),
+                Some(Context::Panes) => "In any pane".to_string(),
+                Some(context) => format!("In the {}", context.name()),
+                None => "Commands (typed as a question)".to_string(),
+            };
+            lines.push(Line::styled(format!(" {title}"), theme::user()));
+        }
         for (i, row) in wrap(what, text_width).into_iter().enumerate() {
-            let key = if i == 0 { *key } else { "" };
+            let key = if i == 0 { key.as_str() } else { "" };
             lines.push(Line::from(vec![
                 Span::styled(format!(" {key:<key_width$}  "), theme::citation()),
                 Span::raw(row),
@@ -108,6 +118,7 @@ fn help(frame: &mut Frame, area: Rect, mouse: bool, scroll: usize) -> usize {
         }
     }
     if mouse {
+        lines.push(Line::raw(""));
         for row in wrap(
             "The mouse scrolls here; hold Shift to select text (or start with --no-mouse).",
             (rect.width as usize).saturating_sub(4),
@@ -119,7 +130,10 @@ fn help(frame: &mut Frame, area: Rect, mouse: bool, scroll: usize) -> usize {
     let rect = centered(area, rect.width, height);
     let block = Block::bordered()
         .title(" Keys ")
-        .title_bottom(Line::styled(" Esc closes ", theme::dim()))
+        .title_bottom(Line::styled(
+            " Esc closes · ↑↓ PgUp PgDn scroll ",
+            theme::dim(),
+        ))
         .border_style(theme::border(true));
     scrolled_box(frame, rect, block, lines, scroll)
 }

@@ -53,6 +53,20 @@ pub fn ask(app: &mut App, question: &str) -> Job {
     submitted(app)
 }
 
+/// Asks `question` and answers the job's retrieval with [`paris_sources`].
+pub fn ask_with_paris_sources(app: &mut App, question: &str) -> Job {
+    let job = ask(app, question);
+    app.handle_update(
+        job.id,
+        Update::Retrieved {
+            sources: paris_sources(),
+            refused: false,
+            retrieval_ms: 5.0,
+        },
+    );
+    job
+}
+
 /// The one job among the queued actions.
 pub fn submitted(app: &mut App) -> Job {
     let jobs: Vec<Job> = app
@@ -149,6 +163,7 @@ pub fn answer_quoting(
                 generated_tokens: 12,
             },
             stopped: false,
+            truncated: false,
         }),
     );
 }
