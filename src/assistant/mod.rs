@@ -207,23 +207,16 @@ impl Assistant {
 
     /// Finds the passages for a question and measures how strong they are.
     pub fn retrieve(&self, query: &str, options: &AskOptions) -> Result<Retrieval> {
-        let started = Instant::now();
-        let vector = self.embedder.embed_query(query).map_err(|reason| {
-            Error::Index(rag_index::Error::Embedding(format!(
-                "embedding the question: {reason}"
-            )))
-        })?;
-        retrieval::search(&self.index, query, &vector, options, started)
+        retrieval::retrieve(&self.index, &self.embedder, Request::new(query), options)
     }
 
     /// Retrieval for many questions, their embeddings computed in batches.
     pub fn retrieve_many(&self, queries: &[&str], options: &AskOptions) -> Result<Vec<Retrieval>> {
         let started = Instant::now();
-        let vectors = self.embedder.embed(queries).map_err(|reason| {
-            Error::Index(rag_index::Error::Embedding(format!(
-                "embedding the questions: {reason}"
-            )))
-        })?;
+        let vectors = self
+            .embedder
+            .embed(queries)
+            .map_err(|reason| retrieval::embedding_error("the questions", reason))?;
         let embed_share = started.elapsed().as_secs_f64() / queries.len().max(1) as f64;
         queries
             .iter()

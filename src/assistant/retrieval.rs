@@ -89,7 +89,7 @@ pub(super) fn search(
     })
 }
 
-fn embedding_error(what: &str, reason: String) -> Error {
+pub(super) fn embedding_error(what: &str, reason: String) -> Error {
     Error::Index(rag_index::Error::Embedding(format!(
         "embedding {what}: {reason}"
     )))

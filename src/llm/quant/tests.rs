@@ -245,18 +245,7 @@ fn stacked_matrices_give_their_rows_in_order() {
     assert_eq!(all.parts.len(), 3, "runs of one format are merged");
     for n in [1usize, 3] {
         let x: Vec<f32> = (0..n).flat_map(|i| input(256, 20 + i as u64)).collect();
-        let mut both = vec![0.0; n * all.rows()];
-        all.matmul(&x, n, &mut both);
-        let mut at = 0;
-        for part in &parts {
-            let mut alone = vec![0.0; n * part.rows()];
-            part.matmul(&x, n, &mut alone);
-            for (i, alone) in alone.chunks_exact(part.rows()).enumerate() {
-                let row = &both[i * all.rows() + at..i * all.rows() + at + part.rows()];
-                assert_eq!(row, alone, "n={n} input {i} rows from {at}");
-            }
-            at += part.rows();
-        }
+        assert_stacked_rows_match_parts(&all, &parts, &x, n);
     }
     let mut row = vec![0.0; 256];
     let mut want = vec![0.0; 256];
@@ -287,15 +276,21 @@ fn stacked_k_quants_give_their_rows_in_order_for_a_prompt() {
     let all = QuantMatrix::stacked(&refs).expect("same width");
     let n = 20;
     let x: Vec<f32> = (0..n).flat_map(|i| input(512, 40 + i as u64)).collect();
+    assert_stacked_rows_match_parts(&all, &parts, &x, n);
+}
+
+/// `all` (the `parts` stacked) gives, for each of the `n` inputs in `x`,
+/// exactly the rows each part gives alone, in order.
+fn assert_stacked_rows_match_parts(all: &QuantMatrix, parts: &[QuantMatrix], x: &[f32], n: usize) {
     let mut both = vec![0.0; n * all.rows()];
-    all.matmul(&x, n, &mut both);
+    all.matmul(x, n, &mut both);
     let mut at = 0;
-    for part in &parts {
+    for part in parts {
         let mut alone = vec![0.0; n * part.rows()];
-        part.matmul(&x, n, &mut alone);
+        part.matmul(x, n, &mut alone);
         for (i, alone) in alone.chunks_exact(part.rows()).enumerate() {
             let row = &both[i * all.rows() + at..i * all.rows() + at + part.rows()];
-            assert_eq!(row, alone, "input {i} rows from {at}");
+            assert_eq!(row, alone, "n={n} input {i} rows from {at}");
         }
         at += part.rows();
     }
