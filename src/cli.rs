@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::defaults;
+use rag::config::defaults;
+use rag_index::SearchOptions;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -183,7 +184,7 @@ pub struct IngestArgs {
     pub verbose: bool,
 
     /// Commit at least this often during a long ingest (seconds)
-    #[arg(long, default_value_t = 60, value_name = "SECS", hide = true, value_parser = bounded::checkpoint_secs)]
+    #[arg(long, default_value_t = rag_index::IngestOptions::default().checkpoint_every.as_secs(), value_name = "SECS", hide = true, value_parser = bounded::checkpoint_secs)]
     pub checkpoint_secs: u64,
 }
 
@@ -205,7 +206,7 @@ pub struct SearchArgs {
     pub query: Option<String>,
 
     /// Number of results
-    #[arg(short, default_value_t = 10, value_name = "N", value_parser = bounded::search_k)]
+    #[arg(short, default_value_t = SearchOptions::default().k, value_name = "N", value_parser = bounded::search_k)]
     pub k: usize,
 
     /// hybrid (BM25 + vectors, fused), bm25 (keywords) or vector (meaning)
@@ -239,7 +240,7 @@ pub struct FusionArgs {
     /// RRF rank constant for hybrid fusion
     #[arg(
         long,
-        default_value_t = 60.0,
+        default_value_t = SearchOptions::default().rrf_k,
         value_name = "K",
         value_parser = bounded::rrf_k,
         help_heading = "Fusion"
@@ -247,11 +248,11 @@ pub struct FusionArgs {
     pub rrf_k: f32,
 
     /// Weight of the keyword ranking in hybrid fusion
-    #[arg(long, default_value_t = 1.0, value_name = "W", help_heading = "Fusion", value_parser = bounded::fusion_weight)]
+    #[arg(long, default_value_t = SearchOptions::default().bm25_weight, value_name = "W", help_heading = "Fusion", value_parser = bounded::fusion_weight)]
     pub bm25_weight: f32,
 
     /// Weight of the vector ranking in hybrid fusion
-    #[arg(long, default_value_t = 1.0, value_name = "W", help_heading = "Fusion", value_parser = bounded::fusion_weight)]
+    #[arg(long, default_value_t = SearchOptions::default().vector_weight, value_name = "W", help_heading = "Fusion", value_parser = bounded::fusion_weight)]
     pub vector_weight: f32,
 
     /// Candidates taken from each side before fusing [default: 3 x k]
@@ -259,7 +260,7 @@ pub struct FusionArgs {
     pub candidates: Option<usize>,
 
     /// HNSW search breadth (higher: better recall, slower)
-    #[arg(long, default_value_t = 96, value_name = "N", help_heading = "Fusion", value_parser = bounded::ef)]
+    #[arg(long, default_value_t = SearchOptions::default().ef, value_name = "N", help_heading = "Fusion", value_parser = bounded::ef)]
     pub ef: usize,
 }
 
@@ -310,7 +311,7 @@ pub struct GenerateArgs {
     pub sampling: SamplingArgs,
 
     /// Stop after this many new tokens
-    #[arg(long, default_value_t = 256, value_name = "N", value_parser = bounded::max_tokens)]
+    #[arg(long, default_value_t = rag::llm::GenerateOptions::default().max_tokens, value_name = "N", value_parser = bounded::max_tokens)]
     pub max_tokens: usize,
 
     /// Keep generating past the end-of-text token (for benchmarks)
@@ -451,11 +452,11 @@ pub struct BatchArgs {
 
     /// Output format [default: from the extension of -o (.csv, .md), else jsonl]
     #[arg(long, value_name = "FORMAT")]
-    pub format: Option<crate::batch::OutputFormat>,
+    pub format: Option<rag::batch::OutputFormat>,
 
     /// Input format [default: from the extension (.jsonl, .csv), else text]
     #[arg(long, value_name = "FORMAT")]
-    pub input_format: Option<crate::batch::InputFormat>,
+    pub input_format: Option<rag::batch::InputFormat>,
 
     #[command(flatten)]
     pub answer: AnswerArgs,
@@ -495,7 +496,7 @@ pub struct EvalQaArgs {
 /// Value parsers that hold every numeric flag to `config::limits`: an absurd
 /// value is refused by name instead of overflowing or ranking garbage.
 mod bounded {
-    use crate::config::limits;
+    use rag::config::limits;
 
     fn count<T>(text: &str, range: &std::ops::RangeInclusive<T>) -> Result<T, String>
     where

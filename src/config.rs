@@ -25,25 +25,14 @@ use crate::{Error, Result};
 
 /// The defaults of every setting the config file can change.
 pub mod defaults {
-    /// Passages retrieved for an answer.
-    pub const K: usize = 3;
-    /// Token budget of the sources in the prompt.
-    pub const CONTEXT_TOKENS: usize = 1000;
-    /// Longest answer, in tokens.
-    pub const MAX_TOKENS: usize = 96;
-    /// Answers sampled per question (the best supported is kept).
-    pub const SAMPLES: usize = 1;
-    /// Answers from documents are greedy: the most likely continuation of an
-    /// open-book prompt is the most faithful one.
-    pub const ANSWER_TEMPERATURE: f32 = 0.0;
+    /// The gate's threshold (`min_evidence` in the config file).
+    pub use crate::assistant::defaults::MIN_STRENGTH as MIN_EVIDENCE;
+    /// Answers from documents are greedy.
+    pub use crate::assistant::defaults::TEMPERATURE as ANSWER_TEMPERATURE;
+    pub use crate::assistant::defaults::{CONTEXT_TOKENS, K, MAX_TOKENS, SAMPLES};
     /// `rag generate` and chat's regenerate sample with some freedom.
-    pub const FREE_TEMPERATURE: f32 = 0.7;
-    pub const TOP_K: usize = 40;
-    pub const TOP_P: f32 = 0.95;
-    pub const MIN_P: f32 = 0.05;
-    pub const REPEAT_PENALTY: f32 = 1.1;
-    pub const REPEAT_LAST_N: usize = 64;
-    pub const MIN_EVIDENCE: f32 = crate::assistant::DEFAULT_MIN_STRENGTH;
+    pub use crate::llm::sampler::defaults::TEMPERATURE as FREE_TEMPERATURE;
+    pub use crate::llm::sampler::defaults::{MIN_P, REPEAT_LAST_N, REPEAT_PENALTY, TOP_K, TOP_P};
 }
 
 /// The accepted range of every numeric setting, shared by the flags and the

@@ -1,21 +1,17 @@
-//! What every command needs: where the index is, and the embedding model.
+//! What every command needs: the engine's settings, and how this run
+//! presents things (quiet, colour, paths relative to the current folder).
 
 use std::path::{Path, PathBuf};
 
-use rag_index::{find_index_dir, Index, INDEX_DIR_NAME};
+use rag::embedding::OnnxEmbedder;
+use rag::engine::Settings;
+use rag_index::Index;
 
 use crate::cli::Cli;
-use crate::config::{Config, ConfigSource, Origin};
-use crate::embedding::OnnxEmbedder;
-use crate::models::{embedding_files, models_dir, EMBEDDING_DIMENSION, EMBEDDING_MODEL_ID};
-use crate::{Error, Result};
+use rag::{Error, Result};
 
 pub struct Context {
-    pub index_flag: Option<PathBuf>,
-    pub models_dir: PathBuf,
-    /// Where the model folder setting came from (for `rag config`).
-    pub models_origin: Origin,
-    pub config: Config,
+    pub settings: Settings,
     pub quiet: bool,
     pub color: crate::cli::ColorWhen,
 }
@@ -23,19 +19,12 @@ pub struct Context {
 impl Context {
     /// Reads the config file (a broken one is an error, naming it).
     pub fn new(cli: &Cli) -> Result<Self> {
-        let config = Config::load(&ConfigSource::locate(cli.config.as_deref()))?;
-        let env_models = std::env::var_os("RAG_MODELS").filter(|d| !d.is_empty());
-        let (models_dir, models_origin) = match (&cli.models, env_models, &config.file.models) {
-            (Some(dir), _, _) => (dir.clone(), Origin::Flag),
-            (None, Some(dir), _) => (PathBuf::from(dir), Origin::Environment),
-            (None, None, Some(dir)) => (dir.clone(), Origin::ConfigFile),
-            (None, None, None) => (models_dir(None), Origin::Default),
-        };
         Ok(Context {
-            index_flag: cli.index.clone(),
-            models_dir,
-            models_origin,
-            config,
+            settings: Settings::resolve(
+                cli.config.as_deref(),
+                cli.models.as_deref(),
+                cli.index.clone(),
+            )?,
             quiet: cli.quiet,
             color: cli.color,
         })
@@ -55,39 +44,23 @@ impl Context {
 
     /// The index to write: --index, else the nearest `.rag/` upward, else `./.rag`.
     pub fn index_dir_for_writing(&self) -> Result<PathBuf> {
-        if let Some(dir) = &self.index_flag {
-            return Ok(dir.clone());
-        }
-        let cwd = current_dir()?;
-        Ok(find_index_dir(&cwd).unwrap_or_else(|| cwd.join(INDEX_DIR_NAME)))
+        Ok(self.settings.index_dir_for_writing(&current_dir()?))
     }
 
     /// The index to read: --index, else the nearest `.rag/` upward.
     pub fn index_dir_for_reading(&self) -> Result<PathBuf> {
-        if let Some(dir) = &self.index_flag {
-            return Ok(dir.clone());
-        }
-        let cwd = current_dir()?;
-        find_index_dir(&cwd)
-            .ok_or_else(|| Error::Index(rag_index::Error::NotFound(cwd.join(INDEX_DIR_NAME))))
+        self.settings.index_dir_for_reading(&current_dir()?)
     }
 
     pub fn embedder(&self, workers: usize) -> Result<OnnxEmbedder> {
-        let files = embedding_files(&self.models_dir)?;
-        OnnxEmbedder::new(files, &self.models_dir, workers)
+        self.settings.embedder(workers)
     }
 
     /// Opens the index, refusing one built with a different embedding model.
     pub fn open_index(&self) -> Result<Index> {
-        let dir = self.index_dir_for_reading()?;
-        Ok(Index::open(
-            &dir,
-            Some((EMBEDDING_MODEL_ID, EMBEDDING_DIMENSION)),
-        )?)
+        self.settings.open_index(&current_dir()?)
     }
-}
 
-impl Context {
     /// Says so (unless quiet) when an interrupted ingest left the keyword
     /// index behind the last commit; results stay correct meanwhile.
     pub fn warn_if_out_of_step(&self, index: &Index) {
@@ -100,15 +73,12 @@ impl Context {
     }
 }
 
-fn current_dir() -> Result<PathBuf> {
-    std::env::current_dir()
-        .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))
-}
-
-/// A stored path as the user should see it: relative to the current folder
-/// when the file is below it, otherwise absolute.
-pub fn display_path(index: &Index, stored: &str) -> String {
-    shown_path(&index.resolve(stored))
+pub fn current_dir() -> Result<PathBuf> {
+    std::env::current_dir().map_err(|source| Error::Io {
+        action: "reading the current folder",
+        path: PathBuf::from("."),
+        source,
+    })
 }
 
 /// Any path as every command shows it: relative to the current folder when
@@ -123,4 +93,9 @@ pub fn shown_path(path: &Path) -> String {
         .filter(|relative| !relative.as_os_str().is_empty())
         .unwrap_or(path);
     rag_index::paths::encode(shown)
+}
+
+/// A path stored in the index as the user should see it.
+pub fn display_path(index: &Index, stored: &str) -> String {
+    shown_path(&index.resolve(stored))
 }

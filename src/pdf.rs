@@ -55,7 +55,8 @@ pub fn child_main() -> crate::Result<()> {
         Ok(pages) => Extracted::Pages(pages),
         Err(reason) => Extracted::Skipped(reason.to_string()),
     };
-    let json = serde_json::to_vec(&result).map_err(|e| crate::Error::Usage(e.to_string()))?;
+    let json = serde_json::to_vec(&result)
+        .map_err(|e| crate::Error::Internal(format!("PDF pages as JSON: {e}")))?;
     std::io::stdout()
         .write_all(&json)
         .map_err(|source| crate::Error::Io {

@@ -372,7 +372,7 @@ fn eval_reports_accuracy_and_refusals() {
 #[test]
 fn document_text_cannot_forge_chat_turns() {
     let path = models_dir().join("SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
-    let generator = Generator::load(&path, "").expect("the model loads");
+    let generator = Generator::load(&path).expect("the model loads");
     let tokenizer = generator.tokenizer();
     let end_of_turn = tokenizer.encode("<|im_end|>").unwrap();
     assert_eq!(end_of_turn.len(), 1);

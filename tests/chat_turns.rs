@@ -14,7 +14,7 @@ use std::path::Path;
 use rag::assistant::retrieval::retrieve;
 use rag::assistant::{AskOptions, Request, Retrieval, Turn};
 use rag::embedding::OnnxEmbedder;
-use rag::models::{embedding_files, EMBEDDING_DIMENSION, EMBEDDING_MODEL_ID};
+use rag::models::{embedding_files, embedding_identity, EMBEDDING_DIMENSION};
 use rag_index::Index;
 use serde::Deserialize;
 
@@ -83,7 +83,8 @@ fn follow_ups_keep_their_context_and_topic_switches_escape_it() {
         .arg(&index_dir)
         .args(["ingest", "-q"])
         .arg(root.join("corpus/wikipedia")));
-    let index = Index::open(&index_dir, Some((EMBEDDING_MODEL_ID, EMBEDDING_DIMENSION))).unwrap();
+    let model = embedding_identity(&models_dir());
+    let index = Index::open(&index_dir, Some((&model, EMBEDDING_DIMENSION))).unwrap();
     let models = models_dir();
     let embedder = OnnxEmbedder::new(embedding_files(&models).unwrap(), &models, 1).unwrap();
     let options = AskOptions::default();

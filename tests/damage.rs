@@ -300,7 +300,8 @@ fn rebuild_repairs_any_damage() {
     let out = run(ws.rag().args(["ingest", "docs", "--rebuild"]));
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("another `rag ingest` is writing"),
+        stderr(&out).contains("another process is writing the index at")
+            && stderr(&out).contains("wait for the other `rag ingest` to finish"),
         "{}",
         stderr(&out)
     );

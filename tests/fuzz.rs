@@ -181,7 +181,7 @@ fn gguf_target(bytes: &[u8]) -> bool {
     use rag::llm::{model::Config, Message, PromptFormat, Tokenizer};
     let path = scratch().join("model.gguf");
     std::fs::write(&path, bytes).unwrap();
-    let Ok(gguf) = Gguf::open(&path, "") else {
+    let Ok(gguf) = Gguf::open(&path) else {
         return false;
     };
     let _ = Config::from_gguf(&gguf);
@@ -310,7 +310,7 @@ fn seeds_are_valid_inputs() {
         use rag::llm::gguf::Gguf;
         let file = dir.path().join("seed.gguf");
         std::fs::write(&file, gguf).unwrap();
-        let gguf = Gguf::open(&file, "").unwrap();
+        let gguf = Gguf::open(&file).unwrap();
         rag::llm::model::Config::from_gguf(&gguf).unwrap();
         let tokenizer = rag::llm::Tokenizer::from_gguf(&gguf).unwrap();
         assert!(!tokenizer.encode("hello").unwrap().is_empty());
@@ -338,6 +338,6 @@ fn gguf_with_zero_alignment_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zero.gguf");
     std::fs::write(&path, bytes).unwrap();
-    let err = rag::llm::gguf::Gguf::open(&path, "").err().unwrap();
+    let err = rag::llm::gguf::Gguf::open(&path).err().unwrap();
     assert!(err.to_string().contains("header"), "{err}");
 }

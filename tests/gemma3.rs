@@ -29,7 +29,7 @@ fn reference() -> Value {
 
 #[test]
 fn tokenizer_matches_llama_cpp() {
-    let gguf = Gguf::open(&model_path(), "").expect("the model opens");
+    let gguf = Gguf::open(&model_path()).expect("the model opens");
     let tokenizer = Tokenizer::from_gguf(&gguf).expect("the tokenizer builds");
     let reference = reference();
     common::assert_tokenizes_like_reference(&tokenizer, &reference, "gemma-3-270m");
@@ -47,7 +47,7 @@ fn tokenizer_matches_llama_cpp() {
 /// prompt (over 900 tokens) runs the local layers past their 512-token window.
 #[test]
 fn forward_pass_matches_llama_cpp() {
-    let mut gguf = Gguf::open(&model_path(), "").expect("the model opens");
+    let mut gguf = Gguf::open(&model_path()).expect("the model opens");
     let model = Model::load(&mut gguf).expect("the model loads");
     assert_eq!(model.config().architecture, "gemma3");
     let reference = reference();

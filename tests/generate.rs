@@ -24,7 +24,7 @@ fn model_path() -> PathBuf {
 /// One loaded model for all tests in this file.
 fn generator() -> &'static Generator {
     static GENERATOR: OnceLock<Generator> = OnceLock::new();
-    GENERATOR.get_or_init(|| Generator::load(&model_path(), "").expect("the model loads"))
+    GENERATOR.get_or_init(|| Generator::load(&model_path()).expect("the model loads"))
 }
 
 fn reference() -> Value {

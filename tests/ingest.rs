@@ -6,6 +6,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 
 use common::*;
+use sha2::Digest;
 
 #[test]
 fn ingest_then_search_finds_the_right_file_in_every_mode() {
@@ -38,7 +39,13 @@ fn ingest_then_search_finds_the_right_file_in_every_mode() {
 
     let status = json(&ok(ws.rag().args(["status", "--json"])));
     assert_eq!(status["files"], 6);
-    assert_eq!(status["model_id"], "sentence-transformers/all-MiniLM-L6-v2");
+    assert!(
+        status["model_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sentence-transformers/all-MiniLM-L6-v2@sha256:"),
+        "{status}"
+    );
     assert_eq!(status["dimension"], 384);
     assert!(status["size_bytes"].as_u64().unwrap() > 0);
     let human = ok(ws.rag().arg("status"));
@@ -217,7 +224,8 @@ fn a_second_writer_gets_a_clear_error() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("another `rag ingest` is writing"),
+        stderr.contains("another process is writing the index at")
+            && stderr.contains("wait for the other `rag ingest` to finish"),
         "{stderr}"
     );
     // Readers are not blocked by a writer.
@@ -580,4 +588,41 @@ fn status_says_what_the_index_covers_and_forget_drops_a_folder() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("nothing under more"));
     // The next ingest of the rest does not bring it back.
     assert_eq!(ws.ingest_json(&[])["files_total"], 6);
+}
+
+/// The index carries the embedding weight file's hash: vectors from another
+/// file of the same model (int8 or fp32) are refused with the remedy, and an
+/// index stamped by name alone (before hashes) still opens.
+#[test]
+fn the_index_names_the_embedding_file_it_was_built_with() {
+    let ws = Workspace::with_wiki();
+    ws.ingest_json(&[]);
+    let status = json(&ok(ws.rag().args(["status", "--json"])));
+    let id = status["model_id"].as_str().unwrap().to_string();
+    let (name, hash) = id.split_once("@sha256:").expect("a file hash");
+    assert_eq!(name, "sentence-transformers/all-MiniLM-L6-v2");
+    assert_eq!(hash.len(), 16, "{id}");
+    let onnx = models_dir().join("all-MiniLM-L6-v2").join("model.onnx");
+    let digest = sha2::Sha256::digest(std::fs::read(&onnx).unwrap());
+    let full: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hash, &full[..16], "the hash of {}", onnx.display());
+
+    let manifest = ws.index().join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains(&id), "{text}");
+    std::fs::write(&manifest, text.replace(hash, "0123456789abcdef")).unwrap();
+    let out = run(ws.rag().args(["search", "badger"]));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("was built with the embedding model")
+            && stderr.contains("rag ingest --rebuild"),
+        "{stderr}"
+    );
+
+    std::fs::write(&manifest, text.replace(&format!("@sha256:{hash}"), "")).unwrap();
+    assert_eq!(
+        ws.result_paths("badger", "hybrid")[0],
+        "docs/european-badger.md"
+    );
 }

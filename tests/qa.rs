@@ -14,10 +14,10 @@ use common::{json, ok, rag};
 /// Measured at the commit that set them (`rag eval qa tests/fixtures/qa-dev.jsonl`
 /// over an index of corpus/wikipedia, default model, greedy). Raise them when
 /// answers get better; never lower them to make a change pass.
-const RIGHT_ANSWERS: usize = 29;
-const SOURCES_CITED: usize = 29;
+const RIGHT_ANSWERS: usize = 30;
+const SOURCES_CITED: usize = 30;
 /// The right source cited by the model itself, not inferred from word overlap.
-const CITED_BY_THE_MODEL: usize = 23;
+const CITED_BY_THE_MODEL: usize = 30;
 const REFUSED: usize = 8;
 
 #[test]

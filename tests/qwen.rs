@@ -52,7 +52,7 @@ fn messages(case: &Value) -> Vec<Message> {
 /// Our tokenizer against llama.cpp's on each string, special-token text read
 /// as text and as the special token.
 fn tokenizer_matches(name: &str) {
-    let gguf = Gguf::open(&model_path(name), "").expect("the model opens");
+    let gguf = Gguf::open(&model_path(name)).expect("the model opens");
     let tokenizer = Tokenizer::from_gguf(&gguf).expect("the tokenizer builds");
     let reference = reference(name);
     let compared = common::assert_tokenizes_like_reference(&tokenizer, &reference, name);
@@ -81,7 +81,7 @@ fn large_tokenizer_matches_llama_cpp() {
 /// prompt tokenizes to llama.cpp's ids: whole, and in the parts `rag ask` uses
 /// (template text with special tokens, the user's text literal).
 fn chat_prompts_match(name: &str) {
-    let gguf = Gguf::open(&model_path(name), "").expect("the model opens");
+    let gguf = Gguf::open(&model_path(name)).expect("the model opens");
     let tokenizer = Tokenizer::from_gguf(&gguf).expect("the tokenizer builds");
     let format = PromptFormat::from_gguf(&gguf, &tokenizer).expect("the template parses");
     assert!(format.is_chat(), "{name} ships a chat template");
@@ -125,7 +125,7 @@ fn large_chat_prompts_match_llama_cpp() {
 /// best token must be llama.cpp's wherever its choice was clear. Every
 /// disagreement is listed (ours and llama.cpp's best two) before the test fails.
 fn forward_pass_matches(name: &str) {
-    let mut gguf = Gguf::open(&model_path(name), "").expect("the model opens");
+    let mut gguf = Gguf::open(&model_path(name)).expect("the model opens");
     let model = Model::load(&mut gguf).expect("the model loads");
     assert_eq!(model.config().architecture, "qwen2");
     let reference = reference(name);

@@ -9,7 +9,7 @@ const VOCAB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/vocab")
 
 fn tokenizer(name: &str) -> Tokenizer {
     let path = format!("{VOCAB}/ggml-vocab-{name}.gguf");
-    let gguf = Gguf::open(path.as_ref(), "").expect("the vocabulary file opens");
+    let gguf = Gguf::open(path.as_ref()).expect("the vocabulary file opens");
     Tokenizer::from_gguf(&gguf).expect("the tokenizer builds")
 }
 

@@ -13,18 +13,16 @@ pub enum Error {
     },
 
     /// No manifest at the index folder.
-    #[error("no index found at {0} (run `rag ingest PATH` to build one, or pass --index DIR)")]
+    #[error("no index found at {0}")]
     NotFound(PathBuf),
 
     /// Another writer holds the index's lock.
-    #[error(
-        "another `rag ingest` is writing the index at {0}; wait for it to finish (the lock is released when that process exits)"
-    )]
+    #[error("another process is writing the index at {0}")]
     Locked(PathBuf),
 
     /// The index was built by another embedding model than this run's.
     #[error(
-        "the index at {path} was built with the embedding model {found} ({found_dim} dimensions) but this run uses {expected} ({expected_dim} dimensions); re-ingest with `rag ingest --rebuild` or point --index elsewhere"
+        "the index at {path} was built with the embedding model {found} ({found_dim} dimensions) but this run uses {expected} ({expected_dim} dimensions)"
     )]
     ModelMismatch {
         path: PathBuf,

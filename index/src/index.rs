@@ -374,7 +374,9 @@ pub(crate) fn check_model(
     model: Option<(&str, usize)>,
 ) -> Result<()> {
     if let Some((model_id, dimension)) = model {
-        if manifest.embedding.model_id != model_id || manifest.embedding.dimension != dimension {
+        if !same_model(&manifest.embedding.model_id, model_id)
+            || manifest.embedding.dimension != dimension
+        {
             return Err(Error::ModelMismatch {
                 path: dir.to_path_buf(),
                 found: manifest.embedding.model_id.clone(),
@@ -385,6 +387,19 @@ pub(crate) fn check_model(
         }
     }
     Ok(())
+}
+
+/// Whether two embedding model identities (`name@sha256:...`, the name and
+/// its weight file's hash) name the same model. An identity without the hash
+/// (indexes stamped before they held one, or a run that cannot read the
+/// file) matches any of the same name.
+pub fn same_model(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (a_name, a_file) = a.split_once('@').map_or((a, None), |(n, f)| (n, Some(f)));
+    let (b_name, b_file) = b.split_once('@').map_or((b, None), |(n, f)| (n, Some(f)));
+    a_name == b_name && (a_file.is_none() || b_file.is_none())
 }
 
 fn folder_size(dir: &Path) -> u64 {
@@ -399,4 +414,21 @@ fn folder_size(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_model;
+
+    #[test]
+    fn model_identities_match_by_file_hash_when_both_have_one() {
+        let int8 = "minilm@sha256:aaaa";
+        let fp32 = "minilm@sha256:bbbb";
+        assert!(same_model(int8, int8));
+        assert!(!same_model(int8, fp32), "another weight file");
+        assert!(same_model("minilm", int8), "an index stamped before hashes");
+        assert!(same_model(fp32, "minilm"));
+        assert!(!same_model("minilm", "other@sha256:aaaa"), "another model");
+        assert!(!same_model("minilm", "other"));
+    }
 }

@@ -18,6 +18,10 @@ mod ingest;
 pub mod manifest;
 pub mod paths;
 mod search;
+#[cfg(test)]
+pub(crate) mod test_embedder;
+#[cfg(test)]
+mod tests;
 mod vectors;
 pub mod walk;
 mod writer;
@@ -26,7 +30,7 @@ pub use check::{check, CheckReport, FileCheck, Verdict};
 pub use chunk::{Chunk, Chunker, ChunkerConfig};
 pub use embedder::Embedder;
 pub use error::{Error, Result};
-pub use index::{find_index_dir, index_root, Index, Status, INDEX_DIR_NAME};
+pub use index::{find_index_dir, index_root, same_model, Index, Status, INDEX_DIR_NAME};
 pub use ingest::{
     forget, ingest, stored_path, ForgetSummary, IngestEvent, IngestOptions, IngestSummary,
     PdfReader,

@@ -36,16 +36,10 @@ pub struct Gate {
     pub min_strength: f32,
 }
 
-/// On qa-dev over the wiki-vital-10k index, answerable questions scored
-/// 0.85-1.6 and unanswerable ones 0.65-0.69; either signal alone overlapped
-/// (similarity 0.48 vs 0.50, keyword match 0.26 vs 0.28). The threshold sits
-/// in the middle of the gap.
-pub const DEFAULT_MIN_STRENGTH: f32 = 0.77;
-
 impl Default for Gate {
     fn default() -> Self {
         Gate {
-            min_strength: DEFAULT_MIN_STRENGTH,
+            min_strength: super::defaults::MIN_STRENGTH,
         }
     }
 }

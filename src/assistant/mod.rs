@@ -3,6 +3,7 @@
 //! and only differ in how they show its [`Event`]s.
 
 mod answer;
+mod answering;
 mod candidate;
 pub mod citations;
 pub mod fences;
@@ -18,18 +19,16 @@ use std::time::Instant;
 use rag_index::{Embedder, Hit, Index, SearchOptions};
 
 use crate::embedding::OnnxEmbedder;
-use crate::llm::{GenerateOptions, Generator, PenaltyScope, StopReason};
-use crate::{Error, Result};
+use crate::llm::{GenerateOptions, Generator, PenaltyScope, SamplingOptions};
+use crate::Result;
 
-pub use answer::{Answer, AnswerTimings, Citation, Evidence, Gate, Refusal, DEFAULT_MIN_STRENGTH};
+pub use answer::{Answer, AnswerTimings, Citation, Evidence, Gate, Refusal};
 pub use prompt::Style;
 pub use sources::Source;
 
-use candidate::{citations_for, Candidate, Shown};
-use prompt::REFUSAL;
-
-/// Tokens kept free for the instruction, the question and the template's markup.
-const PROMPT_OVERHEAD: usize = 256;
+/// Tokens kept free for the instruction, the demonstrations (instructed
+/// models), the question and the template's markup.
+const PROMPT_OVERHEAD: usize = 512;
 /// Questions embedded together when answering many.
 const RETRIEVAL_BATCH: usize = 32;
 /// Words of the previous answer added to a follow-up's search.
@@ -54,19 +53,45 @@ pub struct AskOptions {
     pub think: bool,
 }
 
+/// The answer defaults, written once: [`AskOptions::default`], the config
+/// file and the flags' help all read them.
+pub mod defaults {
+    /// Passages retrieved for an answer.
+    pub const K: usize = 3;
+    /// Token budget of the sources in the prompt.
+    pub const CONTEXT_TOKENS: usize = 1000;
+    /// Longest answer, in tokens.
+    pub const MAX_TOKENS: usize = 96;
+    /// Answers sampled per question (the best supported is kept).
+    pub const SAMPLES: usize = 1;
+    /// Answers from documents are greedy: the most likely continuation of an
+    /// open-book prompt is the most faithful one.
+    pub const TEMPERATURE: f32 = 0.0;
+    /// The gate refuses below this `similarity + keyword_match`. On qa-dev
+    /// over the wiki-vital-10k index, answerable questions scored 0.85-1.6
+    /// and unanswerable ones 0.65-0.69; either signal alone overlapped
+    /// (similarity 0.48 vs 0.50, keyword match 0.26 vs 0.28). The threshold
+    /// sits in the middle of the gap.
+    pub const MIN_STRENGTH: f32 = 0.77;
+}
+
 impl Default for AskOptions {
     fn default() -> Self {
         AskOptions {
-            k: 3,
+            k: defaults::K,
             search: SearchOptions::default(),
             gate: Gate::default(),
-            context_tokens: 1000,
+            context_tokens: defaults::CONTEXT_TOKENS,
             generate: GenerateOptions {
-                max_tokens: 96,
+                max_tokens: defaults::MAX_TOKENS,
+                sampling: SamplingOptions {
+                    temperature: defaults::TEMPERATURE,
+                    ..SamplingOptions::default()
+                },
                 penalty_scope: PenaltyScope::AnswerWords,
                 ..GenerateOptions::default()
             },
-            samples: 1,
+            samples: defaults::SAMPLES,
             think: false,
         }
     }
@@ -172,7 +197,13 @@ pub struct Assistant {
     model_name: String,
     /// The prompt measured best for this model; None: chosen by its size.
     style: Option<Style>,
+    /// How a source's file is named in answers (the caller's choice:
+    /// relative to a folder, a URL...); absolute by default.
+    show_path: PathDisplay,
 }
+
+/// Names a source's file for the user, from its absolute path.
+pub type PathDisplay = Box<dyn Fn(&std::path::Path) -> String + Send + Sync>;
 
 impl Assistant {
     pub fn new(
@@ -187,6 +218,7 @@ impl Assistant {
             generator,
             model_name,
             style: None,
+            show_path: Box::new(rag_index::paths::encode),
         }
     }
 
@@ -194,6 +226,12 @@ impl Assistant {
     /// stores it); None leaves the choice to the model's size.
     pub fn with_style(mut self, style: Option<Style>) -> Self {
         self.style = style;
+        self
+    }
+
+    /// Names sources' files with `show_path` instead of their absolute path.
+    pub fn with_path_display(mut self, show_path: PathDisplay) -> Self {
+        self.show_path = show_path;
         self
     }
 
@@ -288,249 +326,6 @@ impl Assistant {
         Ok(())
     }
 
-    /// The rest of [`Assistant::ask`] after retrieval (for callers that batch retrieval).
-    pub fn answer(
-        &self,
-        request: Request<'_>,
-        retrieval: Retrieval,
-        options: &AskOptions,
-        started: Instant,
-        on_event: &mut dyn FnMut(Event<'_>) -> bool,
-    ) -> Result<Answer> {
-        let mut timings = AnswerTimings {
-            retrieval_ms: retrieval.millis,
-            ..AnswerTimings::default()
-        };
-        if !options.gate.passes(&retrieval.evidence) || retrieval.hits.is_empty() {
-            return Ok(self.refuse(request, &retrieval, timings, started, on_event));
-        }
-
-        let sources = self.pack(&retrieval.hits, options)?;
-        let keep_going = on_event(Event::Retrieved {
-            sources: &sources,
-            refused: false,
-        });
-        if !keep_going {
-            return Ok(self.without_model(
-                request, sources, &retrieval, timings, started, false, on_event,
-            ));
-        }
-        let turns = self.recent_turns(request.history, &sources, options);
-        let style = self
-            .style
-            .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()));
-        let (prompt_ids, stop_strings) = prompt::encode_open_book(
-            &self.generator,
-            style,
-            &sources,
-            turns,
-            request.question,
-            options.think,
-        )?;
-        let generate = GenerateOptions {
-            stop_strings,
-            ..options.generate.clone()
-        };
-        let prefilled = self.generator.prefill_with_progress(
-            &prompt_ids,
-            generate.max_tokens,
-            &mut |read, total| on_event(Event::Reading { read, total }),
-        )?;
-        let Some(prefilled) = prefilled else {
-            return Ok(self.without_model(
-                request, sources, &retrieval, timings, started, false, on_event,
-            ));
-        };
-        timings.prefill_tok_s = prefilled.prompt_tokens() as f64 / prefilled.seconds().max(1e-9);
-
-        let samples = options.samples.max(1);
-        let evidence_words = grounding::vocabulary(sources.iter().map(|s| s.text.as_str()));
-        let mut first_token_at = None;
-        let mut best: Option<(usize, Candidate)> = None;
-        for i in 0..samples {
-            let mut sample_options = generate.clone();
-            sample_options.sampling.seed = generate
-                .sampling
-                .seed
-                .map(|seed| seed.wrapping_add(i as u64));
-            let stream = samples == 1;
-            // The first of several samples is shown as a draft, so the wait
-            // for the best one is not spent before a blank screen.
-            let draft = !stream && i == 0;
-            let mut shown = Shown::new(sources.len(), options.think);
-            let generation = {
-                let mut tokens = 0;
-                let mut on_text = |piece: &str| -> bool {
-                    if !stream {
-                        tokens += 1;
-                        let keep_going = on_event(Event::Sampling {
-                            sample: i + 1,
-                            of: samples,
-                            tokens,
-                        });
-                        if !keep_going || !draft {
-                            return keep_going;
-                        }
-                        return shown.push(piece, &mut |event| match event {
-                            Event::Token(text) => on_event(Event::Draft(text)),
-                            // The chosen sample's reasoning is in the answer.
-                            _ => true,
-                        });
-                    }
-                    shown.push(piece, &mut |event| {
-                        if matches!(event, Event::Token(_)) {
-                            first_token_at.get_or_insert_with(Instant::now);
-                        }
-                        on_event(event)
-                    })
-                };
-                self.generator
-                    .continue_from(&prefilled, &sample_options, &mut on_text)?
-            };
-            let rest = shown.citations.finish();
-            if !rest.is_empty() && shown.started {
-                if stream {
-                    on_event(Event::Token(&rest));
-                } else if draft {
-                    on_event(Event::Draft(&rest));
-                }
-            }
-            let candidate =
-                Candidate::new(generation, options.think, sources.len(), &evidence_words);
-            let cancelled = candidate.cancelled();
-            if best
-                .as_ref()
-                .is_none_or(|(_, b)| candidate.grounding > b.grounding)
-            {
-                best = Some((i, candidate));
-            }
-            if cancelled {
-                break;
-            }
-        }
-        let Some((chosen, best)) = best else {
-            return Err(Error::Usage("no answer was sampled".into()));
-        };
-        if samples > 1 {
-            first_token_at = Some(Instant::now());
-            on_event(Event::Chosen {
-                sample: chosen + 1,
-                of: samples,
-            });
-            if !best.answer.is_empty() {
-                on_event(Event::Token(&best.answer));
-            }
-        }
-
-        let mut best = best;
-        let injected = injection::withhold_if_obeyed(&mut best.answer, request.question, &sources);
-        let refused = injected || prompt::is_refusal(&best.answer);
-        let mut citations = if refused {
-            Vec::new()
-        } else {
-            citations_for(&best.answer, &best.cited, &sources)
-        };
-        let unsupported = quote::attach(
-            &mut citations,
-            &best.answer,
-            request.question,
-            &sources,
-            refused,
-        );
-        let at = |t: Option<Instant>| t.map(|t| (t - started).as_secs_f64() * 1000.0);
-        timings.decode_tok_s = best.generation.timings.decode_tok_s;
-        timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-        timings.first_token_ms = at(first_token_at).unwrap_or(timings.total_ms);
-        let truncated = !refused && best.generation.stop_reason == StopReason::MaxTokens;
-        let mut text = best.answer;
-        if let Some(closer) = fences::closer(&text).filter(|_| truncated) {
-            text.push_str(&closer);
-        }
-        let answer = Answer {
-            question: request.question.to_string(),
-            answer: text,
-            refused,
-            truncated,
-            refusal: if injected {
-                Some(Refusal::Injection)
-            } else {
-                refused.then_some(Refusal::Model)
-            },
-            citations,
-            sources,
-            thinking: best.thinking,
-            grounding: best.grounding,
-            unsupported,
-            evidence: retrieval.evidence,
-            timings,
-            model: self.model_name.clone(),
-            prompt_tokens: prompt_ids.len(),
-            generated_tokens: best.generation.generated_tokens,
-            samples,
-            stop_reason: Some(best.generation.stop_reason),
-        };
-        on_event(Event::Done(&answer));
-        Ok(answer)
-    }
-
-    fn refuse(
-        &self,
-        request: Request<'_>,
-        retrieval: &Retrieval,
-        timings: AnswerTimings,
-        started: Instant,
-        on_event: &mut dyn FnMut(Event<'_>) -> bool,
-    ) -> Answer {
-        let nearest = &retrieval.hits[..retrieval.hits.len().min(NEAREST_AFTER_REFUSAL)];
-        let sources = self.shown(sources::unmerged(nearest));
-        on_event(Event::Retrieved {
-            sources: &sources,
-            refused: true,
-        });
-        on_event(Event::Token(REFUSAL));
-        self.without_model(
-            request, sources, retrieval, timings, started, true, on_event,
-        )
-    }
-
-    /// An answer the model did not write: a gate refusal, or one stopped
-    /// before the model wrote anything.
-    #[allow(clippy::too_many_arguments)]
-    fn without_model(
-        &self,
-        request: Request<'_>,
-        sources: Vec<Source>,
-        retrieval: &Retrieval,
-        mut timings: AnswerTimings,
-        started: Instant,
-        refused: bool,
-        on_event: &mut dyn FnMut(Event<'_>) -> bool,
-    ) -> Answer {
-        timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-        timings.first_token_ms = timings.total_ms;
-        let answer = Answer {
-            question: request.question.to_string(),
-            answer: if refused { REFUSAL } else { "" }.to_string(),
-            refused,
-            truncated: false,
-            refusal: refused.then_some(Refusal::Gate),
-            citations: Vec::new(),
-            sources,
-            thinking: None,
-            grounding: 0.0,
-            unsupported: false,
-            evidence: retrieval.evidence,
-            timings,
-            model: self.model_name.clone(),
-            prompt_tokens: 0,
-            generated_tokens: 0,
-            samples: 0,
-            stop_reason: (!refused).then_some(StopReason::Cancelled),
-        };
-        on_event(Event::Done(&answer));
-        answer
-    }
-
     /// The latest turns of a conversation that fit beside the sources: at most
     /// half the sources' budget, and never more than the context has left.
     fn recent_turns<'h>(
@@ -562,7 +357,7 @@ impl Assistant {
         &history[history.len() - keep..]
     }
 
-    /// Merged, budgeted, numbered sources with paths as the user sees them.
+    /// Merged, budgeted, numbered sources with paths as the caller shows them.
     fn pack(&self, hits: &[Hit], options: &AskOptions) -> Result<Vec<Source>> {
         let context = self.generator.config().context_length;
         let room = context.saturating_sub(options.generate.max_tokens + PROMPT_OVERHEAD);
@@ -580,7 +375,7 @@ impl Assistant {
 
     fn shown(&self, mut sources: Vec<Source>) -> Vec<Source> {
         for source in &mut sources {
-            source.path = crate::context::display_path(&self.index, &source.stored_path);
+            source.path = (self.show_path)(&self.index.resolve(&source.stored_path));
         }
         sources
     }

@@ -196,7 +196,12 @@ pub fn pack(sources: Vec<Source>, budget: usize, count: &dyn Fn(&str) -> usize) 
 /// text. The file path is left out: the model copied paths into its answers,
 /// and the reader gets them from the sources list.
 pub fn block(source: &Source) -> String {
-    format!("[{}] {}\n{}", source.n, title(source), source.text.trim())
+    numbered_block(source.n, title(source), &source.text)
+}
+
+/// A source as the prompt shows it: its number and title, then its text.
+pub fn numbered_block(n: usize, title: &str, text: &str) -> String {
+    format!("[{n}] {title}\n{}", text.trim())
 }
 
 /// What the prompt calls a source: its heading path, else its file path.

@@ -39,15 +39,20 @@ impl InputFormat {
     }
 }
 
+fn invalid(path: &Path, reason: String) -> Error {
+    Error::InvalidInput {
+        place: path.display().to_string(),
+        reason,
+    }
+}
+
 pub fn read(path: &Path, format: InputFormat) -> Result<Vec<Question>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::Usage(format!(
-            "cannot read questions from {}: {e}",
-            path.display()
-        ))
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        action: "cannot read questions from",
+        path: path.to_path_buf(),
+        source,
     })?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::Usage(format!("{} is not UTF-8 text", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid(path, "not UTF-8 text".into()))?;
     let questions = match format {
         InputFormat::Text => parse_text(&text),
         InputFormat::Jsonl => parse_jsonl(&text, path)?,
@@ -56,11 +61,13 @@ pub fn read(path: &Path, format: InputFormat) -> Result<Vec<Question>> {
     let mut seen = HashSet::new();
     for q in &questions {
         if !seen.insert(q.id.as_str()) {
-            return Err(Error::Usage(format!(
-                "{}: the id {:?} appears twice; ids must be unique so that a rerun can resume",
-                path.display(),
-                q.id
-            )));
+            return Err(invalid(
+                path,
+                format!(
+                    "the id {:?} appears twice; ids must be unique so that a rerun can resume",
+                    q.id
+                ),
+            ));
         }
     }
     Ok(questions)
@@ -88,12 +95,9 @@ pub fn parse_jsonl(text: &str, path: &Path) -> Result<Vec<Question>> {
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |why: String| {
-            Error::Usage(format!(
-                "{}:{}: {why}; expected {{\"id\": ..., \"question\": \"...\"}}",
-                path.display(),
-                n + 1
-            ))
+        let bad = |why: String| Error::InvalidInput {
+            place: format!("{}:{}", path.display(), n + 1),
+            reason: format!("{why}; expected {{\"id\": ..., \"question\": \"...\"}}"),
         };
         let value: Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
         let Value::Object(mut extra) = value else {
@@ -122,17 +126,17 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<Vec<Question>> {
     // The CSV reader ends an unclosed quoted field at the end of the file,
     // silently merging every row after it into one question.
     if let Some(line) = unclosed_quote_line(text) {
-        return Err(Error::Usage(format!(
-            "{}: line {line}: a quoted field is never closed (a \" with no matching \")",
-            path.display()
-        )));
+        return Err(Error::InvalidInput {
+            place: format!("{}:{line}", path.display()),
+            reason: "a quoted field is never closed (a \" with no matching \")".into(),
+        });
     }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?
+        .map_err(|e| invalid(path, e.to_string()))?
         .clone();
     let find = |name: &str| {
         headers
@@ -140,15 +144,15 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<Vec<Question>> {
             .position(|h| h.trim().eq_ignore_ascii_case(name))
     };
     let question_at = find("question").ok_or_else(|| {
-        Error::Usage(format!(
-            "{}: no \"question\" column (the first row must name the columns)",
-            path.display()
-        ))
+        invalid(
+            path,
+            "no \"question\" column (the first row must name the columns)".into(),
+        )
     })?;
     let id_at = find("id");
     let mut questions = Vec::new();
     for (row, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        let record = record.map_err(|e| invalid(path, e.to_string()))?;
         let mut extra = Map::new();
         for (i, (name, value)) in headers.iter().zip(record.iter()).enumerate() {
             if i != question_at && Some(i) != id_at {
@@ -248,7 +252,10 @@ mod tests {
     fn csv_with_an_unclosed_quote_is_refused_naming_its_line() {
         let text = "id,question\n1,\"What is x?\n2,What is y?\n3,What is z?\n";
         let err = parse_csv(text, Path::new("q.csv")).unwrap_err().to_string();
-        assert!(err.contains("line 2"), "{err}");
+        assert!(
+            err.starts_with("q.csv:2: a quoted field is never closed"),
+            "{err}"
+        );
         let fine = "id,question\n1,\"He said \"\"hi\"\", then\nleft\"\n2,It is 5\" long\n";
         assert_eq!(parse_csv(fine, Path::new("q.csv")).unwrap().len(), 2);
     }

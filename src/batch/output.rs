@@ -242,12 +242,20 @@ impl Sink {
             Some((file, path)) => file
                 .write_all(text.as_bytes())
                 .and_then(|_| file.sync_data())
-                .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display()))),
+                .map_err(|source| Error::Io {
+                    action: "writing",
+                    path: path.clone(),
+                    source,
+                }),
             None => {
                 let mut out = std::io::stdout().lock();
                 out.write_all(text.as_bytes())
                     .and_then(|_| out.flush())
-                    .map_err(|e| Error::Usage(format!("cannot write the results: {e}")))
+                    .map_err(|source| Error::Io {
+                        action: "writing",
+                        path: PathBuf::from("standard output"),
+                        source,
+                    })
             }
         }
     }
@@ -330,11 +338,12 @@ fn csv_line<S: AsRef<[u8]>>(fields: &[S]) -> Result<String> {
         .from_writer(Vec::new());
     writer
         .write_record(fields)
-        .map_err(|e| Error::Usage(format!("cannot write CSV: {e}")))?;
+        .map_err(|e| Error::Internal(format!("CSV record into memory: {e}")))?;
     let bytes = writer
         .into_inner()
-        .map_err(|e| Error::Usage(format!("cannot write CSV: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| Error::Usage(format!("cannot write CSV: {e}")))
+        .map_err(|e| Error::Internal(format!("CSV record into memory: {e}")))?;
+    // Every field is a Rust string: the record is UTF-8.
+    String::from_utf8(bytes).map_err(|e| Error::Internal(format!("CSV record: {e}")))
 }
 
 /// Complete lines are records. A last line without its newline is a record

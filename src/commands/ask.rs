@@ -2,11 +2,12 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::assistant::{Answer, Event, Refusal, Request, Source};
 use crate::cli::AskArgs;
 use crate::context::Context;
 use crate::terminal::sanitize;
-use crate::{Error, Outcome, Result};
+use crate::Outcome;
+use rag::assistant::{Answer, Event, Refusal, Request, Source};
+use rag::{Error, Result};
 
 /// The question from the command line, or from standard input when it is `-`
 /// or missing and stdin is not a terminal (`echo "What is rustfmt?" | rag ask`).
@@ -68,11 +69,11 @@ pub fn run(ctx: &Context, args: &AskArgs) -> Result<Outcome> {
 
     if json {
         let line = serde_json::to_string(&answer)
-            .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
+            .map_err(|e| Error::Internal(format!("encoding JSON: {e}")))?;
         let _ = writeln!(out, "{line}");
         return Ok(outcome(&answer));
     }
-    if let Some(closer) = crate::assistant::fences::closer(&printer.streamed) {
+    if let Some(closer) = rag::assistant::fences::closer(&printer.streamed) {
         let _ = write!(out, "{closer}");
     }
     let _ = writeln!(out);
@@ -169,7 +170,7 @@ fn print_evidence(out: &mut impl Write, answer: &Answer, styled: bool) {
         let _ = writeln!(
             out,
             "\n⚠ withheld: this answer followed an instruction found inside a source, not the documents' content. {}",
-            crate::assistant::prompt::REFUSAL
+            rag::assistant::prompt::REFUSAL
         );
         return;
     }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::batch::{self, input, InputFormat, OutputFormat, Question, Record, Sink, Stats};
 use crate::cli::BatchArgs;
 use crate::context::Context;
-use crate::{Error, Result};
+use rag::batch::{self, input, InputFormat, OutputFormat, Question, Record, Sink, Stats};
+use rag::{Error, Result};
 
 pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
     let format = args
@@ -21,10 +21,10 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
         .unwrap_or_else(|| InputFormat::of(&args.questions));
     let questions = input::read(&args.questions, input_format)?;
     if questions.is_empty() {
-        return Err(Error::Usage(format!(
-            "{} holds no questions",
-            args.questions.display()
-        )));
+        return Err(Error::InvalidInput {
+            place: args.questions.display().to_string(),
+            reason: "holds no questions".into(),
+        });
     }
     let options = super::ask_options(ctx, &args.answer)?;
     // `-o -` is standard output, as no -o is.
@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
     // After the output is locked: a second run fails before any work.
     if !args.docs.is_empty() {
         let dir = ctx.index_dir_for_writing()?;
-        super::ingest::ingest_with_progress(ctx, &dir, &args.docs)?;
+        super::progress::ingest(ctx, &dir, &args.docs)?;
     }
 
     let finished: HashSet<&str> = sink.done().iter().map(|d| d.id.as_str()).collect();
@@ -86,7 +86,7 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
 fn answer_pending(
     ctx: &Context,
     args: &BatchArgs,
-    options: &crate::assistant::AskOptions,
+    options: &rag::assistant::AskOptions,
     pending: &[&Question],
     sink: &mut Sink,
 ) -> Result<()> {

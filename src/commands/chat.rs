@@ -1,7 +1,7 @@
 //! `rag chat`: the terminal UI (crate `rag-tui`) on top of the one answer engine.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rag_index::{Index, INDEX_DIR_NAME};
@@ -10,13 +10,14 @@ use rag_tui::{
     App, Backend, BackendInfo, Job, Reply, RunOptions, Settings, SourceView, Update, Worker,
 };
 
-use crate::assistant::{AskOptions, Assistant, Event, Refusal, Request, Source, Turn};
 use crate::cli::ChatArgs;
-use crate::context::Context;
-use crate::embedding::OnnxEmbedder;
-use crate::llm::{Generator, StopReason};
-use crate::models::GeneratorChoice;
-use crate::{Error, Result};
+use crate::context::{current_dir, Context};
+use crate::remedy::report;
+use rag::assistant::{AskOptions, Assistant, Event, Refusal, Request, Source, Turn};
+use rag::embedding::OnnxEmbedder;
+use rag::llm::{Generator, StopReason};
+use rag::models::GeneratorChoice;
+use rag::{Error, Result};
 
 pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
@@ -25,7 +26,9 @@ pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
         ));
     }
     let options = super::ask_options(ctx, &args.answer)?;
-    let model = super::generator_choice(ctx, args.answer.model.as_deref())?;
+    let model = ctx
+        .settings
+        .generator_choice(args.answer.model.as_deref())?;
     let index = match open_or_offer(ctx)? {
         Some(index) => index,
         None => return Ok(()),
@@ -48,7 +51,11 @@ pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
             mouse: !args.no_mouse,
         },
     )
-    .map_err(|e| Error::Usage(format!("the terminal failed: {e}")))
+    .map_err(|source| Error::Io {
+        action: "drawing on",
+        path: PathBuf::from("the terminal"),
+        source,
+    })
 }
 
 /// A different seed per session, short enough to read off the status bar
@@ -65,11 +72,13 @@ fn load(
     model: &GeneratorChoice,
     options: AskOptions,
 ) -> std::result::Result<ChatBackend, String> {
-    embedder.load().map_err(|e| e.to_string())?;
-    let generator = Generator::load(&model.path, "").map_err(|e| e.to_string())?;
+    embedder.load().map_err(|e| report(&e))?;
+    let generator = Generator::load(&model.path).map_err(|e| report(&e.into()))?;
     let index_label = index.dir().display().to_string();
     Ok(ChatBackend {
-        assistant: super::assistant_for(index, embedder, generator, model),
+        assistant: super::presented(rag::engine::assistant_for(
+            index, embedder, generator, model,
+        )),
         options,
         index_label,
     })
@@ -80,12 +89,11 @@ fn load(
 fn open_or_offer(ctx: &Context) -> Result<Option<Index>> {
     match ctx.open_index() {
         Ok(index) => return Ok(Some(index)),
-        Err(Error::Index(rag_index::Error::NotFound(_))) if ctx.index_flag.is_none() => {}
+        Err(Error::Index(rag_index::Error::NotFound(_))) if ctx.settings.index.is_none() => {}
         Err(e) => return Err(e),
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::Usage(format!("cannot read the current folder: {e}")))?;
-    let bundled = super::bundled_corpus().map(|_| super::bundled_index_dir());
+    let cwd = current_dir()?;
+    let bundled = rag::engine::bundled_corpus().map(|_| rag::engine::bundled_index_dir());
     let stdin = std::io::stdin();
     let choice = offer(
         &mut stdin.lock(),
@@ -96,17 +104,12 @@ fn open_or_offer(ctx: &Context) -> Result<Option<Index>> {
     match choice {
         Choice::IndexHere => {
             let dir = cwd.join(INDEX_DIR_NAME);
-            super::ingest::ingest_with_progress(ctx, &dir, std::slice::from_ref(&cwd))?;
-            let index = Index::open(
-                &dir,
-                Some((
-                    crate::models::EMBEDDING_MODEL_ID,
-                    crate::models::EMBEDDING_DIMENSION,
-                )),
-            )?;
-            Ok(Some(index))
+            super::progress::ingest(ctx, &dir, std::slice::from_ref(&cwd))?;
+            Ok(Some(ctx.settings.open_index(&cwd)?))
         }
-        Choice::Bundled => super::bundled_index(ctx).map(Some),
+        Choice::Bundled => {
+            rag::engine::bundled_index(&ctx.settings, &super::progress::bundled(ctx)).map(Some)
+        }
         Choice::Quit => Ok(None),
     }
 }
@@ -125,7 +128,11 @@ fn offer(
     cwd: &Path,
     bundled: Option<&Path>,
 ) -> Result<Choice> {
-    let io = |e: std::io::Error| Error::Usage(format!("cannot ask which index to use: {e}"));
+    let io = |source| Error::Io {
+        action: "asking which index to use on",
+        path: PathBuf::from("the terminal"),
+        source,
+    };
     writeln!(out, "No index in {} or any folder above it.", cwd.display()).map_err(io)?;
     writeln!(
         out,

@@ -5,7 +5,8 @@ use rag_index::{CheckReport, Verdict};
 
 use crate::cli::CheckArgs;
 use crate::context::Context;
-use crate::{Outcome, Result};
+use crate::Outcome;
+use rag::Result;
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Outcome> {
     let dir = ctx.index_dir_for_reading()?;

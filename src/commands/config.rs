@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 
-use crate::cli::{AnswerArgs, ConfigArgs};
-use crate::config::Origin;
+use crate::cli::ConfigArgs;
 use crate::context::Context;
-use crate::Result;
+use rag::config::Origin;
+use rag::engine::AnswerFlags;
+use rag::Result;
 
 #[derive(Serialize)]
 struct Entry {
@@ -16,14 +17,14 @@ struct Entry {
 }
 
 pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<()> {
-    let (model, model_origin) = super::model_setting(ctx, None);
-    let model = match super::generator_choice(ctx, None) {
+    let (model, model_origin) = ctx.settings.model_setting(None);
+    let model = match ctx.settings.generator_choice(None) {
         Ok(choice) => format!("{} ({})", choice.display_name(), choice.path.display()),
         Err(_) => match model {
             Some(name) => format!("{name} (not installed)"),
             None => format!(
                 "{} (not installed)",
-                crate::models::catalogue().default_model().name
+                rag::models::catalogue().default_model().name
             ),
         },
     };
@@ -35,17 +36,22 @@ pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<()> {
         },
         Entry {
             key: "models",
-            value: ctx.models_dir.display().to_string(),
-            origin: ctx.models_origin,
+            value: ctx.settings.models_dir.display().to_string(),
+            origin: ctx.settings.models_origin,
         },
     ];
-    let (_, answer) = super::answer_settings(ctx, &AnswerArgs::default())?;
+    let (_, answer) = ctx.settings.answer(&AnswerFlags::default())?;
     entries.extend(
         answer
             .into_iter()
             .map(|(key, value, origin)| Entry { key, value, origin }),
     );
-    let file = ctx.config.path.as_ref().map(|p| p.display().to_string());
+    let file = ctx
+        .settings
+        .config
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string());
     if args.json {
         #[derive(Serialize)]
         struct Output<'a> {
@@ -62,7 +68,7 @@ pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<()> {
         );
         return Ok(());
     }
-    match (&file, &ctx.config.looked_at) {
+    match (&file, &ctx.settings.config.looked_at) {
         (Some(path), _) => println!("config file     {path}"),
         (None, Some(path)) => println!("config file     none ({} does not exist)", path.display()),
         (None, None) => println!("config file     none"),

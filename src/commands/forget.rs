@@ -3,7 +3,7 @@
 
 use crate::cli::ForgetArgs;
 use crate::context::Context;
-use crate::Result;
+use rag::Result;
 
 pub fn run(ctx: &Context, args: &ForgetArgs) -> Result<()> {
     let index_dir = ctx.index_dir_for_reading()?;

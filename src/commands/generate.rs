@@ -5,31 +5,26 @@ use std::io::{IsTerminal, Read, Write};
 use serde::Serialize;
 
 use crate::cli::GenerateArgs;
-use crate::config::defaults;
 use crate::context::Context;
-use crate::llm::template::base_prompt;
-use crate::llm::{GenerateOptions, Generator, Message, PenaltyScope, Timings};
-use crate::{Error, Result};
+use rag::config::defaults;
+use rag::llm::template::base_prompt;
+use rag::llm::{GenerateOptions, Generator, Message, PenaltyScope, Timings};
+use rag::{Error, Result};
 
 #[derive(Serialize)]
 struct JsonOutput<'a> {
     text: &'a str,
     prompt_tokens: usize,
     generated_tokens: usize,
-    stop_reason: crate::llm::StopReason,
+    stop_reason: rag::llm::StopReason,
     timings: Timings,
 }
 
 pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
-    let (sampling, _) = super::sampling_options(
-        &args.sampling,
-        &ctx.config.file.answer,
-        defaults::FREE_TEMPERATURE,
-        false,
-    )?;
+    let (sampling, _) = super::sampling_options(ctx, &args.sampling, defaults::FREE_TEMPERATURE)?;
     let text = prompt_text(args)?;
-    let model = super::generator_choice(ctx, args.model.as_deref())?;
-    let generator = Generator::load(&model.path, "")?;
+    let model = ctx.settings.generator_choice(args.model.as_deref())?;
+    let generator = Generator::load(&model.path)?;
 
     let tokenizer = generator.tokenizer();
     let (prompt_ids, stop_strings) = if args.raw {
@@ -84,7 +79,7 @@ pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
             timings: generation.timings,
         };
         let line = serde_json::to_string(&json)
-            .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
+            .map_err(|e| Error::Internal(format!("encoding JSON: {e}")))?;
         let _ = writeln!(out, "{line}");
     } else {
         let _ = writeln!(out);
@@ -111,14 +106,17 @@ fn prompt_text(args: &GenerateArgs) -> Result<String> {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
-                .map_err(|e| Error::Usage(format!("cannot read the prompt from stdin: {e}")))?;
+                .map_err(|source| Error::Io {
+                    action: "reading the prompt from",
+                    path: "standard input".into(),
+                    source,
+                })?;
             text
         }
-        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-            Error::Usage(format!(
-                "cannot read the prompt file {}: {e}",
-                path.display()
-            ))
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "reading the prompt file",
+            path: path.clone(),
+            source,
         })?,
         (None, None) => return Err(Error::Usage("give a PROMPT or --prompt-file FILE".into())),
     };

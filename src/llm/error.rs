@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 /// Errors of the local generator. Each message names the file it is about, so a
-/// user pointing `--model` at the wrong thing sees what is wrong with which file.
+/// user pointing `--model` at the wrong thing sees what is wrong with which
+/// file; remedies are the caller's.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("model file not found: {path}\n  fetch the default models with:  scripts/fetch-models{hint}")]
-    Missing { path: PathBuf, hint: String },
+    #[error("model file not found: {path}")]
+    Missing { path: PathBuf },
 
     #[error("cannot read {path}: {source}")]
     Io {
@@ -19,7 +20,7 @@ pub enum Error {
     #[error("{path} is not a GGUF model file ({reason})")]
     NotGguf { path: PathBuf, reason: String },
 
-    #[error("{path} is a corrupt or truncated GGUF file: {reason}\n  fetch it again with:  scripts/fetch-models")]
+    #[error("{path} is a corrupt or truncated GGUF file: {reason}")]
     Corrupt { path: PathBuf, reason: String },
 
     #[error("{path}: unsupported architecture {arch:?} (supported: {supported})")]
@@ -41,6 +42,13 @@ pub enum Error {
 
     #[error("cannot build the tokenizer: {0}")]
     Tokenizer(String),
+
+    #[error("the prompt is empty")]
+    EmptyPrompt,
+
+    /// The caller stopped the work before it finished.
+    #[error("cancelled")]
+    Cancelled,
 
     #[error("cannot render the chat template: {0}")]
     Template(String),

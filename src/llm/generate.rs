@@ -131,10 +131,9 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// Loads a GGUF model. `missing_hint` is added to the message when the file
-    /// does not exist.
-    pub fn load(path: &Path, missing_hint: &str) -> Result<Self> {
-        let mut gguf = Gguf::open(path, missing_hint)?;
+    /// Loads a GGUF model.
+    pub fn load(path: &Path) -> Result<Self> {
+        let mut gguf = Gguf::open(path)?;
         // Check the architecture before the tokenizer: it is the likelier problem
         // with a user's file, and the clearer message.
         Config::from_gguf(&gguf)?;
@@ -199,7 +198,7 @@ impl Generator {
     /// answers from it without paying for the prompt again.
     pub fn prefill(&self, prompt_ids: &[u32], max_tokens: usize) -> Result<Prefilled> {
         let prefilled = self.prefill_with_progress(prompt_ids, max_tokens, &mut |_, _| true)?;
-        prefilled.ok_or_else(|| Error::Tokenizer("the prefill was cancelled".into()))
+        prefilled.ok_or(Error::Cancelled)
     }
 
     /// [`Generator::prefill`], reporting `(tokens read, prompt tokens)` after each
@@ -214,7 +213,7 @@ impl Generator {
         let start = Instant::now();
         let context = self.model.config().context_length;
         if prompt_ids.is_empty() {
-            return Err(Error::Tokenizer("the prompt is empty".into()));
+            return Err(Error::EmptyPrompt);
         }
         if prompt_ids.len() >= context {
             return Err(Error::ContextFull {

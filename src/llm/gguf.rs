@@ -22,9 +22,8 @@ pub struct Gguf {
 }
 
 impl Gguf {
-    /// Opens and checks a GGUF file. `hint` is appended to the "not found"
-    /// message (e.g. where the default model folder is).
-    pub fn open(path: &Path, hint: &str) -> Result<Self> {
+    /// Opens and checks a GGUF file.
+    pub fn open(path: &Path) -> Result<Self> {
         let io = |source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -34,7 +33,6 @@ impl Gguf {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::Missing {
                     path: path.to_path_buf(),
-                    hint: hint.to_string(),
                 })
             }
             Err(e) => return Err(io(e)),

@@ -22,15 +22,27 @@ pub struct SamplingOptions {
     pub seed: Option<u64>,
 }
 
+/// The sampling defaults, written once (the `rag` flags and config file
+/// read them from here).
+pub mod defaults {
+    /// Free text samples with some freedom; answers from documents use 0.
+    pub const TEMPERATURE: f32 = 0.7;
+    pub const TOP_K: usize = 40;
+    pub const TOP_P: f32 = 0.95;
+    pub const MIN_P: f32 = 0.05;
+    pub const REPEAT_PENALTY: f32 = 1.1;
+    pub const REPEAT_LAST_N: usize = 64;
+}
+
 impl Default for SamplingOptions {
     fn default() -> Self {
         SamplingOptions {
-            temperature: 0.7,
-            top_k: 40,
-            top_p: 0.95,
-            min_p: 0.05,
-            repeat_penalty: 1.1,
-            repeat_last_n: 64,
+            temperature: defaults::TEMPERATURE,
+            top_k: defaults::TOP_K,
+            top_p: defaults::TOP_P,
+            min_p: defaults::MIN_P,
+            repeat_penalty: defaults::REPEAT_PENALTY,
+            repeat_last_n: defaults::REPEAT_LAST_N,
             seed: None,
         }
     }

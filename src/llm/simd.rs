@@ -107,7 +107,7 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn horizontal_sum(v: __m256) -> f32 {
+    fn horizontal_sum(v: __m256) -> f32 {
         let sum4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         let sum2 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
         _mm_cvtss_f32(_mm_add_ss(sum2, _mm_shuffle_ps(sum2, sum2, 1)))
@@ -163,7 +163,7 @@ mod x86 {
 
     /// exp(x) for x <= 0 (Cephes' single-precision polynomial, ~1 ulp).
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn exp(x: __m256) -> __m256 {
+    fn exp(x: __m256) -> __m256 {
         let x = _mm256_max_ps(x, _mm256_set1_ps(-87.0));
         let fx = _mm256_floor_ps(_mm256_fmadd_ps(
             x,

@@ -57,6 +57,17 @@ const EMBEDDING_FILES: [(&str, &str); 5] = [
 ];
 
 impl EmbeddingFiles {
+    /// The model's identity as stamped on an index: its name and its weight
+    /// file's hash, so that an index refuses vectors from another file of the
+    /// same model (the int8 file of the package index, the fp32 one of the
+    /// hub). The name alone when the file cannot be read.
+    pub fn identity(&self) -> String {
+        match file_hash(&self.onnx) {
+            Some(hash) => format!("{EMBEDDING_MODEL_ID}@sha256:{hash}"),
+            None => EMBEDDING_MODEL_ID.to_string(),
+        }
+    }
+
     fn in_dir(dir: &Path) -> Self {
         EmbeddingFiles {
             dir: dir.to_path_buf(),
@@ -100,17 +111,47 @@ pub fn embedding_files(models: &Path) -> Result<EmbeddingFiles> {
     Err(Error::ModelMissing {
         what: "embedding model file",
         path: missing,
-        hint: models_hint(models),
+        models_dir: models.to_path_buf(),
     })
 }
 
-/// The fetch command's arguments when the model folder is not the default one.
-fn models_hint(models: &Path) -> String {
-    if models == data_dir().join("models") {
-        String::new()
-    } else {
-        format!(" --models {}", models.display())
+/// The embedding model identity an index opened with the models in `models`
+/// must carry (see [`EmbeddingFiles::identity`]); nothing is downloaded.
+pub fn embedding_identity(models: &Path) -> String {
+    EmbeddingFiles::in_dir(&models.join(EMBEDDING_DIR)).identity()
+}
+
+/// The first 16 hex digits of `path`'s sha256, kept in `<path>.sha256` with
+/// the file's size and modification time: every command checks the index
+/// against it, and reading the whole weight file each time would cost more
+/// than a search.
+fn file_hash(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let stamp = format!("{} {}", meta.len(), modified.as_nanos());
+    let mut cache = path.as_os_str().to_owned();
+    cache.push(".sha256");
+    let cache = PathBuf::from(cache);
+    if let Ok(text) = std::fs::read_to_string(&cache) {
+        if let Some(hash) = text.trim().strip_prefix(&stamp).map(str::trim) {
+            if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Some(hash.to_string());
+            }
+        }
     }
+    let hash = pull::sha256_of(path).ok()?[..16].to_string();
+    // A read-only model folder only costs the hashing next time.
+    let _ = std::fs::write(&cache, format!("{stamp} {hash}\n"));
+    Some(hash)
+}
+
+/// Whether `models` is the model folder used when none is named.
+pub fn is_default_models_dir(models: &Path) -> bool {
+    models == data_dir().join("models")
 }
 
 /// `RAG_OFFLINE=1` or `HF_HUB_OFFLINE=1` turn hub downloads off.
@@ -204,7 +245,7 @@ pub fn resolve_generator(models: &Path, model: Option<&str>) -> Result<Generator
     Err(Error::GeneratorMissing {
         name: entry.name.clone(),
         path,
-        models: models_hint(models),
+        models_dir: models.to_path_buf(),
     })
 }
 
@@ -232,7 +273,7 @@ pub fn onnxruntime_library(models: &Path) -> Result<PathBuf> {
     candidates.pop().ok_or_else(|| Error::ModelMissing {
         what: "ONNX Runtime library",
         path: dir.join(library_name()),
-        hint: models_hint(models),
+        models_dir: models.to_path_buf(),
     })
 }
 
@@ -283,41 +324,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn missing_model_names_the_file_and_the_fix() {
+    fn missing_model_names_the_file_and_the_folder() {
         let dir = tempfile::tempdir().unwrap();
         std::env::set_var("RAG_OFFLINE", "1");
-        let err = embedding_files(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("model.onnx"), "{err}");
-        assert!(err.contains("scripts/fetch-models"), "{err}");
+        let err = embedding_files(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("model.onnx"), "{err}");
+        assert!(
+            matches!(&err, Error::ModelMissing { models_dir, .. } if models_dir == dir.path()),
+            "{err:?}"
+        );
     }
 
     #[test]
-    fn missing_generator_names_the_file_and_the_fix() {
+    fn missing_generator_names_the_model_and_its_file() {
         let dir = tempfile::tempdir().unwrap();
         let default = catalogue().default_model();
-        let err = resolve_generator(dir.path(), None).unwrap_err().to_string();
-        assert!(err.contains(&default.file), "{err}");
+        let err = resolve_generator(dir.path(), None).unwrap_err();
+        assert!(err.to_string().contains(&default.file), "{err}");
         assert!(
-            err.contains(&format!("scripts/fetch-models --model {}", default.name)),
+            matches!(&err, Error::GeneratorMissing { name, .. } if *name == default.name),
+            "{err:?}"
+        );
+        let err = resolve_generator(dir.path(), Some("qwen2.5-coder-1.5b-instruct")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("model qwen2.5-coder-1.5b-instruct is not installed"),
             "{err}"
         );
-        let err = resolve_generator(dir.path(), Some("qwen2.5-coder-1.5b-instruct"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--model qwen2.5-coder-1.5b-instruct"), "{err}");
-        assert!(err.contains("rag models pull"), "{err}");
     }
 
     #[test]
     fn a_model_is_a_catalogue_name_or_a_file() {
         let dir = tempfile::tempdir().unwrap();
-        let err = resolve_generator(dir.path(), Some("no-such-model"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("no-such-model"), "{err}");
+        let err = resolve_generator(dir.path(), Some("no-such-model")).unwrap_err();
+        assert!(err.to_string().contains("no-such-model"), "{err}");
         assert!(
-            err.contains("smollm2-135m-instruct"),
-            "lists the names: {err}"
+            matches!(&err, Error::UnknownModel { known, .. } if known.contains("smollm2-135m-instruct")),
+            "lists the names: {err:?}"
         );
         let file = dir.path().join("mine.gguf");
         std::fs::write(&file, b"GGUF").unwrap();

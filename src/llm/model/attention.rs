@@ -44,9 +44,11 @@ pub(super) fn attention(
             simd::scores(q_head, &k[kv_off..], kv, scale, &mut weights);
             let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let sum = simd::exp_shifted(&mut weights, max);
-            let Ok(mut o) = items[item].lock() else {
-                continue;
-            };
+            // Each head's output is written by one task only: a panic
+            // elsewhere leaves this buffer as valid as before.
+            let mut o = items[item]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             simd::weighted_sum(&weights, &v[kv_off..], kv, &mut o);
             let inverse = 1.0 / sum;
             for x in o.iter_mut() {

@@ -42,7 +42,7 @@ pub(super) struct Linear {
 
 impl Linear {
     pub(super) fn new(tensor: QTensor, dense: bool) -> Result<Self> {
-        let quant = QuantMatrix::from_qtensor(&tensor);
+        let quant = QuantMatrix::from_qtensor(&tensor)?;
         let candle_needed = quant.is_none() && !dense;
         let dense = if dense {
             Some(tensor.dequantize(&Device::Cpu)?.t()?.contiguous()?)
@@ -151,7 +151,7 @@ pub(super) enum TokenTable {
 
 impl TokenTable {
     pub(super) fn new(tensor: Arc<QTensor>) -> Result<Self> {
-        Ok(match QuantMatrix::from_qtensor(&tensor) {
+        Ok(match QuantMatrix::from_qtensor(&tensor)? {
             Some(matrix) => TokenTable::Own(Arc::new(matrix)),
             None => TokenTable::Candle(tensor.clone(), QMatMul::from_arc(tensor)?),
         })

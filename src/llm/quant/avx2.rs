@@ -75,7 +75,7 @@ pub(super) unsafe fn dot_q8_0(
 
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn horizontal_sum(v: __m256) -> f32 {
+fn horizontal_sum(v: __m256) -> f32 {
     let sum4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     let sum2 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
     _mm_cvtss_f32(_mm_add_ss(sum2, _mm_shuffle_ps(sum2, sum2, 1)))

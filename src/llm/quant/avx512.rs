@@ -74,13 +74,13 @@ pub(super) unsafe fn k_products(w: &KRows, xs: &[&KInput], out: &mut [f32], vnni
 /// `sums + pairs · scales`, pairwise into i32.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-unsafe fn madd_add(sums: __m512i, pairs: __m512i, scales: __m512i) -> __m512i {
+fn madd_add(sums: __m512i, pairs: __m512i, scales: __m512i) -> __m512i {
     _mm512_add_epi32(sums, _mm512_madd_epi16(pairs, scales))
 }
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
-unsafe fn dpwssd(sums: __m512i, pairs: __m512i, scales: __m512i) -> __m512i {
+fn dpwssd(sums: __m512i, pairs: __m512i, scales: __m512i) -> __m512i {
     _mm512_dpwssd_epi32(sums, pairs, scales)
 }
 

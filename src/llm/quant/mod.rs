@@ -136,41 +136,56 @@ impl QuantMatrix {
     /// and the k-quants are read at their own width; other quantised types
     /// (Q4_0, Q5_x...) are converted to Q8_0 once at load, which adds an
     /// error ~1/250 of each block's largest weight, far under the 4- or
-    /// 5-bit format's own, and beats a kernel per rare format.
-    pub fn from_qtensor(tensor: &QTensor) -> Option<Self> {
+    /// 5-bit format's own, and beats a kernel per rare format. An error when
+    /// the tensor's data does not match its shape and type.
+    pub fn from_qtensor(tensor: &QTensor) -> candle_core::Result<Option<Self>> {
         let dtype = tensor.dtype();
         if matches!(dtype, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
-            return None;
+            return Ok(None);
         }
-        let (rows, cols) = tensor.shape().dims2().ok()?;
+        let Ok((rows, cols)) = tensor.shape().dims2() else {
+            return Ok(None);
+        };
+        let mismatch = |bytes: usize| {
+            candle_core::Error::Msg(format!(
+                "a {rows}x{cols} {dtype:?} tensor holds {bytes} bytes, which is not its size"
+            ))
+        };
         let single = |weights| QuantMatrix {
             rows,
             cols,
             parts: vec![Part { rows, weights }],
         };
         if let Some(format) = KFormat::of(dtype) {
-            let data = tensor.data().ok()?;
-            if cols % QK != 0 || data.len() != rows * cols / QK * format.block_bytes() {
-                return None;
+            if cols % QK != 0 {
+                return Ok(None);
             }
-            return Some(single(Weights::K(KWeights::from_ggml(format, &data)?)));
+            let data = tensor.data()?;
+            if data.len() != rows * cols / QK * format.block_bytes() {
+                return Err(mismatch(data.len()));
+            }
+            let weights = KWeights::from_ggml(format, &data).ok_or_else(|| mismatch(data.len()))?;
+            return Ok(Some(single(Weights::K(weights))));
         }
         let block_bytes = match dtype {
             GgmlDType::Q4_1 => Q4_1_BYTES,
             GgmlDType::Q8_0 => Q8_0_BYTES,
             _ => {
-                let values = tensor.dequantize(&candle_core::Device::Cpu).ok()?;
-                let converted = QTensor::quantize(&values, GgmlDType::Q8_0).ok()?;
+                if cols % BLOCK != 0 {
+                    return Ok(None);
+                }
+                let values = tensor.dequantize(&candle_core::Device::Cpu)?;
+                let converted = QTensor::quantize(&values, GgmlDType::Q8_0)?;
                 return Self::from_qtensor(&converted);
             }
         };
         if cols % BLOCK != 0 {
-            return None;
+            return Ok(None);
         }
-        let data = tensor.data().ok()?;
+        let data = tensor.data()?;
         let blocks = rows * cols / BLOCK;
         if data.len() != blocks * block_bytes {
-            return None;
+            return Err(mismatch(data.len()));
         }
         let f16_at =
             |block: &[u8], at: usize| half::f16::from_le_bytes([block[at], block[at + 1]]).to_f32();
@@ -197,7 +212,7 @@ impl QuantMatrix {
                 .collect();
             Weights::Q8_0 { scales, quants }
         };
-        Some(single(weights))
+        Ok(Some(single(weights)))
     }
 
     pub fn rows(&self) -> usize {
@@ -452,10 +467,13 @@ impl Part {
                 // CPU has AVX2 and FMA; `Input::new` prepared `k` for it.
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx2(_) => unsafe { avx2::k_products(&w, &xs, out) },
-                // SAFETY: as above, for AVX-512 F/BW/VL, AVX2 and FMA.
+                // SAFETY: `Kernel::Avx512` is only made by detection, when the
+                // CPU has AVX-512 F/BW/VL, AVX2 and FMA; `Input::new` prepared `k` for it.
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx512(_) => unsafe { avx512::k_products(&w, &xs, out, false) },
-                // SAFETY: as above, and AVX-512 VNNI.
+                // SAFETY: `Kernel::Avx512Vnni` and `Kernel::Amx` are only made
+                // by detection, when the CPU has AVX-512 F/BW/VL/VNNI, AVX2 and
+                // FMA; `Input::new` prepared `k` for them.
                 #[cfg(target_arch = "x86_64")]
                 Kernel::Avx512Vnni(_) | Kernel::Amx(_) => unsafe {
                     avx512::k_products(&w, &xs, out, true)
@@ -518,7 +536,8 @@ impl Part {
                 let quants = &quants[blocks.start * BLOCK..blocks.end * BLOCK];
                 match kernel {
                     Kernel::Scalar => scalar::dot_q8_0(scales, quants, input.values),
-                    // SAFETY: as above.
+                    // SAFETY: every SIMD kernel implies AVX2 and FMA (detected);
+                    // `Input::new` quantised x for them.
                     #[cfg(target_arch = "x86_64")]
                     Kernel::Avx2(_)
                     | Kernel::Avx512(_)

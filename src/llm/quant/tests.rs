@@ -125,7 +125,9 @@ fn seen(x: &[f32], kernel: Kernel, k_quant: bool) -> Vec<f32> {
 fn check_products(q: &QTensor, what: &str) {
     let (rows, cols) = q.shape().dims2().unwrap();
     let table: Vec<Vec<f32>> = q.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
-    let m = QuantMatrix::from_qtensor(q).expect("a matrix we read");
+    let m = QuantMatrix::from_qtensor(q)
+        .unwrap()
+        .expect("a matrix we read");
     let k_quant = matches!(m.parts[0].weights, Weights::K(_));
     // Rows come back as candle dequantises them (token embeddings).
     let mut row = vec![0.0; cols];
@@ -198,7 +200,7 @@ fn the_8_bit_input_is_close_to_the_exact_one() {
         let (rows, cols) = (40, 512);
         let q = random_matrix(dtype, rows, cols, 5);
         let table: Vec<Vec<f32>> = q.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
-        let m = QuantMatrix::from_qtensor(&q).unwrap();
+        let m = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
         let x = input(cols, 9);
         let block = if KFormat::of(dtype).is_some() {
             QK
@@ -237,7 +239,7 @@ fn stacked_matrices_give_their_rows_in_order() {
     ];
     let parts: Vec<QuantMatrix> = parts
         .iter()
-        .map(|q| QuantMatrix::from_qtensor(q).unwrap())
+        .map(|q| QuantMatrix::from_qtensor(q).unwrap().unwrap())
         .collect();
     let refs: Vec<&QuantMatrix> = parts.iter().collect();
     let all = QuantMatrix::stacked(&refs).expect("same width");
@@ -252,7 +254,9 @@ fn stacked_matrices_give_their_rows_in_order() {
     all.dequantize_row(110, &mut row);
     parts[2].dequantize_row(6, &mut want);
     assert_eq!(row, want);
-    let narrow = QuantMatrix::from_qtensor(&matrix_of(GgmlDType::Q8_0, 4, 32)).unwrap();
+    let narrow = QuantMatrix::from_qtensor(&matrix_of(GgmlDType::Q8_0, 4, 32))
+        .unwrap()
+        .unwrap();
     assert!(
         QuantMatrix::stacked(&[&parts[0], &narrow]).is_none(),
         "widths differ"
@@ -270,7 +274,7 @@ fn stacked_k_quants_give_their_rows_in_order_for_a_prompt() {
     ];
     let parts: Vec<QuantMatrix> = parts
         .iter()
-        .map(|q| QuantMatrix::from_qtensor(q).unwrap())
+        .map(|q| QuantMatrix::from_qtensor(q).unwrap().unwrap())
         .collect();
     let refs: Vec<&QuantMatrix> = parts.iter().collect();
     let all = QuantMatrix::stacked(&refs).expect("same width");
@@ -301,14 +305,19 @@ fn float_weights_are_left_to_candle() {
     let dense = Tensor::zeros((4, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
     for dtype in [GgmlDType::F32, GgmlDType::F16] {
         let q = QTensor::quantize(&dense, dtype).unwrap();
-        assert!(QuantMatrix::from_qtensor(&q).is_none(), "{dtype:?}");
+        assert!(
+            QuantMatrix::from_qtensor(&q).unwrap().is_none(),
+            "{dtype:?}"
+        );
     }
 }
 
 #[test]
 fn k_quants_stay_native_and_other_types_are_converted_to_q8_0() {
     for dtype in [GgmlDType::Q4K, GgmlDType::Q5K, GgmlDType::Q6K] {
-        let m = QuantMatrix::from_qtensor(&matrix_of(dtype, 8, 512)).unwrap();
+        let m = QuantMatrix::from_qtensor(&matrix_of(dtype, 8, 512))
+            .unwrap()
+            .unwrap();
         let native =
             matches!(&m.parts[0].weights, Weights::K(k) if KFormat::of(dtype) == Some(k.format));
         assert!(native, "{dtype:?}");
@@ -318,7 +327,7 @@ fn k_quants_stay_native_and_other_types_are_converted_to_q8_0() {
     let (rows, cols) = (40, 512);
     let q = matrix_of(dtype, rows, cols);
     let table: Vec<Vec<f32>> = q.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
-    let m = QuantMatrix::from_qtensor(&q).expect("converted");
+    let m = QuantMatrix::from_qtensor(&q).unwrap().expect("converted");
     assert!(
         matches!(m.parts[0].weights, Weights::Q8_0 { .. }),
         "{dtype:?}"
@@ -352,7 +361,9 @@ fn the_integer_kernels_are_exact_on_exact_inputs() {
         GgmlDType::Q6K,
     ] {
         let (rows, cols) = (70, 512);
-        let m = QuantMatrix::from_qtensor(&matrix_of(dtype, rows, cols)).unwrap();
+        let m = QuantMatrix::from_qtensor(&matrix_of(dtype, rows, cols))
+            .unwrap()
+            .unwrap();
         // Whole steps of 0.01, each block of 32 holding one full-scale value.
         let x: Vec<f32> = (0..cols)
             .map(|i| {
@@ -403,7 +414,9 @@ fn speed() {
         (GgmlDType::Q6K, 1536 * 8, 8960),
         (GgmlDType::Q8_0, 4864, 896),
     ] {
-        let m = QuantMatrix::from_qtensor(&random_matrix(dtype, rows, cols, 1)).unwrap();
+        let m = QuantMatrix::from_qtensor(&random_matrix(dtype, rows, cols, 1))
+            .unwrap()
+            .unwrap();
         // The fastest two kernels: what prefill runs, beside what it replaced.
         let kernels = Kernel::available();
         for (n, kernel) in [1, 64]

@@ -62,7 +62,7 @@ pub(super) unsafe fn q8_0_products(
 /// Two blocks' scales: lanes 0-7 `a`, 8-15 `b`, as the dot's i32 lanes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
-unsafe fn pair(a: f32, b: f32) -> __m512 {
+fn pair(a: f32, b: f32) -> __m512 {
     _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(a), _mm512_set1_ps(b))
 }
 

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::cli::Cli;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use rag::cli::Cli;
 
 const DOCS: &[&str] = &["README.md", "GUIDE.md"];
 

@@ -1,0 +1,318 @@
+//! From retrieved passages to an answer: the gate, the prompt, sampling,
+//! and what is checked of the chosen sample before it is returned.
+
+use std::time::Instant;
+
+use super::candidate::{citations_for, Candidate, Shown};
+use super::prompt::{self, Style, REFUSAL};
+use super::{
+    fences, grounding, injection, quote, sources, Answer, AnswerTimings, AskOptions, Assistant,
+    Event, Refusal, Request, Retrieval, Source, NEAREST_AFTER_REFUSAL,
+};
+use crate::llm::{GenerateOptions, Prefilled, StopReason};
+use crate::{Error, Result};
+
+/// One question on its way to an answer: what every step after retrieval reads.
+struct Asked<'q, 'r> {
+    request: Request<'q>,
+    retrieval: &'r Retrieval,
+    started: Instant,
+}
+
+/// The sample [`Assistant::answer`] keeps, of how many, and when its first
+/// token reached the user.
+struct Sampled {
+    best: Candidate,
+    samples: usize,
+    first_token_at: Option<Instant>,
+}
+
+impl Assistant {
+    /// The rest of [`Assistant::ask`] after retrieval (for callers that batch retrieval).
+    pub fn answer(
+        &self,
+        request: Request<'_>,
+        retrieval: Retrieval,
+        options: &AskOptions,
+        started: Instant,
+        on_event: &mut dyn FnMut(Event<'_>) -> bool,
+    ) -> Result<Answer> {
+        let asked = Asked {
+            request,
+            retrieval: &retrieval,
+            started,
+        };
+        let mut timings = AnswerTimings {
+            retrieval_ms: retrieval.millis,
+            ..AnswerTimings::default()
+        };
+        if !options.gate.passes(&retrieval.evidence) || retrieval.hits.is_empty() {
+            return Ok(self.refuse(&asked, timings, on_event));
+        }
+
+        let sources = self.pack(&retrieval.hits, options)?;
+        let keep_going = on_event(Event::Retrieved {
+            sources: &sources,
+            refused: false,
+        });
+        if !keep_going {
+            return Ok(self.without_model(&asked, sources, timings, false, on_event));
+        }
+        let (prompt_ids, generate) = self.prompt(request, &sources, options)?;
+        let prefilled = self.generator.prefill_with_progress(
+            &prompt_ids,
+            generate.max_tokens,
+            &mut |read, total| on_event(Event::Reading { read, total }),
+        )?;
+        let Some(prefilled) = prefilled else {
+            return Ok(self.without_model(&asked, sources, timings, false, on_event));
+        };
+        timings.prefill_tok_s = prefilled.prompt_tokens() as f64 / prefilled.seconds().max(1e-9);
+        let sampled = self.sample(&prefilled, &generate, &sources, options, on_event)?;
+        Ok(self.finish(
+            &asked,
+            sources,
+            sampled,
+            prompt_ids.len(),
+            timings,
+            on_event,
+        ))
+    }
+
+    /// The open-book prompt for `request` over `sources`, and the generation
+    /// options that stop where the prompt's format says.
+    fn prompt(
+        &self,
+        request: Request<'_>,
+        sources: &[Source],
+        options: &AskOptions,
+    ) -> Result<(Vec<u32>, GenerateOptions)> {
+        let turns = self.recent_turns(request.history, sources, options);
+        let style = self
+            .style
+            .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()));
+        let (prompt_ids, stop_strings) = prompt::encode_open_book(
+            &self.generator,
+            style,
+            sources,
+            turns,
+            request.question,
+            options.think,
+        )?;
+        let generate = GenerateOptions {
+            stop_strings,
+            ..options.generate.clone()
+        };
+        Ok((prompt_ids, generate))
+    }
+
+    /// Samples `options.samples` answers from the prefilled prompt and keeps
+    /// the one best grounded in the sources. One sample streams as it comes;
+    /// of several, the first streams as a draft and the chosen one follows.
+    fn sample(
+        &self,
+        prefilled: &Prefilled,
+        generate: &GenerateOptions,
+        sources: &[Source],
+        options: &AskOptions,
+        on_event: &mut dyn FnMut(Event<'_>) -> bool,
+    ) -> Result<Sampled> {
+        let samples = options.samples.max(1);
+        let evidence_words = grounding::vocabulary(sources.iter().map(|s| s.text.as_str()));
+        let mut first_token_at = None;
+        let mut best: Option<(usize, Candidate)> = None;
+        for i in 0..samples {
+            let mut sample_options = generate.clone();
+            sample_options.sampling.seed = generate
+                .sampling
+                .seed
+                .map(|seed| seed.wrapping_add(i as u64));
+            let stream = samples == 1;
+            // The first of several samples is shown as a draft, so the wait
+            // for the best one is not spent before a blank screen.
+            let draft = !stream && i == 0;
+            let mut shown = Shown::new(sources.len(), options.think);
+            let generation = {
+                let mut tokens = 0;
+                let mut on_text = |piece: &str| -> bool {
+                    if !stream {
+                        tokens += 1;
+                        let keep_going = on_event(Event::Sampling {
+                            sample: i + 1,
+                            of: samples,
+                            tokens,
+                        });
+                        if !keep_going || !draft {
+                            return keep_going;
+                        }
+                        return shown.push(piece, &mut |event| match event {
+                            Event::Token(text) => on_event(Event::Draft(text)),
+                            // The chosen sample's reasoning is in the answer.
+                            _ => true,
+                        });
+                    }
+                    shown.push(piece, &mut |event| {
+                        if matches!(event, Event::Token(_)) {
+                            first_token_at.get_or_insert_with(Instant::now);
+                        }
+                        on_event(event)
+                    })
+                };
+                self.generator
+                    .continue_from(prefilled, &sample_options, &mut on_text)?
+            };
+            let rest = shown.citations.finish();
+            if !rest.is_empty() && shown.started {
+                if stream {
+                    on_event(Event::Token(&rest));
+                } else if draft {
+                    on_event(Event::Draft(&rest));
+                }
+            }
+            let candidate =
+                Candidate::new(generation, options.think, sources.len(), &evidence_words);
+            let cancelled = candidate.cancelled();
+            if best
+                .as_ref()
+                .is_none_or(|(_, b)| candidate.grounding > b.grounding)
+            {
+                best = Some((i, candidate));
+            }
+            if cancelled {
+                break;
+            }
+        }
+        let Some((chosen, best)) = best else {
+            return Err(Error::Internal("no answer was sampled".into()));
+        };
+        if samples > 1 {
+            first_token_at = Some(Instant::now());
+            on_event(Event::Chosen {
+                sample: chosen + 1,
+                of: samples,
+            });
+            if !best.answer.is_empty() {
+                on_event(Event::Token(&best.answer));
+            }
+        }
+        Ok(Sampled {
+            best,
+            samples,
+            first_token_at,
+        })
+    }
+
+    /// The answer from the chosen sample: withheld if it obeyed an
+    /// instruction in a source, its citations with their quotes, timings.
+    fn finish(
+        &self,
+        asked: &Asked<'_, '_>,
+        sources: Vec<Source>,
+        sampled: Sampled,
+        prompt_tokens: usize,
+        mut timings: AnswerTimings,
+        on_event: &mut dyn FnMut(Event<'_>) -> bool,
+    ) -> Answer {
+        let Sampled {
+            mut best,
+            samples,
+            first_token_at,
+        } = sampled;
+        let question = asked.request.question;
+        let injected = injection::withhold_if_obeyed(&mut best.answer, question, &sources);
+        let refused = injected || prompt::is_refusal(&best.answer);
+        let mut citations = if refused {
+            Vec::new()
+        } else {
+            citations_for(&best.answer, &best.cited, &sources)
+        };
+        let unsupported = quote::attach(&mut citations, &best.answer, question, &sources, refused);
+        let started = asked.started;
+        let at = |t: Option<Instant>| t.map(|t| (t - started).as_secs_f64() * 1000.0);
+        timings.decode_tok_s = best.generation.timings.decode_tok_s;
+        timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        timings.first_token_ms = at(first_token_at).unwrap_or(timings.total_ms);
+        let truncated = !refused && best.generation.stop_reason == StopReason::MaxTokens;
+        let mut text = best.answer;
+        if let Some(closer) = fences::closer(&text).filter(|_| truncated) {
+            text.push_str(&closer);
+        }
+        let answer = Answer {
+            question: question.to_string(),
+            answer: text,
+            refused,
+            truncated,
+            refusal: if injected {
+                Some(Refusal::Injection)
+            } else {
+                refused.then_some(Refusal::Model)
+            },
+            citations,
+            sources,
+            thinking: best.thinking,
+            grounding: best.grounding,
+            unsupported,
+            evidence: asked.retrieval.evidence,
+            timings,
+            model: self.model_name.clone(),
+            prompt_tokens,
+            generated_tokens: best.generation.generated_tokens,
+            samples,
+            stop_reason: Some(best.generation.stop_reason),
+        };
+        on_event(Event::Done(&answer));
+        answer
+    }
+
+    fn refuse(
+        &self,
+        asked: &Asked<'_, '_>,
+        timings: AnswerTimings,
+        on_event: &mut dyn FnMut(Event<'_>) -> bool,
+    ) -> Answer {
+        let hits = &asked.retrieval.hits;
+        let nearest = &hits[..hits.len().min(NEAREST_AFTER_REFUSAL)];
+        let sources = self.shown(sources::unmerged(nearest));
+        on_event(Event::Retrieved {
+            sources: &sources,
+            refused: true,
+        });
+        on_event(Event::Token(REFUSAL));
+        self.without_model(asked, sources, timings, true, on_event)
+    }
+
+    /// An answer the model did not write: a gate refusal, or one stopped
+    /// before the model wrote anything.
+    fn without_model(
+        &self,
+        asked: &Asked<'_, '_>,
+        sources: Vec<Source>,
+        mut timings: AnswerTimings,
+        refused: bool,
+        on_event: &mut dyn FnMut(Event<'_>) -> bool,
+    ) -> Answer {
+        timings.total_ms = asked.started.elapsed().as_secs_f64() * 1000.0;
+        timings.first_token_ms = timings.total_ms;
+        let answer = Answer {
+            question: asked.request.question.to_string(),
+            answer: if refused { REFUSAL } else { "" }.to_string(),
+            refused,
+            truncated: false,
+            refusal: refused.then_some(Refusal::Gate),
+            citations: Vec::new(),
+            sources,
+            thinking: None,
+            grounding: 0.0,
+            unsupported: false,
+            evidence: asked.retrieval.evidence,
+            timings,
+            model: self.model_name.clone(),
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            samples: 0,
+            stop_reason: (!refused).then_some(StopReason::Cancelled),
+        };
+        on_event(Event::Done(&answer));
+        answer
+    }
+}

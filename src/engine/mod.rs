@@ -1,0 +1,119 @@
+//! Everything a command needs, put together without the command line: the
+//! settings resolved once (flags > config file > defaults), the index, the
+//! embedder and the generator behind an [`Assistant`], and the policies that
+//! pick them (the bundled corpus when there is no index, how ingest runs).
+//!
+//! The caller passes what only it knows: the flags as plain values, the
+//! folder to look for an index from, and a callback for progress. Nothing here
+//! prints, reads the current folder or knows how a path is shown.
+
+mod corpus;
+mod settings;
+
+use std::path::{Path, PathBuf};
+
+use rag_index::{IngestEvent, IngestOptions, IngestSummary};
+
+pub use corpus::{bundled_corpus, bundled_index, bundled_index_dir};
+pub use settings::{AnswerFlags, Setting, Settings};
+
+use crate::assistant::{Assistant, Style};
+use crate::embedding::OnnxEmbedder;
+use crate::llm::Generator;
+use crate::models::{GeneratorChoice, PromptStyle};
+use crate::Result;
+
+/// Ingests `roots` into `index_dir` as every command that ingests before it
+/// answers does: default walk and chunking, PDFs read in a sandboxed child,
+/// one embedding worker per core.
+pub fn ingest(
+    settings: &Settings,
+    index_dir: &Path,
+    roots: &[PathBuf],
+    on_event: &(dyn Fn(IngestEvent) + Sync),
+) -> Result<IngestSummary> {
+    let embedder = settings.embedder(all_cores())?;
+    Ok(rag_index::ingest(
+        index_dir,
+        roots,
+        &embedder,
+        &IngestOptions {
+            pdf_reader: crate::pdf::sandboxed_reader(),
+            ..IngestOptions::default()
+        },
+        on_event,
+    )?)
+}
+
+/// The cores this process may use (1 when that cannot be read).
+pub fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// What happens on the way to an index when the user has none: the
+/// bundled corpus is indexed once, then reused.
+#[derive(Debug)]
+pub enum Bundled<'a> {
+    /// Indexing `corpus` into `index_dir` now (the first time only).
+    Indexing {
+        corpus: &'a Path,
+        index_dir: &'a Path,
+    },
+    /// A step of that ingest.
+    Ingest(IngestEvent),
+    /// That ingest finished.
+    Indexed {
+        summary: &'a IngestSummary,
+        index_dir: &'a Path,
+    },
+    /// The bundled corpus's index exists and is used.
+    Using { index_dir: &'a Path },
+}
+
+/// The index to answer from: the one found from `from` (or named by the
+/// settings), else, when none was named and none is found, the bundled
+/// corpus's index, built on first use. `on_bundled` hears what the fallback does.
+pub fn answer_index(
+    settings: &Settings,
+    from: &Path,
+    on_bundled: &(dyn Fn(Bundled) + Sync),
+) -> Result<rag_index::Index> {
+    match settings.open_index(from) {
+        Err(crate::Error::Index(rag_index::Error::NotFound(_))) if settings.index.is_none() => {
+            corpus::bundled_index(settings, on_bundled)
+        }
+        found => found,
+    }
+}
+
+/// The index, embedder and generator for answering: the model `model_flag`
+/// names, else the config file's, else the catalogue default.
+pub fn load_assistant(
+    settings: &Settings,
+    from: &Path,
+    model_flag: Option<&str>,
+    on_bundled: &(dyn Fn(Bundled) + Sync),
+) -> Result<Assistant> {
+    let model = settings.generator_choice(model_flag)?;
+    let index = answer_index(settings, from, on_bundled)?;
+    let embedder = settings.embedder(1)?;
+    embedder.load()?;
+    let generator = Generator::load(&model.path)?;
+    Ok(assistant_for(index, embedder, generator, &model))
+}
+
+/// The assistant for a loaded generator, with the prompt measured for it.
+pub fn assistant_for(
+    index: rag_index::Index,
+    embedder: OnnxEmbedder,
+    generator: Generator,
+    model: &GeneratorChoice,
+) -> Assistant {
+    let style = model.entry.and_then(|entry| match entry.prompt {
+        PromptStyle::Reading => Some(Style::Reading),
+        PromptStyle::Instructed => Some(Style::Instructed),
+        // Chosen by the missing chat template, not by a style.
+        PromptStyle::Document => None,
+    });
+    Assistant::new(index, embedder, generator, model.display_name()).with_style(style)
+}

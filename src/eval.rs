@@ -1,0 +1,258 @@
+//! Scoring answers against questions with known answers (`rag eval qa`):
+//! right or wrong, the right source cited (by the model or inferred),
+//! refused when it should be, and the report over a whole file.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::assistant::{Answer, Refusal};
+use crate::{Error, Result};
+
+#[derive(Debug, Deserialize)]
+pub struct Question {
+    #[serde(default)]
+    pub id: Option<serde_json::Value>,
+    pub question: String,
+    #[serde(default)]
+    pub answers: Vec<String>,
+    /// Title of the article that holds the answer.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub unanswerable: bool,
+}
+
+impl Question {
+    fn answerable(&self) -> bool {
+        !self.unanswerable && !self.answers.is_empty()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub question: String,
+    pub answerable: bool,
+    pub answer: String,
+    pub refused: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+    /// An acceptable answer string appears in the answer (answerable questions).
+    pub correct: bool,
+    /// The source article is among the citations (answerable questions).
+    pub source_cited: bool,
+    /// ... and the model wrote that citation itself (not inferred by rag).
+    pub source_cited_by_model: bool,
+    /// The model wrote at least one citation marker itself.
+    pub model_cited: bool,
+    /// Words in the answer (answers are not to grow to raise containment).
+    pub answer_words: usize,
+    pub citations: Vec<String>,
+    pub similarity: f32,
+    pub keyword_match: f32,
+    pub total_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub questions: usize,
+    pub answerable: usize,
+    pub unanswerable: usize,
+    /// Share of answerable questions whose answer contains an acceptable string.
+    pub answer_accuracy: f64,
+    /// Share of answerable questions that cite their source article.
+    pub source_accuracy: f64,
+    /// Share of answerable questions whose source article the model cited
+    /// itself (the rest of `source_accuracy` was inferred from word overlap).
+    pub source_cited_by_model: f64,
+    /// Share of answered questions where the model wrote any citation itself.
+    pub model_citation_rate: f64,
+    /// Median words of the answers given (refusals left out).
+    pub median_answer_words: f64,
+    /// Share of unanswerable questions refused.
+    pub refusal_rate: f64,
+    /// Share of answerable questions refused.
+    pub false_refusal_rate: f64,
+    pub median_latency_ms: f64,
+    pub median_first_token_ms: f64,
+    pub errors: usize,
+    pub model: String,
+    pub index: String,
+}
+
+pub fn read_questions(path: &Path) -> Result<Vec<Question>> {
+    let io = |source| Error::Io {
+        action: "reading",
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut questions = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let question: Question = serde_json::from_str(&line).map_err(|e| Error::InvalidInput {
+            place: format!("{}:{}", path.display(), n + 1),
+            reason: format!(
+                "not a question object ({e}); expected {{\"id\",\"question\",\"answers\",\"source\"}}"
+            ),
+        })?;
+        questions.push(question);
+    }
+    Ok(questions)
+}
+
+fn id_of(question: &Question, i: usize) -> String {
+    match &question.id {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => (i + 1).to_string(),
+    }
+}
+
+pub fn score(question: &Question, answer: &Answer, i: usize) -> Row {
+    let text = answer.answer.to_lowercase();
+    let answerable = question.answerable();
+    let correct = answerable
+        && !answer.refused
+        && question
+            .answers
+            .iter()
+            .any(|a| !a.trim().is_empty() && text.contains(&a.trim().to_lowercase()));
+    let cites_source = |model_written_only: bool| {
+        answerable
+            && question.source.as_deref().is_some_and(|title| {
+                answer
+                    .citations
+                    .iter()
+                    .filter(|c| !(model_written_only && c.inferred))
+                    .any(|c| {
+                        answer
+                            .sources
+                            .iter()
+                            .find(|s| s.n == c.n)
+                            .is_some_and(|s| is_article(&s.heading, &s.path, title))
+                    })
+            })
+    };
+    let source_cited = cites_source(false);
+    let source_cited_by_model = cites_source(true);
+    Row {
+        id: id_of(question, i),
+        question: question.question.clone(),
+        answerable,
+        answer: answer.answer.clone(),
+        refused: answer.refused,
+        refusal: answer.refusal,
+        correct,
+        source_cited,
+        source_cited_by_model,
+        model_cited: answer.citations.iter().any(|c| !c.inferred),
+        answer_words: answer.answer.split_whitespace().count(),
+        citations: answer
+            .citations
+            .iter()
+            .map(|c| format!("{}:{}-{}", c.path, c.line_start, c.line_end))
+            .collect(),
+        similarity: answer.evidence.similarity,
+        keyword_match: answer.evidence.keyword_match,
+        total_ms: answer.timings.total_ms,
+        error: None,
+    }
+}
+
+/// Whether a passage belongs to the article `title`: its heading path starts
+/// with the title, or its file is named after it.
+fn is_article(heading: &str, path: &str, title: &str) -> bool {
+    let top = heading.split(" > ").next().unwrap_or("").trim();
+    if top.eq_ignore_ascii_case(title.trim()) {
+        return true;
+    }
+    let stem = Path::new(path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    stem == slug(title)
+}
+
+fn slug(text: &str) -> String {
+    let mut slug = String::new();
+    for c in text.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_string()
+}
+
+pub fn error_row(question: &Question, i: usize, error: &Error) -> Row {
+    Row {
+        id: id_of(question, i),
+        question: question.question.clone(),
+        answerable: question.answerable(),
+        answer: String::new(),
+        refused: false,
+        refusal: None,
+        correct: false,
+        source_cited: false,
+        source_cited_by_model: false,
+        model_cited: false,
+        answer_words: 0,
+        citations: Vec::new(),
+        similarity: 0.0,
+        keyword_match: 0.0,
+        total_ms: 0.0,
+        error: Some(error.to_string()),
+    }
+}
+
+pub fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: &Path) -> Report {
+    let answerable: Vec<&Row> = rows.iter().filter(|r| r.answerable).collect();
+    let unanswerable: Vec<&Row> = rows.iter().filter(|r| !r.answerable).collect();
+    let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    let count = |rows: &[&Row], f: fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count();
+    Report {
+        questions: rows.len(),
+        answerable: answerable.len(),
+        unanswerable: unanswerable.len(),
+        answer_accuracy: share(count(&answerable, |r| r.correct), answerable.len()),
+        source_accuracy: share(count(&answerable, |r| r.source_cited), answerable.len()),
+        source_cited_by_model: share(
+            count(&answerable, |r| r.source_cited_by_model),
+            answerable.len(),
+        ),
+        model_citation_rate: {
+            let answered: Vec<&Row> = rows
+                .iter()
+                .filter(|r| !r.refused && r.error.is_none())
+                .collect();
+            share(count(&answered, |r| r.model_cited), answered.len())
+        },
+        median_answer_words: crate::batch::median(
+            rows.iter()
+                .filter(|r| !r.refused && r.error.is_none())
+                .map(|r| r.answer_words as f64)
+                .collect(),
+        ),
+        refusal_rate: share(count(&unanswerable, |r| r.refused), unanswerable.len()),
+        false_refusal_rate: share(count(&answerable, |r| r.refused), answerable.len()),
+        median_latency_ms: crate::batch::median(
+            rows.iter()
+                .filter(|r| r.error.is_none())
+                .map(|r| r.total_ms)
+                .collect(),
+        ),
+        median_first_token_ms: crate::batch::median(first_tokens),
+        errors: rows.iter().filter(|r| r.error.is_some()).count(),
+        model: model.to_string(),
+        index: index.display().to_string(),
+    }
+}
