@@ -4,13 +4,15 @@ use std::path::PathBuf;
 /// binary adds the remedy (which command to run, which flag to change).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A file the embedder needs is not in the model folder.
-    #[error("{what} not found: {path}")]
+    /// A file the embedder needs is not in the model folder (and could not
+    /// be downloaded, when `download` says why).
+    #[error("{what} not found: {path}{}", download.as_ref().map(|why| format!(" (downloading it from the Hugging Face hub failed: {why})")).unwrap_or_default())]
     ModelMissing {
         what: &'static str,
         path: PathBuf,
         /// The model folder that was searched.
         models_dir: PathBuf,
+        download: Option<String>,
     },
 
     /// A catalogue model that is not installed.

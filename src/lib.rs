@@ -4,6 +4,8 @@
 //! ([`engine`]). It knows nothing of the command line, the terminal or the
 //! current folder: the binary parses, calls and presents.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod assistant;
 pub mod batch;
 pub mod config;

@@ -313,6 +313,50 @@ fn with_no_index_the_bundled_corpus_is_indexed_once_and_used() {
     assert!(!out.status.success());
 }
 
+/// The bundled corpus holds the guide, which the source tree keeps as a link
+/// (`corpus/rag-guide.md` -> `../GUIDE.md`): ingest follows it there, as it
+/// does not for a user's folders.
+#[test]
+fn the_bundled_corpus_includes_the_guide() {
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let out = run(rag()
+        .current_dir(cwd.path())
+        .env("XDG_DATA_HOME", home.path())
+        .env_remove("RAG_CORPUS")
+        .args([
+            "ask",
+            "How do I rebuild a damaged index?",
+            "--json",
+            "--max-tokens",
+            "8",
+        ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{stderr}");
+    assert!(
+        !stderr.contains("rag-guide.md"),
+        "a warning about the guide: {stderr}"
+    );
+    let index = home.path().join("rag/corpus-index");
+    let found = json(&ok(rag().arg("--index").arg(&index).args([
+        "search",
+        "rag ingest --rebuild damaged index",
+        "--json",
+        "--mode",
+        "bm25",
+    ])));
+    let paths: Vec<&str> = found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("rag-guide.md")),
+        "{paths:?}"
+    );
+}
+
 #[test]
 fn eval_reports_accuracy_and_refusals() {
     let ws = ingested();

@@ -22,10 +22,16 @@ pub fn bundled_index(settings: &Settings, on_bundled: &(dyn Fn(Bundled) + Sync))
             corpus: &corpus,
             index_dir: &index_dir,
         });
-        let summary = super::ingest(
+        // Our own corpus links to the guide beside it (`rag-guide.md` ->
+        // `../GUIDE.md` in the source tree): follow it, as ingest does not
+        // for a user's folders.
+        let mut options = super::default_ingest();
+        options.walk.follow_links = true;
+        let summary = super::ingest_with(
             settings,
             &index_dir,
             std::slice::from_ref(&corpus),
+            options,
             &|event| on_bundled(Bundled::Ingest(event)),
         )?;
         on_bundled(Bundled::Indexed {

@@ -32,16 +32,27 @@ pub fn ingest(
     roots: &[PathBuf],
     on_event: &(dyn Fn(IngestEvent) + Sync),
 ) -> Result<IngestSummary> {
+    ingest_with(settings, index_dir, roots, default_ingest(), on_event)
+}
+
+/// The ingest options of [`ingest`].
+fn default_ingest() -> IngestOptions {
+    IngestOptions {
+        pdf_reader: crate::pdf::sandboxed_reader(),
+        ..IngestOptions::default()
+    }
+}
+
+fn ingest_with(
+    settings: &Settings,
+    index_dir: &Path,
+    roots: &[PathBuf],
+    options: IngestOptions,
+    on_event: &(dyn Fn(IngestEvent) + Sync),
+) -> Result<IngestSummary> {
     let embedder = settings.embedder(all_cores())?;
     Ok(rag_index::ingest(
-        index_dir,
-        roots,
-        &embedder,
-        &IngestOptions {
-            pdf_reader: crate::pdf::sandboxed_reader(),
-            ..IngestOptions::default()
-        },
-        on_event,
+        index_dir, roots, &embedder, &options, on_event,
     )?)
 }
 

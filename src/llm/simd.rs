@@ -100,10 +100,14 @@ mod x86 {
     use std::arch::x86_64::*;
 
     /// Eight f16 values at `p`, widened to f32.
+    ///
+    /// # Safety
+    /// F16C; `p` points at eight readable f16 values.
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load_f16(p: *const f16) -> __m256 {
-        _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))
+        // SAFETY: the caller's promise, above.
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -123,19 +127,24 @@ mod x86 {
         scale: f32,
         out: &mut [f32],
     ) {
-        let mut query = [_mm256_setzero_ps(); N];
-        for (j, v) in query.iter_mut().enumerate() {
-            *v = _mm256_loadu_ps(q.as_ptr().add(8 * j));
-        }
-        for (p, score) in out.iter_mut().enumerate() {
-            let row = rows.as_ptr().add(p * stride);
-            // Four independent sums, so the FMAs do not wait on each other.
-            let mut acc = [_mm256_setzero_ps(); 4];
-            for (j, v) in query.iter().enumerate() {
-                acc[j % 4] = _mm256_fmadd_ps(*v, load_f16(row.add(8 * j)), acc[j % 4]);
+        // SAFETY: AVX2, FMA and F16C are the caller's promise; `check_rows` in the safe wrapper
+        // put every row read inside `rows`, and `q` holds `8 * N` values.
+        unsafe {
+            let mut query = [_mm256_setzero_ps(); N];
+            for (j, v) in query.iter_mut().enumerate() {
+                *v = _mm256_loadu_ps(q.as_ptr().add(8 * j));
             }
-            let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-            *score = horizontal_sum(sum) * scale;
+            for (p, score) in out.iter_mut().enumerate() {
+                let row = rows.as_ptr().add(p * stride);
+                // Four independent sums, so the FMAs do not wait on each other.
+                let mut acc = [_mm256_setzero_ps(); 4];
+                for (j, v) in query.iter().enumerate() {
+                    acc[j % 4] = _mm256_fmadd_ps(*v, load_f16(row.add(8 * j)), acc[j % 4]);
+                }
+                let sum =
+                    _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+                *score = horizontal_sum(sum) * scale;
+            }
         }
     }
 
@@ -148,16 +157,20 @@ mod x86 {
         stride: usize,
         out: &mut [f32],
     ) {
-        let mut acc = [_mm256_setzero_ps(); N];
-        for (p, &w) in weights.iter().enumerate() {
-            let row = rows.as_ptr().add(p * stride);
-            let w = _mm256_set1_ps(w);
-            for (j, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_fmadd_ps(w, load_f16(row.add(8 * j)), *a);
+        // SAFETY: AVX2, FMA and F16C are the caller's promise; `check_rows` in the safe wrapper
+        // put every row read inside `rows`, and `out` holds `8 * N` values.
+        unsafe {
+            let mut acc = [_mm256_setzero_ps(); N];
+            for (p, &w) in weights.iter().enumerate() {
+                let row = rows.as_ptr().add(p * stride);
+                let w = _mm256_set1_ps(w);
+                for (j, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(w, load_f16(row.add(8 * j)), *a);
+                }
             }
-        }
-        for (j, a) in acc.iter().enumerate() {
-            _mm256_storeu_ps(out.as_mut_ptr().add(8 * j), *a);
+            for (j, a) in acc.iter().enumerate() {
+                _mm256_storeu_ps(out.as_mut_ptr().add(8 * j), *a);
+            }
         }
     }
 
@@ -197,24 +210,28 @@ mod x86 {
     /// AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn exp_shifted(scores: &mut [f32], max: f32) -> f32 {
-        let n = scores.len();
-        let m = _mm256_set1_ps(max);
-        let mut acc = _mm256_setzero_ps();
-        let mut i = 0;
-        while i + 8 <= n {
-            let p = scores.as_mut_ptr().add(i);
-            let e = exp(_mm256_sub_ps(_mm256_loadu_ps(p), m));
-            _mm256_storeu_ps(p, e);
-            acc = _mm256_add_ps(acc, e);
-            i += 8;
+        // SAFETY: AVX2 and FMA are the caller's promise; the loads and stores cover `scores` in
+        // whole lanes of 8, the tail in scalar code.
+        unsafe {
+            let n = scores.len();
+            let m = _mm256_set1_ps(max);
+            let mut acc = _mm256_setzero_ps();
+            let mut i = 0;
+            while i + 8 <= n {
+                let p = scores.as_mut_ptr().add(i);
+                let e = exp(_mm256_sub_ps(_mm256_loadu_ps(p), m));
+                _mm256_storeu_ps(p, e);
+                acc = _mm256_add_ps(acc, e);
+                i += 8;
+            }
+            let mut sum = horizontal_sum(acc);
+            while i < n {
+                scores[i] = (scores[i] - max).exp();
+                sum += scores[i];
+                i += 1;
+            }
+            sum
         }
-        let mut sum = horizontal_sum(acc);
-        while i < n {
-            scores[i] = (scores[i] - max).exp();
-            sum += scores[i];
-            i += 1;
-        }
-        sum
     }
 }
 

@@ -101,17 +101,20 @@ pub fn embedding_files(models: &Path) -> Result<EmbeddingFiles> {
     let Some(missing) = files.missing().map(Path::to_path_buf) else {
         return Ok(files);
     };
-    if downloads_allowed() {
+    let download = if downloads_allowed() {
         match download_embedding(&dir) {
             Ok(()) if files.missing().is_none() => return Ok(files),
-            Ok(()) => {}
-            Err(reason) => eprintln!("warning: could not download {EMBEDDING_MODEL_ID}: {reason}"),
+            Ok(()) => None,
+            Err(reason) => Some(reason),
         }
-    }
+    } else {
+        None
+    };
     Err(Error::ModelMissing {
         what: "embedding model file",
         path: missing,
         models_dir: models.to_path_buf(),
+        download,
     })
 }
 
@@ -274,6 +277,7 @@ pub fn onnxruntime_library(models: &Path) -> Result<PathBuf> {
         what: "ONNX Runtime library",
         path: dir.join(library_name()),
         models_dir: models.to_path_buf(),
+        download: None,
     })
 }
 

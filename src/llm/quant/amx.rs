@@ -210,29 +210,34 @@ impl<'a> Columns<'a> {
 /// are checked here.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 pub(super) unsafe fn k_products(w: &KRows, x: &Packed, out: &Columns, first: usize) {
-    w.check();
-    assert_eq!(x.per_row, w.per_row, "input width");
-    assert_eq!(
-        x.q.len(),
-        x.groups * x.per_row * PACKED_SUPERBLOCK,
-        "packed input"
-    );
-    assert_eq!(out.inputs, x.n, "output inputs");
-    assert!(first + w.rows <= out.rows, "output rows");
-    let subs = if w.format == KFormat::Q6K { 16 } else { 8 };
-    let bands = w.rows.div_ceil(TILE);
-    UNPACKED.with(|cell| {
-        let mut u = cell.borrow_mut();
-        unpack(w, subs, &mut u);
-        let config = Config::new(QK / subs);
-        asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly));
-        for g in 0..x.groups {
-            for band in 0..bands {
-                band_products(w, x, &u, subs, (band, g), (out, first));
+    // SAFETY: the caller vouches for the CPU features and for owning these output rows (`#
+    // Safety`); the assertions that open this block bound every offset the tiles read and
+    // write.
+    unsafe {
+        w.check();
+        assert_eq!(x.per_row, w.per_row, "input width");
+        assert_eq!(
+            x.q.len(),
+            x.groups * x.per_row * PACKED_SUPERBLOCK,
+            "packed input"
+        );
+        assert_eq!(out.inputs, x.n, "output inputs");
+        assert!(first + w.rows <= out.rows, "output rows");
+        let subs = if w.format == KFormat::Q6K { 16 } else { 8 };
+        let bands = w.rows.div_ceil(TILE);
+        UNPACKED.with(|cell| {
+            let mut u = cell.borrow_mut();
+            unpack(w, subs, &mut u);
+            let config = Config::new(QK / subs);
+            asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly));
+            for g in 0..x.groups {
+                for band in 0..bands {
+                    band_products(w, x, &u, subs, (band, g), (out, first));
+                }
             }
-        }
-        asm!("tilerelease", options(nostack, nomem));
-    });
+            asm!("tilerelease", options(nostack, nomem));
+        });
+    }
 }
 
 /// Rows `16 band..` of `w` times inputs `16 g..`, into rows `first..` of
@@ -253,69 +258,74 @@ unsafe fn band_products(
     (band, g): (usize, usize),
     (out, first): (&Columns, usize),
 ) {
-    let per_row = w.per_row;
-    let sub = QK / subs;
-    let sums = if subs == 16 { &x.sums16 } else { &x.sums32 };
-    let mut c = [[0i32; TILE * TILE]; 2];
-    let mut acc = [_mm512_setzero_ps(); TILE];
-    for b in 0..per_row {
-        let block = g * per_row + b;
-        let dx = _mm512_loadu_ps(x.d.as_ptr().add(block * TILE));
-        let input = x.q.as_ptr().add(block * PACKED_SUPERBLOCK);
-        // This superblock's first sub-block in the unpacked weights.
-        let base = (band * per_row + b) * subs;
-        for s in (0..subs).step_by(2) {
-            // Two sub-blocks' products before either's scaling, so that the
-            // tile unit works while the vector units scale.
-            let weights = u.q.as_ptr().add((base + s) * TILE * sub);
-            // Each sub-block has its own tiles: tile registers are not
-            // renamed, so sharing them would wait for the first product.
-            asm!(
-                "tileloadd tmm0, [{w} + {sub}*1]",
-                "tileloadd tmm1, [{x} + {stride}*1]",
-                "tileloadd tmm4, [{w2} + {sub}*1]",
-                "tileloadd tmm5, [{x2} + {stride}*1]",
-                "tilezero tmm2",
-                "tilezero tmm3",
-                "tdpbusd tmm2, tmm0, tmm1",
-                "tdpbusd tmm3, tmm4, tmm5",
-                "tilestored [{c0} + {stride}*1], tmm2",
-                "tilestored [{c1} + {stride}*1], tmm3",
-                w = in(reg) weights,
-                w2 = in(reg) weights.add(TILE * sub),
-                sub = in(reg) sub,
-                x = in(reg) input.add(s * sub * TILE),
-                x2 = in(reg) input.add((s + 1) * sub * TILE),
-                stride = in(reg) 64usize,
-                c0 = in(reg) c[0].as_mut_ptr(),
-                c1 = in(reg) c[1].as_mut_ptr(),
-                options(nostack),
-            );
-            for (half, c) in c.iter().enumerate() {
-                let s = s + half;
-                let block_sums = _mm512_loadu_ps(sums.as_ptr().add((block * subs + s) * TILE));
-                let factors = (base + s) * TILE;
-                for m in 0..TILE {
-                    let sum = _mm512_cvtepi32_ps(_mm512_loadu_si512(c.as_ptr().add(m * TILE) as _));
-                    let scale =
-                        _mm512_mul_ps(dx, _mm512_set1_ps(*u.scale.get_unchecked(factors + m)));
-                    acc[m] = _mm512_fmadd_ps(sum, scale, acc[m]);
-                    let offset = _mm512_set1_ps(*u.offset.get_unchecked(factors + m));
-                    acc[m] = _mm512_fnmadd_ps(offset, block_sums, acc[m]);
+    // SAFETY: as `k_products` promised and checked (`# Safety`): tile config loaded, `u` holds
+    // `w`, the band's rows and inputs lie inside `u`, `x` and `out`.
+    unsafe {
+        let per_row = w.per_row;
+        let sub = QK / subs;
+        let sums = if subs == 16 { &x.sums16 } else { &x.sums32 };
+        let mut c = [[0i32; TILE * TILE]; 2];
+        let mut acc = [_mm512_setzero_ps(); TILE];
+        for b in 0..per_row {
+            let block = g * per_row + b;
+            let dx = _mm512_loadu_ps(x.d.as_ptr().add(block * TILE));
+            let input = x.q.as_ptr().add(block * PACKED_SUPERBLOCK);
+            // This superblock's first sub-block in the unpacked weights.
+            let base = (band * per_row + b) * subs;
+            for s in (0..subs).step_by(2) {
+                // Two sub-blocks' products before either's scaling, so that the
+                // tile unit works while the vector units scale.
+                let weights = u.q.as_ptr().add((base + s) * TILE * sub);
+                // Each sub-block has its own tiles: tile registers are not
+                // renamed, so sharing them would wait for the first product.
+                asm!(
+                    "tileloadd tmm0, [{w} + {sub}*1]",
+                    "tileloadd tmm1, [{x} + {stride}*1]",
+                    "tileloadd tmm4, [{w2} + {sub}*1]",
+                    "tileloadd tmm5, [{x2} + {stride}*1]",
+                    "tilezero tmm2",
+                    "tilezero tmm3",
+                    "tdpbusd tmm2, tmm0, tmm1",
+                    "tdpbusd tmm3, tmm4, tmm5",
+                    "tilestored [{c0} + {stride}*1], tmm2",
+                    "tilestored [{c1} + {stride}*1], tmm3",
+                    w = in(reg) weights,
+                    w2 = in(reg) weights.add(TILE * sub),
+                    sub = in(reg) sub,
+                    x = in(reg) input.add(s * sub * TILE),
+                    x2 = in(reg) input.add((s + 1) * sub * TILE),
+                    stride = in(reg) 64usize,
+                    c0 = in(reg) c[0].as_mut_ptr(),
+                    c1 = in(reg) c[1].as_mut_ptr(),
+                    options(nostack),
+                );
+                for (half, c) in c.iter().enumerate() {
+                    let s = s + half;
+                    let block_sums = _mm512_loadu_ps(sums.as_ptr().add((block * subs + s) * TILE));
+                    let factors = (base + s) * TILE;
+                    for m in 0..TILE {
+                        let sum =
+                            _mm512_cvtepi32_ps(_mm512_loadu_si512(c.as_ptr().add(m * TILE) as _));
+                        let scale =
+                            _mm512_mul_ps(dx, _mm512_set1_ps(*u.scale.get_unchecked(factors + m)));
+                        acc[m] = _mm512_fmadd_ps(sum, scale, acc[m]);
+                        let offset = _mm512_set1_ps(*u.offset.get_unchecked(factors + m));
+                        acc[m] = _mm512_fnmadd_ps(offset, block_sums, acc[m]);
+                    }
                 }
             }
         }
-    }
-    // The sums are [row][input]; the output wants [input][row].
-    let mut sums = [[0.0f32; TILE]; TILE];
-    for (m, sums) in sums.iter_mut().enumerate() {
-        _mm512_storeu_ps(sums.as_mut_ptr(), acc[m]);
-    }
-    let row = first + band * TILE;
-    for j in 0..(x.n - g * TILE).min(TILE) {
-        let to = out.ptr.add((g * TILE + j) * out.rows + row);
-        for m in 0..TILE.min(w.rows - band * TILE) {
-            *to.add(m) = sums[m][j];
+        // The sums are [row][input]; the output wants [input][row].
+        let mut sums = [[0.0f32; TILE]; TILE];
+        for (m, sums) in sums.iter_mut().enumerate() {
+            _mm512_storeu_ps(sums.as_mut_ptr(), acc[m]);
+        }
+        let row = first + band * TILE;
+        for j in 0..(x.n - g * TILE).min(TILE) {
+            let to = out.ptr.add((g * TILE + j) * out.rows + row);
+            for m in 0..TILE.min(w.rows - band * TILE) {
+                *to.add(m) = sums[m][j];
+            }
         }
     }
 }
@@ -326,86 +336,90 @@ unsafe fn band_products(
 /// The CPU must support AVX2; `w` must pass `check` (`k_products` checks).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 unsafe fn unpack(w: &KRows, subs: usize, u: &mut Unpacked) {
-    let bands = w.rows.div_ceil(TILE);
-    let per_row = w.per_row;
-    let sub = QK / subs;
-    let factors = bands * per_row * subs * TILE;
-    u.q.clear();
-    u.q.resize(factors * sub, 0);
-    u.scale.clear();
-    u.scale.resize(factors, 0.0);
-    u.offset.clear();
-    u.offset.resize(factors, 0.0);
-    let low4 = _mm256_set1_epi8(0x0F);
-    for r in 0..w.rows {
-        let (band, m) = (r / TILE, r % TILE);
-        for b in 0..per_row {
-            let s = r * per_row + b;
-            let first = (band * per_row + b) * subs;
-            let scales = &w.scales[s * SCALES..(s + 1) * SCALES];
-            let d = w.d[s];
-            for j in 0..subs {
-                let at = (first + j) * TILE + m;
-                if w.format == KFormat::Q6K {
-                    let sc = f32::from(scales[j] as i8);
-                    u.scale[at] = d * sc;
-                    u.offset[at] = 32.0 * d * sc;
-                } else {
-                    u.scale[at] = d * f32::from(scales[j]);
-                    u.offset[at] = w.dmin[s] * f32::from(scales[8 + j]);
-                }
-            }
-            let qs = w.qs.as_ptr().add(s * QS);
-            // Weights 32j..32j + 32 of the superblock, one per byte.
-            for j in 0..8 {
-                let v = match w.format {
-                    KFormat::Q4K | KFormat::Q5K => {
-                        let q = _mm256_loadu_si256(qs.add(32 * (j / 2)) as *const __m256i);
-                        let shift = _mm_cvtsi32_si128(4 * (j % 2) as i32);
-                        let v = _mm256_and_si256(_mm256_srl_epi16(q, shift), low4);
-                        if w.format == KFormat::Q5K {
-                            let qh =
-                                _mm256_loadu_si256(w.qh.as_ptr().add(s * 32) as *const __m256i);
-                            let bit = _mm256_set1_epi8((1u8 << j) as i8);
-                            let set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
-                            _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(16)))
-                        } else {
-                            v
-                        }
-                    }
-                    KFormat::Q6K => {
-                        // Weights 128h + 32p + l: ql[64h + 32(p % 2) + l]'s
-                        // nibble p / 2 and qh[32h + l]'s bit pair p.
-                        let (half, part) = (j / 4, j % 4);
-                        let ql = _mm256_loadu_si256(
-                            qs.add(64 * half + 32 * (part % 2)) as *const __m256i
-                        );
-                        let shift = _mm_cvtsi32_si128(4 * (part / 2) as i32);
-                        let low = _mm256_and_si256(_mm256_srl_epi16(ql, shift), low4);
-                        let qh = _mm256_loadu_si256(
-                            w.qh.as_ptr().add(s * 64 + 32 * half) as *const __m256i
-                        );
-                        let shift = _mm_cvtsi32_si128(2 * part as i32);
-                        let high =
-                            _mm256_and_si256(_mm256_srl_epi16(qh, shift), _mm256_set1_epi8(3));
-                        _mm256_or_si256(low, _mm256_slli_epi16::<4>(high))
-                    }
-                };
-                // 32 weights: one sub-block of 32, or two of 16.
-                let per = 32 / sub;
-                for half in 0..per {
-                    let dst =
-                        u.q.as_mut_ptr()
-                            .add(((first + j * per + half) * TILE + m) * sub);
-                    if sub == 32 {
-                        _mm256_storeu_si256(dst as *mut __m256i, v);
+    // SAFETY: the CPU has AVX2 and `w` passed `check` (`# Safety`), so each superblock read is
+    // inside `w`'s arrays and each write inside `u`.
+    unsafe {
+        let bands = w.rows.div_ceil(TILE);
+        let per_row = w.per_row;
+        let sub = QK / subs;
+        let factors = bands * per_row * subs * TILE;
+        u.q.clear();
+        u.q.resize(factors * sub, 0);
+        u.scale.clear();
+        u.scale.resize(factors, 0.0);
+        u.offset.clear();
+        u.offset.resize(factors, 0.0);
+        let low4 = _mm256_set1_epi8(0x0F);
+        for r in 0..w.rows {
+            let (band, m) = (r / TILE, r % TILE);
+            for b in 0..per_row {
+                let s = r * per_row + b;
+                let first = (band * per_row + b) * subs;
+                let scales = &w.scales[s * SCALES..(s + 1) * SCALES];
+                let d = w.d[s];
+                for j in 0..subs {
+                    let at = (first + j) * TILE + m;
+                    if w.format == KFormat::Q6K {
+                        let sc = f32::from(scales[j] as i8);
+                        u.scale[at] = d * sc;
+                        u.offset[at] = 32.0 * d * sc;
                     } else {
-                        let part = if half == 0 {
-                            _mm256_castsi256_si128(v)
+                        u.scale[at] = d * f32::from(scales[j]);
+                        u.offset[at] = w.dmin[s] * f32::from(scales[8 + j]);
+                    }
+                }
+                let qs = w.qs.as_ptr().add(s * QS);
+                // Weights 32j..32j + 32 of the superblock, one per byte.
+                for j in 0..8 {
+                    let v = match w.format {
+                        KFormat::Q4K | KFormat::Q5K => {
+                            let q = _mm256_loadu_si256(qs.add(32 * (j / 2)) as *const __m256i);
+                            let shift = _mm_cvtsi32_si128(4 * (j % 2) as i32);
+                            let v = _mm256_and_si256(_mm256_srl_epi16(q, shift), low4);
+                            if w.format == KFormat::Q5K {
+                                let qh =
+                                    _mm256_loadu_si256(w.qh.as_ptr().add(s * 32) as *const __m256i);
+                                let bit = _mm256_set1_epi8((1u8 << j) as i8);
+                                let set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
+                                _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(16)))
+                            } else {
+                                v
+                            }
+                        }
+                        KFormat::Q6K => {
+                            // Weights 128h + 32p + l: ql[64h + 32(p % 2) + l]'s
+                            // nibble p / 2 and qh[32h + l]'s bit pair p.
+                            let (half, part) = (j / 4, j % 4);
+                            let ql = _mm256_loadu_si256(
+                                qs.add(64 * half + 32 * (part % 2)) as *const __m256i
+                            );
+                            let shift = _mm_cvtsi32_si128(4 * (part / 2) as i32);
+                            let low = _mm256_and_si256(_mm256_srl_epi16(ql, shift), low4);
+                            let qh = _mm256_loadu_si256(
+                                w.qh.as_ptr().add(s * 64 + 32 * half) as *const __m256i
+                            );
+                            let shift = _mm_cvtsi32_si128(2 * part as i32);
+                            let high =
+                                _mm256_and_si256(_mm256_srl_epi16(qh, shift), _mm256_set1_epi8(3));
+                            _mm256_or_si256(low, _mm256_slli_epi16::<4>(high))
+                        }
+                    };
+                    // 32 weights: one sub-block of 32, or two of 16.
+                    let per = 32 / sub;
+                    for half in 0..per {
+                        let dst =
+                            u.q.as_mut_ptr()
+                                .add(((first + j * per + half) * TILE + m) * sub);
+                        if sub == 32 {
+                            _mm256_storeu_si256(dst as *mut __m256i, v);
                         } else {
-                            _mm256_extracti128_si256::<1>(v)
-                        };
-                        _mm_storeu_si128(dst as *mut __m128i, part);
+                            let part = if half == 0 {
+                                _mm256_castsi256_si128(v)
+                            } else {
+                                _mm256_extracti128_si256::<1>(v)
+                            };
+                            _mm_storeu_si128(dst as *mut __m128i, part);
+                        }
                     }
                 }
             }
