@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rag_index::{find_index_dir, Index, SearchOptions, INDEX_DIR_NAME};
 
 use crate::assistant::{AskOptions, Gate};
-use crate::config::{defaults, pick, AnswerConfig, Config, ConfigSource, Origin};
+use crate::config::{defaults, limits, pick, AnswerConfig, Config, ConfigSource, Origin};
 use crate::embedding::OnnxEmbedder;
 use crate::llm::{GenerateOptions, PenaltyScope, SamplingOptions};
 use crate::models::{
@@ -145,33 +145,21 @@ impl Settings {
             file.min_evidence,
             defaults::MIN_EVIDENCE,
         );
-        if k == 0 || k > 100 {
-            return Err(Error::InvalidSetting("-k must be between 1 and 100".into()));
-        }
-        if samples == 0 || samples > 32 {
-            return Err(Error::InvalidSetting(
-                "--samples must be between 1 and 32".into(),
-            ));
-        }
+        // The flags and the config file were held to the same limits; these
+        // hold library callers (and the combination of two settings) to them.
+        let invalid = |flag: &str, why: String| Error::InvalidSetting(format!("{flag} {why}"));
+        limits::count(k, &limits::K).map_err(|why| invalid("-k", why))?;
+        limits::count(samples, &limits::SAMPLES).map_err(|why| invalid("--samples", why))?;
+        limits::count(context_tokens, &limits::CONTEXT_TOKENS)
+            .map_err(|why| invalid("--context-tokens", why))?;
+        limits::count(max_tokens, &limits::MAX_TOKENS)
+            .map_err(|why| invalid("--max-tokens", why))?;
+        limits::number(min_evidence, &limits::MIN_EVIDENCE)
+            .map_err(|why| invalid("--min-evidence", why))?;
         if samples > 1 && sampling.temperature == 0.0 {
             return Err(Error::InvalidSetting(
                 "--samples N needs --temperature above 0 (at 0 every sample is the same answer)"
                     .into(),
-            ));
-        }
-        if context_tokens < 64 {
-            return Err(Error::InvalidSetting(
-                "--context-tokens must be at least 64 (sources need room)".into(),
-            ));
-        }
-        if max_tokens == 0 {
-            return Err(Error::InvalidSetting(
-                "--max-tokens must be 1 or more".into(),
-            ));
-        }
-        if !min_evidence.is_finite() {
-            return Err(Error::InvalidSetting(
-                "--min-evidence must be a number".into(),
             ));
         }
         let mut settings = vec![
@@ -251,23 +239,16 @@ fn sampling_options(
         file.repeat_last_n,
         defaults::REPEAT_LAST_N,
     );
-    let check = |ok: bool, what: &str| {
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::InvalidSetting(what.to_string()))
-        }
-    };
-    check(
-        temperature >= 0.0 && temperature.is_finite(),
-        "--temperature must be 0 or more",
-    )?;
-    check(top_p > 0.0 && top_p <= 1.0, "--top-p must be in (0, 1]")?;
-    check((0.0..=1.0).contains(&min_p), "--min-p must be in [0, 1]")?;
-    check(
-        repeat_penalty > 0.0 && repeat_penalty.is_finite(),
-        "--repeat-penalty must be more than 0",
-    )?;
+    let invalid = |flag: &str, why: String| Error::InvalidSetting(format!("{flag} {why}"));
+    limits::number(temperature, &limits::TEMPERATURE)
+        .map_err(|why| invalid("--temperature", why))?;
+    limits::number(top_p, &limits::TOP_P).map_err(|why| invalid("--top-p", why))?;
+    limits::number(min_p, &limits::MIN_P).map_err(|why| invalid("--min-p", why))?;
+    limits::number(repeat_penalty, &limits::REPEAT_PENALTY)
+        .map_err(|why| invalid("--repeat-penalty", why))?;
+    limits::count(top_k, &limits::TOP_K).map_err(|why| invalid("--top-k", why))?;
+    limits::count(repeat_last_n, &limits::REPEAT_LAST_N)
+        .map_err(|why| invalid("--repeat-last-n", why))?;
     let settings = vec![
         ("temperature", temperature.to_string(), t_origin),
         ("top_k", top_k.to_string(), k_origin),
@@ -286,4 +267,93 @@ fn sampling_options(
         seed: None,
     };
     Ok((options, settings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_from(config: &str) -> (tempfile::TempDir, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, config).unwrap();
+        let settings = Settings::resolve(Some(&file), Some(dir.path()), None).unwrap();
+        (dir, settings)
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_the_defaults() {
+        let (_dir, settings) = settings_from("[answer]\nk = 5\nmax_tokens = 40\n");
+        let flags = AnswerFlags {
+            given: AnswerConfig {
+                k: Some(7),
+                ..AnswerConfig::default()
+            },
+            seed: Some(3),
+            think: false,
+        };
+        let (options, origins) = settings.answer(&flags).unwrap();
+        assert_eq!(options.k, 7);
+        assert_eq!(options.generate.max_tokens, 40);
+        assert_eq!(options.context_tokens, defaults::CONTEXT_TOKENS);
+        assert_eq!(
+            options.generate.sampling.temperature,
+            defaults::ANSWER_TEMPERATURE
+        );
+        assert_eq!(options.generate.sampling.seed, Some(3));
+        let origin = |key: &str| origins.iter().find(|(k, _, _)| *k == key).unwrap().2;
+        assert_eq!(origin("k"), Origin::Flag);
+        assert_eq!(origin("max_tokens"), Origin::ConfigFile);
+        assert_eq!(origin("context_tokens"), Origin::Default);
+        // The defaults are AskOptions::default(), written once.
+        let (_dir, settings) = settings_from("");
+        let (options, _) = settings.answer(&AnswerFlags::default()).unwrap();
+        let plain = AskOptions::default();
+        assert_eq!(
+            (options.k, options.context_tokens, options.samples),
+            (plain.k, plain.context_tokens, plain.samples)
+        );
+        assert_eq!(options.generate.max_tokens, plain.generate.max_tokens);
+        assert_eq!(
+            options.generate.sampling.temperature,
+            plain.generate.sampling.temperature
+        );
+        assert_eq!(options.gate.min_strength, plain.gate.min_strength);
+    }
+
+    #[test]
+    fn settings_out_of_the_limits_are_refused_by_name() {
+        let (_dir, settings) = settings_from("");
+        let refused = |given: AnswerConfig| {
+            let flags = AnswerFlags {
+                given,
+                ..AnswerFlags::default()
+            };
+            match settings.answer(&flags) {
+                Err(Error::InvalidSetting(why)) => why,
+                other => panic!("{other:?}"),
+            }
+        };
+        let why = refused(AnswerConfig {
+            samples: Some(limits::SAMPLES.end() + 1),
+            temperature: Some(0.5),
+            ..AnswerConfig::default()
+        });
+        assert!(why.starts_with("--samples must be from 1 to"), "{why}");
+        let why = refused(AnswerConfig {
+            samples: Some(2),
+            ..AnswerConfig::default()
+        });
+        assert!(why.contains("needs --temperature above 0"), "{why}");
+        let why = refused(AnswerConfig {
+            top_p: Some(1.5),
+            ..AnswerConfig::default()
+        });
+        assert!(why.starts_with("--top-p"), "{why}");
+        let why = refused(AnswerConfig {
+            min_evidence: Some(f32::NAN),
+            ..AnswerConfig::default()
+        });
+        assert!(why.starts_with("--min-evidence"), "{why}");
+    }
 }
