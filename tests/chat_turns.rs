@@ -18,7 +18,7 @@ use rag::models::{embedding_files, embedding_identity, EMBEDDING_DIMENSION};
 use rag_index::Index;
 use serde::Deserialize;
 
-use common::{models_dir, ok, rag};
+use common::{models_dir, wikipedia_index};
 
 /// Follow-ups whose source the fused search puts in the top 3, measured when
 /// the fusion was introduced (as many as the old single search; none of
@@ -77,12 +77,7 @@ impl Tally {
 fn follow_ups_keep_their_context_and_topic_switches_escape_it() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    let index_dir = dir.path().join("index");
-    ok(rag()
-        .arg("--index")
-        .arg(&index_dir)
-        .args(["ingest", "-q"])
-        .arg(root.join("corpus/wikipedia")));
+    let index_dir = wikipedia_index(dir.path());
     let model = embedding_identity(&models_dir());
     let index = Index::open(&index_dir, Some((&model, EMBEDDING_DIMENSION))).unwrap();
     let models = models_dir();

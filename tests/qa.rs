@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{json, ok, rag};
+use common::{json, ok, rag, wikipedia_index};
 
 /// Measured at the commit that set them (`rag eval qa tests/fixtures/qa-dev.jsonl`
 /// over an index of corpus/wikipedia, default model, greedy). Raise them when
@@ -24,12 +24,7 @@ const REFUSED: usize = 8;
 fn qa_dev_with_the_default_model_does_not_regress() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
-    let index = dir.path().join("index");
-    ok(rag()
-        .arg("--index")
-        .arg(&index)
-        .args(["ingest", "-q"])
-        .arg(root.join("corpus/wikipedia")));
+    let index = wikipedia_index(dir.path());
     // The default model, not the tests' fast one: what a user gets.
     let empty_config = dir.path().join("config.toml");
     std::fs::write(&empty_config, "").unwrap();

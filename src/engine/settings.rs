@@ -113,21 +113,14 @@ impl Settings {
         for_answers: bool,
     ) -> Result<(SamplingOptions, Vec<Setting>)> {
         let file = &self.config.file.answer;
-        let (mut options, settings) =
-            sampling_options(flags, file, default_temperature, for_answers)?;
-        options.seed = seed;
-        Ok((options, settings))
+        sampling_options(flags, seed, file, default_temperature, for_answers)
     }
 
     /// The answer options with every setting's value and origin (for `rag config`).
     pub fn answer(&self, flags: &AnswerFlags) -> Result<(AskOptions, Vec<Setting>)> {
         let file = &self.config.file.answer;
         let (sampling, sampling_settings) =
-            sampling_options(&flags.given, file, defaults::ANSWER_TEMPERATURE, true)?;
-        let sampling = SamplingOptions {
-            seed: flags.seed,
-            ..sampling
-        };
+            self.sampling(&flags.given, flags.seed, defaults::ANSWER_TEMPERATURE, true)?;
         let (k, k_origin) = pick(flags.given.k, file.k, defaults::K);
         let (context_tokens, c_origin) = pick(
             flags.given.context_tokens,
@@ -220,6 +213,7 @@ impl Settings {
 
 fn sampling_options(
     flags: &AnswerConfig,
+    seed: Option<u64>,
     file: &AnswerConfig,
     default_temperature: f32,
     for_answers: bool,
@@ -264,7 +258,7 @@ fn sampling_options(
         min_p,
         repeat_penalty,
         repeat_last_n,
-        seed: None,
+        seed,
     };
     Ok((options, settings))
 }

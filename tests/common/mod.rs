@@ -244,3 +244,15 @@ pub fn ids(value: &serde_json::Value) -> Vec<u32> {
         .map(|v| v.as_u64().expect("an id") as u32)
         .collect()
 }
+
+/// Ingests the bundled corpus's Wikipedia articles into `dir/index` (quietly)
+/// and returns that index folder.
+pub fn wikipedia_index(dir: &Path) -> PathBuf {
+    let index = dir.join("index");
+    ok(rag()
+        .arg("--index")
+        .arg(&index)
+        .args(["ingest", "-q"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/wikipedia")));
+    index
+}
