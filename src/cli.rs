@@ -13,16 +13,18 @@ use rag_index::SearchOptions;
     version,
     about = "A local, private open-book assistant: index your folders, search them, ask them.",
     long_about = None,
-    after_help = "The index lives in .rag/ in the current folder or the nearest parent that has one (like git); --index DIR overrides.\nModels are read from --models DIR, $RAG_MODELS, or ~/.local/share/rag/models (scripts/fetch-models fills it)."
+    after_help = "The index lives in .rag/ in the current folder or the nearest parent that has one (like git); --index DIR overrides, and --index milvus://HOST:PORT/COLLECTION keeps it on a Milvus server (credentials in $RAG_MILVUS_TOKEN).\nModels are read from --models DIR, $RAG_MODELS, or ~/.local/share/rag/models (scripts/fetch-models fills it)."
 )]
 pub struct Cli {
-    /// Index folder [default: .rag/ found upward from the current folder]
+    /// Index folder, or milvus://HOST:PORT/COLLECTION for a Milvus server
+    /// [default: the config file's `index`, else .rag/ found upward from the
+    /// current folder]
     #[arg(
         long,
         global = true,
         env = "RAG_INDEX",
         hide_env_values = true,
-        value_name = "DIR"
+        value_name = "DIR|URL"
     )]
     pub index: Option<PathBuf>,
 
@@ -66,6 +68,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Verify every index file against the checksum recorded at commit
     Check(CheckArgs),
+    /// Copy an index folder into the index named by --index (a Milvus
+    /// collection, say) with its stored vectors: nothing is embedded again,
+    /// and an interrupted copy resumes
+    CopyFrom(CopyFromArgs),
     /// Answer a question from your documents, citing the passages used
     Ask(AskArgs),
     /// Chat with your documents in a full-screen terminal UI (follow-up
@@ -195,6 +201,17 @@ pub struct ForgetArgs {
     pub paths: Vec<PathBuf>,
 
     /// Print what was removed as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyFromArgs {
+    /// The index folder to copy (its `.rag/`)
+    #[arg(value_name = "DIR")]
+    pub from: PathBuf,
+
+    /// Print what was copied as JSON
     #[arg(long)]
     pub json: bool,
 }

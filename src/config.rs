@@ -8,6 +8,7 @@
 //! ```toml
 //! model = "qwen2.5-coder-1.5b-instruct"   # a catalogue name or a GGUF path
 //! models = "/data/models"                  # the model folder
+//! index = "milvus://10.0.0.5:19530/docs"    # the index (else .rag/ found upward)
 //!
 //! [answer]
 //! k = 3
@@ -99,6 +100,8 @@ pub struct ConfigFile {
     pub model: Option<String>,
     /// The model folder.
     pub models: Option<PathBuf>,
+    /// The index: a folder, or `milvus://HOST:PORT/COLLECTION`.
+    pub index: Option<PathBuf>,
     #[serde(default)]
     pub answer: AnswerConfig,
 }

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use rag::embedding::OnnxEmbedder;
+use rag::engine::IndexLocation;
 use rag::engine::Settings;
-use rag_index::Index;
+use rag_index::SearchIndex;
 
 use crate::cli::Cli;
 use rag::{Error, Result};
@@ -43,13 +44,13 @@ impl Context {
     }
 
     /// The index to write: --index, else the nearest `.rag/` upward, else `./.rag`.
-    pub fn index_dir_for_writing(&self) -> Result<PathBuf> {
-        Ok(self.settings.index_dir_for_writing(&current_dir()?))
+    pub fn index_for_writing(&self) -> Result<IndexLocation> {
+        Ok(self.settings.index_for_writing(&current_dir()?))
     }
 
     /// The index to read: --index, else the nearest `.rag/` upward.
-    pub fn index_dir_for_reading(&self) -> Result<PathBuf> {
-        self.settings.index_dir_for_reading(&current_dir()?)
+    pub fn index_for_reading(&self) -> Result<IndexLocation> {
+        self.settings.index_for_reading(&current_dir()?)
     }
 
     pub fn embedder(&self, workers: usize) -> Result<OnnxEmbedder> {
@@ -57,17 +58,17 @@ impl Context {
     }
 
     /// Opens the index, refusing one built with a different embedding model.
-    pub fn open_index(&self) -> Result<Index> {
+    pub fn open_index(&self) -> Result<Box<dyn SearchIndex>> {
         self.settings.open_index(&current_dir()?)
     }
 
     /// Says so (unless quiet) when an interrupted ingest left the keyword
     /// index behind the last commit; results stay correct meanwhile.
-    pub fn warn_if_out_of_step(&self, index: &Index) {
-        if !index.bm25_in_sync() && !self.quiet {
+    pub fn warn_if_out_of_step(&self, index: &dyn SearchIndex) {
+        if !index.keyword_in_sync() && !self.quiet {
             eprintln!(
                 "warning: the keyword index at {} is out of step with the last commit (an ingest was interrupted); run `rag ingest` to repair it",
-                index.dir().display()
+                index.location()
             );
         }
     }
@@ -96,6 +97,6 @@ pub fn shown_path(path: &Path) -> String {
 }
 
 /// A path stored in the index as the user should see it.
-pub fn display_path(index: &Index, stored: &str) -> String {
+pub fn display_path(index: &dyn SearchIndex, stored: &str) -> String {
     shown_path(&index.resolve(stored))
 }

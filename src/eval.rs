@@ -214,7 +214,7 @@ pub fn error_row(question: &Question, i: usize, error: &Error) -> Row {
     }
 }
 
-pub fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: &Path) -> Report {
+pub fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: String) -> Report {
     let answerable: Vec<&Row> = rows.iter().filter(|r| r.answerable).collect();
     let unanswerable: Vec<&Row> = rows.iter().filter(|r| !r.answerable).collect();
     let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
@@ -253,6 +253,6 @@ pub fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: &Path) -
         median_first_token_ms: crate::batch::median(first_tokens),
         errors: rows.iter().filter(|r| r.error.is_some()).count(),
         model: model.to_string(),
-        index: index.display().to_string(),
+        index,
     }
 }

@@ -83,6 +83,7 @@ fn run(cli: Cli) -> rag::Result<Outcome> {
         Command::Ask(args) => return commands::ask::run(&ctx, args),
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
         Command::Forget(args) => commands::forget::run(&ctx, args),
+        Command::CopyFrom(args) => commands::copy::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),
         Command::Chat(args) => commands::chat::run(&ctx, args),
         Command::Batch(args) => commands::batch::run(&ctx, args),

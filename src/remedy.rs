@@ -63,6 +63,12 @@ fn index_remedy(err: &rag_index::Error) -> Option<String> {
         IndexError::ModelMismatch { .. } => {
             "re-ingest with `rag ingest --rebuild` or point --index elsewhere".into()
         }
+        IndexError::Unreachable { .. } => {
+            "check that the server runs and that --index (or $RAG_INDEX, or the config file's `index`) names it; credentials go in $RAG_MILVUS_TOKEN".into()
+        }
+        IndexError::Incompatible { .. } => {
+            "name another collection with --index, or replace this one with:  rag ingest --rebuild PATH...  (drops it)".into()
+        }
         damaged if damaged.needs_rebuild() => {
             "rebuild it from your documents with:  rag ingest --rebuild PATH...  (`rag check` lists what is damaged)".into()
         }

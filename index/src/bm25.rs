@@ -54,6 +54,24 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
+/// The terms BM25 counts in `text`, in order and with repeats. A backend
+/// that runs BM25 itself (Milvus) indexes these instead of the raw text, so
+/// both homes count the very same words (stemmed, folded, stop words gone).
+pub fn keyword_terms(text: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    let mut analyzer = analyzer();
+    let mut stream = analyzer.token_stream(text);
+    while let Some(token) = stream.next() {
+        terms.push(token.text.clone());
+    }
+    terms
+}
+
+/// The distinct terms of a query, in order: what a keyword search looks up.
+pub fn query_terms(query: &str) -> Vec<String> {
+    Bm25::terms(query)
+}
+
 /// Stop words go: in a question ("what is the...") they would otherwise let any
 /// passage full of "the" and "that" outrank one that shares the question's meaning.
 fn analyzer() -> TextAnalyzer {

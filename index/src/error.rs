@@ -78,6 +78,24 @@ pub enum Error {
     )]
     IngestsIndexFolder { root: PathBuf, index: PathBuf },
 
+    /// The index server could not be reached (refused, timed out, TLS,
+    /// authentication).
+    #[error("cannot reach the index server at {location}: {reason}")]
+    Unreachable { location: String, reason: String },
+
+    /// The index server answered a request with an error.
+    #[error("the index server at {location} failed {action}: {reason}")]
+    Server {
+        location: String,
+        action: String,
+        reason: String,
+    },
+
+    /// The server holds a collection of that name that rag did not create, or
+    /// one of another layout.
+    #[error("{location} is not a rag index of this version: {reason}")]
+    Incompatible { location: String, reason: String },
+
     /// The caller stopped an ingest.
     #[error("ingest interrupted")]
     Interrupted,

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::backend::SearchIndex;
 use crate::bm25::Bm25;
-use crate::embedder::Embedder;
 use crate::manifest::{
     chunk_table_file, parse_chunk_table, vectors_file, Manifest, StoredChunk, HNSW_DATA, HNSW_GRAPH,
 };
@@ -63,7 +63,10 @@ pub struct Index {
 /// What `rag status` shows.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
-    pub index_dir: PathBuf,
+    /// The folder, or the server's URL.
+    pub index_dir: String,
+    /// "folder" or "milvus".
+    pub backend: &'static str,
     pub files: usize,
     pub chunks: usize,
     pub model_id: String,
@@ -188,14 +191,52 @@ impl Index {
         self.bm25_in_sync
     }
 
+    /// The chunks and vectors of one file, in chunk order (for copying the
+    /// index elsewhere without embedding again).
+    pub fn file_rows(&self, path: &str) -> Result<(Vec<crate::chunk::Chunk>, Vec<Vec<f32>>)> {
+        let dimension = self.manifest.embedding.dimension;
+        let entry = self.manifest.files.get(path);
+        let mut chunks = Vec::new();
+        let mut vectors = Vec::new();
+        for id in entry.map_or(&[][..], |e| &e.chunks[..]) {
+            let row = *self.rows.get(id).ok_or_else(|| Error::Corrupt {
+                path: self.dir.clone(),
+                reason: format!("{path}: chunk {id} is listed but not stored"),
+            })?;
+            chunks.push(self.chunks[row].chunk.clone());
+            vectors.push(self.raw_vectors[row * dimension..(row + 1) * dimension].to_vec());
+        }
+        Ok((chunks, vectors))
+    }
+
+    fn exact_similarity(&self, id: u64, query: &[f32]) -> Option<f32> {
+        let dimension = self.manifest.embedding.dimension;
+        let row = *self.rows.get(&id)?;
+        let vector = self
+            .raw_vectors
+            .get(row * dimension..(row + 1) * dimension)?;
+        (query.len() == dimension).then(|| vector.iter().zip(query).map(|(a, b)| a * b).sum())
+    }
+}
+
+impl SearchIndex for Index {
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn keyword_in_sync(&self) -> bool {
+        self.bm25_in_sync
+    }
+
     /// Where a stored path is on disk.
-    pub fn resolve(&self, stored: &str) -> PathBuf {
+    fn resolve(&self, stored: &str) -> PathBuf {
         self.root.join(crate::paths::decode(stored))
     }
 
-    pub fn status(&self) -> Status {
-        Status {
-            index_dir: self.dir.clone(),
+    fn status(&self) -> Result<Status> {
+        Ok(Status {
+            index_dir: self.dir.display().to_string(),
+            backend: "folder",
             files: self.file_count(),
             chunks: self.chunk_count(),
             model_id: self.manifest.embedding.model_id.clone(),
@@ -210,33 +251,11 @@ impl Index {
             roots: self.manifest.roots.iter().cloned().collect(),
             skipped: self.manifest.left_out.skipped,
             unsupported: self.manifest.left_out.unsupported,
-        }
-    }
-
-    /// Searches with the query embedded by `embedder` (needed unless the mode is BM25).
-    pub fn search(
-        &self,
-        query: &str,
-        embedder: Option<&dyn Embedder>,
-        options: &SearchOptions,
-    ) -> Result<Vec<Hit>> {
-        if query.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        let vector = match (options.mode, embedder) {
-            (Mode::Bm25, _) => None,
-            (_, Some(embedder)) => Some(embedder.embed_query(query).map_err(Error::Embedding)?),
-            (_, None) => {
-                return Err(Error::Config(
-                    "vector and hybrid search need an embedding model".into(),
-                ))
-            }
-        };
-        self.search_with_vector(query, vector.as_deref(), options)
+        })
     }
 
     /// Searches with a query vector computed by the caller (for batched queries).
-    pub fn search_with_vector(
+    fn search_with_vector(
         &self,
         query: &str,
         vector: Option<&[f32]>,
@@ -307,33 +326,24 @@ impl Index {
             .collect())
     }
 
-    fn exact_similarity(&self, id: u64, query: &[f32]) -> Option<f32> {
-        let dimension = self.manifest.embedding.dimension;
-        let row = *self.rows.get(&id)?;
-        let vector = self
-            .raw_vectors
-            .get(row * dimension..(row + 1) * dimension)?;
-        (query.len() == dimension).then(|| vector.iter().zip(query).map(|(a, b)| a * b).sum())
-    }
-
     /// How much BM25 a passage matching all of `query` would score; see
     /// `Bm25::score_ceiling`. 0 when the query has no indexable words.
-    pub fn bm25_ceiling(&self, query: &str) -> Result<f32> {
+    fn bm25_ceiling(&self, query: &str) -> Result<f32> {
         self.bm25.score_ceiling(query)
     }
 
     /// Chunks of one file in line order (for merging neighbours into a passage).
-    pub fn chunks_of(&self, path: &str) -> Vec<&StoredChunk> {
+    fn chunks_of(&self, path: &str) -> Result<Vec<StoredChunk>> {
         let Some(entry) = self.manifest.files.get(path) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        let mut chunks: Vec<&StoredChunk> = entry
+        let mut chunks: Vec<StoredChunk> = entry
             .chunks
             .iter()
-            .filter_map(|id| self.rows.get(id).map(|&row| &self.chunks[row]))
+            .filter_map(|id| self.rows.get(id).map(|&row| self.chunks[row].clone()))
             .collect();
         chunks.sort_by_key(|c| c.chunk.line_start);
-        chunks
+        Ok(chunks)
     }
 }
 

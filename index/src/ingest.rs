@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::backend::IndexSink;
 use crate::chunk::{Chunk, Chunker, ChunkerConfig};
 use crate::embedder::Embedder;
 use crate::extract::{extract, pdf_document, Kind, SkipReason};
-use crate::index::{canonical, index_root};
+use crate::index::canonical;
 use crate::manifest::EmbeddingInfo;
 use crate::walk::{walk, Found, WalkOptions};
 use crate::writer::{FileUpdate, IndexWriter};
@@ -143,7 +144,7 @@ pub fn ingest(
             index: index_dir_abs,
         });
     }
-    let mut writer = IndexWriter::open(
+    let writer = IndexWriter::open(
         index_dir,
         EmbeddingInfo {
             model_id: embedder.model_id().to_string(),
@@ -152,17 +153,32 @@ pub fn ingest(
         options.chunker,
         options.rebuild,
     )?;
-    // After opening: the writer creates the index folder, so it can be canonicalised.
-    let root = index_root(index_dir);
+    let mut summary = ingest_into(Box::new(writer), &roots, embedder, options, on_event)?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Brings the index behind `sink` up to date with the files under `roots`
+/// (files indexed earlier from other roots are left alone); see [`ingest`].
+pub fn ingest_into(
+    mut writer: Box<dyn IndexSink + '_>,
+    roots: &[PathBuf],
+    embedder: &dyn Embedder,
+    options: &IngestOptions,
+    on_event: &(dyn Fn(IngestEvent) + Sync),
+) -> Result<IngestSummary> {
+    let started = Instant::now();
+    let roots: Vec<PathBuf> = roots.iter().map(|r| canonical(r)).collect();
+    let root = writer.root();
     let chunker = Chunker::new(embedder.tokenizer(), options.chunker)?;
     let mut summary = IngestSummary::default();
 
     // Plan: which files are new or changed, which are gone.
     let mut jobs: Vec<Job> = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
-    // Again now that the writer has created the folder, so it is canonical.
-    let index_dir_abs = canonical(index_dir);
-    for found in walk(&roots, &options.walk, &index_dir_abs)? {
+    // Canonical now that the writer has created the folder.
+    let own_folder = writer.own_folder().map(canonical).unwrap_or_default();
+    for found in walk(&roots, &options.walk, &own_folder)? {
         match found {
             Found::File { path, kind, size } => {
                 let stored = stored_path(&root, &path);
@@ -179,8 +195,7 @@ pub fn ingest(
                 };
                 let unchanged = !writer.rechunk_all()
                     && writer
-                        .manifest()
-                        .files
+                        .files()
                         .get(&stored)
                         .is_some_and(|entry| entry.hash == hash);
                 seen.insert(stored.clone());
@@ -207,8 +222,7 @@ pub fn ingest(
     }
     let stored_roots: Vec<String> = roots.iter().map(|r| stored_path(&root, r)).collect();
     let gone: Vec<String> = writer
-        .manifest()
-        .files
+        .files()
         .keys()
         .filter(|path| !seen.contains(*path) && stored_roots.iter().any(|r| is_under(path, r)))
         .cloned()
@@ -298,7 +312,7 @@ pub fn ingest(
         }
         if last_commit.elapsed() >= options.checkpoint_every && writer.commit()? {
             on_event(IngestEvent::Committed {
-                generation: writer.manifest().generation,
+                generation: writer.generation(),
             });
             last_commit = Instant::now();
         }
@@ -308,10 +322,10 @@ pub fn ingest(
         skipped: summary.skipped,
         unsupported: summary.unsupported,
     });
-    let files = &writer.manifest().files;
+    let files = writer.files();
     summary.files_total = files.len();
     summary.chunks_total = files.values().map(|f| f.chunks.len()).sum();
-    let generation = writer.manifest().generation + 1;
+    let generation = writer.generation() + 1;
     if writer.finish()? {
         on_event(IngestEvent::Committed { generation });
     }
@@ -459,7 +473,8 @@ pub fn stored_path(root: &Path, path: &Path) -> String {
     }
 }
 
-pub(crate) fn is_under(path: &str, root: &str) -> bool {
+/// Whether the stored path `path` is `root` or lies under it (stored forms).
+pub fn is_under(path: &str, root: &str) -> bool {
     root == "." || crate::paths::decode(path).starts_with(crate::paths::decode(root))
 }
 
@@ -476,33 +491,36 @@ pub struct ForgetSummary {
 pub fn forget(index_dir: &Path, paths: &[PathBuf]) -> Result<ForgetSummary> {
     let manifest = crate::manifest::Manifest::read(index_dir)?
         .ok_or_else(|| Error::NotFound(index_dir.to_path_buf()))?;
-    let mut writer = IndexWriter::open(
+    let writer = IndexWriter::open(
         index_dir,
         manifest.embedding.clone(),
         manifest.chunker,
         false,
     )?;
-    let root = index_root(index_dir);
+    forget_from(Box::new(writer), paths)
+}
+
+/// [`forget`] on any index.
+pub fn forget_from(
+    mut writer: Box<dyn IndexSink + '_>,
+    paths: &[PathBuf],
+) -> Result<ForgetSummary> {
+    let root = writer.root();
     let mut summary = ForgetSummary::default();
     for path in paths {
         let stored = stored_path(&root, &canonical(path));
         let under: Vec<String> = writer
-            .manifest()
-            .files
+            .files()
             .keys()
             .filter(|file| is_under(file, &stored))
             .cloned()
             .collect();
-        let covered = writer.manifest().roots.iter().any(|r| is_under(r, &stored));
+        let covered = writer.roots().iter().any(|r| is_under(r, &stored));
         if under.is_empty() && !covered {
             return Err(Error::NotIndexed(path.clone()));
         }
         for file in &under {
-            summary.chunks += writer
-                .manifest()
-                .files
-                .get(file)
-                .map_or(0, |f| f.chunks.len());
+            summary.chunks += writer.files().get(file).map_or(0, |f| f.chunks.len());
             writer.remove_file(file);
         }
         summary.files += under.len();

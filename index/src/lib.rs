@@ -7,6 +7,7 @@
 //!                                    -> atomic commit of the manifest
 //! ```
 
+mod backend;
 mod bm25;
 mod check;
 pub mod chunk;
@@ -17,7 +18,7 @@ mod index;
 mod ingest;
 pub mod manifest;
 pub mod paths;
-mod search;
+pub mod search;
 #[cfg(test)]
 pub(crate) mod test_embedder;
 #[cfg(test)]
@@ -26,14 +27,16 @@ mod vectors;
 pub mod walk;
 mod writer;
 
+pub use backend::{copy, CopySummary, IndexSink, SearchIndex};
+pub use bm25::{keyword_terms, query_terms};
 pub use check::{check, CheckReport, FileCheck, Verdict};
 pub use chunk::{Chunk, Chunker, ChunkerConfig};
 pub use embedder::Embedder;
 pub use error::{Error, Result};
 pub use index::{find_index_dir, index_root, same_model, Index, Status, INDEX_DIR_NAME};
 pub use ingest::{
-    forget, ingest, stored_path, ForgetSummary, IngestEvent, IngestOptions, IngestSummary,
-    PdfReader,
+    forget, forget_from, ingest, ingest_into, is_under, stored_path, ForgetSummary, IngestEvent,
+    IngestOptions, IngestSummary, PdfReader,
 };
 pub use search::{Fusion, Hit, Mode, SearchOptions};
 pub use writer::{FileUpdate, IndexWriter};

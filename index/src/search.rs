@@ -109,7 +109,7 @@ pub struct Hit {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Scored {
+pub struct Scored {
     pub chunk_id: u64,
     pub score: f32,
     pub bm25: Option<f32>,
@@ -118,11 +118,7 @@ pub(crate) struct Scored {
 
 /// Fuses two ranked lists (best first) into the top `k`. A single non-empty
 /// side keeps its own scores, so BM25 or cosine values stay interpretable.
-pub(crate) fn fuse(
-    keyword: &[(u64, f32)],
-    dense: &[(u64, f32)],
-    options: &SearchOptions,
-) -> Vec<Scored> {
+pub fn fuse(keyword: &[(u64, f32)], dense: &[(u64, f32)], options: &SearchOptions) -> Vec<Scored> {
     let mut by_id: HashMap<u64, (Option<usize>, Option<usize>)> = HashMap::new();
     for (rank, &(id, _)) in keyword.iter().enumerate() {
         by_id.entry(id).or_default().0 = Some(rank);

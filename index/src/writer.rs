@@ -415,3 +415,65 @@ fn bm25_doc<'a>(stored: &'a StoredChunk, text: &'a str) -> Bm25Doc<'a> {
         text,
     }
 }
+
+impl crate::backend::IndexSink for IndexWriter {
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn root(&self) -> PathBuf {
+        crate::index::index_root(&self.dir)
+    }
+
+    fn own_folder(&self) -> Option<&Path> {
+        Some(&self.dir)
+    }
+
+    fn embedding(&self) -> &EmbeddingInfo {
+        &self.manifest.embedding
+    }
+
+    fn files(&self) -> &BTreeMap<String, FileEntry> {
+        &self.manifest.files
+    }
+
+    fn roots(&self) -> &std::collections::BTreeSet<String> {
+        &self.manifest.roots
+    }
+
+    fn generation(&self) -> u64 {
+        self.manifest.generation
+    }
+
+    fn rechunk_all(&self) -> bool {
+        self.rechunk_all
+    }
+
+    fn remove_file(&mut self, path: &str) {
+        IndexWriter::remove_file(self, path);
+    }
+
+    fn put_file(&mut self, update: FileUpdate) -> Result<()> {
+        IndexWriter::put_file(self, update)
+    }
+
+    fn add_roots(&mut self, roots: &[String]) {
+        IndexWriter::add_roots(self, roots);
+    }
+
+    fn remove_roots(&mut self, under: &str) {
+        IndexWriter::remove_roots(self, under);
+    }
+
+    fn set_left_out(&mut self, left_out: crate::manifest::LeftOut) {
+        IndexWriter::set_left_out(self, left_out);
+    }
+
+    fn commit(&mut self) -> Result<bool> {
+        IndexWriter::commit(self)
+    }
+
+    fn finish(self: Box<Self>) -> Result<bool> {
+        IndexWriter::finish(*self)
+    }
+}

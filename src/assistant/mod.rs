@@ -16,7 +16,7 @@ pub mod sources;
 
 use std::time::Instant;
 
-use rag_index::{Embedder, Hit, Index, SearchOptions};
+use rag_index::{Embedder, Hit, SearchIndex, SearchOptions};
 
 use crate::embedding::OnnxEmbedder;
 use crate::llm::{GenerateOptions, Generator, PenaltyScope, SamplingOptions};
@@ -191,7 +191,7 @@ pub struct Retrieval {
 }
 
 pub struct Assistant {
-    index: Index,
+    index: Box<dyn SearchIndex>,
     embedder: OnnxEmbedder,
     generator: Generator,
     model_name: String,
@@ -207,7 +207,7 @@ pub type PathDisplay = Box<dyn Fn(&std::path::Path) -> String + Send + Sync>;
 
 impl Assistant {
     pub fn new(
-        index: Index,
+        index: Box<dyn SearchIndex>,
         embedder: OnnxEmbedder,
         generator: Generator,
         model_name: String,
@@ -235,8 +235,8 @@ impl Assistant {
         self
     }
 
-    pub fn index(&self) -> &Index {
-        &self.index
+    pub fn index(&self) -> &dyn SearchIndex {
+        self.index.as_ref()
     }
 
     pub fn model_name(&self) -> &str {
@@ -245,7 +245,12 @@ impl Assistant {
 
     /// Finds the passages for a question and measures how strong they are.
     pub fn retrieve(&self, query: &str, options: &AskOptions) -> Result<Retrieval> {
-        retrieval::retrieve(&self.index, &self.embedder, Request::new(query), options)
+        retrieval::retrieve(
+            self.index.as_ref(),
+            &self.embedder,
+            Request::new(query),
+            options,
+        )
     }
 
     /// Retrieval for many questions, their embeddings computed in batches.
@@ -260,8 +265,13 @@ impl Assistant {
             .iter()
             .zip(vectors)
             .map(|(query, vector)| {
-                let mut retrieval =
-                    retrieval::search(&self.index, query, &vector, options, Instant::now())?;
+                let mut retrieval = retrieval::search(
+                    self.index.as_ref(),
+                    query,
+                    &vector,
+                    options,
+                    Instant::now(),
+                )?;
                 retrieval.millis += embed_share * 1000.0;
                 Ok(retrieval)
             })
@@ -277,7 +287,7 @@ impl Assistant {
         on_event: &mut dyn FnMut(Event<'_>) -> bool,
     ) -> Result<Answer> {
         let started = Instant::now();
-        let retrieval = retrieval::retrieve(&self.index, &self.embedder, request, options)?;
+        let retrieval = retrieval::retrieve(self.index.as_ref(), &self.embedder, request, options)?;
         self.answer(request, retrieval, options, started, on_event)
     }
 
@@ -369,7 +379,7 @@ impl Assistant {
                 .map(|ids| ids.len())
                 .unwrap_or(text.len())
         };
-        let merged = sources::merge_neighbours(&self.index, hits);
+        let merged = sources::merge_neighbours(self.index.as_ref(), hits)?;
         Ok(self.shown(sources::pack(merged, budget, &count)))
     }
 

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rag_index::{Embedder, Hit, Index, Mode, SearchOptions};
+use rag_index::{Embedder, Hit, Mode, SearchIndex, SearchOptions};
 
 use super::{AskOptions, Evidence, Request, Retrieval};
 use crate::{Error, Result};
@@ -31,7 +31,7 @@ const FOLLOW_UP_DEPTH: usize = 3;
 /// searched as it is; one with history is searched alone and together with
 /// the previous exchange ([`Request::retrieval_query`]) and the two fused.
 pub fn retrieve(
-    index: &Index,
+    index: &dyn SearchIndex,
     embedder: &dyn Embedder,
     request: Request<'_>,
     options: &AskOptions,
@@ -74,7 +74,7 @@ pub fn retrieve(
 /// One query's top `options.k` passages and their evidence (`rag ask`, and
 /// each question of `rag batch` with its vector computed in a batch).
 pub(super) fn search(
-    index: &Index,
+    index: &dyn SearchIndex,
     query: &str,
     vector: &[f32],
     options: &AskOptions,
@@ -104,7 +104,7 @@ struct Ranked {
 
 impl Ranked {
     fn new(
-        index: &Index,
+        index: &dyn SearchIndex,
         query: &str,
         vector: &[f32],
         k: usize,

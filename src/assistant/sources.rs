@@ -2,7 +2,10 @@
 //! neighbours in one file become one passage, and passages are packed, best
 //! first, into a token budget.
 
-use rag_index::{Hit, Index};
+use std::collections::HashMap;
+
+use rag_index::manifest::StoredChunk;
+use rag_index::{Hit, SearchIndex};
 use serde::Serialize;
 
 /// Two chunks' shared text shorter than this is a coincidence, not the splitter's overlap.
@@ -76,10 +79,15 @@ pub fn unmerged(hits: &[Hit]) -> Vec<Source> {
 /// Merges hits from one file whose chunks touch or overlap (in rank order of
 /// each passage's best hit), so the model reads one continuous passage instead
 /// of two fragments that repeat the splitter's overlap.
-pub fn merge_neighbours(index: &Index, hits: &[Hit]) -> Vec<Source> {
+pub fn merge_neighbours(index: &dyn SearchIndex, hits: &[Hit]) -> rag_index::Result<Vec<Source>> {
     let mut passages: Vec<(Source, Vec<usize>)> = Vec::new();
+    // A server answers each file's chunks over the network: once per file.
+    let mut files: HashMap<&str, Vec<StoredChunk>> = HashMap::new();
     for hit in hits {
-        let order = index.chunks_of(&hit.path);
+        if !files.contains_key(hit.path.as_str()) {
+            files.insert(&hit.path, index.chunks_of(&hit.path)?);
+        }
+        let order = &files[hit.path.as_str()];
         let position = order.iter().position(|c| c.id == hit.chunk_id);
         let neighbour = passages.iter_mut().find(|(p, positions)| {
             p.stored_path == hit.path
@@ -96,11 +104,11 @@ pub fn merge_neighbours(index: &Index, hits: &[Hit]) -> Vec<Source> {
             None => passages.push((Source::from_hit(hit), position.into_iter().collect())),
         }
     }
-    passages
+    Ok(passages
         .into_iter()
         .enumerate()
         .map(|(i, (source, _))| Source { n: i + 1, ..source })
-        .collect()
+        .collect())
 }
 
 fn absorb(passage: &mut Source, hit: &Hit) {

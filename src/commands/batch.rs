@@ -33,8 +33,8 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
     let mut sink = Sink::open(output, format, extra_columns(&questions), &ids, args.force)?;
     // After the output is locked: a second run fails before any work.
     if !args.docs.is_empty() {
-        let dir = ctx.index_dir_for_writing()?;
-        super::progress::ingest(ctx, &dir, &args.docs)?;
+        let location = ctx.index_for_writing()?;
+        super::progress::ingest(ctx, &location, &args.docs)?;
     }
 
     let finished: HashSet<&str> = sink.done().iter().map(|d| d.id.as_str()).collect();

@@ -4,7 +4,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rag_index::{Index, INDEX_DIR_NAME};
+use rag::engine::IndexLocation;
+use rag_index::{SearchIndex, INDEX_DIR_NAME};
 use rag_tui::backend::{Cited, Quote, Stats};
 use rag_tui::{
     App, Backend, BackendInfo, Job, Reply, RunOptions, Settings, SourceView, Update, Worker,
@@ -67,26 +68,30 @@ fn clock_seed() -> u64 {
 }
 
 fn load(
-    index: Index,
+    index: Box<dyn SearchIndex>,
     embedder: OnnxEmbedder,
     model: &GeneratorChoice,
     options: AskOptions,
 ) -> std::result::Result<ChatBackend, String> {
     embedder.load().map_err(|e| report(&e))?;
     let generator = Generator::load(&model.path).map_err(|e| report(&e.into()))?;
-    let index_label = index.dir().display().to_string();
+    let index_label = index.location();
+    // Counted once: a server's counts are a round trip each.
+    let status = index.status().map_err(|e| report(&e.into()))?;
     Ok(ChatBackend {
         assistant: super::presented(rag::engine::assistant_for(
             index, embedder, generator, model,
         )),
         options,
         index_label,
+        files: status.files,
+        chunks: status.chunks,
     })
 }
 
 /// The index here, else (no --index given) the user's pick: index the current
 /// folder, or use the bundled corpus. None when they chose to quit.
-fn open_or_offer(ctx: &Context) -> Result<Option<Index>> {
+fn open_or_offer(ctx: &Context) -> Result<Option<Box<dyn SearchIndex>>> {
     match ctx.open_index() {
         Ok(index) => return Ok(Some(index)),
         Err(Error::Index(rag_index::Error::NotFound(_))) if ctx.settings.index.is_none() => {}
@@ -103,7 +108,7 @@ fn open_or_offer(ctx: &Context) -> Result<Option<Index>> {
     )?;
     match choice {
         Choice::IndexHere => {
-            let dir = cwd.join(INDEX_DIR_NAME);
+            let dir = IndexLocation::Folder(cwd.join(INDEX_DIR_NAME));
             super::progress::ingest(ctx, &dir, std::slice::from_ref(&cwd))?;
             Ok(Some(ctx.settings.open_index(&cwd)?))
         }
@@ -187,16 +192,17 @@ struct ChatBackend {
     assistant: Assistant,
     options: AskOptions,
     index_label: String,
+    files: usize,
+    chunks: usize,
 }
 
 impl Backend for ChatBackend {
     fn info(&self) -> BackendInfo {
-        let index = self.assistant.index();
         BackendInfo {
             model: self.assistant.model_name().to_string(),
             index: self.index_label.clone(),
-            files: index.file_count(),
-            chunks: index.chunk_count(),
+            files: self.files,
+            chunks: self.chunks,
         }
     }
 

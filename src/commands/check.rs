@@ -5,11 +5,18 @@ use rag_index::{CheckReport, Verdict};
 
 use crate::cli::CheckArgs;
 use crate::context::Context;
+use std::path::Path;
+
 use crate::Outcome;
-use rag::Result;
+use rag::{Error, Result};
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Outcome> {
-    let dir = ctx.index_dir_for_reading()?;
+    let location = ctx.index_for_reading()?;
+    let Some(dir) = location.folder().map(Path::to_path_buf) else {
+        return Err(Error::Usage(format!(
+            "rag check verifies an index folder's files; {location} is kept by its server"
+        )));
+    };
     let report = rag_index::check(&dir)?;
     if args.json {
         println!("{}", to_json(&report));

@@ -39,6 +39,14 @@ pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<()> {
             value: ctx.settings.models_dir.display().to_string(),
             origin: ctx.settings.models_origin,
         },
+        Entry {
+            key: "index",
+            value: ctx.settings.index.as_ref().map_or_else(
+                || ".rag/ found upward from the current folder".to_string(),
+                |named| named.display().to_string(),
+            ),
+            origin: ctx.settings.index_origin,
+        },
     ];
     let (_, answer) = ctx.settings.answer(&AnswerFlags::default())?;
     entries.extend(
@@ -74,7 +82,7 @@ pub fn run(ctx: &Context, args: &ConfigArgs) -> Result<()> {
         (None, None) => println!("config file     none"),
     }
     for entry in &entries {
-        let key = if entry.key == "model" || entry.key == "models" {
+        let key = if ["model", "models", "index"].contains(&entry.key) {
             entry.key.to_string()
         } else {
             format!("answer.{}", entry.key)

@@ -70,7 +70,7 @@ fn run_qa(ctx: &Context, args: &EvalQaArgs) -> Result<()> {
         &rows,
         first_tokens,
         assistant.model_name(),
-        assistant.index().dir(),
+        assistant.index().location(),
     );
     if args.json {
         let value = serde_json::json!({ "report": report, "questions": rows });

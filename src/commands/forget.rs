@@ -6,8 +6,8 @@ use crate::context::Context;
 use rag::Result;
 
 pub fn run(ctx: &Context, args: &ForgetArgs) -> Result<()> {
-    let index_dir = ctx.index_dir_for_reading()?;
-    let summary = rag_index::forget(&index_dir, &args.paths)?;
+    let location = ctx.index_for_reading()?;
+    let summary = rag::engine::forget(&ctx.settings, &location, &args.paths)?;
     if args.json {
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else if !ctx.quiet {

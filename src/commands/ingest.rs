@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rag_index::walk::WalkOptions;
-use rag_index::{ingest, IngestOptions, IngestSummary};
+use rag_index::{IngestOptions, IngestSummary};
 
 use super::progress::{summary_line, Reporter};
 use crate::cli::IngestArgs;
@@ -15,7 +15,7 @@ use crate::context::Context;
 use rag::Result;
 
 pub fn run(ctx: &Context, args: &IngestArgs) -> Result<()> {
-    let index_dir = ctx.index_dir_for_writing()?;
+    let location = ctx.index_for_writing()?;
     let workers = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -44,16 +44,21 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<()> {
     let show_progress = !ctx.quiet && !args.json && std::io::stderr().is_terminal();
     let reporter = Reporter::new(show_progress, ctx.quiet, args.verbose);
     let once = |options: &IngestOptions| -> Result<IngestSummary> {
-        let summary = ingest(&index_dir, &args.paths, &embedder, options, &|event| {
-            reporter.event(event)
-        })?;
+        let summary = rag::engine::ingest_using(
+            &ctx.settings,
+            &location,
+            &args.paths,
+            &embedder,
+            options,
+            &|event| reporter.event(event),
+        )?;
         reporter.finish();
         if args.json {
             let mut value = serde_json::to_value(&summary).unwrap_or_default();
-            value["index"] = serde_json::Value::String(index_dir.display().to_string());
+            value["index"] = serde_json::Value::String(location.to_string());
             println!("{value}");
         } else if !ctx.quiet {
-            eprintln!("{}", summary_line(&summary, &index_dir));
+            eprintln!("{}", summary_line(&summary, &location));
         }
         Ok(summary)
     };
@@ -63,7 +68,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<()> {
             .iter()
             .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
             .collect();
-        Some(super::watch::Watch::start(&roots, &index_dir)?)
+        Some(super::watch::Watch::start(&roots, location.folder())?)
     } else {
         None
     };

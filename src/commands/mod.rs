@@ -3,6 +3,7 @@ pub mod batch;
 pub mod chat;
 pub mod check;
 pub mod config;
+pub mod copy;
 pub mod eval;
 pub mod forget;
 pub mod generate;

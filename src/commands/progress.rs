@@ -3,12 +3,12 @@
 //! answer (`batch --docs`, `chat` in a folder without an index).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rag::engine::Bundled;
+use rag::engine::{Bundled, IndexLocation};
 use rag_index::{IngestEvent, IngestSummary};
 
 use super::count;
@@ -18,18 +18,22 @@ use rag::Result;
 
 /// Ingests `paths` into `index_dir` as the engine does by default, showing
 /// the progress bar on a terminal and the summary line unless quiet.
-pub(crate) fn ingest(ctx: &Context, index_dir: &Path, paths: &[PathBuf]) -> Result<IngestSummary> {
+pub(crate) fn ingest(
+    ctx: &Context,
+    location: &IndexLocation,
+    paths: &[PathBuf],
+) -> Result<IngestSummary> {
     let reporter = Reporter::new(
         !ctx.quiet && std::io::stderr().is_terminal(),
         ctx.quiet,
         false,
     );
-    let summary = rag::engine::ingest(&ctx.settings, index_dir, paths, &|event| {
+    let summary = rag::engine::ingest(&ctx.settings, location, paths, &|event| {
         reporter.event(event)
     })?;
     reporter.finish();
     if !ctx.quiet {
-        eprintln!("{}", summary_line(&summary, index_dir));
+        eprintln!("{}", summary_line(&summary, location));
     }
     Ok(summary)
 }
@@ -52,7 +56,8 @@ pub(crate) fn bundled(ctx: &Context) -> impl Fn(Bundled) + Sync + '_ {
         Bundled::Indexed { summary, index_dir } => {
             progress.finish();
             if !ctx.quiet {
-                eprintln!("{}", summary_line(summary, index_dir));
+                let location = IndexLocation::Folder(index_dir.to_path_buf());
+                eprintln!("{}", summary_line(summary, &location));
             }
         }
         Bundled::Using { index_dir } if !ctx.quiet => eprintln!(
@@ -70,7 +75,7 @@ fn shown(path: &std::path::Path) -> String {
     sanitize(&rag_index::paths::escape_controls(&shown)).into_owned()
 }
 
-pub(crate) fn summary_line(s: &IngestSummary, index_dir: &std::path::Path) -> String {
+pub(crate) fn summary_line(s: &IngestSummary, location: &IndexLocation) -> String {
     let rate = if s.embed_seconds > 0.0 {
         format!(", {:.0} chunks/s", s.chunks_added as f64 / s.embed_seconds)
     } else {
@@ -85,10 +90,18 @@ pub(crate) fn summary_line(s: &IngestSummary, index_dir: &std::path::Path) -> St
         s.unsupported,
         count(s.chunks_added, "chunk", "chunks"),
         s.seconds,
-        shown(index_dir),
+        shown_location(location),
         count(s.files_total, "file", "files"),
         count(s.chunks_total, "chunk", "chunks")
     )
+}
+
+/// An index as messages name it: a folder as paths are shown, a URL as given.
+pub(crate) fn shown_location(location: &IndexLocation) -> String {
+    match location {
+        IndexLocation::Folder(dir) => shown(dir),
+        IndexLocation::Milvus(url) => url.clone(),
+    }
 }
 
 /// Turns ingest events into a progress bar on a terminal and warning lines.

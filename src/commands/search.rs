@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::time::Instant;
 
-use rag_index::{Embedder, Hit, Index, Mode, SearchOptions};
+use rag_index::{Embedder, Hit, Mode, SearchIndex, SearchOptions};
 use serde::Serialize;
 
 use crate::cli::SearchArgs;
@@ -37,7 +37,7 @@ struct ResultRow {
 
 pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
     let index = ctx.open_index()?;
-    ctx.warn_if_out_of_step(&index);
+    ctx.warn_if_out_of_step(index.as_ref());
     let options = SearchOptions {
         k: args.k.max(1),
         mode: args.mode,
@@ -58,7 +58,9 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
     };
     let embedder = embedder.as_ref().map(|e| e as &dyn Embedder);
     match &args.batch {
-        Some(file) => run_batch(&index, embedder, &options, file).map(|()| Outcome::Success),
+        Some(file) => {
+            run_batch(index.as_ref(), embedder, &options, file).map(|()| Outcome::Success)
+        }
         None => {
             let query = args.query.as_deref().unwrap_or_default();
             let started = Instant::now();
@@ -67,7 +69,7 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
             let count = hits.len();
             let mut out = std::io::stdout().lock();
             let written = if args.json {
-                let response = response(&index, query, took_ms, hits);
+                let response = response(index.as_ref(), query, took_ms, hits);
                 writeln!(out, "{}", to_json(&response)?)
             } else {
                 use std::io::IsTerminal;
@@ -96,7 +98,7 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
 }
 
 fn run_batch(
-    index: &Index,
+    index: &dyn SearchIndex,
     embedder: Option<&dyn Embedder>,
     options: &SearchOptions,
     file: &std::path::Path,
@@ -141,7 +143,12 @@ fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::Internal(format!("encoding JSON: {e}")))
 }
 
-fn response<'a>(index: &Index, query: &'a str, took_ms: f64, hits: Vec<Hit>) -> Response<'a> {
+fn response<'a>(
+    index: &dyn SearchIndex,
+    query: &'a str,
+    took_ms: f64,
+    hits: Vec<Hit>,
+) -> Response<'a> {
     Response {
         query,
         took_ms: (took_ms * 1000.0).round() / 1000.0,
@@ -166,7 +173,7 @@ fn response<'a>(index: &Index, query: &'a str, took_ms: f64, hits: Vec<Hit>) -> 
 
 fn print_human(
     out: &mut impl Write,
-    index: &Index,
+    index: &dyn SearchIndex,
     query: &str,
     hits: &[Hit],
     colour: bool,

@@ -11,7 +11,7 @@ use rag::Result;
 
 pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     let index = ctx.open_index()?;
-    let mut status = index.status();
+    let mut status = index.status()?;
     // Shown as every command shows paths: relative to here when below it.
     status.roots = status
         .roots
@@ -28,7 +28,10 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     let when = |secs: u64| {
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
     };
-    println!("index        {}", status.index_dir.display());
+    println!("index        {}", status.index_dir);
+    if status.backend != "folder" {
+        println!("kept by      {}", status.backend);
+    }
     println!("files        {}", status.files);
     println!("chunks       {}", status.chunks);
     if status.roots.is_empty() {
@@ -52,7 +55,9 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
         status.model_id, status.dimension
     );
     println!("answers with {answer_model}");
-    println!("size         {}", human_bytes(status.size_bytes));
+    if status.backend == "folder" {
+        println!("size         {}", human_bytes(status.size_bytes));
+    }
     println!("created      {}", when(status.created_at));
     println!("last ingest  {}", when(status.last_ingest));
     if status.deleted_points > 0 {

@@ -44,11 +44,12 @@ pub struct Watch {
     // Dropping the watcher stops the events.
     _watcher: notify::RecommendedWatcher,
     received: Receiver<notify::Result<notify::Event>>,
-    index_dir: PathBuf,
+    /// A folder index's own folder, whose commits are not changes.
+    index_dir: Option<PathBuf>,
 }
 
 impl Watch {
-    pub fn start(roots: &[PathBuf], index_dir: &Path) -> Result<Self> {
+    pub fn start(roots: &[PathBuf], index_dir: Option<&Path>) -> Result<Self> {
         let (events, received) = channel();
         let mut watcher = notify::recommended_watcher(move |event| {
             let _ = events.send(event);
@@ -66,9 +67,10 @@ impl Watch {
                 })?;
         }
         // Canonical, as event paths are, so our own commits never look like changes.
-        let _ = std::fs::create_dir_all(index_dir);
-        let index_dir =
-            std::fs::canonicalize(index_dir).unwrap_or_else(|_| index_dir.to_path_buf());
+        let index_dir = index_dir.map(|dir| {
+            let _ = std::fs::create_dir_all(dir);
+            std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+        });
         Ok(Watch {
             _watcher: watcher,
             received,
@@ -78,7 +80,11 @@ impl Watch {
 
     fn relevant(&self, event: &notify::Event) -> bool {
         !matches!(event.kind, EventKind::Access(_))
-            && event.paths.iter().any(|p| !p.starts_with(&self.index_dir))
+            && event.paths.iter().any(|p| {
+                self.index_dir
+                    .as_deref()
+                    .is_none_or(|dir| !p.starts_with(dir))
+            })
     }
 
     /// Until `stop` is set, calls `ingest` once per burst of changes.

@@ -3,14 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use rag_index::Index;
+use rag_index::SearchIndex;
 
-use super::{Bundled, Settings};
+use super::{Bundled, IndexLocation, Settings};
 use crate::models::data_dir;
 use crate::{Error, Result};
 
 /// The index of the bundled corpus in the user data folder, built on first use.
-pub fn bundled_index(settings: &Settings, on_bundled: &(dyn Fn(Bundled) + Sync)) -> Result<Index> {
+pub fn bundled_index(
+    settings: &Settings,
+    on_bundled: &(dyn Fn(Bundled) + Sync),
+) -> Result<Box<dyn SearchIndex>> {
     let index_dir = bundled_index_dir();
     if index_dir.join(rag_index::manifest::MANIFEST_FILE).is_file() {
         on_bundled(Bundled::Using {
@@ -29,7 +32,7 @@ pub fn bundled_index(settings: &Settings, on_bundled: &(dyn Fn(Bundled) + Sync))
         options.walk.follow_links = true;
         let summary = super::ingest_with(
             settings,
-            &index_dir,
+            &IndexLocation::Folder(index_dir.clone()),
             std::slice::from_ref(&corpus),
             options,
             &|event| on_bundled(Bundled::Ingest(event)),
@@ -39,7 +42,7 @@ pub fn bundled_index(settings: &Settings, on_bundled: &(dyn Fn(Bundled) + Sync))
             index_dir: &index_dir,
         });
     }
-    settings.open_index_at(&index_dir)
+    settings.open_index_at(&IndexLocation::Folder(index_dir))
 }
 
 /// Where the bundled corpus is indexed.

@@ -8,13 +8,18 @@
 //! prints, reads the current folder or knows how a path is shown.
 
 mod corpus;
+mod location;
 mod settings;
 
 use std::path::{Path, PathBuf};
 
-use rag_index::{IngestEvent, IngestOptions, IngestSummary};
+use rag_index::manifest::EmbeddingInfo;
+use rag_index::{
+    CopySummary, Embedder, ForgetSummary, IngestEvent, IngestOptions, IngestSummary, SearchIndex,
+};
 
 pub use corpus::{bundled_corpus, bundled_index, bundled_index_dir};
+pub use location::{IndexLocation, MILVUS_SCHEME};
 pub use settings::{AnswerFlags, Setting, Settings};
 
 use crate::assistant::{Assistant, Style};
@@ -23,37 +28,118 @@ use crate::llm::Generator;
 use crate::models::{GeneratorChoice, PromptStyle};
 use crate::Result;
 
-/// Ingests `roots` into `index_dir` as every command that ingests before it
-/// answers does: default walk and chunking, PDFs read in a sandboxed child,
-/// one embedding worker per core.
+/// Ingests `roots` into the index at `location` as every command that
+/// ingests before it answers does: default walk and chunking, PDFs read in a
+/// sandboxed child, one embedding worker per core.
 pub fn ingest(
     settings: &Settings,
-    index_dir: &Path,
+    location: &IndexLocation,
     roots: &[PathBuf],
     on_event: &(dyn Fn(IngestEvent) + Sync),
 ) -> Result<IngestSummary> {
-    ingest_with(settings, index_dir, roots, default_ingest(), on_event)
+    ingest_with(settings, location, roots, default_ingest(), on_event)
 }
 
 /// The ingest options of [`ingest`].
-fn default_ingest() -> IngestOptions {
+pub fn default_ingest() -> IngestOptions {
     IngestOptions {
         pdf_reader: crate::pdf::sandboxed_reader(),
         ..IngestOptions::default()
     }
 }
 
-fn ingest_with(
+/// Ingests `roots` into the index at `location` with `options`.
+pub fn ingest_with(
     settings: &Settings,
-    index_dir: &Path,
+    location: &IndexLocation,
     roots: &[PathBuf],
     options: IngestOptions,
     on_event: &(dyn Fn(IngestEvent) + Sync),
 ) -> Result<IngestSummary> {
     let embedder = settings.embedder(all_cores())?;
-    Ok(rag_index::ingest(
-        index_dir, roots, &embedder, &options, on_event,
-    )?)
+    ingest_using(settings, location, roots, &embedder, &options, on_event)
+}
+
+/// Ingests `roots` into the index at `location` with a caller's embedder
+/// (`rag ingest --threads`) and options.
+pub fn ingest_using(
+    settings: &Settings,
+    location: &IndexLocation,
+    roots: &[PathBuf],
+    embedder: &dyn Embedder,
+    options: &IngestOptions,
+    on_event: &(dyn Fn(IngestEvent) + Sync),
+) -> Result<IngestSummary> {
+    match location {
+        IndexLocation::Folder(dir) => {
+            Ok(rag_index::ingest(dir, roots, embedder, options, on_event)?)
+        }
+        IndexLocation::Milvus(url) => {
+            let writer = settings.index_writer(
+                url,
+                EmbeddingInfo {
+                    model_id: embedder.model_id().to_string(),
+                    dimension: embedder.dimension(),
+                },
+                options.chunker,
+                options.rebuild,
+            )?;
+            Ok(rag_index::ingest_into(
+                writer, roots, embedder, options, on_event,
+            )?)
+        }
+    }
+}
+
+/// Removes every file under `paths` from the index at `location`.
+pub fn forget(
+    settings: &Settings,
+    location: &IndexLocation,
+    paths: &[PathBuf],
+) -> Result<ForgetSummary> {
+    match location {
+        IndexLocation::Folder(dir) => Ok(rag_index::forget(dir, paths)?),
+        IndexLocation::Milvus(url) => {
+            // The collection's own model and chunker are kept: only the
+            // identity's name must match, which opening checks.
+            let index = settings.open_index_at(location)?;
+            let status = index.status()?;
+            let writer = settings.index_writer(
+                url,
+                EmbeddingInfo {
+                    model_id: status.model_id,
+                    dimension: status.dimension,
+                },
+                rag_index::IngestOptions::default().chunker,
+                false,
+            )?;
+            Ok(rag_index::forget_from(writer, paths)?)
+        }
+    }
+}
+
+/// Copies the folder index at `from` into the index at `to` with its stored
+/// vectors (nothing is embedded again); resumable. `on_file(done, total)`.
+pub fn copy_index(
+    settings: &Settings,
+    from: &Path,
+    to: &IndexLocation,
+    on_file: &dyn Fn(usize, usize),
+) -> Result<CopySummary> {
+    let source = settings.open_folder_index(from)?;
+    let manifest = source.manifest();
+    let writer = match to {
+        IndexLocation::Milvus(url) => {
+            settings.index_writer(url, manifest.embedding.clone(), manifest.chunker, false)?
+        }
+        IndexLocation::Folder(dir) => Box::new(rag_index::IndexWriter::open(
+            dir,
+            manifest.embedding.clone(),
+            manifest.chunker,
+            false,
+        )?),
+    };
+    Ok(rag_index::copy(&source, writer, on_file)?)
 }
 
 /// The cores this process may use (1 when that cannot be read).
@@ -88,7 +174,7 @@ pub fn answer_index(
     settings: &Settings,
     from: &Path,
     on_bundled: &(dyn Fn(Bundled) + Sync),
-) -> Result<rag_index::Index> {
+) -> Result<Box<dyn SearchIndex>> {
     match settings.open_index(from) {
         Err(crate::Error::Index(rag_index::Error::NotFound(_))) if settings.index.is_none() => {
             corpus::bundled_index(settings, on_bundled)
@@ -115,7 +201,7 @@ pub fn load_assistant(
 
 /// The assistant for a loaded generator, with the prompt measured for it.
 pub fn assistant_for(
-    index: rag_index::Index,
+    index: Box<dyn SearchIndex>,
     embedder: OnnxEmbedder,
     generator: Generator,
     model: &GeneratorChoice,

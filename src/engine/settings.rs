@@ -4,7 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use rag_index::{find_index_dir, Index, SearchOptions, INDEX_DIR_NAME};
+use rag_index::manifest::EmbeddingInfo;
+use rag_index::{
+    find_index_dir, ChunkerConfig, Index, IndexSink, SearchIndex, SearchOptions, INDEX_DIR_NAME,
+};
+
+use super::IndexLocation;
 
 use crate::assistant::{AskOptions, Gate};
 use crate::config::{defaults, limits, pick, AnswerConfig, Config, ConfigSource, Origin};
@@ -33,8 +38,14 @@ pub struct AnswerFlags {
 /// Where the index and the models are, and the config file's settings.
 #[derive(Debug)]
 pub struct Settings {
-    /// The index named by the user (flag or `$RAG_INDEX`); None: look upward.
+    /// The index named by the user (flag, `$RAG_INDEX` or the config file's
+    /// `index`): a folder or a `milvus://` URL; None: look upward.
     pub index: Option<PathBuf>,
+    /// Where the index setting came from (for `rag config`).
+    pub index_origin: Origin,
+    /// `$RAG_MILVUS_TOKEN`: a Milvus server's credentials are never a flag,
+    /// which any user of the machine could read in the process list.
+    pub milvus_token: Option<String>,
     pub models_dir: PathBuf,
     /// Where the model folder setting came from (for `rag config`).
     pub models_origin: Origin,
@@ -59,8 +70,26 @@ impl Settings {
             (None, None, Some(dir)) => (dir.clone(), Origin::ConfigFile),
             (None, None, None) => (models_dir(None), Origin::Default),
         };
+        // clap reads the flag and `$RAG_INDEX` alike; the variable is what it read
+        // when it holds the same value.
+        let index_origin = match (&index, &config.file.index) {
+            (Some(given), _)
+                if std::env::var_os("RAG_INDEX").as_deref() == Some(given.as_os_str()) =>
+            {
+                Origin::Environment
+            }
+            (Some(_), _) => Origin::Flag,
+            (None, Some(_)) => Origin::ConfigFile,
+            (None, None) => Origin::Default,
+        };
+        let index = index.or_else(|| config.file.index.clone());
+        let milvus_token = std::env::var("RAG_MILVUS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
         Ok(Settings {
             index,
+            index_origin,
+            milvus_token,
             models_dir,
             models_origin,
             config,
@@ -69,32 +98,70 @@ impl Settings {
 
     /// The index to write: the one named, else the nearest `.rag/` upward
     /// from `from`, else `from/.rag`.
-    pub fn index_dir_for_writing(&self, from: &Path) -> PathBuf {
+    pub fn index_for_writing(&self, from: &Path) -> IndexLocation {
         match &self.index {
-            Some(dir) => dir.clone(),
-            None => find_index_dir(from).unwrap_or_else(|| from.join(INDEX_DIR_NAME)),
+            Some(named) => IndexLocation::parse(named),
+            None => IndexLocation::Folder(
+                find_index_dir(from).unwrap_or_else(|| from.join(INDEX_DIR_NAME)),
+            ),
         }
     }
 
     /// The index to read: the one named, else the nearest `.rag/` upward from `from`.
-    pub fn index_dir_for_reading(&self, from: &Path) -> Result<PathBuf> {
+    pub fn index_for_reading(&self, from: &Path) -> Result<IndexLocation> {
         match &self.index {
-            Some(dir) => Ok(dir.clone()),
+            Some(named) => Ok(IndexLocation::parse(named)),
             None => find_index_dir(from)
+                .map(IndexLocation::Folder)
                 .ok_or_else(|| Error::Index(rag_index::Error::NotFound(from.join(INDEX_DIR_NAME)))),
         }
     }
 
     /// Opens the index, refusing one built with a different embedding model.
-    pub fn open_index(&self, from: &Path) -> Result<Index> {
-        self.open_index_at(&self.index_dir_for_reading(from)?)
+    pub fn open_index(&self, from: &Path) -> Result<Box<dyn SearchIndex>> {
+        self.open_index_at(&self.index_for_reading(from)?)
     }
 
-    /// Opens the index at `dir`, refusing one built with a different
+    /// Opens the index at `location`, refusing one built with a different
     /// embedding model (or another weight file of it) than the model folder holds.
-    pub fn open_index_at(&self, dir: &Path) -> Result<Index> {
+    pub fn open_index_at(&self, location: &IndexLocation) -> Result<Box<dyn SearchIndex>> {
+        let model = embedding_identity(&self.models_dir);
+        match location {
+            IndexLocation::Folder(dir) => Ok(Box::new(Index::open(
+                dir,
+                Some((&model, EMBEDDING_DIMENSION)),
+            )?)),
+            IndexLocation::Milvus(url) => super::location::open_milvus(
+                url,
+                self.milvus_token.as_deref(),
+                (&model, EMBEDDING_DIMENSION),
+            ),
+        }
+    }
+
+    /// Opens the folder index at `dir` with its own model's identity checked
+    /// against this run's (for copying it elsewhere).
+    pub fn open_folder_index(&self, dir: &Path) -> Result<Index> {
         let model = embedding_identity(&self.models_dir);
         Ok(Index::open(dir, Some((&model, EMBEDDING_DIMENSION)))?)
+    }
+
+    /// Opens a server's index for writing (a folder's writer is opened by
+    /// `rag_index::ingest` itself, which also keeps the folder out of its walk).
+    pub fn index_writer(
+        &self,
+        url: &str,
+        embedding: EmbeddingInfo,
+        chunker: ChunkerConfig,
+        rebuild: bool,
+    ) -> Result<Box<dyn IndexSink>> {
+        super::location::milvus_writer(
+            url,
+            self.milvus_token.as_deref(),
+            embedding,
+            chunker,
+            rebuild,
+        )
     }
 
     pub fn embedder(&self, workers: usize) -> Result<OnnxEmbedder> {

@@ -1,5 +1,6 @@
 //! `ingest`: what it indexes, re-embeds, removes and refuses.
 
+use crate::SearchIndex;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -68,7 +69,7 @@ fn first_ingest_indexes_every_file() {
         blake3::hash(GARDEN.as_bytes()).to_hex().to_string()
     );
     assert!(index.bm25_in_sync());
-    let status = index.status();
+    let status = index.status().unwrap();
     assert_eq!(status.roots, vec!["docs".to_string()]);
     assert_eq!((status.files, status.chunks), (3, 3));
     assert_eq!(status.vector_points, 3);
@@ -319,7 +320,7 @@ fn ingesting_the_folder_holding_the_index_skips_the_index_files() {
         indexed_files(&index),
         vec!["docs/fugue.md", "docs/garden.md", "docs/kettle.txt"]
     );
-    assert_eq!(index.status().roots, vec![".".to_string()]);
+    assert_eq!(index.status().unwrap().roots, vec![".".to_string()]);
 }
 
 #[test]
@@ -354,7 +355,7 @@ fn skipped_and_unsupported_files_are_counted_not_indexed() {
         .any(|e| matches!(e, IngestEvent::Unsupported { path } if path.ends_with("picture.png"))));
     let index = fixture.open(&embedder);
     assert_eq!(index.file_count(), 3);
-    let status = index.status();
+    let status = index.status().unwrap();
     assert_eq!((status.skipped, status.unsupported), (2, 1));
 }
 
@@ -398,7 +399,7 @@ fn files_from_other_roots_are_left_alone() {
         vec!["docs/garden.md", "docs/kettle.txt", "other/owl.md"]
     );
     assert_eq!(
-        index.status().roots,
+        index.status().unwrap().roots,
         vec!["docs".to_string(), "other".to_string()]
     );
 }
@@ -486,7 +487,7 @@ fn a_long_file_is_embedded_chunk_by_chunk() {
     assert_eq!(embedded, summary.chunks_added);
 
     let index = fixture.open(&embedder);
-    let chunks = index.chunks_of("docs/almanac.md");
+    let chunks = index.chunks_of("docs/almanac.md").unwrap();
     assert_eq!(chunks.len(), summary.chunks_added);
     assert!(chunks
         .windows(2)
@@ -522,6 +523,6 @@ fn forget_removes_files_under_a_path_and_refuses_unknown_ones() {
     assert_eq!(summary.files, 2);
     let index = fixture.open(&embedder);
     assert_eq!(index.file_count(), 0);
-    assert!(index.status().roots.is_empty());
+    assert!(index.status().unwrap().roots.is_empty());
     assert!(search(&index, &embedder, "fugue", Mode::Hybrid).is_empty());
 }

@@ -8,6 +8,7 @@ mod vectors;
 mod walk;
 mod writer;
 
+use crate::SearchIndex;
 use std::path::PathBuf;
 use std::sync::Mutex;
 

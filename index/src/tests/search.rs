@@ -2,6 +2,7 @@
 
 use super::{options, paths, search, Fixture, FUGUE};
 use crate::test_embedder::TestEmbedder;
+use crate::SearchIndex;
 use crate::{Error, Fusion, Mode, SearchOptions};
 
 #[test]
@@ -78,7 +79,11 @@ fn vector_search_ranks_the_file_sharing_words_first() {
     assert_eq!(top.score, similarity);
     let expected = {
         let q = embedder.vector("sunlight water compost");
-        let d = embedder.vector(&index.chunks_of("docs/garden.md")[0].chunk.embedding_text());
+        let d = embedder.vector(
+            &index.chunks_of("docs/garden.md").unwrap()[0]
+                .chunk
+                .embedding_text(),
+        );
         q.iter().zip(&d).map(|(a, b)| a * b).sum::<f32>()
     };
     assert!(

@@ -1,6 +1,7 @@
 //! `IndexWriter` and the manifest it commits: generations, model checks,
 //! locking, stale files.
 
+use crate::SearchIndex;
 use std::path::Path;
 
 use super::{indexed_files, paths, search, Fixture};
@@ -221,7 +222,7 @@ fn a_rebuild_may_switch_models() {
     assert_eq!(summary.indexed, 3);
     let index = Index::open(&fixture.index, Some(("other-model@sha256:2222", 32))).unwrap();
     assert_eq!(index.manifest().generation, 2);
-    assert_eq!(index.status().dimension, 32);
+    assert_eq!(index.status().unwrap().dimension, 32);
     let hits = search(&index, &other, "vinegar", Mode::Hybrid);
     assert_eq!(paths(&hits)[0], "docs/kettle.txt");
     assert!(matches!(
@@ -360,7 +361,7 @@ fn deleted_points_are_filtered_until_the_graph_is_rebuilt() {
     fixture.remove("cedar.txt");
     fixture.ingest(&embedder);
     let index = fixture.open(&embedder);
-    let status = index.status();
+    let status = index.status().unwrap();
     assert_eq!((status.chunks, status.vector_points), (9, 10));
     assert_eq!(status.deleted_points, 1);
     for mode in [Mode::Vector, Mode::Hybrid] {
@@ -380,7 +381,7 @@ fn deleted_points_are_filtered_until_the_graph_is_rebuilt() {
         fixture.remove(&format!("{word}.txt"));
     }
     fixture.ingest(&embedder);
-    let status = fixture.open(&embedder).status();
+    let status = fixture.open(&embedder).status().unwrap();
     assert_eq!((status.chunks, status.vector_points), (6, 6));
     assert_eq!(status.deleted_points, 0);
 }
