@@ -146,10 +146,7 @@ pub fn ingest(
     }
     let writer = IndexWriter::open(
         index_dir,
-        EmbeddingInfo {
-            model_id: embedder.model_id().to_string(),
-            dimension: embedder.dimension(),
-        },
+        EmbeddingInfo::of(embedder),
         options.chunker,
         options.rebuild,
     )?;

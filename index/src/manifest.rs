@@ -21,6 +21,16 @@ pub struct EmbeddingInfo {
     pub dimension: usize,
 }
 
+impl EmbeddingInfo {
+    /// The identity and dimension of `embedder`'s model.
+    pub fn of(embedder: &dyn crate::Embedder) -> Self {
+        EmbeddingInfo {
+            model_id: embedder.model_id().to_string(),
+            dimension: embedder.dimension(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileEntry {
     /// blake3 of the file's bytes.

@@ -56,6 +56,23 @@ pub struct FileUpdate {
     pub vectors: Vec<Vec<f32>>,
 }
 
+impl FileUpdate {
+    /// Fails unless there is one vector of `dimension` numbers per chunk.
+    pub fn check(&self, dimension: usize) -> Result<()> {
+        if self.vectors.len() != self.chunks.len()
+            || self.vectors.iter().any(|v| v.len() != dimension)
+        {
+            return Err(Error::Embedding(format!(
+                "{}: got {} vectors for {} chunks (dimension {dimension} expected)",
+                self.path,
+                self.vectors.len(),
+                self.chunks.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl IndexWriter {
     /// Opens (or creates) the index at `dir` for writing. Fails with
     /// [`Error::Locked`] while another writer holds it. With `rebuild`, nothing
@@ -191,17 +208,7 @@ impl IndexWriter {
 
     /// Replaces a file's chunks (or adds the file).
     pub fn put_file(&mut self, update: FileUpdate) -> Result<()> {
-        let dimension = self.manifest.embedding.dimension;
-        if update.vectors.len() != update.chunks.len()
-            || update.vectors.iter().any(|v| v.len() != dimension)
-        {
-            return Err(Error::Embedding(format!(
-                "{}: got {} vectors for {} chunks (dimension {dimension} expected)",
-                update.path,
-                update.vectors.len(),
-                update.chunks.len()
-            )));
-        }
+        update.check(self.manifest.embedding.dimension)?;
         self.remove_file(&update.path);
         let mut ids = Vec::with_capacity(update.chunks.len());
         for (chunk, vector) in update.chunks.into_iter().zip(update.vectors) {

@@ -457,17 +457,7 @@ impl IndexSink for MilvusWriter {
     }
 
     fn put_file(&mut self, update: FileUpdate) -> rag_index::Result<()> {
-        let dimension = self.embedding.dimension;
-        if update.vectors.len() != update.chunks.len()
-            || update.vectors.iter().any(|v| v.len() != dimension)
-        {
-            return Err(Error::Embedding(format!(
-                "{}: got {} vectors for {} chunks (dimension {dimension} expected)",
-                update.path,
-                update.vectors.len(),
-                update.chunks.len()
-            )));
-        }
+        update.check(self.embedding.dimension)?;
         let path = update.path;
         // Re-added in the same commit: its rows are replaced, not deleted.
         self.removed.remove(&path);

@@ -77,10 +77,7 @@ pub fn ingest_using(
         IndexLocation::Milvus(url) => {
             let writer = settings.index_writer(
                 url,
-                EmbeddingInfo {
-                    model_id: embedder.model_id().to_string(),
-                    dimension: embedder.dimension(),
-                },
+                EmbeddingInfo::of(embedder),
                 options.chunker,
                 options.rebuild,
             )?;
