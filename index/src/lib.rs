@@ -19,8 +19,10 @@ mod ingest;
 pub mod manifest;
 pub mod paths;
 pub mod search;
-#[cfg(test)]
-pub(crate) mod test_embedder;
+/// A deterministic embedder for tests (this crate's, and other backends' with
+/// the `test-support` feature).
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_embedder;
 #[cfg(test)]
 mod tests;
 mod vectors;

@@ -17,10 +17,10 @@ use tokenizers::Tokenizer;
 
 use crate::embedder::Embedder;
 
-pub(crate) const TEST_MODEL_ID: &str = "test/hashed-words@sha256:0000000000000000";
-pub(crate) const TEST_DIMENSION: usize = 64;
+pub const TEST_MODEL_ID: &str = "test/hashed-words@sha256:0000000000000000";
+pub const TEST_DIMENSION: usize = 64;
 
-pub(crate) struct TestEmbedder {
+pub struct TestEmbedder {
     model_id: String,
     dimension: usize,
     tokenizer: Tokenizer,
@@ -30,11 +30,11 @@ pub(crate) struct TestEmbedder {
 
 impl TestEmbedder {
     /// [`TEST_MODEL_ID`] with [`TEST_DIMENSION`] dimensions.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self::with_model(TEST_MODEL_ID, TEST_DIMENSION)
     }
 
-    pub(crate) fn with_model(model_id: &str, dimension: usize) -> Self {
+    pub fn with_model(model_id: &str, dimension: usize) -> Self {
         assert!(
             dimension > 0,
             "a test embedder needs at least one dimension"
@@ -49,17 +49,17 @@ impl TestEmbedder {
     }
 
     /// From now on, every `embed` call fails (or works again).
-    pub(crate) fn set_failing(&self, failing: bool) {
+    pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
     }
 
     /// How many texts `embed` has turned into vectors so far (queries included).
-    pub(crate) fn texts_embedded(&self) -> usize {
+    pub fn texts_embedded(&self) -> usize {
         self.embedded.load(Ordering::SeqCst)
     }
 
     /// The vector of one text.
-    pub(crate) fn vector(&self, text: &str) -> Vec<f32> {
+    pub fn vector(&self, text: &str) -> Vec<f32> {
         let mut vector = vec![0f32; self.dimension];
         for word in words(text) {
             vector[bucket(&word, self.dimension)] += 1.0;
@@ -72,6 +72,12 @@ impl TestEmbedder {
             vector.iter_mut().for_each(|x| *x /= norm);
         }
         vector
+    }
+}
+
+impl Default for TestEmbedder {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -5,10 +5,10 @@
 //! started, a test prints `skipped: REASON` and passes, unless `CI` is set.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rag_index::manifest::EmbeddingInfo;
+use rag_index::test_embedder::TestEmbedder;
 use rag_index::{
     forget_from, ingest_into, Chunk, ChunkerConfig, Embedder, Error, FileUpdate, IndexSink,
     IngestOptions, IngestSummary, Mode, SearchIndex, SearchOptions,
@@ -25,95 +25,10 @@ const KETTLE: &str =
     "Descaling the kettle uses vinegar or citric acid.\nRinse it twice afterwards.\n";
 const GARDEN_QUERY: &str = "Tomatoes need sunlight, water and compost.";
 
-/// A deterministic stand-in for a model: each lowercased word is hashed into
-/// one of 384 buckets, and the counts, L2-normalised, are the vector. Its
-/// tokenizer counts one token per word.
-struct HashedWords {
-    tokenizer: tokenizers::Tokenizer,
-    model_id: String,
-    dimension: usize,
-    embedded: AtomicUsize,
-}
-
-impl HashedWords {
-    fn new() -> Self {
-        Self::with_model(MODEL, DIMENSION)
-    }
-
-    fn with_model(model_id: &str, dimension: usize) -> Self {
-        use tokenizers::models::wordlevel::WordLevel;
-        use tokenizers::pre_tokenizers::whitespace::Whitespace;
-        let vocab = [("[UNK]".to_string(), 0u32)].into_iter().collect();
-        let model = WordLevel::builder()
-            .vocab(vocab)
-            .unk_token("[UNK]".into())
-            .build()
-            .unwrap();
-        let mut tokenizer = tokenizers::Tokenizer::new(model);
-        tokenizer.with_pre_tokenizer(Some(Whitespace {}));
-        HashedWords {
-            tokenizer,
-            model_id: model_id.to_string(),
-            dimension,
-            embedded: AtomicUsize::new(0),
-        }
-    }
-
-    fn vector(&self, text: &str) -> Vec<f32> {
-        let mut vector = vec![0f32; self.dimension];
-        for word in text
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-        {
-            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-            for byte in word.to_lowercase().bytes() {
-                hash ^= u64::from(byte);
-                hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-            vector[(hash % self.dimension as u64) as usize] += 1.0;
-        }
-        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm == 0.0 {
-            vector[0] = 1.0;
-        } else {
-            vector.iter_mut().for_each(|x| *x /= norm);
-        }
-        vector
-    }
-
-    fn texts_embedded(&self) -> usize {
-        self.embedded.load(Ordering::SeqCst)
-    }
-
-    fn info(&self) -> EmbeddingInfo {
-        EmbeddingInfo {
-            model_id: self.model_id.clone(),
-            dimension: self.dimension,
-        }
-    }
-}
-
-impl Embedder for HashedWords {
-    fn model_id(&self) -> &str {
-        &self.model_id
-    }
-
-    fn dimension(&self) -> usize {
-        self.dimension
-    }
-
-    fn tokenizer(&self) -> &tokenizers::Tokenizer {
-        &self.tokenizer
-    }
-
-    fn max_tokens(&self) -> usize {
-        256
-    }
-
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
-        self.embedded.fetch_add(texts.len(), Ordering::SeqCst);
-        Ok(texts.iter().map(|text| self.vector(text)).collect())
-    }
+/// The stand-in model (words hashed into buckets; rag-index's test support)
+/// with this file's model identity and dimension.
+fn embedder() -> TestEmbedder {
+    TestEmbedder::with_model(MODEL, DIMENSION)
 }
 
 /// A server for this test, or `None` (after saying why) where none can run.
@@ -178,11 +93,18 @@ fn long_markdown(sections: usize) -> String {
     text
 }
 
-fn writer(url: &MilvusUrl, embedder: &HashedWords) -> MilvusWriter {
-    MilvusWriter::open(url, None, embedder.info(), ChunkerConfig::default(), false).unwrap()
+fn writer(url: &MilvusUrl, embedder: &TestEmbedder) -> MilvusWriter {
+    MilvusWriter::open(
+        url,
+        None,
+        EmbeddingInfo::of(embedder),
+        ChunkerConfig::default(),
+        false,
+    )
+    .unwrap()
 }
 
-fn ingest(url: &MilvusUrl, docs: &Docs, embedder: &HashedWords) -> IngestSummary {
+fn ingest(url: &MilvusUrl, docs: &Docs, embedder: &TestEmbedder) -> IngestSummary {
     ingest_into(
         Box::new(writer(url, embedder)),
         std::slice::from_ref(&docs.dir),
@@ -193,13 +115,13 @@ fn ingest(url: &MilvusUrl, docs: &Docs, embedder: &HashedWords) -> IngestSummary
     .unwrap()
 }
 
-fn open(url: &MilvusUrl, embedder: &HashedWords) -> MilvusIndex {
-    MilvusIndex::open(url, None, Some((&embedder.model_id, embedder.dimension))).unwrap()
+fn open(url: &MilvusUrl, embedder: &TestEmbedder) -> MilvusIndex {
+    MilvusIndex::open(url, None, Some((embedder.model_id(), embedder.dimension()))).unwrap()
 }
 
 fn search(
     index: &MilvusIndex,
-    embedder: &HashedWords,
+    embedder: &TestEmbedder,
     query: &str,
     mode: Mode,
 ) -> Vec<rag_index::Hit> {
@@ -223,7 +145,7 @@ fn file_name(stored: &str) -> String {
 fn ingest_search_update_and_delete() {
     let Some(server) = server() else { return };
     let url = url(&server, "flow");
-    let embedder = HashedWords::new();
+    let embedder = embedder();
     let docs = Docs::new();
     docs.write("manual.md", &long_markdown(6));
 
@@ -379,7 +301,7 @@ fn ingest_search_update_and_delete() {
 fn another_model_is_refused() {
     let Some(server) = server() else { return };
     let url = url(&server, "models");
-    let embedder = HashedWords::new();
+    let embedder = embedder();
     let docs = Docs::new();
     ingest(&url, &docs, &embedder);
 
@@ -400,10 +322,16 @@ fn another_model_is_refused() {
             }
             other => panic!("{other}"),
         }
-        let other = HashedWords::with_model(model, dimension);
-        let err = MilvusWriter::open(&url, None, other.info(), ChunkerConfig::default(), false)
-            .err()
-            .expect("another model may not write");
+        let other = TestEmbedder::with_model(model, dimension);
+        let err = MilvusWriter::open(
+            &url,
+            None,
+            EmbeddingInfo::of(&other),
+            ChunkerConfig::default(),
+            false,
+        )
+        .err()
+        .expect("another model may not write");
         assert!(matches!(err, Error::ModelMismatch { .. }), "{err}");
     }
     // The same model without its file hash is the same model.
@@ -411,9 +339,15 @@ fn another_model_is_refused() {
     assert!(MilvusIndex::open(&url, None, None).is_ok());
 
     // A rebuild with the other model starts over.
-    let other = HashedWords::with_model("other/model", 64);
-    let writer =
-        MilvusWriter::open(&url, None, other.info(), ChunkerConfig::default(), true).unwrap();
+    let other = TestEmbedder::with_model("other/model", 64);
+    let writer = MilvusWriter::open(
+        &url,
+        None,
+        EmbeddingInfo::of(&other),
+        ChunkerConfig::default(),
+        true,
+    )
+    .unwrap();
     assert!(writer.files().is_empty());
     drop(writer);
     let status = MilvusIndex::open(&url, None, Some(("other/model", 64)))
@@ -427,7 +361,7 @@ fn another_model_is_refused() {
 fn chunker_changes_rechunk_everything() {
     let Some(server) = server() else { return };
     let url = url(&server, "chunker");
-    let embedder = HashedWords::new();
+    let embedder = embedder();
     let docs = Docs::new();
     ingest(&url, &docs, &embedder);
     assert!(!writer(&url, &embedder).rechunk_all());
@@ -436,7 +370,8 @@ fn chunker_changes_rechunk_everything() {
         max_tokens: 120,
         overlap_tokens: 10,
     };
-    let writer = MilvusWriter::open(&url, None, embedder.info(), other, false).unwrap();
+    let writer =
+        MilvusWriter::open(&url, None, EmbeddingInfo::of(&embedder), other, false).unwrap();
     assert!(writer.rechunk_all());
     assert_eq!(writer.files().len(), 3);
 }
@@ -444,7 +379,7 @@ fn chunker_changes_rechunk_everything() {
 #[test]
 fn missing_and_foreign_collections_are_refused() {
     let Some(server) = server() else { return };
-    let embedder = HashedWords::new();
+    let embedder = embedder();
 
     let missing = url(&server, "nothing_here");
     let err = MilvusIndex::open(&missing, None, None).err().unwrap();
@@ -463,7 +398,7 @@ fn missing_and_foreign_collections_are_refused() {
         let err = MilvusWriter::open(
             &foreign,
             None,
-            embedder.info(),
+            EmbeddingInfo::of(&embedder),
             ChunkerConfig::default(),
             rebuild,
         )
@@ -481,9 +416,15 @@ fn missing_and_foreign_collections_are_refused() {
     // Nor is a foreign collection that happens to have the files' name.
     let lone = url(&server, "lone");
     create_collection(&server, "lone_files", &[]);
-    let err = MilvusWriter::open(&lone, None, embedder.info(), ChunkerConfig::default(), true)
-        .err()
-        .unwrap();
+    let err = MilvusWriter::open(
+        &lone,
+        None,
+        EmbeddingInfo::of(&embedder),
+        ChunkerConfig::default(),
+        true,
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("lone_files"), "{err}");
     assert!(has_collection(&server, "lone_files"));
 
@@ -533,10 +474,16 @@ fn an_unreachable_server_fails_fast() {
         "{:?}",
         started.elapsed()
     );
-    let embedder = HashedWords::new();
-    let err = MilvusWriter::open(&url, None, embedder.info(), ChunkerConfig::default(), false)
-        .err()
-        .unwrap();
+    let embedder = embedder();
+    let err = MilvusWriter::open(
+        &url,
+        None,
+        EmbeddingInfo::of(&embedder),
+        ChunkerConfig::default(),
+        false,
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, Error::Unreachable { .. }), "{err}");
 }
 
@@ -544,7 +491,7 @@ fn an_unreachable_server_fails_fast() {
 fn an_interrupted_ingest_leaves_no_duplicates() {
     let Some(server) = server() else { return };
     let url = url(&server, "interrupted");
-    let embedder = HashedWords::new();
+    let embedder = embedder();
     let docs = Docs::new();
     ingest(&url, &docs, &embedder);
 
@@ -590,7 +537,7 @@ fn an_interrupted_ingest_leaves_no_duplicates() {
 fn rows_survive_a_writer_that_is_reopened() {
     let Some(server) = server() else { return };
     let url = url(&server, "reopen");
-    let embedder = HashedWords::new();
+    let embedder = embedder();
     let docs = Docs::new();
     let first = ingest(&url, &docs, &embedder);
     let writer = writer(&url, &embedder);
@@ -616,7 +563,7 @@ fn rows_survive_a_writer_that_is_reopened() {
 }
 
 /// Puts a 600-chunk version of `stored` (512 rows are sent at once).
-fn put_long_version(writer: &mut MilvusWriter, embedder: &HashedWords, stored: &str) {
+fn put_long_version(writer: &mut MilvusWriter, embedder: &TestEmbedder, stored: &str) {
     let chunks: Vec<Chunk> = (0..600u32)
         .map(|n| Chunk {
             line_start: n + 1,
@@ -639,7 +586,7 @@ fn put_long_version(writer: &mut MilvusWriter, embedder: &HashedWords, stored: &
         .unwrap();
 }
 
-fn writer_files_chunks(url: &MilvusUrl, embedder: &HashedWords) -> usize {
+fn writer_files_chunks(url: &MilvusUrl, embedder: &TestEmbedder) -> usize {
     writer(url, embedder)
         .files()
         .values()

@@ -97,16 +97,11 @@ pub fn forget(
     match location {
         IndexLocation::Folder(dir) => Ok(rag_index::forget(dir, paths)?),
         IndexLocation::Milvus(url) => {
-            // The collection's own model and chunker are kept: only the
-            // identity's name must match, which opening checks.
-            let index = settings.open_index_at(location)?;
-            let status = index.status()?;
+            // Opening checks this run's model against the collection's, as
+            // opening it for searching would.
             let writer = settings.index_writer(
                 url,
-                EmbeddingInfo {
-                    model_id: status.model_id,
-                    dimension: status.dimension,
-                },
+                settings.embedding_info(),
                 rag_index::IngestOptions::default().chunker,
                 false,
             )?;

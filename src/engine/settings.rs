@@ -139,6 +139,14 @@ impl Settings {
         }
     }
 
+    /// This run's embedding model as an index records it.
+    pub fn embedding_info(&self) -> EmbeddingInfo {
+        EmbeddingInfo {
+            model_id: embedding_identity(&self.models_dir),
+            dimension: EMBEDDING_DIMENSION,
+        }
+    }
+
     /// Opens the folder index at `dir` with its own model's identity checked
     /// against this run's (for copying it elsewhere).
     pub fn open_folder_index(&self, dir: &Path) -> Result<Index> {
