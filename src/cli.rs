@@ -172,6 +172,12 @@ pub struct IngestArgs {
     #[arg(short = 'L', long)]
     pub follow: bool,
 
+    /// Read generated and asset files too: minified scripts, search indexes,
+    /// stylesheets, SVG drawings, source maps, redirect pages (left out by
+    /// default; `-v` lists them)
+    #[arg(long)]
+    pub include_generated: bool,
+
     /// Parallel embedding workers [default: number of CPU cores]
     #[arg(long, value_name = "N", value_parser = bounded::threads)]
     pub threads: Option<usize>,

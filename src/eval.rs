@@ -17,7 +17,7 @@ pub struct Question {
     pub question: String,
     #[serde(default)]
     pub answers: Vec<String>,
-    /// Title of the article that holds the answer.
+    /// Title of the article that holds the answer, or its file's path.
     #[serde(default)]
     pub source: Option<String>,
     #[serde(default)]
@@ -168,10 +168,16 @@ pub fn score(question: &Question, answer: &Answer, i: usize) -> Row {
 }
 
 /// Whether a passage belongs to the article `title`: its heading path starts
-/// with the title, or its file is named after it.
+/// with the title, or its file is named after it. A source written as a path
+/// (`book/ch03-01-variables.html`) is the file at the end of that path.
 fn is_article(heading: &str, path: &str, title: &str) -> bool {
+    let title = title.trim();
+    if title.contains('/') || Path::new(title).extension().is_some() {
+        let path = path.replace('\\', "/");
+        return path == title || path.ends_with(&format!("/{}", title.trim_start_matches('/')));
+    }
     let top = heading.split(" > ").next().unwrap_or("").trim();
-    if top.eq_ignore_ascii_case(title.trim()) {
+    if top.eq_ignore_ascii_case(title) {
         return true;
     }
     let stem = Path::new(path)
@@ -254,5 +260,26 @@ pub fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: String) 
         errors: rows.iter().filter(|r| r.error.is_some()).count(),
         model: model.to_string(),
         index,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_article;
+
+    #[test]
+    fn sources_are_titles_or_paths() {
+        assert!(is_article("Fugue > Structure", "wiki/Arts/x.md", "Fugue"));
+        assert!(is_article("", "wiki/Arts/fugue.md", "Fugue"));
+        let page = "cargo/reference/specifying-dependencies.html";
+        let shown = "/usr/share/doc/rust/html/cargo/reference/specifying-dependencies.html";
+        assert!(is_article("Specifying Dependencies", shown, page));
+        assert!(is_article("", page, page));
+        assert!(!is_article("", "/html/cargo/print.html", page));
+        assert!(!is_article(
+            "",
+            "/html/xcargo/reference/specifying-dependencies.html",
+            page
+        ));
     }
 }

@@ -158,8 +158,9 @@ pub fn extract(path: &Path, kind: Kind, bytes: &[u8]) -> Result<Document, SkipRe
         Kind::Pdf => pdf_document(path, &pdf_pages(bytes)?),
         Kind::Html => {
             let source = decode_utf8(bytes)?;
-            let title = html_title(&source);
-            let text = html_text(&source)?;
+            let page = read_html(&source)?;
+            let title = page.title.map(|title| site_title(title, &page.text));
+            let text = page.text;
             document(path, kind, text, title, Vec::new())
         }
         Kind::Markdown => {
@@ -216,24 +217,11 @@ fn document(
     })
 }
 
-/// An HTML page's text. html2text panics on some malformed tables (found by
-/// `tests/fuzz.rs`): those are retried in its raw mode, which lays every cell
-/// out as its own row, and a page that still fails is skipped, not fatal.
-fn html_text(source: &str) -> Result<String, SkipReason> {
-    let render = |raw: bool| {
-        std::panic::catch_unwind(|| {
-            html2text::config::plain()
-                .raw_mode(raw)
-                .string_from_read(source.as_bytes(), 100)
-        })
-    };
-    let rendered = match render(false) {
-        Ok(result) => result,
-        Err(_) => render(true).map_err(|_| {
-            SkipReason::Unreadable("HTML: the HTML parser failed on this file".into())
-        })?,
-    };
-    rendered.map_err(|e| SkipReason::Unreadable(format!("HTML: {e}")))
+/// An HTML page's title and main content. The parser is not known to
+/// panic, but one hostile page must not end an ingest if it does.
+fn read_html(source: &str) -> Result<crate::html::Page, SkipReason> {
+    std::panic::catch_unwind(|| crate::html::read(source))
+        .map_err(|_| SkipReason::Unreadable("HTML: the HTML parser failed on this file".into()))
 }
 
 fn decode_utf8(bytes: &[u8]) -> Result<String, SkipReason> {
@@ -310,15 +298,31 @@ fn markdown_title(text: &str) -> Option<String> {
     None
 }
 
-fn html_title(source: &str) -> Option<String> {
-    let lower = source.to_ascii_lowercase();
-    let start = lower.find("<title")?;
-    let open_end = start + lower[start..].find('>')? + 1;
-    let close = open_end + lower[open_end..].find("</title")?;
-    let title = source[open_end..close]
-        .split_whitespace()
-        .collect::<Vec<_>>();
-    (!title.is_empty()).then(|| title.join(" "))
+/// A page titled "Page - Site" whose text starts with the heading "Page" is
+/// titled "Site": the heading path then reads "Site > Page > Section" instead
+/// of naming the page twice.
+fn site_title(title: String, text: &str) -> String {
+    let Some(heading) = text
+        .lines()
+        .find_map(|line| line.strip_prefix("# "))
+        .map(str::trim)
+    else {
+        return title;
+    };
+    for separator in [" - ", " \u{2014} ", " \u{2013} ", " | ", " \u{b7} "] {
+        let site = title
+            .strip_prefix(heading)
+            .and_then(|rest| rest.strip_prefix(separator))
+            .or_else(|| {
+                title
+                    .strip_suffix(heading)
+                    .and_then(|rest| rest.strip_suffix(separator))
+            });
+        if let Some(site) = site.map(str::trim).filter(|s| !s.is_empty()) {
+            return site.to_string();
+        }
+    }
+    title
 }
 
 fn file_title(path: &Path, kind: Kind) -> String {

@@ -9,7 +9,7 @@ use crate::bm25::Bm25;
 use crate::manifest::{
     chunk_table_file, parse_chunk_table, vectors_file, Manifest, StoredChunk, HNSW_DATA, HNSW_GRAPH,
 };
-use crate::search::{fuse, Hit, Mode, SearchOptions};
+use crate::search::{distinct_search, fuse, Hit, Mode, SearchOptions};
 use crate::vectors::{parse_vectors, VectorIndex};
 use crate::writer::writer_active;
 use crate::{Error, Result};
@@ -83,6 +83,7 @@ pub struct Status {
     /// What the last ingest left out.
     pub skipped: usize,
     pub unsupported: usize,
+    pub generated: usize,
 }
 
 impl Index {
@@ -150,6 +151,7 @@ impl Index {
             Some(basename) => load_graph(dir, &manifest, basename)?,
             None => VectorIndex::new(dimension, 0),
         };
+        vectors.restore_copies(rows_with_vectors(&chunks, &raw_vectors, dimension));
         let bm25_in_sync = bm25.committed_generation().unwrap_or(0) == generation;
         let rows = chunks
             .iter()
@@ -209,6 +211,80 @@ impl Index {
         Ok((chunks, vectors))
     }
 
+    /// Every fused candidate of `candidates` taken from each side, best first.
+    fn ranked(
+        &self,
+        query: &str,
+        vector: Option<&[f32]>,
+        options: &SearchOptions,
+        candidates: usize,
+    ) -> Result<Vec<Hit>> {
+        let keyword = if options.mode == Mode::Vector {
+            Vec::new()
+        } else {
+            // A keyword index ahead of the manifest (an interrupted ingest) may rank
+            // any number of chunks the manifest lacks first: all of them are
+            // fetched, so the filter below cannot leave nothing.
+            let limit = if self.bm25_in_sync {
+                candidates
+            } else {
+                candidates.saturating_add(self.bm25.num_docs() as usize)
+            };
+            let mut hits = self.bm25.search(query, limit)?;
+            hits.retain(|(id, _)| self.rows.contains_key(id));
+            hits.truncate(candidates);
+            hits
+        };
+        let dense = match (options.mode, vector) {
+            (Mode::Bm25, _) | (_, None) => Vec::new(),
+            (mode, Some(vector)) => {
+                let live = |id: &usize| self.rows.contains_key(&(*id as u64));
+                let keep: Option<&dyn Fn(&usize) -> bool> =
+                    (self.vectors.points() > self.chunks.len()).then_some(&live);
+                let mut dense =
+                    self.vectors
+                        .search(vector, candidates, options.ef.max(candidates), keep);
+                if mode == Mode::Hybrid {
+                    // Keyword candidates the graph did not return still get their
+                    // true similarity, so fusion compares both signals everywhere.
+                    for &(id, _) in &keyword {
+                        if !dense.iter().any(|&(d, _)| d == id) {
+                            if let Some(similarity) = self.exact_similarity(id, vector) {
+                                dense.push((id, similarity));
+                            }
+                        }
+                    }
+                    dense.sort_by(|a, b| b.1.total_cmp(&a.1));
+                }
+                dense
+            }
+        };
+        // Every candidate is fused: duplicates collapse before the top k is taken.
+        let wide = SearchOptions {
+            k: usize::MAX,
+            ..options.clone()
+        };
+        Ok(fuse(&keyword, &dense, &wide)
+            .into_iter()
+            .filter_map(|scored| {
+                let stored = &self.chunks[*self.rows.get(&scored.chunk_id)?];
+                Some(Hit {
+                    chunk_id: scored.chunk_id,
+                    score: scored.score,
+                    bm25: scored.bm25,
+                    similarity: scored.similarity,
+                    path: stored.path.clone(),
+                    line_start: stored.chunk.line_start,
+                    line_end: stored.chunk.line_end,
+                    heading: stored.chunk.heading.clone(),
+                    text: stored.chunk.text.clone(),
+                    page: stored.chunk.page,
+                    also_in: Vec::new(),
+                })
+            })
+            .collect())
+    }
+
     fn exact_similarity(&self, id: u64, query: &[f32]) -> Option<f32> {
         let dimension = self.manifest.embedding.dimension;
         let row = *self.rows.get(&id)?;
@@ -251,6 +327,7 @@ impl SearchIndex for Index {
             roots: self.manifest.roots.iter().cloned().collect(),
             skipped: self.manifest.left_out.skipped,
             unsupported: self.manifest.left_out.unsupported,
+            generated: self.manifest.left_out.generated,
         })
     }
 
@@ -264,66 +341,13 @@ impl SearchIndex for Index {
         if query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let candidates = options.candidates();
-        let keyword = if options.mode == Mode::Vector {
-            Vec::new()
-        } else {
-            // A keyword index ahead of the manifest (an interrupted ingest) may rank
-            // any number of chunks the manifest lacks first: all of them are
-            // fetched, so the filter below cannot leave nothing.
-            let limit = if self.bm25_in_sync {
-                candidates
-            } else {
-                candidates.saturating_add(self.bm25.num_docs() as usize)
-            };
-            let mut hits = self.bm25.search(query, limit)?;
-            hits.retain(|(id, _)| self.rows.contains_key(id));
-            hits.truncate(candidates);
-            hits
-        };
-        let dense = match (options.mode, vector) {
-            (Mode::Bm25, _) | (_, None) => Vec::new(),
-            (mode, Some(vector)) => {
-                let live = |id: &usize| self.rows.contains_key(&(*id as u64));
-                let keep: Option<&dyn Fn(&usize) -> bool> =
-                    (self.vectors.points() > self.chunks.len()).then_some(&live);
-                let mut dense =
-                    self.vectors
-                        .search(vector, candidates, options.ef.max(candidates), keep);
-                if mode == Mode::Hybrid {
-                    // Keyword candidates the graph did not return still get their
-                    // true similarity, so fusion compares both signals everywhere.
-                    for &(id, _) in &keyword {
-                        if !dense.iter().any(|&(d, _)| d == id) {
-                            if let Some(similarity) = self.exact_similarity(id, vector) {
-                                dense.push((id, similarity));
-                            }
-                        }
-                    }
-                    dense.sort_by(|a, b| b.1.total_cmp(&a.1));
-                }
-                dense
-            }
-        };
-        let fused = fuse(&keyword, &dense, options);
-        Ok(fused
-            .into_iter()
-            .filter_map(|scored| {
-                let stored = &self.chunks[*self.rows.get(&scored.chunk_id)?];
-                Some(Hit {
-                    chunk_id: scored.chunk_id,
-                    score: scored.score,
-                    bm25: scored.bm25,
-                    similarity: scored.similarity,
-                    path: stored.path.clone(),
-                    line_start: stored.chunk.line_start,
-                    line_end: stored.chunk.line_end,
-                    heading: stored.chunk.heading.clone(),
-                    text: stored.chunk.text.clone(),
-                    page: stored.chunk.page,
-                })
-            })
-            .collect())
+        let chunks_in_file =
+            |path: &str| self.manifest.files.get(path).map_or(0, |e| e.chunks.len());
+        distinct_search(
+            options,
+            &|candidates| self.ranked(query, vector, options, candidates),
+            &chunks_in_file,
+        )
     }
 
     /// How much BM25 a passage matching all of `query` would score; see
@@ -372,6 +396,18 @@ pub(crate) fn manifest_moved(dir: &Path, generation: u64) -> bool {
 }
 
 /// The HNSW graph of `manifest`'s generation, its two files checked first.
+/// Each chunk's id with its row of `vectors`.
+pub(crate) fn rows_with_vectors<'a>(
+    chunks: &'a [StoredChunk],
+    vectors: &'a [f32],
+    dimension: usize,
+) -> impl Iterator<Item = (u64, &'a [f32])> + 'a {
+    chunks
+        .iter()
+        .zip(vectors.chunks_exact(dimension.max(1)))
+        .map(|(chunk, vector)| (chunk.id, vector))
+}
+
 pub(crate) fn load_graph(dir: &Path, manifest: &Manifest, basename: &str) -> Result<VectorIndex> {
     let graph = manifest.read_data_file(dir, &format!("{basename}.{HNSW_GRAPH}"))?;
     let data = manifest.read_data_file(dir, &format!("{basename}.{HNSW_DATA}"))?;

@@ -14,6 +14,7 @@ use crate::embedder::Embedder;
 use crate::extract::{extract, pdf_document, Kind, SkipReason};
 use crate::index::canonical;
 use crate::manifest::EmbeddingInfo;
+use crate::vectorize::{embed_files, EmbeddingCache};
 use crate::walk::{walk, Found, WalkOptions};
 use crate::writer::{FileUpdate, IndexWriter};
 use crate::{Error, Result};
@@ -85,6 +86,11 @@ pub enum IngestEvent {
     Unsupported {
         path: PathBuf,
     },
+    /// A generated or asset file left out (see [`crate::walk::generated`]).
+    Generated {
+        path: PathBuf,
+        what: &'static str,
+    },
     /// Files have been read and chunked; their chunks are being embedded.
     Chunked {
         files: usize,
@@ -110,6 +116,8 @@ pub struct IngestSummary {
     pub skipped: usize,
     /// Files of formats that are not read (images, archives...).
     pub unsupported: usize,
+    /// Generated and asset files left out (minified code, search indexes...).
+    pub generated: usize,
     pub chunks_added: usize,
     pub chunks_total: usize,
     pub files_total: usize,
@@ -180,7 +188,7 @@ pub fn ingest_into(
             Found::File { path, kind, size } => {
                 let stored = stored_path(&root, &path);
                 let hash = match std::fs::read(&path) {
-                    Ok(bytes) => blake3::hash(&bytes).to_hex().to_string(),
+                    Ok(bytes) => content_hash(kind, &bytes),
                     Err(e) => {
                         summary.skipped += 1;
                         on_event(IngestEvent::Skipped {
@@ -215,6 +223,10 @@ pub fn ingest_into(
                 summary.unsupported += 1;
                 on_event(IngestEvent::Unsupported { path });
             }
+            Found::Generated { path, what } => {
+                summary.generated += 1;
+                on_event(IngestEvent::Generated { path, what });
+            }
         }
     }
     let stored_roots: Vec<String> = roots.iter().map(|r| stored_path(&root, r)).collect();
@@ -240,6 +252,7 @@ pub fn ingest_into(
     // length is what keeps padding (wasted model work) low.
     let mut last_commit = Instant::now();
     let mut embed_time = Duration::ZERO;
+    let mut embedding_cache = EmbeddingCache::default();
     let mut buffer: Vec<Ready> = Vec::new();
     let mut buffered_chunks = 0;
     let groups: Vec<&[Job]> = jobs.chunks(64).collect();
@@ -288,7 +301,13 @@ pub fn ingest_into(
             chunks: buffered_chunks,
         });
         let embed_started = Instant::now();
-        let vectors = embed_buffer(embedder, &buffer, options.embed_batch, on_event)?;
+        let vectors = embed_buffer(
+            embedder,
+            &buffer,
+            options.embed_batch,
+            &mut embedding_cache,
+            on_event,
+        )?;
         embed_time += embed_started.elapsed();
         for (ready, vectors) in std::mem::take(&mut buffer).into_iter().zip(vectors) {
             summary.chunks_added += ready.chunks.len();
@@ -318,6 +337,7 @@ pub fn ingest_into(
     writer.set_left_out(crate::manifest::LeftOut {
         skipped: summary.skipped,
         unsupported: summary.unsupported,
+        generated: summary.generated,
     });
     let files = writer.files();
     summary.files_total = files.len();
@@ -377,13 +397,28 @@ fn chunk_files(
     })
 }
 
+/// Version of the HTML reader, part of an HTML file's content hash: pages
+/// read by an earlier reader are read again by the next ingest.
+const HTML_READER: &[u8] = b"html reader 2 (main content, markdown)\0";
+
+/// The hash that decides whether a file is read again: of its bytes and, for
+/// a format whose reader changed, of the reader's version.
+fn content_hash(kind: Kind, bytes: &[u8]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    if kind == Kind::Html {
+        hasher.update(HTML_READER);
+    }
+    hasher.update(bytes);
+    hasher.finalize().to_hex().to_string()
+}
+
 fn chunk_one(
     job: &Job,
     chunker: &Chunker,
     pdf_reader: Option<&PdfReader>,
 ) -> Result<Chunked, SkipReason> {
     let bytes = std::fs::read(&job.path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
-    let hash = blake3::hash(&bytes).to_hex().to_string();
+    let hash = content_hash(job.kind, &bytes);
     // A parser that panics on one hostile file must not take its neighbours along.
     let chunked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let doc = match (job.kind, pdf_reader) {
@@ -414,49 +449,28 @@ struct Ready<'a> {
     chunks: Vec<Chunk>,
 }
 
-/// Embeds every chunk of the buffered files shortest-first, so each batch pads
-/// little, and returns each file's vectors in chunk order. A file is reported
-/// done as soon as its last chunk is embedded.
+/// Embeds the buffered files' chunks (see [`crate::vectorize`]), reporting
+/// each file done as soon as its last chunk has its vector.
 fn embed_buffer(
     embedder: &dyn Embedder,
     buffer: &[Ready<'_>],
     batch: usize,
+    cache: &mut EmbeddingCache,
     on_event: &(dyn Fn(IngestEvent) + Sync),
 ) -> Result<Vec<Vec<Vec<f32>>>> {
-    let mut texts: Vec<(String, usize, usize)> = Vec::new();
-    for (file, ready) in buffer.iter().enumerate() {
-        for (n, chunk) in ready.chunks.iter().enumerate() {
-            texts.push((chunk.embedding_text(), file, n));
-        }
-    }
-    texts.sort_by_key(|(text, _, _)| text.len());
-    let mut vectors: Vec<Vec<Vec<f32>>> = buffer
-        .iter()
-        .map(|ready| vec![Vec::new(); ready.chunks.len()])
-        .collect();
-    let mut remaining: Vec<usize> = buffer.iter().map(|ready| ready.chunks.len()).collect();
-    for part in texts.chunks(batch.max(1)) {
-        let batch_texts: Vec<&str> = part.iter().map(|(text, _, _)| text.as_str()).collect();
-        let embedded = embedder.embed(&batch_texts).map_err(Error::Embedding)?;
-        if embedded.len() != part.len() {
-            return Err(Error::Embedding(format!(
-                "asked for {} vectors, got {}",
-                part.len(),
-                embedded.len()
-            )));
-        }
-        for ((_, file, n), vector) in part.iter().zip(embedded) {
-            vectors[*file][*n] = vector;
-            remaining[*file] -= 1;
-            if remaining[*file] == 0 {
-                on_event(IngestEvent::FileDone {
-                    bytes: buffer[*file].job.size,
-                });
-            }
-        }
-        on_event(IngestEvent::Embedded { chunks: part.len() });
-    }
-    Ok(vectors)
+    let files: Vec<&[Chunk]> = buffer.iter().map(|ready| ready.chunks.as_slice()).collect();
+    embed_files(
+        embedder,
+        &files,
+        batch,
+        cache,
+        &mut |file| {
+            on_event(IngestEvent::FileDone {
+                bytes: buffer[file].job.size,
+            })
+        },
+        &mut |chunks| on_event(IngestEvent::Embedded { chunks }),
+    )
 }
 
 /// How a file's path is stored: relative to the index root when under it,

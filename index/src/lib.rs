@@ -14,6 +14,7 @@ pub mod chunk;
 mod embedder;
 mod error;
 pub mod extract;
+mod html;
 mod index;
 mod ingest;
 pub mod manifest;
@@ -25,6 +26,7 @@ pub mod search;
 pub mod test_embedder;
 #[cfg(test)]
 mod tests;
+mod vectorize;
 mod vectors;
 pub mod walk;
 mod writer;

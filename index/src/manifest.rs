@@ -65,6 +65,9 @@ pub struct LeftOut {
     pub skipped: usize,
     /// Formats without text (images, archives...).
     pub unsupported: usize,
+    /// Generated and asset files (minified code, search indexes, stylesheets...).
+    #[serde(default)]
+    pub generated: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

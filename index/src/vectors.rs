@@ -1,10 +1,12 @@
 //! The dense side of the index: raw vectors on disk (the source of truth) and an
 //! HNSW graph over them (hnsw_rs) for approximate nearest-neighbour search.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::RwLock;
 
 use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{AnnT, DistDot, Hnsw};
@@ -21,9 +23,27 @@ const EF_CONSTRUCTION: usize = 200;
 const GRAPH_MAGICS: [u32; 3] = [0x002a677f, 0x002a6771, 0x002a6779];
 const DATA_MAGIC: u32 = 0xa67f0000;
 
+/// The graph holds one point per distinct vector. Exact copies (a passage
+/// in a hundred identical files) are aliases of the point that came first:
+/// inserted as points, they fill each other's neighbour lists and leave the
+/// passages inserted after them unreachable.
 pub struct VectorIndex {
     graph: Hnsw<'static, f32, DistDot>,
     dimension: usize,
+    copies: RwLock<Copies>,
+}
+
+#[derive(Default)]
+struct Copies {
+    /// A vector's bits to the id of its point in the graph.
+    point_of: HashMap<Vec<u32>, u64>,
+    /// A point's id to the ids of the vectors that are copies of it.
+    aliases: HashMap<u64, Vec<u64>>,
+    alias_count: usize,
+}
+
+fn bits(vector: &[f32]) -> Vec<u32> {
+    vector.iter().map(|v| v.to_bits()).collect()
 }
 
 impl VectorIndex {
@@ -37,6 +57,7 @@ impl VectorIndex {
                 DistDot,
             ),
             dimension,
+            copies: RwLock::default(),
         }
     }
 
@@ -87,15 +108,61 @@ impl VectorIndex {
                 reason: "the HNSW graph's dimension differs from the manifest's".into(),
             });
         }
-        Ok(VectorIndex { graph, dimension })
+        let mut copies = Copies::default();
+        for point in graph.get_point_indexation() {
+            copies
+                .point_of
+                .entry(bits(point.get_v()))
+                .or_insert(point.get_origin_id() as u64);
+        }
+        Ok(VectorIndex {
+            graph,
+            dimension,
+            copies: RwLock::new(copies),
+        })
     }
 
+    /// Records which of `rows` (every live vector, by id) are copies of a
+    /// point rather than points, after [`VectorIndex::load`].
+    pub fn restore_copies<'v>(&self, rows: impl Iterator<Item = (u64, &'v [f32])>) {
+        let Ok(mut copies) = self.copies.write() else {
+            return;
+        };
+        let copies = &mut *copies;
+        for (id, vector) in rows {
+            if let Some(&point) = copies.point_of.get(&bits(vector)) {
+                if point != id {
+                    copies.aliases.entry(point).or_default().push(id);
+                    copies.alias_count += 1;
+                }
+            }
+        }
+    }
+
+    /// Ids the index answers for: points and their copies (deleted ones
+    /// included until the graph is rebuilt).
     pub fn points(&self) -> usize {
-        self.graph.get_nb_point()
+        let aliases = self.copies.read().map_or(0, |c| c.alias_count);
+        self.graph.get_nb_point() + aliases
     }
 
     pub fn insert(&self, items: &[(u64, &[f32])]) {
-        let data: Vec<(&[f32], usize)> = items.iter().map(|(id, v)| (*v, *id as usize)).collect();
+        let mut data: Vec<(&[f32], usize)> = Vec::with_capacity(items.len());
+        if let Ok(mut copies) = self.copies.write() {
+            let copies = &mut *copies;
+            for &(id, vector) in items {
+                match copies.point_of.get(&bits(vector)) {
+                    Some(&point) => {
+                        copies.aliases.entry(point).or_default().push(id);
+                        copies.alias_count += 1;
+                    }
+                    None => {
+                        copies.point_of.insert(bits(vector), id);
+                        data.push((vector, id as usize));
+                    }
+                }
+            }
+        }
         self.graph.parallel_insert_slice(&data);
     }
 
@@ -136,14 +203,34 @@ impl VectorIndex {
             return Vec::new();
         }
         let ef = ef.max(limit);
+        let Ok(copies) = self.copies.read() else {
+            return Vec::new();
+        };
+        let aliases = |point: usize| copies.aliases.get(&(point as u64));
         let neighbours = match keep {
-            Some(keep) => self.graph.search_filter(query, limit, ef, Some(&keep)),
+            Some(keep) => {
+                // A deleted point still stands for its live copies.
+                let live = |point: &usize| {
+                    keep(point)
+                        || aliases(*point)
+                            .is_some_and(|ids| ids.iter().any(|&id| keep(&(id as usize))))
+                };
+                self.graph.search_filter(query, limit, ef, Some(&live))
+            }
             None => self.graph.search(query, limit, ef),
         };
-        neighbours
-            .into_iter()
-            .map(|n| (n.d_id as u64, 1.0 - n.distance))
-            .collect()
+        let mut found = Vec::with_capacity(neighbours.len());
+        for neighbour in neighbours {
+            let similarity = 1.0 - neighbour.distance;
+            let point = neighbour.d_id;
+            let ids =
+                std::iter::once(point as u64).chain(aliases(point).into_iter().flatten().copied());
+            found.extend(
+                ids.filter(|&id| keep.is_none_or(|keep| keep(&(id as usize))))
+                    .map(|id| (id, similarity)),
+            );
+        }
+        found
     }
 }
 

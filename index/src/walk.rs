@@ -19,6 +19,8 @@ pub struct WalkOptions {
     pub max_file_size: u64,
     /// Follow symbolic links that lead out of the roots too (as `rg -L`).
     pub follow_links: bool,
+    /// Read generated and asset files too (see [`generated`]).
+    pub include_generated: bool,
 }
 
 impl Default for WalkOptions {
@@ -27,6 +29,7 @@ impl Default for WalkOptions {
             excludes: Vec::new(),
             max_file_size: 20 * 1000 * 1000,
             follow_links: false,
+            include_generated: false,
         }
     }
 }
@@ -44,6 +47,13 @@ pub enum Found {
     },
     /// A file of a format we do not read; counted, not warned about.
     Unsupported(PathBuf),
+    /// A file made by a tool or for a browser (minified code, a search index,
+    /// a stylesheet, a redirect page...): text, but nothing a person asks
+    /// about. Counted, not warned about; `what` says which kind it is.
+    Generated {
+        path: PathBuf,
+        what: &'static str,
+    },
 }
 
 /// Every candidate file under `roots`, sorted by path. `index_dir` is never walked.
@@ -134,12 +144,20 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions, index_dir: &Path) -> Resul
 
 fn path_of(found: &Found) -> &Path {
     match found {
-        Found::File { path, .. } | Found::Skipped { path, .. } | Found::Unsupported(path) => path,
+        Found::File { path, .. }
+        | Found::Skipped { path, .. }
+        | Found::Unsupported(path)
+        | Found::Generated { path, .. } => path,
     }
 }
 
 fn classify(path: &Path, options: &WalkOptions) -> Found {
     let path = path.to_path_buf();
+    if !options.include_generated {
+        if let Some(what) = generated(&path) {
+            return Found::Generated { path, what };
+        }
+    }
     let Some(kind) = kind_of(&path).or_else(|| sniff_text(&path)) else {
         return Found::Unsupported(path);
     };
@@ -162,6 +180,79 @@ fn classify(path: &Path, options: &WalkOptions) -> Found {
             reason: SkipReason::Unreadable(e.to_string()),
         },
     }
+}
+
+/// A line longer than this in the first bytes of a script or stylesheet
+/// means it was minified or generated.
+const MINIFIED_LINE: usize = 1000;
+/// Redirect pages are a few lines; a longer page with a refresh is a page.
+const REDIRECT_MAX_BYTES: u64 = 4096;
+
+/// What kind of generated or asset file `path` is, if it is one: files that
+/// docs generators, bundlers and browsers need and nobody reads (mdBook's and
+/// Sphinx's search indexes, minified scripts, stylesheets, SVG drawings,
+/// source maps, redirect stubs). They are text, so they would be indexed, and
+/// one search index makes thousands of passages of nothing.
+pub fn generated(path: &Path) -> Option<&'static str> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    let ext = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
+    let script = matches!(ext, "js" | "mjs" | "cjs");
+    let what = match ext {
+        "svg" => "an SVG drawing",
+        "map" => "a source map",
+        "css" | "scss" | "sass" | "less" => "a stylesheet",
+        _ if (script || ext == "json")
+            && ["searchindex", "search_index", "search-index", "search-data"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix)) =>
+        {
+            "a search index"
+        }
+        _ if script && name.contains(".min.") => "minified code",
+        _ if script && has_a_minified_line(path) => "minified or generated code",
+        "html" | "htm" if is_redirect_page(path) => "a redirect page",
+        _ => return None,
+    };
+    Some(what)
+}
+
+fn read_head(path: &Path, limit: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(limit);
+    std::fs::File::open(path)
+        .ok()?
+        .take(limit as u64)
+        .read_to_end(&mut head)
+        .ok()?;
+    Some(head)
+}
+
+fn has_a_minified_line(path: &Path) -> bool {
+    read_head(path, 4096).is_some_and(|head| {
+        head.split(|&b| b == b'\n')
+            .any(|line| line.len() > MINIFIED_LINE)
+    })
+}
+
+/// A small page whose only job is to send the browser elsewhere
+/// (`<meta http-equiv="refresh">`).
+fn is_redirect_page(path: &Path) -> bool {
+    if std::fs::metadata(path).map_or(true, |m| m.len() > REDIRECT_MAX_BYTES) {
+        return false;
+    }
+    read_head(path, REDIRECT_MAX_BYTES as usize).is_some_and(|head| {
+        let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+        text.split("<meta").skip(1).any(|tag| {
+            let tag: String = tag
+                .split('>')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_whitespace() && !matches!(c, '"' | '\''))
+                .collect();
+            tag.contains("http-equiv=refresh")
+        })
+    })
 }
 
 /// Extensions of formats that hold no text worth reading, never sniffed.

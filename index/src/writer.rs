@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::bm25::{Bm25, Bm25Doc, Bm25Writer};
 use crate::chunk::{Chunk, ChunkerConfig};
 use crate::error::IoContext;
-use crate::index::{check_model, load_graph, BM25_DIR};
+use crate::index::{check_model, load_graph, rows_with_vectors, BM25_DIR};
 use crate::manifest::{
     chunk_table_file, generation_of, highest_generation_on_disk, hnsw_basename, parse_chunk_table,
     unix_now, vectors_file, write_chunk_table, EmbeddingInfo, FileEntry, Manifest, StoredChunk,
@@ -118,6 +118,7 @@ impl IndexWriter {
                         Some(basename) => load_graph(dir, &old, basename)?,
                         None => VectorIndex::new(dimension, chunks.len()),
                     };
+                    graph.restore_copies(rows_with_vectors(&chunks, &vectors, dimension));
                     let rechunk_all = old.chunker != chunker;
                     let mut manifest = old;
                     manifest.chunker = chunker;

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use milvus::v2::prelude::*;
 use rag_index::manifest::StoredChunk;
-use rag_index::search::{fuse, Hit, Mode, SearchOptions};
+use rag_index::search::{distinct_search, fuse, Hit, Mode, SearchOptions};
 use rag_index::{Chunk, SearchIndex, Status};
 
 use crate::conn::{count, quote, text_of, Conn, QUERY_LIMIT};
@@ -130,21 +130,16 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-impl SearchIndex for MilvusIndex {
-    fn location(&self) -> String {
-        self.conn.location()
-    }
-
-    fn search_with_vector(
+impl MilvusIndex {
+    /// Every fused candidate of `candidates` taken from each side, best first.
+    fn ranked(
         &self,
         query: &str,
         vector: Option<&[f32]>,
         options: &SearchOptions,
+        candidates: usize,
     ) -> rag_index::Result<Vec<Hit>> {
-        if query.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        let candidates = options.candidates() as i64;
+        let candidates = candidates as i64;
         let collection = self.conn.url.collection.clone();
         let hybrid = options.mode == Mode::Hybrid && vector.is_some();
         // A query of stop words only matches nothing, as on a folder index.
@@ -240,8 +235,12 @@ impl SearchIndex for MilvusIndex {
             }
             dense_list.sort_by(|a, b| b.1.total_cmp(&a.1));
         }
-        let fused = fuse(&keyword_list, &dense_list, options);
-        Ok(fused
+        // Every candidate is fused: duplicates collapse before the top k is taken.
+        let wide = SearchOptions {
+            k: usize::MAX,
+            ..options.clone()
+        };
+        Ok(fuse(&keyword_list, &dense_list, &wide)
             .into_iter()
             .filter_map(|scored| {
                 let row = rows.get(&scored.chunk_id)?;
@@ -256,9 +255,34 @@ impl SearchIndex for MilvusIndex {
                     heading: row.heading.clone(),
                     text: row.text.clone(),
                     page: row.page,
+                    also_in: Vec::new(),
                 })
             })
             .collect())
+    }
+}
+
+impl SearchIndex for MilvusIndex {
+    fn location(&self) -> String {
+        self.conn.location()
+    }
+
+    fn search_with_vector(
+        &self,
+        query: &str,
+        vector: Option<&[f32]>,
+        options: &SearchOptions,
+    ) -> rag_index::Result<Vec<Hit>> {
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        // Asked only for the files of duplicated passages.
+        let chunks_in_file = |path: &str| self.chunks_of(path).map_or(0, |c| c.len());
+        distinct_search(
+            options,
+            &|candidates| self.ranked(query, vector, options, candidates),
+            &chunks_in_file,
+        )
     }
 
     fn bm25_ceiling(&self, query: &str) -> rag_index::Result<f32> {
@@ -398,6 +422,7 @@ impl SearchIndex for MilvusIndex {
             roots: stored.roots().into_iter().collect(),
             skipped: left_out.skipped,
             unsupported: left_out.unsupported,
+            generated: left_out.generated,
         })
     }
 }

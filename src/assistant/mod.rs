@@ -386,6 +386,9 @@ impl Assistant {
     fn shown(&self, mut sources: Vec<Source>) -> Vec<Source> {
         for source in &mut sources {
             source.path = (self.show_path)(&self.index.resolve(&source.stored_path));
+            for copy in &mut source.also_in {
+                *copy = (self.show_path)(&self.index.resolve(copy));
+            }
         }
         sources
     }

@@ -505,6 +505,7 @@ mod tests {
             heading: "Fugue > Stretto".into(),
             score: 0.9,
             page: None,
+            also_in: Vec::new(),
             bm25: None,
             similarity: None,
             text: "Overlapping entries are a stretto.".into(),

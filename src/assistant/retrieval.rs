@@ -201,6 +201,7 @@ mod tests {
             heading: String::new(),
             text: String::new(),
             page: None,
+            also_in: Vec::new(),
         }
     }
 

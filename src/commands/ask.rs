@@ -228,6 +228,14 @@ fn print_sources(out: &mut impl Write, answer: &Answer, styled: bool) {
             page(source),
             sanitize(&source.heading)
         );
+        if !source.also_in.is_empty() {
+            let copies: Vec<String> = source
+                .also_in
+                .iter()
+                .map(|p| sanitize(&rag_index::paths::escape_controls(p)).into_owned())
+                .collect();
+            let _ = writeln!(out, "      {dim}also in {}{reset}", copies.join(", "));
+        }
     }
 }
 

@@ -27,6 +27,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<()> {
             excludes: args.exclude.clone(),
             max_file_size: args.max_file_size,
             follow_links: args.follow,
+            include_generated: args.include_generated,
         },
         rebuild: args.rebuild,
         checkpoint_every: Duration::from_secs(args.checkpoint_secs),

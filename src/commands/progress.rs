@@ -82,12 +82,13 @@ pub(crate) fn summary_line(s: &IngestSummary, location: &IndexLocation) -> Strin
         String::new()
     };
     format!(
-        "indexed {} ({} unchanged, {} removed, {} skipped, {} unsupported), {} added in {:.1} s{rate}; index {} now holds {}, {}",
+        "indexed {} ({} unchanged, {} removed, {} skipped, {} unsupported, {} generated), {} added in {:.1} s{rate}; index {} now holds {}, {}",
         count(s.indexed, "file", "files"),
         s.unchanged,
         s.removed,
         s.skipped,
         s.unsupported,
+        s.generated,
         count(s.chunks_added, "chunk", "chunks"),
         s.seconds,
         shown_location(location),
@@ -148,6 +149,14 @@ impl Reporter {
                 if self.verbose {
                     self.warn(format!(
                         "left out {}: not a format rag reads (no text)",
+                        shown(&path)
+                    ));
+                }
+            }
+            IngestEvent::Generated { path, what } => {
+                if self.verbose {
+                    self.warn(format!(
+                        "left out {}: {what}, generated for a browser or a tool (--include-generated reads it)",
                         shown(&path)
                     ));
                 }

@@ -33,6 +33,8 @@ struct ResultRow {
     /// The keyword and dense evidence behind the fused score.
     bm25: Option<f32>,
     similarity: Option<f32>,
+    /// Other files holding the same passage.
+    also_in: Vec<String>,
 }
 
 pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
@@ -166,6 +168,11 @@ fn response<'a>(
                 page: hit.page,
                 bm25: hit.bm25,
                 similarity: hit.similarity,
+                also_in: hit
+                    .also_in
+                    .iter()
+                    .map(|path| display_path(index, path))
+                    .collect(),
             })
             .collect(),
     }
@@ -209,6 +216,17 @@ fn print_human(
             "    {}",
             super::snippet::render(line, &terms, 150, match_on, off)
         )?;
+        if !hit.also_in.is_empty() {
+            let copies: Vec<String> = hit
+                .also_in
+                .iter()
+                .map(|p| {
+                    sanitize(&rag_index::paths::escape_controls(&display_path(index, p)))
+                        .into_owned()
+                })
+                .collect();
+            writeln!(out, "    {dim}also in {}{off}", copies.join(", "))?;
+        }
     }
     Ok(())
 }

@@ -47,8 +47,8 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
         );
     }
     println!(
-        "left out     {} skipped, {} unsupported (last ingest; `rag ingest -v` lists them)",
-        status.skipped, status.unsupported
+        "left out     {} skipped, {} unsupported, {} generated (last ingest; `rag ingest -v` lists them)",
+        status.skipped, status.unsupported, status.generated
     );
     println!(
         "embeds with  {} ({} dimensions)",

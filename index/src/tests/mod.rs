@@ -2,6 +2,7 @@
 //! [`crate::test_embedder::TestEmbedder`]: no model, tiny folders.
 
 mod bm25;
+mod html;
 mod ingest;
 mod search;
 mod vectors;

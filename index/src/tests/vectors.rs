@@ -165,3 +165,51 @@ fn raw_vectors_round_trip_and_their_size_is_checked() {
     }
     assert!(parse_vectors(&path, &[], 3, 0).unwrap().is_empty());
 }
+
+#[test]
+fn copies_of_one_vector_leave_the_graph_navigable() {
+    let embedder = TestEmbedder::new();
+    let copy = embedder.vector("quarterly report revenue flat costs stable");
+    let topics = [
+        "volcano eruption lava",
+        "chess opening gambit",
+        "sourdough bread starter",
+        "jazz saxophone improvisation",
+        "glacier melting arctic",
+    ];
+    let topic_vectors: Vec<Vec<f32>> = topics.iter().map(|t| embedder.vector(t)).collect();
+    let mut items: Vec<(u64, &[f32])> = (0..100).map(|id| (id, copy.as_slice())).collect();
+    items.extend(
+        topic_vectors
+            .iter()
+            .enumerate()
+            .map(|(n, v)| (100 + n as u64, v.as_slice())),
+    );
+    let index = VectorIndex::new(TEST_DIMENSION, items.len());
+    index.insert(&items);
+    assert_eq!(index.points(), 105);
+    for (n, topic) in topics.iter().enumerate() {
+        let hits = index.search(&embedder.vector(topic), 3, 64, None);
+        assert_eq!(hits[0].0, 100 + n as u64, "{topic}: {hits:?}");
+    }
+    // Every copy is answered for, at the copy's similarity; deleted ones are not.
+    let hits = index.search(&copy, 1, 64, None);
+    assert_eq!(hits.len(), 100);
+    assert!(hits.iter().all(|h| (h.1 - 1.0).abs() < 1e-5));
+    let keep = |id: &usize| *id >= 50;
+    let hits = index.search(&copy, 1, 64, Some(&keep));
+    assert_eq!(hits.len(), 50);
+    let keep = |id: &usize| *id == 99;
+    assert_eq!(index.search(&copy, 1, 64, Some(&keep)), [(99, hits[0].1)]);
+
+    // Written and read back, the copies are found again from the live rows.
+    let dir = tempfile::tempdir().unwrap();
+    let (basename, _) = index.dump(dir.path(), "graph").unwrap();
+    let graph = std::fs::read(dir.path().join(format!("{basename}.{HNSW_GRAPH}"))).unwrap();
+    let data = std::fs::read(dir.path().join(format!("{basename}.{HNSW_DATA}"))).unwrap();
+    let loaded = VectorIndex::load(dir.path(), &basename, TEST_DIMENSION, &graph, &data).unwrap();
+    assert_eq!(loaded.points(), 6);
+    loaded.restore_copies(items.iter().copied());
+    assert_eq!(loaded.points(), 105);
+    assert_eq!(loaded.search(&copy, 1, 64, None).len(), 100);
+}

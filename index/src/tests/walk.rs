@@ -125,9 +125,10 @@ fn files_come_sorted_with_their_kind_and_size() {
     let all: Vec<&Path> = found
         .iter()
         .map(|f| match f {
-            Found::File { path, .. } | Found::Skipped { path, .. } | Found::Unsupported(path) => {
-                path.as_path()
-            }
+            Found::File { path, .. }
+            | Found::Skipped { path, .. }
+            | Found::Unsupported(path)
+            | Found::Generated { path, .. } => path.as_path(),
         })
         .collect();
     assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
@@ -399,4 +400,65 @@ fn a_dangling_link_is_skipped_not_fatal() {
         matches!(skipped[0].1, SkipReason::Unreadable(_)),
         "{skipped:?}"
     );
+}
+
+#[test]
+fn generated_and_asset_files_are_left_out_unless_asked_for() {
+    let tree = Tree::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/docs/cargo");
+    for name in [
+        "reference/workspaces.html",
+        "old-trait-objects.html",
+        "searchindex-7a90acc2.js",
+        "elasticlunr-ef4e11c1.min.js",
+        "book-a0b12cfe.js",
+        "css/general-2459343d.css",
+        "images/winapi-features.svg",
+    ] {
+        tree.write(
+            &format!("book/{name}"),
+            std::fs::read(fixtures.join(name)).unwrap(),
+        );
+    }
+    tree.write("book/app.js.map", "{\"version\":3}");
+    tree.write("book/bundle.js", format!("var a={};\n", "1,".repeat(600)));
+    // A page that mentions a refresh in its text is a page.
+    tree.write(
+        "book/meta.html",
+        "<p>Write <code>&lt;meta http-equiv=\"refresh\"&gt;</code> to redirect.</p>",
+    );
+    let found = tree.walk(&["book"], &WalkOptions::default());
+    let generated: Vec<(String, &str)> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Generated { path, what } => Some((tree.rel(path), *what)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        generated,
+        [
+            ("book/app.js.map".to_string(), "a source map"),
+            ("book/bundle.js".into(), "minified or generated code"),
+            ("book/css/general-2459343d.css".into(), "a stylesheet"),
+            ("book/elasticlunr-ef4e11c1.min.js".into(), "minified code"),
+            ("book/images/winapi-features.svg".into(), "an SVG drawing"),
+            ("book/old-trait-objects.html".into(), "a redirect page"),
+            ("book/searchindex-7a90acc2.js".into(), "a search index"),
+        ]
+    );
+    assert_eq!(
+        tree.files(&found),
+        [
+            "book/book-a0b12cfe.js",
+            "book/meta.html",
+            "book/reference/workspaces.html"
+        ]
+    );
+    let everything = WalkOptions {
+        include_generated: true,
+        ..Default::default()
+    };
+    let found = tree.walk(&["book"], &everything);
+    assert_eq!(tree.files(&found).len(), 10);
 }

@@ -1,0 +1,669 @@
+//! HTML to the Markdown the chunker reads: the page's main content only, with
+//! headings as `#` lines (so sections carry their heading path), code blocks
+//! fenced, links as their text and tables as rows.
+//!
+//! Generated documentation (mdBook, Sphinx, MkDocs, rustdoc, Docusaurus) puts
+//! the whole table of contents, search boxes and "next/previous" links around
+//! every page; rendered as they are, they outnumber the page's own words and
+//! every passage of a book looks alike. The page's `<main>` (or its equivalent)
+//! is what a reader reads, so it is what is indexed.
+//!
+//! The tree is walked with its open and close events, not by recursion, so a
+//! page of thousands of nested elements (a long mail thread's quotes) is read
+//! like any other.
+
+use ego_tree::iter::Edge;
+use ego_tree::NodeRef;
+use scraper::{Html, Node, Selector};
+
+/// Elements that hold the main content, most specific first. The first
+/// selector that matches wins; every match of it is read, in page order.
+const MAIN_CONTENT: &[&str] = &[
+    "main",
+    "[role=main]",
+    "article",
+    "#main-content",
+    "#content",
+    ".content",
+];
+
+/// Never text a reader reads as the page: code, styling, controls and
+/// navigation.
+const DROPPED: &[&str] = &[
+    "script", "style", "noscript", "template", "svg", "canvas", "nav", "form", "button", "input",
+    "select", "textarea", "iframe", "object", "embed", "head", "title", "meta", "link",
+];
+
+/// Outside the main content (a page without one), the page's chrome.
+const CHROME: &[&str] = &["header", "footer", "aside"];
+
+/// Roles and classes of navigation, permalinks and hidden lines.
+const DROPPED_ROLES: &[&str] = &["navigation", "search", "banner", "contentinfo"];
+const DROPPED_CLASSES: &[&str] = &[
+    // Sphinx's "¶" permalinks.
+    "headerlink",
+    // mdBook's hidden lines of examples (`# fn main() {`), hidden on the page too.
+    "boring",
+    "sidebar",
+    "toc",
+    "breadcrumbs",
+];
+
+/// Pages nested deeper than this are read as plain text: the HTML parser's
+/// time grows with the square of the depth (100,000 nested `<div>`s take most
+/// of a minute), and no page a person reads is nested a thousand deep.
+pub(crate) const MAX_NESTING: usize = 1000;
+
+/// Elements that never hold content, so never nest.
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+
+/// Blockquotes deeper than this are shown at this depth: a reply quoted fifty
+/// times is still the same words.
+const MAX_QUOTE_DEPTH: usize = 6;
+const MAX_LIST_DEPTH: usize = 8;
+
+/// A page as the chunker reads it.
+pub struct Page {
+    /// The `<title>`, entities decoded and whitespace collapsed.
+    pub title: Option<String>,
+    /// The main content as Markdown (empty when it holds no text).
+    pub text: String,
+}
+
+pub fn read(source: &str) -> Page {
+    if nesting_depth(source) > MAX_NESTING {
+        return Page {
+            title: None,
+            text: strip_tags(source),
+        };
+    }
+    let page = Html::parse_document(source);
+    let title = Selector::parse("title")
+        .ok()
+        .and_then(|selector| page.select(&selector).next())
+        .map(|title| collapse_whitespace(&title.text().collect::<String>()))
+        .filter(|title| !title.is_empty());
+    Page {
+        title,
+        text: to_markdown(&page),
+    }
+}
+
+fn to_markdown(page: &Html) -> String {
+    let roots = main_content(page);
+    let mut writer = Writer::default();
+    match roots {
+        Some(roots) => {
+            for root in roots {
+                writer.walk(root, false);
+            }
+        }
+        None => writer.walk(page.tree.root(), true),
+    }
+    writer.finish()
+}
+
+fn main_content(page: &Html) -> Option<Vec<NodeRef<'_, Node>>> {
+    for css in MAIN_CONTENT {
+        let Ok(selector) = Selector::parse(css) else {
+            continue;
+        };
+        let matches: Vec<_> = page.select(&selector).collect();
+        // A match inside another (an article in the main) is read with it.
+        let outer: Vec<NodeRef<'_, Node>> = matches
+            .iter()
+            .filter(|m| !matches.iter().any(|o| o.id() != m.id() && is_inside(m, o)))
+            .map(|m| **m)
+            .collect();
+        let has_text = outer.iter().any(|root| {
+            root.descendants()
+                .any(|n| n.value().as_text().is_some_and(|t| !t.trim().is_empty()))
+        });
+        if has_text {
+            return Some(outer);
+        }
+    }
+    None
+}
+
+fn is_inside(node: &NodeRef<'_, Node>, container: &NodeRef<'_, Node>) -> bool {
+    node.ancestors().any(|a| a.id() == container.id())
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[derive(Default)]
+struct Writer {
+    out: String,
+    /// The paragraph being gathered; `\n` is a hard line break.
+    inline: String,
+    quote_depth: usize,
+    /// Open lists: ordered, and the next item's number.
+    lists: Vec<(bool, usize)>,
+    /// The marker the next written line of a list item starts with.
+    bullet: Option<String>,
+    /// Open `<code>` elements outside `<pre>`.
+    inline_code: usize,
+    table: Option<Table>,
+    /// Tables inside a table's cell: read as the cell's text.
+    nested_tables: usize,
+    pre: Option<Pre>,
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<Vec<String>>,
+    header_rows: usize,
+    row: Option<Vec<String>>,
+    row_is_header: bool,
+    cell: Option<String>,
+}
+
+struct Pre {
+    language: String,
+    text: String,
+}
+
+impl Writer {
+    fn walk(&mut self, root: NodeRef<'_, Node>, whole_page: bool) {
+        // The subtree being skipped: events are ignored until it closes.
+        let mut skipping: Option<ego_tree::NodeId> = None;
+        for edge in root.traverse() {
+            match edge {
+                Edge::Open(node) => {
+                    if skipping.is_some() {
+                        continue;
+                    }
+                    match node.value() {
+                        Node::Text(text) => self.text(text),
+                        Node::Element(element) => {
+                            if is_dropped(element, whole_page) {
+                                skipping = Some(node.id());
+                            } else {
+                                self.open(node, element);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Edge::Close(node) => {
+                    if skipping == Some(node.id()) {
+                        skipping = None;
+                    } else if skipping.is_none() {
+                        if let Node::Element(element) = node.value() {
+                            self.close(element.name());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn text(&mut self, text: &str) {
+        if let Some(pre) = &mut self.pre {
+            pre.text.push_str(text);
+        } else if let Some(cell) = self.table.as_mut().and_then(|t| t.cell.as_mut()) {
+            push_collapsed(cell, text);
+        } else {
+            push_collapsed(&mut self.inline, text);
+        }
+    }
+
+    fn open(&mut self, node: NodeRef<'_, Node>, element: &scraper::node::Element) {
+        let name = element.name();
+        if self.pre.is_some() {
+            return;
+        }
+        if self.table.as_ref().is_some_and(|t| t.cell.is_some()) {
+            // Everything inside a cell is the cell's text.
+            if name == "table" {
+                self.nested_tables += 1;
+            }
+            if let Some(cell) = self.table.as_mut().and_then(|t| t.cell.as_mut()) {
+                if is_block(name) || matches!(name, "br" | "td" | "th" | "tr") {
+                    push_collapsed(cell, " ");
+                }
+            }
+            return;
+        }
+        match name {
+            "pre" => {
+                self.flush();
+                self.pre = Some(Pre {
+                    language: language_of(node),
+                    text: String::new(),
+                });
+            }
+            "code" => {
+                self.inline_code += 1;
+                if self.inline_code == 1 {
+                    self.mark_code(false);
+                }
+            }
+            "br" => self.inline.push('\n'),
+            "li" => {
+                self.flush();
+                let depth = self.lists.len();
+                let marker = match self.lists.last_mut() {
+                    Some((true, next)) => {
+                        *next += 1;
+                        format!("{}. ", *next - 1)
+                    }
+                    _ => "- ".to_string(),
+                };
+                self.bullet = (depth > 0).then_some(marker);
+            }
+            "ul" | "ol" => {
+                self.flush();
+                let start = element
+                    .attr("start")
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(1);
+                self.lists.push((name == "ol", start));
+            }
+            "blockquote" => {
+                self.flush();
+                self.quote_depth += 1;
+            }
+            "table" => {
+                self.flush();
+                self.table = Some(Table::default());
+            }
+            "tr" => {
+                if let Some(table) = &mut self.table {
+                    table.row = Some(Vec::new());
+                    table.row_is_header = node
+                        .ancestors()
+                        .any(|a| a.value().as_element().is_some_and(|e| e.name() == "thead"));
+                }
+            }
+            "td" | "th" => {
+                if let Some(table) = &mut self.table {
+                    if table.row.is_none() {
+                        table.row = Some(Vec::new());
+                    }
+                    table.row_is_header |= name == "th";
+                    table.cell = Some(String::new());
+                }
+            }
+            _ if is_block(name) => self.flush(),
+            _ => {}
+        }
+    }
+
+    fn close(&mut self, name: &str) {
+        if let Some(pre) = &self.pre {
+            if name == "pre" {
+                let pre = Pre {
+                    language: pre.language.clone(),
+                    text: pre.text.clone(),
+                };
+                self.pre = None;
+                self.code_block(&pre);
+            }
+            return;
+        }
+        if let Some(table) = &mut self.table {
+            if table.cell.is_some() {
+                match name {
+                    "table" if self.nested_tables > 0 => self.nested_tables -= 1,
+                    "td" | "th" if self.nested_tables == 0 => {
+                        let cell = table.cell.take().unwrap_or_default();
+                        let cell = collapse_whitespace(&cell).replace('|', "\\|");
+                        table.row.get_or_insert_with(Vec::new).push(cell);
+                    }
+                    _ => {}
+                }
+                return;
+            }
+        }
+        match name {
+            "code" => {
+                if self.inline_code == 1 {
+                    self.mark_code(true);
+                }
+                self.inline_code = self.inline_code.saturating_sub(1);
+            }
+            h if heading_level(h).is_some() => {
+                let text = collapse_whitespace(&std::mem::take(&mut self.inline));
+                if !text.is_empty() {
+                    let level = heading_level(h).unwrap_or(1);
+                    self.line_break();
+                    let hashes = "#".repeat(level);
+                    self.write_lines(&format!("{hashes} {text}"));
+                    self.out.push('\n');
+                }
+            }
+            "ul" | "ol" => {
+                self.flush();
+                self.lists.pop();
+                self.bullet = None;
+                if self.lists.is_empty() {
+                    self.out.push('\n');
+                }
+            }
+            "blockquote" => {
+                self.flush();
+                self.quote_depth = self.quote_depth.saturating_sub(1);
+            }
+            "tr" => {
+                if let Some(table) = &mut self.table {
+                    if let Some(row) = table.row.take() {
+                        if !row.iter().all(|c| c.is_empty()) {
+                            if table.row_is_header && table.rows.len() == table.header_rows {
+                                table.header_rows += 1;
+                            }
+                            table.rows.push(row);
+                        }
+                    }
+                    table.row_is_header = false;
+                }
+            }
+            "table" => {
+                if let Some(table) = self.table.take() {
+                    self.table_rows(&table);
+                }
+            }
+            _ if is_block(name) => self.flush(),
+            _ => {}
+        }
+    }
+
+    /// Opens or closes an inline code span, without a space inside it.
+    fn mark_code(&mut self, closing: bool) {
+        let buffer = match self.table.as_mut().and_then(|t| t.cell.as_mut()) {
+            Some(cell) => cell,
+            None => &mut self.inline,
+        };
+        if closing && buffer.ends_with(' ') {
+            buffer.pop();
+        }
+        buffer.push('`');
+    }
+
+    fn code_block(&mut self, pre: &Pre) {
+        let text = pre.text.trim_end_matches(['\n', ' ', '\t']);
+        let text = text.trim_start_matches('\n');
+        if text.trim().is_empty() {
+            return;
+        }
+        let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+        let fence = "`".repeat(longest_run.max(2) + 1);
+        self.line_break();
+        self.write_lines(&format!("{fence}{}\n{text}\n{fence}", pre.language));
+        self.out.push('\n');
+    }
+
+    fn table_rows(&mut self, table: &Table) {
+        let columns = table.rows.iter().map(Vec::len).max().unwrap_or(0);
+        if columns == 0 {
+            return;
+        }
+        self.line_break();
+        let mut lines = Vec::with_capacity(table.rows.len() + 1);
+        for (i, row) in table.rows.iter().enumerate() {
+            lines.push(format!("| {} |", row.join(" | ")));
+            if i + 1 == table.header_rows {
+                lines.push(format!("|{}", "---|".repeat(columns)));
+            }
+        }
+        self.write_lines(&lines.join("\n"));
+        self.out.push('\n');
+    }
+
+    /// Writes the gathered paragraph, if any.
+    fn flush(&mut self) {
+        let paragraph = std::mem::take(&mut self.inline);
+        let lines: Vec<&str> = paragraph
+            .split('\n')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if lines.is_empty() {
+            return;
+        }
+        self.line_break();
+        self.write_lines(&lines.join("\n"));
+        if self.lists.is_empty() {
+            self.out.push('\n');
+        }
+    }
+
+    /// Ends the line being written, so that a block starts on its own line.
+    fn line_break(&mut self) {
+        if !self.out.is_empty() && !self.out.ends_with('\n') {
+            self.out.push('\n');
+        }
+    }
+
+    /// Writes `text`'s lines with the quote and list prefixes in force.
+    fn write_lines(&mut self, text: &str) {
+        let quote = "> ".repeat(self.quote_depth.min(MAX_QUOTE_DEPTH));
+        let depth = self.lists.len().min(MAX_LIST_DEPTH);
+        let indent = "  ".repeat(depth.saturating_sub(1));
+        for (i, line) in text.split('\n').enumerate() {
+            self.out.push_str(&quote);
+            if depth > 0 {
+                self.out.push_str(&indent);
+                match (i, self.bullet.take()) {
+                    (0, Some(bullet)) => self.out.push_str(&bullet),
+                    _ => self.out.push_str("  "),
+                }
+            }
+            self.out.push_str(line);
+            self.out.push('\n');
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.flush();
+        if let Some(table) = self.table.take() {
+            self.table_rows(&table);
+        }
+        let mut text = String::with_capacity(self.out.len());
+        let mut blank = 0;
+        for line in self.out.lines() {
+            let line = line.trim_end();
+            if line.is_empty() {
+                blank += 1;
+                if blank > 1 || text.is_empty() {
+                    continue;
+                }
+            } else {
+                blank = 0;
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        while text.ends_with("\n\n") {
+            text.pop();
+        }
+        text
+    }
+}
+
+fn push_collapsed(buffer: &mut String, text: &str) {
+    for (i, word) in text.split_whitespace().enumerate() {
+        let starts_with_space = i > 0 || text.starts_with(char::is_whitespace);
+        if starts_with_space && !buffer.is_empty() && !buffer.ends_with([' ', '\n']) {
+            buffer.push(' ');
+        }
+        buffer.push_str(word);
+    }
+    if text.ends_with(char::is_whitespace)
+        && !text.trim().is_empty()
+        && !buffer.ends_with([' ', '\n'])
+    {
+        buffer.push(' ');
+    } else if text.trim().is_empty()
+        && !text.is_empty()
+        && !buffer.is_empty()
+        && !buffer.ends_with([' ', '\n'])
+    {
+        buffer.push(' ');
+    }
+}
+
+fn is_dropped(element: &scraper::node::Element, whole_page: bool) -> bool {
+    let name = element.name();
+    DROPPED.contains(&name)
+        || (whole_page && CHROME.contains(&name))
+        || element.attr("hidden").is_some()
+        || element.attr("aria-hidden") == Some("true")
+        || element
+            .attr("role")
+            .is_some_and(|role| DROPPED_ROLES.contains(&role))
+        || element.classes().any(|c| DROPPED_CLASSES.contains(&c))
+}
+
+fn heading_level(name: &str) -> Option<usize> {
+    match name {
+        "h1" => Some(1),
+        "h2" => Some(2),
+        "h3" => Some(3),
+        "h4" => Some(4),
+        "h5" => Some(5),
+        "h6" => Some(6),
+        _ => None,
+    }
+}
+
+fn is_block(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "div"
+            | "section"
+            | "article"
+            | "main"
+            | "header"
+            | "footer"
+            | "aside"
+            | "li"
+            | "dl"
+            | "dt"
+            | "dd"
+            | "figure"
+            | "figcaption"
+            | "details"
+            | "summary"
+            | "hr"
+            | "address"
+            | "center"
+            | "fieldset"
+            | "legend"
+            | "body"
+            | "html"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "caption"
+    )
+}
+
+/// The language a code block names: `language-toml` (mdBook, highlight.js),
+/// `lang-x`, or Sphinx's `highlight-python` on an enclosing element.
+fn language_of(pre: NodeRef<'_, Node>) -> String {
+    let own = pre
+        .children()
+        .filter_map(|c| c.value().as_element())
+        .chain(pre.value().as_element());
+    let enclosing = pre
+        .ancestors()
+        .take(2)
+        .filter_map(|a| a.value().as_element());
+    for element in own.chain(enclosing) {
+        for class in element.classes() {
+            for prefix in ["language-", "lang-", "highlight-"] {
+                if let Some(language) = class.strip_prefix(prefix) {
+                    if !language.is_empty()
+                        && language
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "+-_#".contains(c))
+                        && !matches!(language, "default" | "none" | "text")
+                    {
+                        return language.to_string();
+                    }
+                }
+            }
+        }
+    }
+    String::new()
+}
+
+/// The deepest nesting of elements, by a scan of the tags (an estimate: it
+/// ignores the parser's implied closings, which only make pages shallower).
+pub(crate) fn nesting_depth(source: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let bytes = source.as_bytes();
+    let mut at = 0;
+    while let Some(offset) = memchr_lt(&bytes[at..]) {
+        let start = at + offset + 1;
+        at = start;
+        match bytes.get(start) {
+            Some(b'/') => depth = depth.saturating_sub(1),
+            Some(b) if b.is_ascii_alphabetic() => {
+                let name_end = bytes[start..]
+                    .iter()
+                    .position(|b| !b.is_ascii_alphanumeric())
+                    .map_or(bytes.len(), |n| start + n);
+                let name = source[start..name_end].to_ascii_lowercase();
+                let tag_end = bytes[start..]
+                    .iter()
+                    .position(|&b| b == b'>')
+                    .map_or(bytes.len(), |n| start + n);
+                let self_closing = tag_end > start && bytes[tag_end - 1] == b'/';
+                if !VOID.contains(&name.as_str()) && !self_closing {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+fn memchr_lt(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'<')
+}
+
+/// The text between the tags, for pages too deep to parse.
+fn strip_tags(source: &str) -> String {
+    let mut text = String::with_capacity(source.len() / 2);
+    let mut in_tag = false;
+    for c in source.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&");
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(collapse_whitespace)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.dedup();
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}

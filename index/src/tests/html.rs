@@ -1,0 +1,154 @@
+//! HTML as the chunker reads it, on real generated documentation (an mdBook
+//! and a Sphinx site, `tests/fixtures/docs`) and on the shapes that broke
+//! earlier readers.
+
+use std::path::Path;
+
+use crate::extract::{extract, Kind};
+use crate::html::{nesting_depth, read, MAX_NESTING};
+
+fn fixture(path: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/docs");
+    std::fs::read_to_string(root.join(path)).unwrap()
+}
+
+fn document(path: &str) -> crate::extract::Document {
+    extract(Path::new(path), Kind::Html, fixture(path).as_bytes()).unwrap()
+}
+
+#[test]
+fn an_mdbook_page_is_its_main_content_as_markdown() {
+    let doc = document("cargo/reference/specifying-dependencies.html");
+    let text = &doc.text;
+    assert!(
+        text.starts_with("# Specifying Dependencies\n"),
+        "{text:.200}"
+    );
+    // The title names the book; the page is the first heading of the path.
+    assert_eq!(doc.title, "The Cargo Book");
+    assert!(text.contains("\n## Specifying dependencies from `git` repositories\n"));
+    // The explanation and its example, the example fenced as code.
+    assert!(text.contains(
+        "location of the repository with the `git` key:\n\n```toml\n[dependencies]\n\
+         regex = { git = \"https://github.com/rust-lang/regex.git\" }\n```\n"
+    ));
+    // No chrome: sidebar, keyboard help, theme picker, page navigation, scripts.
+    for junk in [
+        "Keyboard shortcuts",
+        "Coal",
+        "Navy",
+        "Ayu",
+        "Getting Started",
+        "Previous chapter",
+        "window.",
+    ] {
+        assert!(!text.contains(junk), "{junk:?} in the text");
+    }
+    // Links are their text: no reference or inline link syntax.
+    assert!(!text.contains("]["), "reference link syntax");
+    assert!(!text.contains("]("), "inline link syntax");
+    assert!(text.contains("See the registries documentation for more information."));
+}
+
+#[test]
+fn a_sphinx_page_is_its_body_without_permalinks_or_sidebar() {
+    let doc = document("docutils/smartquotes.html");
+    let text = &doc.text;
+    assert!(
+        text.starts_with("# Smart Quotes for Docutils\n"),
+        "{text:.200}"
+    );
+    assert_eq!(doc.title, "Docutils documentation");
+    for junk in [
+        "¶",
+        "Quick search",
+        "Navigation",
+        "Related Topics",
+        "Powered by",
+        "©",
+    ] {
+        assert!(!text.contains(junk), "{junk:?} in the text");
+    }
+    assert!(text.contains("\n## Description\n"), "{text}");
+    // Tables keep a row on one line.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("| ") && l.ends_with(" |")),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_whole_page_is_read_without_its_chrome_when_there_is_no_main() {
+    let page = read(
+        "<html><head><title>Notes</title><style>p{}</style></head><body>\
+         <header><a href='/'>Home</a> | <a href='/blog'>Blog</a></header>\
+         <nav><ul><li>Chapter one</li></ul></nav>\
+         <h1>Backups</h1><p>The job runs at <b>two</b> o'clock and keeps\n   seven copies.</p>\
+         <ol><li>Stop the service</li><li>Copy <code>/var/lib/db</code><ul><li>twice</li></ul></li></ol>\
+         <p>first<br>second</p>\
+         <footer>© 2024 Someone</footer></body></html>",
+    );
+    assert_eq!(page.title.as_deref(), Some("Notes"));
+    assert_eq!(
+        page.text,
+        "# Backups\n\nThe job runs at two o'clock and keeps seven copies.\n\n\
+         1. Stop the service\n2. Copy `/var/lib/db`\n  - twice\n\nfirst\nsecond\n"
+    );
+}
+
+#[test]
+fn deep_quotes_and_tables_in_tables_keep_their_words() {
+    let mut thread = String::from("<html><body>");
+    for i in 0..60 {
+        thread.push_str(&format!("<blockquote><p>reply {i}</p>"));
+    }
+    thread.push_str(&"</blockquote>".repeat(60));
+    thread.push_str(
+        "<table><tr><th>key</th><th>value</th></tr>\
+         <tr><td>port</td><td><table><tr><td>8080</td><td>a|b</td></tr></table></td></tr></table>\
+         </body></html>",
+    );
+    let text = read(&thread).text;
+    assert!(text.contains("> > > > > > reply 59"), "{text}");
+    assert!(text.contains("reply 0"));
+    assert!(
+        text.contains("| key | value |\n|---|---|\n| port | 8080 a\\|b |"),
+        "{text}"
+    );
+}
+
+#[test]
+fn code_keeps_its_lines_and_names_its_language() {
+    let page = read(
+        "<main><p>Run:</p><div class='highlight-python'><pre>def f():\n    return 1\n</pre></div>\
+         <pre><code class=\"language-rust\"><span class=\"boring\">fn main() {\n</span>let x = 5;\n<span class=\"boring\">}\n</span></code></pre>\
+         <pre>has ``` inside\n</pre></main>",
+    );
+    assert_eq!(
+        page.text,
+        "Run:\n\n```python\ndef f():\n    return 1\n```\n\n```rust\nlet x = 5;\n```\n\n\
+         ````\nhas ``` inside\n````\n"
+    );
+}
+
+#[test]
+fn a_page_nested_a_hundred_thousand_deep_is_read_as_text_not_parsed() {
+    let n = 100_000;
+    let page = format!(
+        "<html><body>{}deepword &amp; needle{}</body></html>",
+        "<div>".repeat(n),
+        "</div>".repeat(n)
+    );
+    // The parser takes most of a minute on this page; the scan sees its depth.
+    assert_eq!(nesting_depth(&page), n + 2);
+    assert!(nesting_depth(&page) > MAX_NESTING);
+    assert_eq!(read(&page).text, "deepword & needle\n");
+    // Void elements and self-closed tags do not nest: a long flat page is parsed.
+    let flat = format!(
+        "<main><h1>T</h1>{}</main>",
+        "<p>a<br>b<img src=x><x-icon/></p>".repeat(5000)
+    );
+    assert_eq!(nesting_depth(&flat), 2);
+    assert!(read(&flat).text.starts_with("# T\n"));
+}
