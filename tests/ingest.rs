@@ -474,12 +474,22 @@ fn text_without_a_known_extension_is_read_and_the_rest_is_listed() {
     .unwrap();
     fs::write(ws.docs().join("logo.png"), b"\x89PNG\r\n\x1a\n\0\0").unwrap();
     fs::write(ws.docs().join("data.weird"), b"\0\x01\x02binary").unwrap();
+    fs::write(ws.docs().join("site.css"), "body { color: saffron; }\n").unwrap();
     let out = run(ws.rag().args(["ingest", "docs", "--verbose"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("indexed 7 files (0 unchanged, 0 removed, 0 skipped, 2 unsupported)"),
+        stderr.contains(
+            "indexed 7 files (0 unchanged, 0 removed, 0 skipped, 2 unsupported, 1 generated)"
+        ),
         "{stderr}"
+    );
+    let css: Vec<&str> = stderr.lines().filter(|l| l.contains("site.css")).collect();
+    assert_eq!(css.len(), 1, "{stderr}");
+    assert!(
+        css[0].starts_with("left out") && css[0].contains("a stylesheet"),
+        "{}",
+        css[0]
     );
     for name in ["logo.png", "data.weird"] {
         let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(name)).collect();

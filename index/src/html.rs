@@ -495,16 +495,7 @@ fn push_collapsed(buffer: &mut String, text: &str) {
         }
         buffer.push_str(word);
     }
-    if text.ends_with(char::is_whitespace)
-        && !text.trim().is_empty()
-        && !buffer.ends_with([' ', '\n'])
-    {
-        buffer.push(' ');
-    } else if text.trim().is_empty()
-        && !text.is_empty()
-        && !buffer.is_empty()
-        && !buffer.ends_with([' ', '\n'])
-    {
+    if text.ends_with(char::is_whitespace) && !buffer.is_empty() && !buffer.ends_with([' ', '\n']) {
         buffer.push(' ');
     }
 }

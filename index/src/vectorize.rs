@@ -26,6 +26,9 @@ impl EmbeddingCache {
     }
 }
 
+/// A text to embed, its hash, and the (file, chunk) slots that wait for it.
+type Distinct = (String, [u8; 32], Vec<(usize, usize)>);
+
 /// Where a chunk's vector comes from.
 enum Slot {
     Cached(Vec<f32>),
@@ -44,7 +47,7 @@ pub(crate) fn embed_files(
     file_done: &mut dyn FnMut(usize),
     embedded: &mut dyn FnMut(usize),
 ) -> Result<Vec<Vec<Vec<f32>>>> {
-    let mut distinct: Vec<(String, [u8; 32], Vec<(usize, usize)>)> = Vec::new();
+    let mut distinct: Vec<Distinct> = Vec::new();
     let mut position: HashMap<[u8; 32], usize> = HashMap::new();
     let mut slots: Vec<Vec<Option<Slot>>> = files
         .iter()

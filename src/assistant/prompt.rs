@@ -328,8 +328,37 @@ pub fn is_refusal(answer: &str) -> bool {
         "not in the sources",
         "not in your documents",
     ];
+    // A short answer or the first sentence of a long one says whether the
+    // model declined: later sentences may quote documentation ("the test
+    // fails if the message does not contain the substring").
     let lower = answer.to_lowercase().replace('’', "'");
-    PHRASES.iter().any(|p| lower.contains(p))
+    let said = if lower.split_whitespace().count() <= SHORT_REFUSAL_WORDS {
+        lower.as_str()
+    } else {
+        first_sentence(&lower)
+    };
+    PHRASES.iter().any(|p| said.contains(p))
+}
+
+/// Answers up to this long are read whole for a refusal.
+const SHORT_REFUSAL_WORDS: usize = 20;
+
+fn first_sentence(text: &str) -> &str {
+    let text = text.trim_start();
+    let mut end = text.len();
+    for (at, c) in text.char_indices() {
+        let next = text[at + c.len_utf8()..].chars().next();
+        let ends = match c {
+            '\n' => true,
+            '.' | '!' | '?' => next.is_none_or(char::is_whitespace),
+            _ => false,
+        };
+        if ends {
+            end = at;
+            break;
+        }
+    }
+    &text[..end]
 }
 
 /// Splits `--think` output into reasoning and answer as it streams.
@@ -413,6 +442,15 @@ mod tests {
         assert!(is_refusal("I couldn't find this in your documents."));
         assert!(is_refusal("The sources don’t contain that."));
         assert!(!is_refusal("It is called a stretto [1]."));
+        assert!(is_refusal("Sorry. I couldn't find this in your documents."));
+        // Documentation quoted after the answer is not a refusal.
+        assert!(!is_refusal(
+            "Use the `should_panic` attribute [1]. The test fails if the panic message \
+             does not contain the expected substring."
+        ));
+        assert!(is_refusal(
+            "The sources do not contain the version of Cargo.toml. They describe workspaces."
+        ));
     }
 
     #[test]
