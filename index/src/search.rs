@@ -226,10 +226,11 @@ pub fn distinct_hits(hits: Vec<Hit>, k: usize, chunks_in_file: &dyn Fn(&str) -> 
     let mut groups: Vec<(HashSet<u64>, Vec<Hit>)> = Vec::new();
     for hit in hits {
         let shingles = shingles(&hit.text);
-        match groups
-            .iter()
-            .position(|(kept, _)| is_duplicate(kept, &shingles))
-        {
+        // Within one file, overlapping chunks are the splitter's overlap, which
+        // neighbour merging joins: only copies in other files collapse.
+        match groups.iter().position(|(kept, copies)| {
+            copies.iter().all(|c| c.path != hit.path) && is_duplicate(kept, &shingles)
+        }) {
             Some(at) => groups[at].1.push(hit),
             None if groups.len() < k => groups.push((shingles, vec![hit])),
             None => {}
@@ -473,10 +474,12 @@ mod tests {
             ),
             hit(3, "c.md", "short", 0.7),
             hit(4, "d.md", "Short!", 0.6),
+            // One file's overlapping chunks are left to neighbour merging.
+            hit(5, "c.md", "short", 0.5),
         ];
         let kept = distinct_hits(hits, 10, &|_| 1);
         let paths: Vec<&str> = kept.iter().map(|h| h.path.as_str()).collect();
-        assert_eq!(paths, ["a.md", "b.md", "c.md"]);
+        assert_eq!(paths, ["a.md", "b.md", "c.md", "c.md"]);
         assert_eq!(kept[2].also_in, ["d.md"]);
     }
 }

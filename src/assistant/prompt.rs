@@ -445,8 +445,9 @@ mod tests {
         assert!(is_refusal("Sorry. I couldn't find this in your documents."));
         // Documentation quoted after the answer is not a refusal.
         assert!(!is_refusal(
-            "Use the `should_panic` attribute [1]. The test fails if the panic message \
-             does not contain the expected substring."
+            "Add the `should_panic` attribute to the test function [1]. It passes when the \
+             code inside the function panics, and with `expected` it fails if the panic \
+             message does not contain the expected substring."
         ));
         assert!(is_refusal(
             "The sources do not contain the version of Cargo.toml. They describe workspaces."

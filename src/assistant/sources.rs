@@ -107,72 +107,11 @@ pub fn merge_neighbours(index: &dyn SearchIndex, hits: &[Hit]) -> rag_index::Res
             None => passages.push((Source::from_hit(hit), position.into_iter().collect())),
         }
     }
-    for (passage, positions) in &mut passages {
-        let Some(order) = files.get(passage.stored_path.as_str()) else {
-            continue;
-        };
-        extend_into_continuation(passage, positions, order);
-    }
     Ok(passages
         .into_iter()
         .enumerate()
         .map(|(i, (source, _))| Source { n: i + 1, ..source })
         .collect())
-}
-
-/// Adds the next chunk of the same section to a passage that stops where its
-/// section goes on to what it introduces: a sentence ending in a colon, a
-/// code block left open, or an example that starts the next chunk. The model
-/// then reads "add the `git` key:" with the line it names.
-fn extend_into_continuation(
-    passage: &mut Source,
-    positions: &mut Vec<usize>,
-    order: &[StoredChunk],
-) {
-    let Some(&last) = positions.iter().max() else {
-        return;
-    };
-    let (Some(current), Some(next)) = (order.get(last), order.get(last + 1)) else {
-        return;
-    };
-    if next.chunk.heading != current.chunk.heading {
-        return;
-    }
-    // What the next chunk adds past the splitter's overlap.
-    let gap = next.chunk.line_start as i64 - passage.line_end as i64;
-    let joined = join_overlapping(&passage.text, &next.chunk.text, gap);
-    let added = joined.get(passage.text.len()..).unwrap_or(&next.chunk.text);
-    if !continues(&passage.text, added) {
-        return;
-    }
-    let hit = Hit {
-        chunk_id: next.id,
-        score: passage.score,
-        bm25: None,
-        similarity: None,
-        path: next.path.clone(),
-        line_start: next.chunk.line_start,
-        line_end: next.chunk.line_end,
-        heading: next.chunk.heading.clone(),
-        text: next.chunk.text.clone(),
-        page: next.chunk.page,
-        also_in: Vec::new(),
-    };
-    absorb(passage, &hit);
-    positions.push(last + 1);
-}
-
-/// Whether `next` (the text that follows) carries on what `text` leaves unfinished.
-fn continues(text: &str, next: &str) -> bool {
-    let fences = text
-        .lines()
-        .filter(|l| l.trim_start().starts_with("```"))
-        .count();
-    let last_line = text.lines().rev().find(|l| !l.trim().is_empty());
-    let next_line = next.lines().find(|l| !l.trim().is_empty());
-    fences % 2 == 1
-        || last_line.is_some_and(|l| l.trim_end().ends_with(':'))
-        || next_line.is_some_and(|l| l.trim_start().starts_with("```"))
 }
 
 fn absorb(passage: &mut Source, hit: &Hit) {
@@ -389,54 +328,5 @@ mod tests {
         let sources = vec![source(1, &"a ".repeat(100)), source(2, &"b ".repeat(100))];
         let packed = pack(sources, 110, &words);
         assert_eq!(packed.len(), 1);
-    }
-
-    fn stored(id: u64, line_start: u32, heading: &str, text: &str) -> StoredChunk {
-        StoredChunk {
-            id,
-            path: "cargo/specifying-dependencies.html".into(),
-            chunk: rag_index::Chunk {
-                line_start,
-                line_end: line_start + text.matches('\n').count() as u32,
-                heading: heading.into(),
-                text: text.into(),
-                page: None,
-            },
-        }
-    }
-
-    #[test]
-    fn a_passage_that_introduces_an_example_takes_the_example_along() {
-        let section = "Cargo Book > Specifying dependencies from git repositories";
-        let order = [
-            stored(1, 1, section, "To depend on a library in a git repository,\nadd the git key:"),
-            stored(2, 3, section, "```toml\n[dependencies]\nregex-lite = { git = \"https://github.com/rust-lang/regex.git\" }\n```"),
-            stored(3, 7, section, "Cargo fetches the repository."),
-            stored(4, 8, "Cargo Book > Path dependencies", "A path dependency:"),
-        ];
-        let from = |c: &StoredChunk| {
-            let mut source = test_source(1, c.chunk.line_start, &c.chunk.text);
-            source.stored_path = c.path.clone();
-            source.heading = c.chunk.heading.clone();
-            source
-        };
-        let mut passage = from(&order[0]);
-        let mut positions = vec![0];
-        extend_into_continuation(&mut passage, &mut positions, &order);
-        assert!(
-            passage.text.contains("regex-lite = { git"),
-            "{}",
-            passage.text
-        );
-        assert_eq!((passage.line_start, passage.line_end), (1, 6));
-        assert_eq!(positions, [0, 1]);
-        // A finished passage stays as it is, and a section never runs into the next.
-        extend_into_continuation(&mut passage, &mut positions, &order);
-        assert_eq!(positions, [0, 1]);
-        let mut last = from(&order[2]);
-        let mut positions = vec![2];
-        last.text.push_str("\nSee below:");
-        extend_into_continuation(&mut last, &mut positions, &order);
-        assert_eq!(positions, [2]);
     }
 }
