@@ -376,14 +376,10 @@ impl Writer {
 
     /// Opens or closes an inline code span, without a space inside it.
     fn mark_code(&mut self, closing: bool) {
-        let buffer = match self.table.as_mut().and_then(|t| t.cell.as_mut()) {
-            Some(cell) => cell,
-            None => &mut self.inline,
-        };
-        if closing && buffer.ends_with(' ') {
-            buffer.pop();
+        if closing && self.inline.ends_with(' ') {
+            self.inline.pop();
         }
-        buffer.push('`');
+        self.inline.push('`');
     }
 
     fn code_block(&mut self, pre: &Pre) {
@@ -595,7 +591,7 @@ pub(crate) fn nesting_depth(source: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
     let bytes = source.as_bytes();
     let mut at = 0;
-    while let Some(offset) = memchr_lt(&bytes[at..]) {
+    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'<') {
         let start = at + offset + 1;
         at = start;
         match bytes.get(start) {
@@ -620,10 +616,6 @@ pub(crate) fn nesting_depth(source: &str) -> usize {
         }
     }
     deepest
-}
-
-fn memchr_lt(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'<')
 }
 
 /// The text between the tags, for pages too deep to parse.
