@@ -172,9 +172,11 @@ pub fn score(question: &Question, answer: &Answer, i: usize) -> Row {
 /// (`book/ch03-01-variables.html`) is the file at the end of that path.
 fn is_article(heading: &str, path: &str, title: &str) -> bool {
     let title = title.trim();
-    if title.contains('/') || Path::new(title).extension().is_some() {
-        let path = path.replace('\\', "/");
-        return path == title || path.ends_with(&format!("/{}", title.trim_start_matches('/')));
+    // Titles hold slashes too ("HIV/AIDS"): a path that does not match is
+    // still tried as a title.
+    let unix_path = path.replace('\\', "/");
+    if unix_path == title || unix_path.ends_with(&format!("/{}", title.trim_start_matches('/'))) {
+        return true;
     }
     let top = heading.split(" > ").next().unwrap_or("").trim();
     if top.eq_ignore_ascii_case(title) {
@@ -271,6 +273,8 @@ mod tests {
     fn sources_are_titles_or_paths() {
         assert!(is_article("Fugue > Structure", "wiki/Arts/x.md", "Fugue"));
         assert!(is_article("", "wiki/Arts/fugue.md", "Fugue"));
+        assert!(is_article("HIV/AIDS", "wiki/hiv-aids.md", "HIV/AIDS"));
+        assert!(is_article("", "wiki/hiv-aids.md", "HIV/AIDS"));
         let page = "cargo/reference/specifying-dependencies.html";
         let shown = "/usr/share/doc/rust/html/cargo/reference/specifying-dependencies.html";
         assert!(is_article("Specifying Dependencies", shown, page));

@@ -379,7 +379,7 @@ impl Assistant {
                 .map(|ids| ids.len())
                 .unwrap_or(text.len())
         };
-        let merged = sources::merge_neighbours(self.index.as_ref(), hits)?;
+        let merged = sources::merge_neighbours(self.index.as_ref(), &sources::relevant(hits))?;
         Ok(self.shown(sources::pack(merged, budget, &count)))
     }
 

@@ -12,6 +12,11 @@ use serde::Serialize;
 const MIN_OVERLAP: usize = 16;
 /// A passage is cut to fit the budget only when this many tokens of it would remain.
 const MIN_PARTIAL_TOKENS: usize = 48;
+/// A passage whose fused score is under this share of the best passage's is
+/// not given to the model: it matched the question's words and meaning far
+/// worse than the best, and a small model reads it as a distractor. The
+/// scores are the index's fused scores, each side scaled by its best.
+const RELEVANT_SHARE: f32 = 0.5;
 
 /// One numbered passage shown to the model (or, after a refusal, to the user).
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +71,19 @@ impl Source {
             self.line_end
         )
     }
+}
+
+/// The hits worth reading (see [`RELEVANT_SHARE`]), in their order. Scores
+/// that do not say how far apart two passages are (none positive) keep all.
+pub fn relevant(hits: &[Hit]) -> Vec<Hit> {
+    let best = hits.iter().map(|hit| hit.score).fold(0.0f32, f32::max);
+    if best <= 0.0 {
+        return hits.to_vec();
+    }
+    hits.iter()
+        .filter(|hit| hit.score >= RELEVANT_SHARE * best)
+        .cloned()
+        .collect()
 }
 
 /// Sources for hits as they are, one per hit (e.g. the nearest passages after a refusal).
@@ -328,5 +346,35 @@ mod tests {
         let sources = vec![source(1, &"a ".repeat(100)), source(2, &"b ".repeat(100))];
         let packed = pack(sources, 110, &words);
         assert_eq!(packed.len(), 1);
+    }
+
+    fn scored(chunk_id: u64, score: f32) -> Hit {
+        Hit {
+            chunk_id,
+            score,
+            bm25: None,
+            similarity: None,
+            path: format!("{chunk_id}.md"),
+            line_start: 1,
+            line_end: 1,
+            heading: String::new(),
+            text: String::new(),
+            page: None,
+            also_in: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn passages_far_below_the_best_are_not_read() {
+        let ids = |hits: Vec<Hit>| hits.iter().map(|h| h.chunk_id).collect::<Vec<_>>();
+        // The best need not come first (a follow-up's rankings are summed).
+        let hits = [scored(1, 0.6), scored(2, 1.0), scored(3, 0.33), scored(4, 0.5)];
+        assert_eq!(ids(relevant(&hits)), [1, 2, 4]);
+        // Close scores all stay, and scores that say nothing keep everything.
+        let close = [scored(1, 0.016), scored(2, 0.0159), scored(3, 0.0158)];
+        assert_eq!(ids(relevant(&close)), [1, 2, 3]);
+        let unscored = [scored(1, 0.0), scored(2, -1.0)];
+        assert_eq!(ids(relevant(&unscored)), [1, 2]);
+        assert!(relevant(&[]).is_empty());
     }
 }
