@@ -164,12 +164,29 @@ pub struct Config {
     pub looked_at: Option<PathBuf>,
 }
 
+/// A config file larger than this is not one (`RAG_CONFIG=/dev/zero`).
+const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// The config file's text, refused as `InvalidData` when it is not text or
+/// larger than [`MAX_CONFIG_BYTES`].
+fn read_config_text(path: &Path) -> std::io::Result<String> {
+    let file = std::fs::File::open(path)?;
+    let bytes = crate::limited::read_to_limit(file, MAX_CONFIG_BYTES)?.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "larger than 1 MiB: not a config file",
+        )
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 impl Config {
     pub fn load(source: &ConfigSource) -> Result<Self> {
         let Some(path) = &source.path else {
             return Ok(Config::default());
         };
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_config_text(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !source.explicit => {
                 return Ok(Config {
@@ -200,6 +217,20 @@ impl Config {
 
     /// The same bounds as the flags, so a bad file says so at once, naming itself.
     fn check(&self) -> Result<()> {
+        let path = || self.path.clone().unwrap_or_default();
+        let paths = [
+            ("model", self.file.model.as_deref().map(str::as_ref)),
+            ("models", self.file.models.as_deref()),
+            ("index", self.file.index.as_deref()),
+        ];
+        for (key, value) in paths {
+            if value.is_some_and(|v: &Path| v.as_os_str().to_string_lossy().trim().is_empty()) {
+                return Err(Error::Config {
+                    path: path(),
+                    reason: format!("{key} is empty: give a value or leave the key out"),
+                });
+            }
+        }
         let a = &self.file.answer;
         let bad = |key: &str, why: String| Error::Config {
             path: self.path.clone().unwrap_or_default(),

@@ -13,6 +13,7 @@ pub mod embedding;
 pub mod engine;
 mod error;
 pub mod eval;
+pub mod limited;
 pub mod llm;
 pub mod models;
 pub mod pdf;

@@ -48,9 +48,23 @@ pub fn remedy(err: &Error) -> Option<String> {
         Error::Llm(LlmError::Missing { .. }) => {
             "fetch the default models with:  scripts/fetch-models".into()
         }
-        Error::Llm(LlmError::Corrupt { .. }) => "fetch it again with:  scripts/fetch-models".into(),
+        Error::Llm(LlmError::Corrupt { path, .. }) => match catalogue_model(path) {
+            Some(name) => format!("fetch it again with:  scripts/fetch-models --model {name}"),
+            None => "check that the file is a whole GGUF model, or use a catalogue model (see `rag models`)"
+                .into(),
+        },
         _ => return None,
     })
+}
+
+/// The catalogue model whose file `path` is, by its file name.
+fn catalogue_model(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    rag::models::catalogue()
+        .generators
+        .iter()
+        .find(|entry| entry.file == name)
+        .map(|entry| entry.name.clone())
 }
 
 fn index_remedy(err: &rag_index::Error) -> Option<String> {

@@ -181,6 +181,8 @@ fn the_gate_refuses_an_off_topic_question_without_the_model() {
     assert_eq!(answer["refusal"], "gate");
     assert_eq!(answer["answer"], "I couldn't find this in your documents.");
     assert_eq!(answer["prompt_tokens"], 0, "the model was asked: {answer}");
+    // As the GUIDE documents: the generation was called off before it began.
+    assert_eq!(answer["stop_reason"], "cancelled", "{answer}");
     assert!(answer["citations"].as_array().unwrap().is_empty());
     // The nearest passages are still shown.
     assert!(!answer["sources"].as_array().unwrap().is_empty());

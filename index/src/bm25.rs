@@ -208,10 +208,11 @@ impl Bm25 {
     /// The distinct index terms of a query, in order.
     fn terms(query: &str) -> Vec<String> {
         let mut terms: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut analyzer = analyzer();
         let mut stream = analyzer.token_stream(query);
         while let Some(token) = stream.next() {
-            if !terms.contains(&token.text) {
+            if seen.insert(token.text.clone()) {
                 terms.push(token.text.clone());
             }
         }

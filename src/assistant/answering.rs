@@ -310,7 +310,9 @@ impl Assistant {
             prompt_tokens: 0,
             generated_tokens: 0,
             samples: 0,
-            stop_reason: (!refused).then_some(StopReason::Cancelled),
+            // The model never ran: its generation was called off before it began
+            // (the GUIDE documents this for scripts).
+            stop_reason: Some(StopReason::Cancelled),
         };
         on_event(Event::Done(&answer));
         answer

@@ -368,7 +368,12 @@ mod tests {
     fn passages_far_below_the_best_are_not_read() {
         let ids = |hits: Vec<Hit>| hits.iter().map(|h| h.chunk_id).collect::<Vec<_>>();
         // The best need not come first (a follow-up's rankings are summed).
-        let hits = [scored(1, 0.6), scored(2, 1.0), scored(3, 0.33), scored(4, 0.5)];
+        let hits = [
+            scored(1, 0.6),
+            scored(2, 1.0),
+            scored(3, 0.33),
+            scored(4, 0.5),
+        ];
         assert_eq!(ids(relevant(&hits)), [1, 2, 4]);
         // Close scores all stay, and scores that say nothing keep everything.
         let close = [scored(1, 0.016), scored(2, 0.0159), scored(3, 0.0158)];

@@ -46,12 +46,24 @@ fn invalid(path: &Path, reason: String) -> Error {
     }
 }
 
+/// A file of questions larger than this is refused (`/dev/zero` has no end).
+const MAX_QUESTIONS_FILE: usize = 64 << 20;
+
 pub fn read(path: &Path, format: InputFormat) -> Result<Vec<Question>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io_error = |source| Error::Io {
         action: "cannot read questions from",
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let bytes = crate::limited::read_to_limit(file, MAX_QUESTIONS_FILE)
+        .map_err(io_error)?
+        .ok_or_else(|| {
+            invalid(
+                path,
+                "larger than 64 MiB: split it into several files of questions".into(),
+            )
+        })?;
     let text = String::from_utf8(bytes).map_err(|_| invalid(path, "not UTF-8 text".into()))?;
     let questions = match format {
         InputFormat::Text => parse_text(&text),
@@ -60,6 +72,13 @@ pub fn read(path: &Path, format: InputFormat) -> Result<Vec<Question>> {
     };
     let mut seen = HashSet::new();
     for q in &questions {
+        // Ids are written into reports and matched on resume exactly.
+        if q.id.chars().any(char::is_control) {
+            return Err(invalid(
+                path,
+                format!("the id {:?} holds control characters", q.id),
+            ));
+        }
         if !seen.insert(q.id.as_str()) {
             return Err(invalid(
                 path,

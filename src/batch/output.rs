@@ -216,10 +216,13 @@ impl Sink {
     }
 
     pub fn write(&mut self, record: &Record<'_>) -> Result<()> {
+        // Documents' text reaches these reports (answers, headings, quotes),
+        // and reports are read in terminals: escape sequences that clear the
+        // screen or write the clipboard are dropped. JSON escapes them itself.
         let text = match self.format {
             OutputFormat::Jsonl => format!("{}\n", record.to_json()),
-            OutputFormat::Csv => self.csv_row(record)?,
-            OutputFormat::Md => md_section(record),
+            OutputFormat::Csv => rag_tui::text::sanitize(&self.csv_row(record)?).into_owned(),
+            OutputFormat::Md => rag_tui::text::sanitize(&md_section(record)).into_owned(),
         };
         self.emit(&text)?;
         self.done.push(record.done());
@@ -332,18 +335,47 @@ impl Sink {
     }
 }
 
-fn csv_line<S: AsRef<[u8]>>(fields: &[S]) -> Result<String> {
+fn csv_line<S: AsRef<str>>(fields: &[S]) -> Result<String> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
     writer
-        .write_record(fields)
+        .write_record(fields.iter().map(|f| formula_safe(f.as_ref()).into_owned()))
         .map_err(|e| Error::Internal(format!("CSV record into memory: {e}")))?;
     let bytes = writer
         .into_inner()
         .map_err(|e| Error::Internal(format!("CSV record into memory: {e}")))?;
     // Every field is a Rust string: the record is UTF-8.
     String::from_utf8(bytes).map_err(|e| Error::Internal(format!("CSV record: {e}")))
+}
+
+/// Characters that make a spreadsheet read a cell as a formula (OWASP's
+/// list for CSV injection).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell a spreadsheet shows as text: one that starts as a formula gets a
+/// leading `'`, as does one that starts with `'`s and a formula character, so
+/// that [`from_formula_safe`] gives every value back exactly. Numbers
+/// (`-1.5`) are left as they are.
+fn formula_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if needs_quote(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+fn needs_quote(cell: &str) -> bool {
+    let unquoted = cell.trim_start_matches('\'');
+    unquoted.starts_with(FORMULA_STARTS) && unquoted.parse::<f64>().is_err()
+}
+
+/// A cell's value as written before [`formula_safe`].
+fn from_formula_safe(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(value) if needs_quote(value) => value,
+        _ => cell,
+    }
 }
 
 /// Complete lines are records. A last line without its newline is a record
@@ -415,7 +447,9 @@ fn resume_csv(text: &str, header: &str, ids: &HashSet<&str>) -> Result<(usize, V
         match reader.read_record(&mut record) {
             Ok(true) => {
                 let end = reader.position().byte() as usize;
-                let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
+                let field = |i: Option<usize>| {
+                    from_formula_safe(i.and_then(|i| record.get(i)).unwrap_or(""))
+                };
                 rows.push((
                     start,
                     Done {
@@ -712,5 +746,22 @@ mod tests {
         assert_eq!(keep, first.len());
         assert!(resume_md("# My notes\n\nkeep me", &ids).is_err());
         assert!(resume_md(&format!("{first}\nkeep me"), &ids).is_err());
+    }
+
+    #[test]
+    fn cells_that_read_as_formulas_are_quoted_and_read_back_exactly() {
+        for value in [
+            "=1+1", "@SUM(1)", "+1+2", "-x", "'=x", "''=x", "plain", "-1.5", "'quoted",
+        ] {
+            let written = formula_safe(value);
+            assert!(
+                !needs_quote(&written) || written.starts_with('\''),
+                "{value}"
+            );
+            assert_eq!(from_formula_safe(&written), value);
+        }
+        assert_eq!(formula_safe("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(formula_safe("-1.5"), "-1.5");
+        assert_eq!(formula_safe("plain"), "plain");
     }
 }

@@ -21,21 +21,28 @@ fn question(given: Option<&str>) -> Result<String> {
             ))
         }
         _ => {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
-                Error::Io {
-                    action: "reading the question from",
-                    path: "standard input".into(),
-                    source,
-                }
-            })?;
-            text
+            let io_error = |source| Error::Io {
+                action: "reading the question from",
+                path: "standard input".into(),
+                source,
+            };
+            // Room for the longest question in any script, and some blank lines.
+            let limit = rag::batch::MAX_QUESTION_CHARS * 4 + 4096;
+            let bytes = rag::limited::read_to_limit(std::io::stdin().lock(), limit)
+                .map_err(io_error)?
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "the question is too long (over {limit} bytes on standard input; the limit is {} characters)",
+                        rag::batch::MAX_QUESTION_CHARS
+                    ))
+                })?;
+            String::from_utf8(bytes).map_err(|_| {
+                Error::Usage("the question on standard input is not UTF-8 text".into())
+            })?
         }
     };
     let question = question.trim();
-    if question.is_empty() {
-        return Err(Error::Usage("the question is empty".into()));
-    }
+    rag::batch::check(question).map_err(Error::Usage)?;
     Ok(question.to_string())
 }
 

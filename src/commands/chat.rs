@@ -278,7 +278,9 @@ impl Backend for ChatBackend {
                 prompt_tokens: answer.prompt_tokens,
                 generated_tokens: answer.generated_tokens,
             },
-            stopped: answer.stop_reason == Some(StopReason::Cancelled),
+            // A gate refusal calls off a generation that never began: not a stop.
+            stopped: answer.refusal != Some(Refusal::Gate)
+                && answer.stop_reason == Some(StopReason::Cancelled),
             truncated: answer.truncated,
             answer: answer.answer,
         })

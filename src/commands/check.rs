@@ -5,6 +5,7 @@ use rag_index::{CheckReport, Verdict};
 
 use crate::cli::CheckArgs;
 use crate::context::Context;
+use std::io::Write;
 use std::path::Path;
 
 use crate::Outcome;
@@ -19,9 +20,9 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Outcome> {
     };
     let report = rag_index::check(&dir)?;
     if args.json {
-        println!("{}", to_json(&report));
+        super::print_all(&format!("{}\n", to_json(&report)))?;
     } else {
-        print_human(&report);
+        super::print_with(|out| print_human(out, &report))?;
     }
     // Not sound is the command's answer, not a failure to give one: exit 1
     // (2 is kept for errors), with the remedy on stderr.
@@ -58,13 +59,14 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Outcome> {
     }
 }
 
-fn print_human(report: &CheckReport) {
+fn print_human(out: &mut dyn Write, report: &CheckReport) -> std::io::Result<()> {
     match report.generation {
-        Some(generation) => println!(
+        Some(generation) => writeln!(
+            out,
             "index         {} (generation {generation})",
             report.index_dir.display()
-        ),
-        None => println!("index         {}", report.index_dir.display()),
+        )?,
+        None => writeln!(out, "index         {}", report.index_dir.display())?,
     }
     for file in &report.files {
         let (state, note) = match &file.verdict {
@@ -77,8 +79,9 @@ fn print_human(report: &CheckReport) {
             Verdict::OutOfStep(reason) => ("out of step", format!(": {reason}")),
             Verdict::Damaged(reason) => ("damaged", format!(": {reason}")),
         };
-        println!("{state:<13} {}{note}", file.file);
+        writeln!(out, "{state:<13} {}{note}", file.file)?;
     }
+    Ok(())
 }
 
 fn to_json(report: &CheckReport) -> serde_json::Value {

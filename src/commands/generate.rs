@@ -1,6 +1,6 @@
 //! `rag generate`: the language model alone, no retrieval (like llama.cpp's CLI).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
@@ -99,25 +99,37 @@ pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
     Ok(())
 }
 
+/// No model's context holds more than this many bytes of prompt.
+const MAX_PROMPT_BYTES: usize = 4 << 20;
+
+fn prompt_from(reader: impl std::io::Read, what: &str) -> std::io::Result<String> {
+    let invalid = |reason: String| std::io::Error::new(std::io::ErrorKind::InvalidData, reason);
+    let bytes = rag::limited::read_to_limit(reader, MAX_PROMPT_BYTES)?.ok_or_else(|| {
+        invalid(format!(
+            "{what} holds more than 4 MiB: no model reads that much"
+        ))
+    })?;
+    String::from_utf8(bytes).map_err(|_| invalid(format!("{what} is not UTF-8 text")))
+}
+
 fn prompt_text(args: &GenerateArgs) -> Result<String> {
     let text = match (&args.prompt, &args.prompt_file) {
         (Some(text), _) => text.clone(),
         (None, Some(path)) if path.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|source| Error::Io {
-                    action: "reading the prompt from",
-                    path: "standard input".into(),
-                    source,
-                })?;
-            text
+            let io_error = |source| Error::Io {
+                action: "reading the prompt from",
+                path: "standard input".into(),
+                source,
+            };
+            prompt_from(std::io::stdin().lock(), "it").map_err(io_error)?
         }
-        (None, Some(path)) => std::fs::read_to_string(path).map_err(|source| Error::Io {
-            action: "reading the prompt file",
-            path: path.clone(),
-            source,
-        })?,
+        (None, Some(path)) => std::fs::File::open(path)
+            .and_then(|file| prompt_from(file, "the file"))
+            .map_err(|source| Error::Io {
+                action: "reading the prompt file",
+                path: path.clone(),
+                source,
+            })?,
         (None, None) => return Err(Error::Usage("give a PROMPT or --prompt-file FILE".into())),
     };
     if text.trim().is_empty() {

@@ -95,3 +95,30 @@ pub(crate) fn presented(assistant: Assistant) -> Assistant {
 pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
+
+/// Writes `text` to standard output; see [`print_with`].
+pub(crate) fn print_all(text: &str) -> Result<()> {
+    print_with(|out| out.write_all(text.as_bytes()))
+}
+
+/// Writes to standard output with `write`. A reader that stops early (`rag
+/// status | head -1`, `| grep -q`) has what it wanted: a closed pipe is not an
+/// error.
+pub(crate) fn print_with(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match write(&mut out).and_then(|()| std::io::Write::flush(&mut out)) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(stdout_error(source)),
+        Ok(()) => Ok(()),
+    }
+}
+
+pub(crate) fn stdout_error(source: std::io::Error) -> rag::Error {
+    rag::Error::Io {
+        action: "writing results to",
+        path: std::path::PathBuf::from("standard output"),
+        source,
+    }
+}

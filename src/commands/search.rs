@@ -6,6 +6,7 @@ use std::time::Instant;
 use rag_index::{Embedder, Hit, Mode, SearchIndex, SearchOptions};
 use serde::Serialize;
 
+use super::stdout_error;
 use crate::cli::SearchArgs;
 use crate::context::{display_path, Context};
 use crate::terminal::sanitize;
@@ -65,6 +66,7 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
         }
         None => {
             let query = args.query.as_deref().unwrap_or_default();
+            check_length(query).map_err(Error::Usage)?;
             let started = Instant::now();
             let hits = index.search(query, embedder, &options)?;
             let took_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -117,28 +119,61 @@ fn run_batch(
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    for line in input.lines() {
-        let query = line.map_err(|source| Error::Io {
+    let mut failed: Vec<String> = Vec::new();
+    for line in rag::limited::lines(input, MAX_QUERY_BYTES) {
+        let line = line.map_err(|source| Error::Io {
             action: "reading",
             path: file.to_path_buf(),
             source,
         })?;
-        let query = query.trim_end_matches('\r');
-        let started = Instant::now();
-        let hits = index.search(query, embedder, options)?;
-        let took_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let json = to_json(&response(index, query, took_ms, hits))?;
+        // A query that cannot be run gets an error line in its place, so that
+        // output line N still answers input line N.
+        let query = line
+            .text
+            .map_err(|problem| problem.to_string())
+            .and_then(|query| check_length(&query).map(|()| query));
+        let json = match query {
+            Ok(query) => {
+                let started = Instant::now();
+                let hits = index.search(&query, embedder, options)?;
+                let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+                to_json(&response(index, &query, took_ms, hits))?
+            }
+            Err(reason) => {
+                failed.push(format!("line {}: {reason}", line.number));
+                serde_json::json!({"line": line.number, "error": reason}).to_string()
+            }
+        };
         writeln!(out, "{json}").map_err(stdout_error)?;
     }
-    out.flush().map_err(stdout_error)
+    out.flush().map_err(stdout_error)?;
+    match failed.as_slice() {
+        [] => Ok(()),
+        [first, ..] => Err(Error::InvalidInput {
+            place: file.display().to_string(),
+            reason: format!(
+                "{} could not be run ({first}); the output has an error line in place of each",
+                super::count(failed.len(), "query", "queries")
+            ),
+        }),
+    }
 }
 
-fn stdout_error(source: std::io::Error) -> Error {
-    Error::Io {
-        action: "writing results to",
-        path: std::path::PathBuf::from("standard output"),
-        source,
+/// A batch line longer than this is not a query (every query is checked
+/// against `MAX_QUESTION_CHARS` too).
+const MAX_QUERY_BYTES: usize = rag::batch::MAX_QUESTION_CHARS * 4;
+
+/// Queries, like questions, are bounded: a pasted file is not a query, and
+/// matching it would take seconds per thousand words.
+fn check_length(query: &str) -> std::result::Result<(), String> {
+    let chars = query.chars().count();
+    if chars > rag::batch::MAX_QUESTION_CHARS {
+        return Err(format!(
+            "the query is too long ({chars} characters; the limit is {})",
+            rag::batch::MAX_QUESTION_CHARS
+        ));
     }
+    Ok(())
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {

@@ -22,52 +22,61 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     if args.json {
         let mut value = serde_json::to_value(&status).unwrap_or_default();
         value["answer_model"] = serde_json::Value::String(answer_model);
-        println!("{value}");
-        return Ok(());
+        return super::print_all(&format!("{value}\n"));
     }
     let when = |secs: u64| {
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
     };
-    println!("index        {}", status.index_dir);
-    if status.backend != "folder" {
-        println!("kept by      {}", status.backend);
-    }
-    println!("files        {}", status.files);
-    println!("chunks       {}", status.chunks);
-    if status.roots.is_empty() {
-        println!(
+    super::print_with(|out| {
+        writeln!(out, "index        {}", status.index_dir)?;
+        if status.backend != "folder" {
+            writeln!(out, "kept by      {}", status.backend)?;
+        }
+        writeln!(out, "files        {}", status.files)?;
+        writeln!(out, "chunks       {}", status.chunks)?;
+        if status.roots.is_empty() {
+            writeln!(
+            out,
             "covers       (not recorded: ingested before rag kept it; the next ingest records it)"
-        );
-    }
-    for (i, root) in status.roots.iter().enumerate() {
-        let label = if i == 0 { "covers" } else { "" };
-        println!(
-            "{label:<12} {}",
-            sanitize(&rag_index::paths::escape_controls(root))
-        );
-    }
-    println!(
+        )?;
+        }
+        for (i, root) in status.roots.iter().enumerate() {
+            let label = if i == 0 { "covers" } else { "" };
+            writeln!(
+                out,
+                "{label:<12} {}",
+                sanitize(&rag_index::paths::escape_controls(root))
+            )?;
+        }
+        writeln!(
+        out,
         "left out     {} skipped, {} unsupported, {} generated (last ingest; `rag ingest -v` lists them)",
         status.skipped, status.unsupported, status.generated
-    );
-    println!(
-        "embeds with  {} ({} dimensions)",
-        status.model_id, status.dimension
-    );
-    println!("answers with {answer_model}");
-    if status.backend == "folder" {
-        println!("size         {}", human_bytes(status.size_bytes));
-    }
-    println!("created      {}", when(status.created_at));
-    println!("last ingest  {}", when(status.last_ingest));
-    if status.deleted_points > 0 {
-        println!(
-            "graph        {} points, {} of them deleted (rebuilt automatically past 25%)",
-            status.vector_points, status.deleted_points
-        );
-    }
-    if !status.bm25_in_sync {
-        println!("warning      the keyword index is out of step; run `rag ingest` to repair it");
-    }
-    Ok(())
+    )?;
+        writeln!(
+            out,
+            "embeds with  {} ({} dimensions)",
+            status.model_id, status.dimension
+        )?;
+        writeln!(out, "answers with {answer_model}")?;
+        if status.backend == "folder" {
+            writeln!(out, "size         {}", human_bytes(status.size_bytes))?;
+        }
+        writeln!(out, "created      {}", when(status.created_at))?;
+        writeln!(out, "last ingest  {}", when(status.last_ingest))?;
+        if status.deleted_points > 0 {
+            writeln!(
+                out,
+                "graph        {} points, {} of them deleted (rebuilt automatically past 25%)",
+                status.vector_points, status.deleted_points
+            )?;
+        }
+        if !status.bm25_in_sync {
+            writeln!(
+                out,
+                "warning      the keyword index is out of step; run `rag ingest` to repair it"
+            )?;
+        }
+        Ok(())
+    })
 }

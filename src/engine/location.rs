@@ -107,7 +107,7 @@ pub(super) fn milvus_writer(
 }
 
 #[cfg(not(feature = "milvus"))]
-fn without_milvus(url: &str) -> Error {
+pub(super) fn without_milvus(url: &str) -> Error {
     Error::Unavailable {
         what: format!("open {url}"),
         reason: "this rag was built without Milvus support (the `milvus` cargo feature)".into(),

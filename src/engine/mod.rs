@@ -118,6 +118,14 @@ pub fn copy_index(
     to: &IndexLocation,
     on_file: &dyn Fn(usize, usize),
 ) -> Result<CopySummary> {
+    if let IndexLocation::Milvus(url) = IndexLocation::parse(from) {
+        #[cfg(not(feature = "milvus"))]
+        return Err(location::without_milvus(&url));
+        #[cfg(feature = "milvus")]
+        return Err(crate::Error::Usage(format!(
+            "copying reads an index folder, and {url} is a Milvus collection: copy from the folder it was filled from, or ingest the documents again"
+        )));
+    }
     let source = settings.open_folder_index(from)?;
     let manifest = source.manifest();
     let writer = match to {

@@ -60,7 +60,32 @@ pub enum Error {
     BadToken(u32),
 
     #[error("model computation failed: {0}")]
-    Compute(#[from] candle_core::Error),
+    Compute(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(error: candle_core::Error) -> Self {
+        Error::Compute(without_backtrace(error))
+    }
+}
+
+/// `error` without the backtraces candle captures when `RUST_BACKTRACE` is
+/// set: they are for candle's developers, and its message prints them whole
+/// (dozens of lines of registry paths) inside the user's error.
+pub fn without_backtrace(error: candle_core::Error) -> candle_core::Error {
+    use candle_core::Error as E;
+    match error {
+        E::WithBacktrace { inner, .. } => without_backtrace(*inner),
+        E::Context { inner, context } => E::Context {
+            inner: Box::new(without_backtrace(*inner)),
+            context,
+        },
+        E::WithPath { inner, path } => E::WithPath {
+            inner: Box::new(without_backtrace(*inner)),
+            path,
+        },
+        other => other,
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

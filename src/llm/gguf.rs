@@ -70,7 +70,12 @@ impl Gguf {
         let content =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Content::read(&mut reader)))
                 .map_err(|_| corrupt("unreadable header (the GGUF reader panicked on it)".into()))?
-                .map_err(|e| corrupt(format!("unreadable header: {e}")))?;
+                .map_err(|e| {
+                    corrupt(format!(
+                        "unreadable header: {}",
+                        super::error::without_backtrace(e)
+                    ))
+                })?;
 
         // Every tensor must lie inside the file: a truncated download is caught
         // now, not after half the weights were loaded.

@@ -1,0 +1,223 @@
+//! End-to-end: defects found by a hostile user (the third hardening round),
+//! each kept fixed by the behaviour a careful user expects.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::*;
+
+/// A workspace with one note, ingested.
+fn one_note(text: &str) -> Workspace {
+    let ws = Workspace::with_wiki();
+    for entry in std::fs::read_dir(ws.docs()).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    std::fs::write(ws.docs().join("tea.md"), text).unwrap();
+    ws.ingest_json(&[]);
+    ws
+}
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let ws = one_note("# Tea\n\nGreen tea is steamed soon after picking.\n");
+    for command in ["status", "check"] {
+        let mut child = ws
+            .rag()
+            .arg(command)
+            .env_remove("RUST_BACKTRACE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `rag status | head -c 0`: the reader is gone before the first line.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "rag {command}: {stderr}");
+        assert!(!stderr.contains("panicked"), "rag {command}: {stderr}");
+    }
+}
+
+#[test]
+fn a_bad_line_in_a_query_batch_is_reported_in_its_place() {
+    let ws = one_note("# Tea\n\nGreen tea is steamed soon after picking.\n");
+    let mut child = ws
+        .rag()
+        .args(["search", "--batch", "-", "--mode", "bm25"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = b"tea\nport \xff backup\n".to_vec();
+    input.extend("long ".repeat(1000).as_bytes());
+    input.extend(b"\ngreen tea\n");
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(json)
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines[0]["results"][0]["path"], "docs/tea.md");
+    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(lines[1]["error"], "the line is not UTF-8 text");
+    assert_eq!(lines[2]["line"], 3);
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("the query is too long"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3]["results"][0]["path"], "docs/tea.md");
+    // Scripts learn that not every query ran.
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2 queries could not be run"), "{stderr}");
+}
+
+#[test]
+fn endless_inputs_are_refused_in_bounded_memory() {
+    let ws = one_note("# Tea\n\nGreen tea is steamed soon after picking.\n");
+    let refused = |cmd: &mut std::process::Command, expected: &str| {
+        let out = run(cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}: {stderr}");
+        assert!(stderr.contains(expected), "{cmd:?}: {stderr}");
+    };
+    refused(
+        ws.rag().env("RAG_CONFIG", "/dev/zero").arg("status"),
+        "larger than 1 MiB: not a config file",
+    );
+    refused(
+        ws.rag().args(["search", "--batch", "/dev/zero"]),
+        "longer than 64 MiB",
+    );
+    let mut child = ws
+        .rag()
+        .args(["ask", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The program stops reading long before the end: a closed pipe is fine.
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&vec![b'a'; 4 << 20]);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the question is too long"), "{stderr}");
+}
+
+#[test]
+fn empty_paths_in_the_config_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for key in ["index", "models", "model"] {
+        let config = dir.path().join(format!("{key}.toml"));
+        std::fs::write(&config, format!("{key} = \"\"\n")).unwrap();
+        let out = run(rag().env("RAG_CONFIG", &config).arg("config"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{key} is empty")),
+            "{key}: {stderr}"
+        );
+    }
+}
+
+#[cfg(not(feature = "milvus"))]
+#[test]
+fn copying_from_milvus_without_its_support_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(rag()
+        .current_dir(dir.path())
+        .args(["copy-from", "milvus://localhost:19530/docs", "--index"])
+        .arg(dir.path().join("copy")));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("without Milvus support"), "{stderr}");
+}
+
+#[test]
+fn a_damaged_gguf_of_ones_own_is_reported_without_backtraces_or_fetch_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("my-model.gguf");
+    let mut header = b"GGUF".to_vec();
+    header.extend(3u32.to_le_bytes());
+    header.extend((1u64 << 62).to_le_bytes());
+    header.extend((1u64 << 62).to_le_bytes());
+    std::fs::write(&model, header).unwrap();
+    let out = run(rag()
+        .env("RUST_BACKTRACE", "1")
+        .args(["generate", "hi", "--model"])
+        .arg(&model));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("corrupt or truncated GGUF"), "{stderr}");
+    assert!(
+        !stderr.lines().any(|l| l.trim_start().starts_with("at /")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fetch-models"), "{stderr}");
+}
+
+#[test]
+fn batch_reports_hold_no_terminal_escapes_and_no_formulas() {
+    let ws = one_note(
+        "# Tea \u{1b}]0;pwned\u{7}\n\nGreen tea is steamed\u{1b}[2J soon after picking \
+         \u{1b}]52;c;cHduZWQ=\u{7}so that it does not oxidise.\n",
+    );
+    let questions = ws.path().join("q.jsonl");
+    std::fs::write(
+        &questions,
+        concat!(
+            r#"{"id":"=f1","question":"=HYPERLINK(\"http://evil.example\") How is green tea made?"}"#,
+            "\n",
+            r#"{"id":"@f2","question":"How is green tea made?","note":"+1+2"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    for format in ["csv", "md"] {
+        let report = ws.path().join(format!("out.{format}"));
+        ok(ws
+            .rag()
+            .args(["batch", "--max-tokens", "16"])
+            .arg(&questions)
+            .arg("-o")
+            .arg(&report));
+        let text = std::fs::read_to_string(&report).unwrap();
+        assert!(
+            !text.contains(['\u{1b}', '\u{7}']),
+            "{format}: {text:?}"
+        );
+        if format == "csv" {
+            let mut reader = csv::Reader::from_path(&report).unwrap();
+            for row in reader.records() {
+                for cell in row.unwrap().iter() {
+                    assert!(
+                        !cell.starts_with(['=', '+', '-', '@']),
+                        "a formula cell: {cell}"
+                    );
+                }
+            }
+            // Resuming reads the quoted ids back: nothing is asked again.
+            let again = run(ws
+                .rag()
+                .args(["batch", "--max-tokens", "16"])
+                .arg(&questions)
+                .arg("-o")
+                .arg(&report));
+            assert!(again.status.success());
+            assert_eq!(std::fs::read_to_string(&report).unwrap(), text);
+        }
+    }
+}
