@@ -71,6 +71,9 @@ fn index_remedy(err: &rag_index::Error) -> Option<String> {
     use rag_index::Error as IndexError;
     Some(match err {
         IndexError::NotFound(_) => "run `rag ingest PATH` to build one, or pass --index DIR".into(),
+        IndexError::NotAnIndex { .. } => {
+            "an index needs a folder of its own: pass --index a new or empty folder".into()
+        }
         IndexError::Locked(_) => {
             "wait for the other `rag ingest` to finish (the lock is released when that process exits)".into()
         }

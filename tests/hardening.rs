@@ -106,11 +106,7 @@ fn endless_inputs_are_refused_in_bounded_memory() {
         .spawn()
         .unwrap();
     // The program stops reading long before the end: a closed pipe is fine.
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&vec![b'a'; 4 << 20]);
+    let _ = child.stdin.take().unwrap().write_all(&vec![b'a'; 4 << 20]);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -195,10 +191,7 @@ fn batch_reports_hold_no_terminal_escapes_and_no_formulas() {
             .arg("-o")
             .arg(&report));
         let text = std::fs::read_to_string(&report).unwrap();
-        assert!(
-            !text.contains(['\u{1b}', '\u{7}']),
-            "{format}: {text:?}"
-        );
+        assert!(!text.contains(['\u{1b}', '\u{7}']), "{format}: {text:?}");
         if format == "csv" {
             let mut reader = csv::Reader::from_path(&report).unwrap();
             for row in reader.records() {
@@ -220,4 +213,113 @@ fn batch_reports_hold_no_terminal_escapes_and_no_formulas() {
             assert_eq!(std::fs::read_to_string(&report).unwrap(), text);
         }
     }
+}
+
+/// `rag` as a user whom file permissions apply to: this user, or `nobody`
+/// (through `setpriv`) when the tests run as root, who reads everything.
+struct Unprivileged {
+    dir: tempfile::TempDir,
+    as_root: bool,
+}
+
+impl Unprivileged {
+    fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let id = std::process::Command::new("id").arg("-u").output().unwrap();
+        let as_root = String::from_utf8_lossy(&id.stdout).trim() == "0";
+        let dir = tempfile::tempdir().unwrap();
+        let models = dir.path().join("m");
+        if as_root {
+            // The binary and the models must be readable by `nobody`: copies
+            // (of the two models the embedder needs) outside root's home.
+            std::fs::copy(env!("CARGO_BIN_EXE_rag"), dir.path().join("rag")).unwrap();
+            std::fs::create_dir_all(&models).unwrap();
+            for name in ["all-MiniLM-L6-v2", "onnxruntime"] {
+                let copied = std::process::Command::new("cp")
+                    .arg("-r")
+                    .arg(models_dir().join(name))
+                    .arg(&models)
+                    .status()
+                    .unwrap();
+                assert!(copied.success());
+            }
+            let opened = std::process::Command::new("chmod")
+                .args(["-R", "a+rwX"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(opened.success());
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::write(dir.path().join("config.toml"), "").unwrap();
+        Unprivileged { dir, as_root }
+    }
+
+    fn rag(&self) -> std::process::Command {
+        let mut cmd = if self.as_root {
+            let mut cmd = std::process::Command::new("setpriv");
+            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(self.dir.path().join("rag"));
+            cmd.env("RAG_MODELS", self.dir.path().join("m"));
+            cmd
+        } else {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rag"));
+            cmd.env("RAG_MODELS", models_dir());
+            cmd
+        };
+        cmd.current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env("RAG_OFFLINE", "1")
+            .env("RAG_CONFIG", self.dir.path().join("config.toml"))
+            .env_remove("RAG_INDEX")
+            .args(["--index", "idx"]);
+        cmd
+    }
+
+    fn files_indexed(&self) -> u64 {
+        json(&ok(self.rag().args(["status", "--json"])))["files"]
+            .as_u64()
+            .unwrap()
+    }
+
+    fn set_mode(&self, path: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join(path);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+#[test]
+fn an_unreadable_folder_is_not_an_empty_one() {
+    let user = Unprivileged::new();
+    let docs = user.dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("sub")).unwrap();
+    for (name, text) in [
+        ("n1.md", "note one about the heron"),
+        ("n2.md", "note two about the heron"),
+        ("sub/n3.md", "note three about the heron"),
+    ] {
+        std::fs::write(docs.join(name), text).unwrap();
+    }
+    for path in ["docs", "docs/sub"] {
+        user.set_mode(path, 0o777);
+    }
+    ok(user.rag().args(["ingest", "docs", "-q"]));
+    assert_eq!(user.files_indexed(), 3);
+
+    // A subfolder that cannot be read is skipped, and what it held stays.
+    user.set_mode("docs/sub", 0o000);
+    let out = run(user.rag().args(["ingest", "docs"]));
+    user.set_mode("docs/sub", 0o777);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(user.files_indexed(), 3);
+
+    // A root that cannot be read is an error, as a missing one is.
+    user.set_mode("docs", 0o000);
+    let out = run(user.rag().args(["ingest", "docs"]));
+    user.set_mode("docs", 0o777);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("docs"), "{stderr}");
+    assert_eq!(user.files_indexed(), 3);
 }

@@ -96,6 +96,12 @@ pub fn check(dir: &Path) -> Result<CheckReport> {
 }
 
 fn check_once(dir: &Path) -> Result<CheckReport> {
+    if let crate::manifest::Folder::Foreign(found) = crate::manifest::Folder::of(dir)? {
+        return Err(Error::NotAnIndex {
+            path: dir.to_path_buf(),
+            found,
+        });
+    }
     if !dir.join(MANIFEST_FILE).is_file() {
         return Err(Error::NotFound(dir.to_path_buf()));
     }

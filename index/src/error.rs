@@ -16,6 +16,11 @@ pub enum Error {
     #[error("no index found at {0}")]
     NotFound(PathBuf),
 
+    /// A folder named as the index holds files rag did not write: rag neither
+    /// writes into it nor deletes from it.
+    #[error("{path} is not a rag index: it holds files rag did not write ({})", found.join(", "))]
+    NotAnIndex { path: PathBuf, found: Vec<String> },
+
     /// Another writer holds the index's lock.
     #[error("another process is writing the index at {0}")]
     Locked(PathBuf),

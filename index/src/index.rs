@@ -371,8 +371,20 @@ impl SearchIndex for Index {
     }
 }
 
+/// The manifest of the index in `dir`. A folder that holds another program's
+/// `manifest.json` is not a damaged index: it is none.
 pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
-    Manifest::read(dir)?.ok_or_else(|| Error::NotFound(dir.to_path_buf()))
+    match Manifest::read(dir) {
+        Ok(Some(manifest)) => Ok(manifest),
+        Ok(None) => Err(Error::NotFound(dir.to_path_buf())),
+        Err(error) => match crate::manifest::Folder::of(dir) {
+            Ok(crate::manifest::Folder::Foreign(found)) => Err(Error::NotAnIndex {
+                path: dir.to_path_buf(),
+                found,
+            }),
+            _ => Err(error),
+        },
+    }
 }
 
 /// Waits (up to [`COMMIT_WAIT`] from `started`) while a writer holds the lock

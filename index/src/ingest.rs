@@ -181,6 +181,9 @@ pub fn ingest_into(
     // Plan: which files are new or changed, which are gone.
     let mut jobs: Vec<Job> = Vec::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
+    // Files and folders that could not be read this time: what the index
+    // holds of them stays (unreadable is not gone).
+    let mut unread: Vec<String> = Vec::new();
     // Canonical now that the writer has created the folder.
     let own_folder = writer.own_folder().map(canonical).unwrap_or_default();
     for found in walk(&roots, &options.walk, &own_folder)? {
@@ -191,6 +194,7 @@ pub fn ingest_into(
                     Ok(bytes) => content_hash(kind, &bytes),
                     Err(e) => {
                         summary.skipped += 1;
+                        unread.push(stored);
                         on_event(IngestEvent::Skipped {
                             path,
                             reason: SkipReason::Unreadable(e.to_string()),
@@ -217,6 +221,9 @@ pub fn ingest_into(
             }
             Found::Skipped { path, reason } => {
                 summary.skipped += 1;
+                if matches!(reason, SkipReason::Unreadable(_)) {
+                    unread.push(stored_path(&root, &path));
+                }
                 on_event(IngestEvent::Skipped { path, reason });
             }
             Found::Unsupported(path) => {
@@ -233,7 +240,11 @@ pub fn ingest_into(
     let gone: Vec<String> = writer
         .files()
         .keys()
-        .filter(|path| !seen.contains(*path) && stored_roots.iter().any(|r| is_under(path, r)))
+        .filter(|path| {
+            !seen.contains(*path)
+                && stored_roots.iter().any(|r| is_under(path, r))
+                && !unread.iter().any(|u| is_under(path, u))
+        })
         .cloned()
         .collect();
     on_event(IngestEvent::Planned {

@@ -244,13 +244,98 @@ pub fn hnsw_basename(generation: u64) -> String {
     format!("hnsw-{generation}")
 }
 
-/// The generation a data file belongs to, from its name.
+/// The generation a data file belongs to, from its name: only the names rag
+/// writes (`chunks-3.bin`, not a user's `chunks-3.txt`).
 pub fn generation_of(file_name: &str) -> Option<u64> {
-    let stem = file_name
-        .strip_prefix("chunks-")
-        .or_else(|| file_name.strip_prefix("vectors-"))
-        .or_else(|| file_name.strip_prefix("hnsw-"))?;
-    stem.split('.').next()?.parse().ok()
+    const DATA_FILES: [(&str, &[&str]); 3] = [
+        ("chunks-", &[".bin"]),
+        ("vectors-", &[".f32"]),
+        ("hnsw-", &[".hnsw.graph", ".hnsw.data"]),
+    ];
+    DATA_FILES.iter().find_map(|(prefix, suffixes)| {
+        let rest = file_name.strip_prefix(prefix)?;
+        let number = suffixes
+            .iter()
+            .find_map(|suffix| rest.strip_suffix(suffix))?;
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        number.parse().ok()
+    })
+}
+
+/// The file that marks a folder as a rag index. rag writes into (and deletes
+/// from) only a folder that holds it, is empty or new, or holds an index
+/// written before the marker existed.
+pub const INDEX_MARKER: &str = "rag-index";
+
+const MARKER_TEXT: &str = "This folder is a rag index: rag writes and deletes files here.\n\
+    To remove the index, remove the whole folder.\n";
+
+/// What a folder named as an index is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Folder {
+    /// Missing or empty: free to become an index.
+    Free,
+    /// A rag index (possibly damaged).
+    Index,
+    /// Holds files rag did not write: a few of their names.
+    Foreign(Vec<String>),
+}
+
+impl Folder {
+    pub fn of(dir: &Path) -> Result<Folder> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Folder::Free),
+            Err(e) => return Err(e).io_context("reading", dir),
+        };
+        let names: Vec<String> = entries
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        if names.is_empty() || names.iter().any(|name| name == INDEX_MARKER) {
+            return Ok(if names.is_empty() {
+                Folder::Free
+            } else {
+                Folder::Index
+            });
+        }
+        // Indexes from before the marker: a manifest of ours (readable or of
+        // another format version), or, when it is damaged, our data files.
+        let ours = match Manifest::read(dir) {
+            Ok(manifest) => manifest.is_some(),
+            Err(Error::FormatVersion { .. }) => true,
+            Err(_) => false,
+        };
+        if ours
+            || names.iter().any(|name| generation_of(name).is_some())
+            || dir.join(crate::index::BM25_DIR).join("meta.json").is_file()
+        {
+            return Ok(Folder::Index);
+        }
+        let mut found = names;
+        found.sort();
+        found.truncate(3);
+        Ok(Folder::Foreign(found))
+    }
+}
+
+/// Makes `dir` an index folder: created when missing, refused when it holds
+/// files rag did not write ([`Error::NotAnIndex`]), marked as rag's.
+pub fn claim_folder(dir: &Path) -> Result<()> {
+    if let Folder::Foreign(found) = Folder::of(dir)? {
+        return Err(Error::NotAnIndex {
+            path: dir.to_path_buf(),
+            found,
+        });
+    }
+    std::fs::create_dir_all(dir).io_context("creating the index folder", dir)?;
+    let marker = dir.join(INDEX_MARKER);
+    if !marker.is_file() {
+        std::fs::write(&marker, MARKER_TEXT).io_context("writing", &marker)?;
+    }
+    Ok(())
 }
 
 /// The highest generation any data file in `dir` belongs to: a rebuild that
@@ -332,6 +417,11 @@ mod tests {
         assert_eq!(generation_of("hnsw-7.hnsw.graph"), Some(7));
         assert_eq!(generation_of("manifest.json"), None);
         assert_eq!(generation_of("hnsw-x.hnsw.data"), None);
+        // A user's files that only look like ours.
+        assert_eq!(generation_of("chunks-7.txt"), None);
+        assert_eq!(generation_of("vectors-2024.csv"), None);
+        assert_eq!(generation_of("hnsw-1.md"), None);
+        assert_eq!(generation_of("chunks-.bin"), None);
     }
 
     #[test]

@@ -68,6 +68,17 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions, index_dir: &Path) -> Resul
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
             });
         }
+        // A root that cannot be read is an error, as a missing one is: walking
+        // it would find nothing, as if every file in it had been deleted.
+        if root.is_dir() {
+            if let Err(source) = std::fs::read_dir(root) {
+                return Err(Error::Io {
+                    action: "reading",
+                    path: root.clone(),
+                    source,
+                });
+            }
+        }
         let mut overrides = OverrideBuilder::new(root);
         for glob in &options.excludes {
             overrides

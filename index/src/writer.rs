@@ -85,7 +85,7 @@ impl IndexWriter {
         chunker: ChunkerConfig,
         rebuild: bool,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir).io_context("creating the index folder", dir)?;
+        crate::manifest::claim_folder(dir)?;
         let lock = take_lock(dir)?;
 
         let bm25_dir = dir.join(BM25_DIR);

@@ -446,3 +446,80 @@ fn a_keyword_index_ahead_of_the_manifest_is_ignored_then_rebuilt() {
         vec!["docs/kettle.txt"]
     );
 }
+
+#[test]
+fn a_folder_of_someone_elses_files_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("proj");
+    std::fs::create_dir_all(&folder).unwrap();
+    // Names that look like index files, and another program's manifest.
+    let files = [
+        ("chunks-7.txt", "my chunks"),
+        ("vectors-2024.csv", "a,b"),
+        ("hnsw-1.md", "# notes"),
+        (MANIFEST_FILE, r#"{"name": "my web app", "start_url": "/"}"#),
+    ];
+    for (name, text) in files {
+        std::fs::write(folder.join(name), text).unwrap();
+    }
+    for rebuild in [false, true] {
+        let refused = IndexWriter::open(
+            &folder,
+            info(TEST_MODEL_ID, TEST_DIMENSION),
+            ChunkerConfig::default(),
+            rebuild,
+        );
+        assert!(
+            matches!(&refused, Err(Error::NotAnIndex { path, .. }) if path == &folder),
+            "{:?}",
+            refused.err()
+        );
+    }
+    // Reading it says the same, not "damaged, rebuild it".
+    assert!(matches!(
+        Index::open(&folder, None),
+        Err(Error::NotAnIndex { .. })
+    ));
+    assert!(matches!(
+        crate::check(&folder),
+        Err(Error::NotAnIndex { .. })
+    ));
+    let mut left: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let mut expected: Vec<String> = files.iter().map(|(name, _)| name.to_string()).collect();
+    expected.sort();
+    assert_eq!(left, expected, "nothing written, nothing removed");
+    for (name, text) in files {
+        assert_eq!(std::fs::read_to_string(folder.join(name)).unwrap(), text);
+    }
+}
+
+#[test]
+fn an_index_from_before_the_marker_is_still_ours_and_look_alikes_in_it_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let index_dir = dir.path().join("index");
+    let embedder = TestEmbedder::new();
+    let mut writer = open_writer(&index_dir);
+    writer.put_file(update(&embedder, "a.md", "alpha")).unwrap();
+    writer.commit().unwrap();
+    drop(writer);
+    std::fs::remove_file(index_dir.join(crate::manifest::INDEX_MARKER)).unwrap();
+    std::fs::write(index_dir.join("chunks-1.txt"), "mine").unwrap();
+    let mut writer = open_writer(&index_dir);
+    assert!(index_dir.join(crate::manifest::INDEX_MARKER).is_file());
+    for generation in 0..3 {
+        writer
+            .put_file(update(&embedder, "a.md", &format!("alpha {generation}")))
+            .unwrap();
+        writer.commit().unwrap();
+    }
+    drop(writer);
+    assert_eq!(
+        std::fs::read_to_string(index_dir.join("chunks-1.txt")).unwrap(),
+        "mine"
+    );
+    assert!(!index_dir.join(chunk_table_file(1)).exists());
+}
