@@ -373,3 +373,32 @@ fn force_overwrites_and_a_dash_writes_to_stdout() {
     assert_eq!(json(stdout.trim())["refused"], true);
     assert!(!ws.path().join("-").exists());
 }
+
+#[test]
+fn a_text_batch_resumes_by_the_question_not_its_line() {
+    let ws = ingested();
+    let output = ws.path().join("out.jsonl");
+    let input = write(&ws, "q.txt", &format!("{FUGUE}\n{BADGER}\n"));
+    ok(batch(&ws, &input, &["-o"]).arg(&output));
+    // A question added at the top moves the others down a line.
+    write(&ws, "q.txt", &format!("{BELFAST}\n{FUGUE}\n{BADGER}\n"));
+    let out = run(batch(&ws, &input, &["-o"]).arg(&output));
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("3 questions (1 this run)"), "{stderr}");
+    let asked: Vec<String> = lines(&output)
+        .iter()
+        .map(|r| r["question"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(asked, [FUGUE, BADGER, BELFAST], "each asked once");
+
+    // In JSONL the ids are the user's: a question edited under its id is asked again.
+    let output = ws.path().join("out2.jsonl");
+    let jsonl = |question: &str| format!("{{\"id\":\"q1\",\"question\":{question:?}}}\n");
+    let input = write(&ws, "q.jsonl", &jsonl(FUGUE));
+    ok(batch(&ws, &input, &["-o"]).arg(&output));
+    write(&ws, "q.jsonl", &jsonl(BELFAST));
+    ok(batch(&ws, &input, &["-o"]).arg(&output));
+    let asked: Vec<Value> = lines(&output).iter().map(|r| r["question"].clone()).collect();
+    assert_eq!(asked, [FUGUE, BELFAST]);
+}

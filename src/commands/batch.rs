@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::BatchArgs;
 use crate::context::Context;
-use rag::batch::{self, input, InputFormat, OutputFormat, Question, Record, Sink, Stats};
+use rag::batch::{self, input, Done, InputFormat, OutputFormat, Question, Record, Sink, Stats};
 use rag::{Error, Result};
 
 pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
@@ -37,13 +37,13 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
         super::progress::ingest(ctx, &location, &args.docs)?;
     }
 
-    let finished: HashSet<&str> = sink.done().iter().map(|d| d.id.as_str()).collect();
-    let pending: Vec<&Question> = questions
-        .iter()
-        .filter(|q| !finished.contains(q.id.as_str()))
-        .collect();
+    let answered = |q: &Question| {
+        sink.done()
+            .iter()
+            .any(|done| answers(done, q, input_format))
+    };
+    let pending: Vec<&Question> = questions.iter().filter(|q| !answered(q)).collect();
     let earlier = questions.len() - pending.len();
-    drop(finished);
     if earlier > 0 && !ctx.quiet {
         eprintln!(
             "resuming: {earlier} of {} questions are already answered in {}",
@@ -59,7 +59,14 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
     sink.finish()?;
 
     if !ctx.quiet {
-        let stats = Stats::of(sink.done());
+        // Records of questions no longer in the file are not this batch's.
+        let current: Vec<_> = sink
+            .done()
+            .iter()
+            .filter(|done| questions.iter().any(|q| answers(done, q, input_format)))
+            .cloned()
+            .collect();
+        let stats = Stats::of(&current);
         let minutes = started.elapsed().as_secs_f64() / 60.0;
         let rate = if pending.is_empty() || minutes <= 0.0 {
             String::new()
@@ -68,7 +75,7 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
         };
         eprintln!(
             "{} questions ({} this run): {} answered, {} refused, {} errors; latency median {:.1} s, p95 {:.1} s{rate}",
-            sink.done().len(),
+            current.len(),
             pending.len(),
             stats.answered,
             stats.refused,
@@ -225,4 +232,19 @@ fn clock_seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+/// Whether the record `done` answers `question`. A text file's ids are line
+/// numbers, which move when a line is added above: its questions are known by
+/// their words. Other inputs' ids are the user's own, but a record of another
+/// question under the same id (the file was edited) does not answer this one;
+/// records written before questions were recorded match by id alone.
+fn answers(done: &Done, question: &Question, format: InputFormat) -> bool {
+    match format {
+        InputFormat::Text => done.question == question.question,
+        InputFormat::Jsonl | InputFormat::Csv => {
+            done.id == question.id
+                && (done.question.is_empty() || done.question == question.question)
+        }
+    }
 }
