@@ -399,6 +399,9 @@ fn a_text_batch_resumes_by_the_question_not_its_line() {
     ok(batch(&ws, &input, &["-o"]).arg(&output));
     write(&ws, "q.jsonl", &jsonl(BELFAST));
     ok(batch(&ws, &input, &["-o"]).arg(&output));
-    let asked: Vec<Value> = lines(&output).iter().map(|r| r["question"].clone()).collect();
+    let asked: Vec<Value> = lines(&output)
+        .iter()
+        .map(|r| r["question"].clone())
+        .collect();
     assert_eq!(asked, [FUGUE, BELFAST]);
 }

@@ -323,3 +323,44 @@ fn an_unreadable_folder_is_not_an_empty_one() {
     assert!(stderr.contains("docs"), "{stderr}");
     assert_eq!(user.files_indexed(), 3);
 }
+
+#[test]
+fn a_read_only_index_can_be_searched_and_checked() {
+    let user = Unprivileged::new();
+    let docs = user.dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.md"), "the ferry leaves from pier 7 every hour").unwrap();
+    user.set_mode("docs", 0o777);
+    ok(user.rag().args(["ingest", "docs", "-q"]));
+    let chmod = |mode: &str| {
+        let done = std::process::Command::new("chmod")
+            .args(["-R", mode])
+            .arg(user.dir.path().join("idx"))
+            .status()
+            .unwrap();
+        assert!(done.success());
+    };
+    // Another user's index, or one on a read-only mount.
+    chmod("a-w");
+    let searched: Vec<_> = ["bm25", "hybrid"]
+        .iter()
+        .map(|mode| {
+            run(user
+                .rag()
+                .args(["search", "ferry", "--json", "--mode", mode]))
+        })
+        .collect();
+    let checked = run(user.rag().arg("check"));
+    chmod("u+w");
+    for out in searched {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(
+            json(&String::from_utf8_lossy(&out.stdout))["results"][0]["path"],
+            "docs/a.md"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("damaged"), "{stderr}");
+}

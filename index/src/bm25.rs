@@ -109,6 +109,7 @@ impl Bm25 {
             path: dir.to_path_buf(),
             reason: e.to_string(),
         })?;
+        let directory = crate::read_only::KeywordDirectory::new(directory);
         let index = Index::open_or_create(directory, schema).map_err(|e| damage(dir, e))?;
         index.tokenizers().register(ANALYZER, analyzer());
         // A writer may commit while the reader opens: the payload read must be

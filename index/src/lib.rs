@@ -19,6 +19,7 @@ mod index;
 mod ingest;
 pub mod manifest;
 pub mod paths;
+mod read_only;
 pub mod search;
 /// A deterministic embedder for tests (this crate's, and other backends' with
 /// the `test-support` feature).
