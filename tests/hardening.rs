@@ -364,3 +364,47 @@ fn a_read_only_index_can_be_searched_and_checked() {
     assert_eq!(checked.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("damaged"), "{stderr}");
 }
+
+#[test]
+fn an_index_moved_away_from_its_documents_still_knows_them() {
+    let ws = one_note("# Heron\n\nnote one about the heron\n");
+    std::fs::write(ws.docs().join("n2.md"), "note two about the heron\n").unwrap();
+    ws.ingest_json(&[]);
+    let first_result = |dir: &std::path::Path, index: &str| {
+        let out = ok(rag().current_dir(dir).args([
+            "search", "heron", "--json", "--mode", "bm25", "--index", index,
+        ]));
+        let path = json(&out)["results"][0]["path"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        dir.join(path)
+    };
+    // Moved with its documents (the project renamed), it finds them there.
+    let renamed = ws.path().with_extension("renamed");
+    std::fs::rename(ws.path(), &renamed).unwrap();
+    let found = first_result(&renamed, ".rag");
+    std::fs::rename(&renamed, ws.path()).unwrap();
+    assert!(found.starts_with(&renamed), "{}", found.display());
+
+    // Moved away from them, its passages still name files that exist...
+    std::fs::create_dir_all(ws.path().join("store")).unwrap();
+    std::fs::rename(ws.index(), ws.path().join("store/idx")).unwrap();
+    assert!(first_result(ws.path(), "store/idx").is_file());
+    // ...and ingesting the same documents finds them unchanged: nothing twice.
+    let summary = json(&ok(ws.rag().args([
+        "ingest",
+        "docs",
+        "--json",
+        "--index",
+        "store/idx",
+    ])));
+    assert_eq!(summary["indexed"], 0, "{summary}");
+    let status = json(&ok(ws.rag().args([
+        "status",
+        "--json",
+        "--index",
+        "store/idx",
+    ])));
+    assert_eq!(status["files"], 2, "{status}");
+}

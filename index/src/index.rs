@@ -38,6 +38,34 @@ pub fn index_root(index_dir: &Path) -> PathBuf {
     absolute.parent().map(Path::to_path_buf).unwrap_or(absolute)
 }
 
+/// How many stored files are looked for when an index seems to have moved.
+const MOVE_SAMPLE: usize = 16;
+
+/// The folder the relative paths of `manifest` are stored against: the one
+/// holding the index folder `dir`, unless the index was moved away from its
+/// documents (`mv proj/.rag store/`): then the folder it was committed in,
+/// where the files still are. An index moved with its documents (the whole
+/// project renamed) finds them next to it.
+pub fn files_root(dir: &Path, manifest: &Manifest) -> PathBuf {
+    let here = index_root(dir);
+    let Some(recorded) = manifest.files_root.as_ref().filter(|r| **r != here) else {
+        return here;
+    };
+    let relative: Vec<PathBuf> = manifest
+        .files
+        .keys()
+        .map(|stored| crate::paths::decode(stored))
+        .filter(|path| path.is_relative())
+        .take(MOVE_SAMPLE)
+        .collect();
+    let found = |root: &Path| relative.iter().filter(|p| root.join(p).exists()).count();
+    if found(recorded) > found(&here) {
+        recorded.clone()
+    } else {
+        here
+    }
+}
+
 /// The canonical form of a path when it exists (symlinks and `..` resolved),
 /// else its absolute form: stored paths must not depend on how a folder was named.
 pub fn canonical(path: &Path) -> PathBuf {
@@ -160,7 +188,7 @@ impl Index {
             .collect();
         Ok(Index {
             dir: dir.to_path_buf(),
-            root: index_root(dir),
+            root: files_root(dir, &manifest),
             manifest,
             chunks,
             rows,

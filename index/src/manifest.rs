@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +92,11 @@ pub struct Manifest {
     /// are), so `rag status` can say what the index covers.
     #[serde(default)]
     pub roots: BTreeSet<String>,
+    /// The folder relative paths are stored against, as it was at the last
+    /// commit (absent in indexes from before it was recorded); see
+    /// [`crate::index::files_root`].
+    #[serde(default)]
+    pub files_root: Option<PathBuf>,
     /// What the last ingest left out.
     #[serde(default)]
     pub left_out: LeftOut,
@@ -114,6 +119,7 @@ impl Manifest {
             chunk_count: 0,
             checksums: BTreeMap::new(),
             roots: BTreeSet::new(),
+            files_root: None,
             left_out: LeftOut::default(),
             created_at: now,
             updated_at: now,

@@ -32,6 +32,8 @@ const MAX_DELETED_SHARE: f32 = 0.25;
 
 pub struct IndexWriter {
     dir: PathBuf,
+    /// What relative paths are stored against (see [`crate::index::files_root`]).
+    root: PathBuf,
     _lock: File,
     manifest: Manifest,
     chunks: Vec<StoredChunk>,
@@ -145,8 +147,10 @@ impl IndexWriter {
             dirty = true;
         }
         let graph_next_id = manifest.next_chunk_id;
+        let root = crate::index::files_root(dir, &manifest);
         let writer = IndexWriter {
             dir: dir.to_path_buf(),
+            root,
             _lock: lock,
             manifest,
             chunks,
@@ -273,6 +277,7 @@ impl IndexWriter {
         self.manifest.hnsw = hnsw;
         self.manifest.checksums = checksums;
         self.manifest.chunk_count = self.chunks.len();
+        self.manifest.files_root = Some(self.root.clone());
         self.manifest.updated_at = unix_now();
         self.manifest.write(&dir)?;
         self.dirty = false;
@@ -430,7 +435,7 @@ impl crate::backend::IndexSink for IndexWriter {
     }
 
     fn root(&self) -> PathBuf {
-        crate::index::index_root(&self.dir)
+        self.root.clone()
     }
 
     fn own_folder(&self) -> Option<&Path> {
