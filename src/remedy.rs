@@ -37,6 +37,9 @@ pub fn remedy(err: &Error) -> Option<String> {
         Error::UnknownModel { known, .. } => {
             format!("models: {known} (see `rag models`), or the path of a GGUF file")
         }
+        Error::EmbeddingModel { .. } => {
+            "the file is damaged or incomplete: fetch it again with:  scripts/fetch-models".into()
+        }
         Error::Runtime { .. } => "fetch it with:  scripts/fetch-models   (or set ORT_DYLIB_PATH to a libonnxruntime >= 1.24)".into(),
         Error::BatchOutput { .. } => "choose another -o, or add --force to overwrite it".into(),
         Error::BatchOutputBusy(_) => "wait for it, or choose another -o".into(),

@@ -408,3 +408,37 @@ fn an_index_moved_away_from_its_documents_still_knows_them() {
     ])));
     assert_eq!(status["files"], 2, "{status}");
 }
+
+#[test]
+fn a_cut_embedding_model_is_called_damaged_not_another_model() {
+    let ws = one_note("a note about tea\n");
+    let models = ws.path().join("m");
+    std::fs::create_dir_all(&models).unwrap();
+    for name in ["all-MiniLM-L6-v2", "onnxruntime"] {
+        let copied = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(models_dir().join(name))
+            .arg(&models)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+    }
+    let with_copy = || {
+        let mut cmd = ws.rag();
+        cmd.env("RAG_MODELS", &models);
+        cmd
+    };
+    ok(with_copy().args(["ingest", "docs", "-q", "--rebuild"]));
+    let onnx = models.join("all-MiniLM-L6-v2/model.onnx");
+    let file = std::fs::OpenOptions::new().write(true).open(&onnx).unwrap();
+    file.set_len(1_000_000).unwrap();
+    drop(file);
+    let out = run(with_copy()
+        .args(["search", "tea"])
+        .env_remove("RUST_BACKTRACE"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("model.onnx"), "{stderr}");
+    assert!(stderr.contains("damaged"), "{stderr}");
+    assert!(!stderr.contains("--rebuild"), "{stderr}");
+}

@@ -125,6 +125,27 @@ impl Settings {
     /// Opens the index at `location`, refusing one built with a different
     /// embedding model (or another weight file of it) than the model folder holds.
     pub fn open_index_at(&self, location: &IndexLocation) -> Result<Box<dyn SearchIndex>> {
+        self.open_index_checked(location)
+            .map_err(|error| self.damaged_model_or(error))
+    }
+
+    /// A damaged model file (a cut download) has an identity of its own: the
+    /// index then seems built with another model. Loading the model says which
+    /// it is; this costs nothing when the index opens.
+    fn damaged_model_or(&self, error: crate::Error) -> crate::Error {
+        if !matches!(
+            error,
+            crate::Error::Index(rag_index::Error::ModelMismatch { .. })
+        ) {
+            return error;
+        }
+        match self.embedder(1).and_then(|embedder| embedder.load()) {
+            Err(damaged @ crate::Error::EmbeddingModel { .. }) => damaged,
+            _ => error,
+        }
+    }
+
+    fn open_index_checked(&self, location: &IndexLocation) -> Result<Box<dyn SearchIndex>> {
         let model = embedding_identity(&self.models_dir);
         match location {
             IndexLocation::Folder(dir) => Ok(Box::new(Index::open(
@@ -151,7 +172,8 @@ impl Settings {
     /// against this run's (for copying it elsewhere).
     pub fn open_folder_index(&self, dir: &Path) -> Result<Index> {
         let model = embedding_identity(&self.models_dir);
-        Ok(Index::open(dir, Some((&model, EMBEDDING_DIMENSION)))?)
+        Index::open(dir, Some((&model, EMBEDDING_DIMENSION)))
+            .map_err(|error| self.damaged_model_or(error.into()))
     }
 
     /// Opens a server's index for writing (a folder's writer is opened by
