@@ -99,10 +99,14 @@ impl Chunker {
             Kind::Markdown | Kind::Html => &self.markdown,
             Kind::Text | Kind::Code | Kind::Pdf => &self.text,
         };
-        let pieces: Vec<(usize, &str)> = match splitter {
-            Splitter::Markdown(s) => s.chunk_indices(&doc.text).collect(),
-            Splitter::Text(s) => s.chunk_indices(&doc.text).collect(),
-        };
+        let mut pieces: Vec<(usize, &str)> = Vec::new();
+        for (start, segment) in segments(&doc.text) {
+            let found: Vec<(usize, &str)> = match splitter {
+                Splitter::Markdown(s) => s.chunk_indices(segment).collect(),
+                Splitter::Text(s) => s.chunk_indices(segment).collect(),
+            };
+            pieces.extend(found.into_iter().map(|(at, piece)| (start + at, piece)));
+        }
         let lines = LineIndex::new(&doc.text);
         let headings = match doc.kind {
             Kind::Markdown | Kind::Html => markdown_headings(&doc.text),
@@ -128,6 +132,38 @@ impl Chunker {
             })
             .collect()
     }
+}
+
+/// The splitter measures a semantic unit (a section, a code block, a line)
+/// by tokenizing it whole, at about 120 bytes of memory per byte: a 20 MB
+/// line would take gigabytes. Text longer than this is split first into
+/// segments of at most this many bytes, chunked one by one.
+const SEGMENT_BYTES: usize = 256 * 1024;
+
+/// `text` as segments of at most [`SEGMENT_BYTES`] with their offsets, each
+/// cut after a blank line, else a line end, else a space, in the second half
+/// of its window. Text that short is one segment: chunks are as before.
+fn segments(text: &str) -> Vec<(usize, &str)> {
+    let mut found = Vec::new();
+    let mut start = 0;
+    while text.len() - start > SEGMENT_BYTES {
+        let mut end = start + SEGMENT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let window = &text[start..end];
+        let half = window.len() / 2;
+        let after =
+            |at: Option<usize>, width: usize| at.filter(|&at| at >= half).map(|at| at + width);
+        let cut = after(window.rfind("\n\n"), 2)
+            .or_else(|| after(window.rfind('\n'), 1))
+            .or_else(|| after(window.rfind(' '), 1))
+            .unwrap_or(window.len());
+        found.push((start, &text[start..start + cut]));
+        start += cut;
+    }
+    found.push((start, &text[start..]));
+    found
 }
 
 /// Byte offset to 1-based line number.
@@ -330,5 +366,31 @@ mod tests {
         assert_eq!(chunks.first().unwrap().page, Some(1));
         assert_eq!(chunks.last().unwrap().page, Some(2));
         assert_eq!(chunks.last().unwrap().line_start, 3);
+    }
+
+    #[test]
+    fn long_text_is_chunked_in_bounded_segments_that_cover_it() {
+        let short = "one line\n".repeat(100);
+        assert_eq!(segments(&short), [(0, short.as_str())]);
+        // One endless line, and many lines: every byte in exactly one segment.
+        let line = "word ".repeat(200_000);
+        let lines = "a line of text\n\n".repeat(50_000);
+        for text in [line, lines] {
+            let found = segments(&text);
+            assert!(found.len() > 1);
+            let mut next = 0;
+            for (start, segment) in &found {
+                assert_eq!(*start, next);
+                assert!(segment.len() <= SEGMENT_BYTES);
+                next += segment.len();
+            }
+            assert_eq!(next, text.len());
+        }
+        // Offsets stay those of the whole text: lines are counted right.
+        let text = format!("{}\nneedle here\n", "word ".repeat(120_000));
+        let chunker = chunker(&text, 64, 96, 0);
+        let chunks = chunker.chunk(&doc(Kind::Text, "t", &text));
+        let needle = chunks.iter().find(|c| c.text.contains("needle")).unwrap();
+        assert_eq!(needle.line_end, 2);
     }
 }
