@@ -358,6 +358,14 @@ impl Bm25Writer {
         })
     }
 
+    /// Drops what was added since the last commit and deletes the files it
+    /// left (a commit that failed on a full disk leaves empty segments).
+    pub fn discard_uncommitted(&mut self) {
+        if self.writer.rollback().is_ok() {
+            let _ = self.writer.garbage_collect_files().wait();
+        }
+    }
+
     /// Waits for merges, so no background thread outlives the ingest.
     pub fn finish(self) -> Result<()> {
         let dir = self.dir.clone();

@@ -251,6 +251,26 @@ impl IndexWriter {
         }
         self.compact();
         let generation = self.manifest.generation + 1;
+        let mut keyword_committed = false;
+        match self.write_generation(generation, &mut keyword_committed) {
+            Ok(()) => {
+                self.dirty = false;
+                self.remove_stale_files(false);
+                Ok(true)
+            }
+            Err(error) => {
+                // On a full disk the half-written generation would keep it full.
+                self.remove_generation(generation);
+                if !keyword_committed {
+                    self.bm25_writer.discard_uncommitted();
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes generation `generation`'s files, then the manifest that commits them.
+    fn write_generation(&mut self, generation: u64, keyword_committed: &mut bool) -> Result<()> {
         let dir = self.dir.clone();
         let mut checksums = BTreeMap::new();
         let name = chunk_table_file(generation);
@@ -272,6 +292,7 @@ impl IndexWriter {
             Some(basename)
         };
         self.bm25_writer.commit(generation)?;
+        *keyword_committed = true;
 
         self.manifest.generation = generation;
         self.manifest.hnsw = hnsw;
@@ -279,10 +300,25 @@ impl IndexWriter {
         self.manifest.chunk_count = self.chunks.len();
         self.manifest.files_root = Some(self.root.clone());
         self.manifest.updated_at = unix_now();
-        self.manifest.write(&dir)?;
-        self.dirty = false;
-        self.remove_stale_files(false);
-        Ok(true)
+        self.manifest.write(&dir)
+    }
+
+    /// Deletes the data files of `generation` (one that failed to commit).
+    fn remove_generation(&self, generation: u64) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_str().and_then(generation_of) == Some(generation) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        let _ = std::fs::remove_file(
+            self.dir
+                .join(crate::manifest::MANIFEST_FILE)
+                .with_extension("tmp"),
+        );
     }
 
     /// Commits and waits for the keyword index's background merges.

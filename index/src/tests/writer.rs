@@ -523,3 +523,34 @@ fn an_index_from_before_the_marker_is_still_ours_and_look_alikes_in_it_are_kept(
     );
     assert!(!index_dir.join(chunk_table_file(1)).exists());
 }
+
+#[test]
+fn a_commit_that_fails_leaves_no_files_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let index_dir = dir.path().join("index");
+    let embedder = TestEmbedder::new();
+    let mut writer = open_writer(&index_dir);
+    writer.put_file(update(&embedder, "a.md", "alpha")).unwrap();
+    writer.commit().unwrap();
+    let files = |path: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+    };
+    let keyword_files = files(&index_dir.join("bm25"));
+    // The next generation's vectors cannot be written (as on a full disk).
+    std::fs::create_dir(index_dir.join(vectors_file(2))).unwrap();
+    writer.put_file(update(&embedder, "b.md", "beta")).unwrap();
+    assert!(writer.commit().is_err());
+    drop(writer);
+    assert!(!index_dir.join(chunk_table_file(2)).exists());
+    assert_eq!(files(&index_dir.join("bm25")), keyword_files);
+    std::fs::remove_dir(index_dir.join(vectors_file(2))).unwrap();
+    let index = Index::open(&index_dir, None).unwrap();
+    assert_eq!(index.manifest().generation, 1);
+    assert_eq!(indexed_files(&index), ["a.md"]);
+}
