@@ -543,6 +543,17 @@ fn watch_keeps_the_index_current_and_ctrl_c_exits_cleanly() {
     wait_until("a new file is found", &|| found("periwinkle quokka"));
     fs::remove_file(ws.docs().join("new.md")).unwrap();
     wait_until("a deleted file is gone", &|| !found("periwinkle quokka"));
+    // The folder deleted and made again (a regenerated docs site) is a new
+    // folder to watch.
+    fs::remove_dir_all(ws.docs()).unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    fs::create_dir(ws.docs()).unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    fs::write(ws.docs().join("w.md"), "A wombat digs burrows.\n").unwrap();
+    wait_until("a file in the new folder is found", &|| {
+        found("wombat burrows")
+    });
+    assert!(!found("fugue"), "the old folder's files are gone");
 
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill")

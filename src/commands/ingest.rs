@@ -74,7 +74,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<()> {
         None
     };
     let first = once(&options)?;
-    let Some(watch) = watch.filter(|_| !first.interrupted) else {
+    let Some(mut watch) = watch.filter(|_| !first.interrupted) else {
         return Ok(());
     };
     // Later bursts only add what changed; a rebuild happens once at most.

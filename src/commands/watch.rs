@@ -22,6 +22,15 @@ const LONGEST_BURST: Duration = Duration::from_secs(5);
 /// How often the wait looks at the stop flag.
 const POLL: Duration = Duration::from_millis(100);
 
+/// What a path is on disk (device and inode), to tell a folder made again
+/// from the one that was there; `None` while nothing is.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
+
 /// Sets `flag` on Ctrl+C and SIGTERM; with the flag already set, Ctrl+C exits.
 pub fn stop_on_signals(flag: &Arc<AtomicBool>) -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
@@ -42,8 +51,12 @@ pub fn stop_on_signals(flag: &Arc<AtomicBool>) -> Result<()> {
 /// starts (start it before the first ingest, so nothing falls in between).
 pub struct Watch {
     // Dropping the watcher stops the events.
-    _watcher: notify::RecommendedWatcher,
+    watcher: notify::RecommendedWatcher,
     received: Receiver<notify::Result<notify::Event>>,
+    /// Each root with the identity (device, inode) of what is watched there:
+    /// a root deleted and made again (a regenerated docs folder) is a new
+    /// folder, which the old watch does not see.
+    roots: Vec<(PathBuf, Option<(u64, u64)>)>,
     /// A folder index's own folder, whose commits are not changes.
     index_dir: Option<PathBuf>,
 }
@@ -72,10 +85,33 @@ impl Watch {
             std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
         });
         Ok(Watch {
-            _watcher: watcher,
+            watcher,
             received,
+            roots: roots
+                .iter()
+                .map(|root| (root.clone(), identity(root)))
+                .collect(),
             index_dir,
         })
+    }
+
+    /// Watches again each root that was deleted and made anew since it was
+    /// watched; true when any was (its files are to be ingested).
+    fn rewatch_recreated_roots(&mut self) -> bool {
+        let mut recreated = false;
+        for (root, watched) in &mut self.roots {
+            let now = identity(root);
+            if now == *watched {
+                continue;
+            }
+            if now.is_some() && self.watcher.watch(root, RecursiveMode::Recursive).is_err() {
+                // Not ready yet (made and deleted again): looked at next time.
+                continue;
+            }
+            *watched = now;
+            recreated |= now.is_some();
+        }
+        recreated
     }
 
     fn relevant(&self, event: &notify::Event) -> bool {
@@ -88,18 +124,22 @@ impl Watch {
     }
 
     /// Until `stop` is set, calls `ingest` once per burst of changes.
-    pub fn run(&self, stop: &AtomicBool, mut ingest: impl FnMut() -> Result<()>) -> Result<()> {
+    pub fn run(&mut self, stop: &AtomicBool, mut ingest: impl FnMut() -> Result<()>) -> Result<()> {
         while !stop.load(Ordering::Relaxed) {
-            match self.received.recv_timeout(POLL) {
-                Ok(Ok(event)) if self.relevant(&event) => {
-                    if !self.wait_for_quiet(stop) {
-                        break;
-                    }
-                    ingest()?;
+            let changed = match self.received.recv_timeout(POLL) {
+                Ok(Ok(event)) => self.relevant(&event),
+                Ok(Err(e)) => {
+                    eprintln!("warning: watching for changes: {e}");
+                    false
                 }
-                Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
-                Ok(Err(e)) => eprintln!("warning: watching for changes: {e}"),
+                Err(RecvTimeoutError::Timeout) => false,
                 Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if self.rewatch_recreated_roots() || changed {
+                if !self.wait_for_quiet(stop) {
+                    break;
+                }
+                ingest()?;
             }
         }
         Ok(())
