@@ -442,3 +442,40 @@ fn a_cut_embedding_model_is_called_damaged_not_another_model() {
     assert!(stderr.contains("damaged"), "{stderr}");
     assert!(!stderr.contains("--rebuild"), "{stderr}");
 }
+
+#[test]
+fn a_passage_after_a_hundred_copies_of_another_is_found_by_meaning() {
+    let ws = one_note("placeholder\n");
+    std::fs::remove_file(ws.docs().join("tea.md")).unwrap();
+    for i in 0..100 {
+        std::fs::write(
+            ws.docs().join(format!("dup{i:05}.txt")),
+            "Quarterly report: revenue was flat and costs were stable this period.\n",
+        )
+        .unwrap();
+    }
+    let topics = [
+        "volcano eruption lava",
+        "chess opening gambit",
+        "sourdough bread starter",
+        "jazz saxophone improvisation",
+        "glacier melting arctic",
+    ];
+    for (i, topic) in topics.iter().enumerate() {
+        std::fs::write(
+            ws.docs().join(format!("topic{i:02}.txt")),
+            format!(
+                "This note is about {topic}. It describes {topic} in some detail for reference.\n"
+            ),
+        )
+        .unwrap();
+    }
+    ws.ingest_json(&[]);
+    for (i, topic) in topics.iter().enumerate() {
+        let found = ws.result_paths(topic, "vector");
+        assert!(
+            found.contains(&format!("docs/topic{i:02}.txt")),
+            "{topic}: {found:?}"
+        );
+    }
+}

@@ -38,6 +38,16 @@ pub fn index_root(index_dir: &Path) -> PathBuf {
     absolute.parent().map(Path::to_path_buf).unwrap_or(absolute)
 }
 
+/// Up to this many passages, the dense side scans every vector instead of
+/// walking the HNSW graph: a scan of 50,000 takes milliseconds, and it finds
+/// every passage, where a graph built over many near-identical passages (one
+/// boilerplate text in a hundred files) can leave a later one unreachable.
+const EXACT_SEARCH_LIMIT: usize = 50_000;
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
 /// How many stored files are looked for when an index seems to have moved.
 const MOVE_SAMPLE: usize = 16;
 
@@ -266,12 +276,15 @@ impl Index {
         let dense = match (options.mode, vector) {
             (Mode::Bm25, _) | (_, None) => Vec::new(),
             (mode, Some(vector)) => {
-                let live = |id: &usize| self.rows.contains_key(&(*id as u64));
-                let keep: Option<&dyn Fn(&usize) -> bool> =
-                    (self.vectors.points() > self.chunks.len()).then_some(&live);
-                let mut dense =
+                let mut dense = if self.chunks.len() <= EXACT_SEARCH_LIMIT {
+                    self.exact_nearest(vector, candidates)
+                } else {
+                    let live = |id: &usize| self.rows.contains_key(&(*id as u64));
+                    let keep: Option<&dyn Fn(&usize) -> bool> =
+                        (self.vectors.points() > self.chunks.len()).then_some(&live);
                     self.vectors
-                        .search(vector, candidates, options.ef.max(candidates), keep);
+                        .search(vector, candidates, options.ef.max(candidates), keep)
+                };
                 if mode == Mode::Hybrid {
                     // Keyword candidates the graph did not return still get their
                     // true similarity, so fusion compares both signals everywhere.
@@ -313,13 +326,34 @@ impl Index {
             .collect())
     }
 
+    /// The `limit` passages nearest to `query` by a scan of every vector.
+    fn exact_nearest(&self, query: &[f32], limit: usize) -> Vec<(u64, f32)> {
+        let dimension = self.manifest.embedding.dimension;
+        if query.len() != dimension || dimension == 0 {
+            return Vec::new();
+        }
+        let mut all: Vec<(u64, f32)> = self
+            .chunks
+            .iter()
+            .zip(self.raw_vectors.chunks_exact(dimension))
+            .map(|(stored, vector)| (stored.id, dot(vector, query)))
+            .collect();
+        let by_similarity = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1);
+        if all.len() > limit {
+            all.select_nth_unstable_by(limit, by_similarity);
+            all.truncate(limit);
+        }
+        all.sort_by(by_similarity);
+        all
+    }
+
     fn exact_similarity(&self, id: u64, query: &[f32]) -> Option<f32> {
         let dimension = self.manifest.embedding.dimension;
         let row = *self.rows.get(&id)?;
         let vector = self
             .raw_vectors
             .get(row * dimension..(row + 1) * dimension)?;
-        (query.len() == dimension).then(|| vector.iter().zip(query).map(|(a, b)| a * b).sum())
+        (query.len() == dimension).then(|| dot(vector, query))
     }
 }
 
