@@ -33,6 +33,8 @@ const TARGETS: &[(&str, Target)] = &[
     ("batch", batch_target),
     ("gguf", gguf_target),
     ("manifest", manifest_target),
+    ("config", config_target),
+    ("lines", lines_target),
 ];
 
 // ---- targets: each must return normally for any input; true when the
@@ -162,6 +164,45 @@ fn batch_target(bytes: &[u8]) -> bool {
     jsonl || csv
 }
 
+fn config_target(bytes: &[u8]) -> bool {
+    use rag::config::{Config, ConfigSource};
+    let path = scratch().join("config.toml");
+    std::fs::write(&path, bytes).unwrap();
+    Config::load(&ConfigSource {
+        path: Some(path),
+        explicit: true,
+    })
+    .is_ok()
+}
+
+/// The bounded line reader: every byte but the line ends is in exactly one
+/// line, none held longer than its bound, and reading stops at the end.
+fn lines_target(bytes: &[u8]) -> bool {
+    use rag::limited::{lines, read_to_limit, LineProblem};
+    const MAX: usize = 16;
+    let mut count = 0;
+    let mut text_lines = 0;
+    for line in lines(std::io::BufReader::with_capacity(7, bytes), MAX) {
+        let line = line.unwrap();
+        count += 1;
+        assert_eq!(line.number, count);
+        match line.text {
+            Ok(text) => {
+                assert!(text.len() <= MAX && !text.contains('\n'));
+                text_lines += 1;
+            }
+            Err(LineProblem::TooLong { limit }) => assert_eq!(limit, MAX),
+            Err(LineProblem::NotUtf8) => {}
+        }
+    }
+    let breaks = bytes.iter().filter(|&&b| b == b'\n').count();
+    let expected = breaks + usize::from(!bytes.is_empty() && bytes.last() != Some(&b'\n'));
+    assert_eq!(count, expected);
+    let whole = read_to_limit(bytes, 64).unwrap();
+    assert_eq!(whole.is_some(), bytes.len() <= 64);
+    text_lines > 0
+}
+
 thread_local! {
     /// One scratch folder per thread for the targets that read files.
     static SCRATCH: RefCell<Option<tempfile::TempDir>> = const { RefCell::new(None) };
@@ -281,6 +322,24 @@ fn fuzz_manifest() {
         "manifest",
         inputs(seeds::index_files(), seeds::INDEX_TOKENS, 256),
         manifest_target,
+    );
+}
+
+#[test]
+fn fuzz_config() {
+    fuzz(
+        "config",
+        inputs(seeds_of(seeds::CONFIG), seeds::CONFIG_TOKENS, 256),
+        config_target,
+    );
+}
+
+#[test]
+fn fuzz_lines() {
+    fuzz(
+        "lines",
+        inputs(seeds_of(seeds::LINES), seeds::LINES_TOKENS, 256),
+        lines_target,
     );
 }
 

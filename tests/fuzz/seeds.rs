@@ -447,3 +447,31 @@ pub const GGUF_TOKENS: &[&[u8]] = &[
     b"\x08\x00\x00\x00",
     b"\x00\x00\x00\x00\x00\x00\x00\x00",
 ];
+
+pub const CONFIG: &[&str] = &[
+    "model = \"qwen2.5-coder-1.5b-instruct\"\nmodels = \"/m\"\nindex = \"milvus://h:19530/c\"\n\n[answer]\nk = 3\ncontext_tokens = 1000\ntemperature = 0.2\nmin_evidence = 0.5\n",
+    "[answer]\nsamples = 2\ntop_p = 0.9\nrepeat_penalty = 1.1\n",
+    "index = \"\"\n",
+];
+
+pub const CONFIG_TOKENS: &[&[u8]] = &[
+    b"=",
+    b"\"",
+    b"\n",
+    b"[answer]",
+    b"[[answer]]",
+    b"k = ",
+    b"1e999",
+    b"-1",
+    b"nan",
+    b"18446744073709551616",
+    b"'''",
+    b"{",
+    b"}",
+    b"\\u0000",
+    b"\xff",
+];
+
+pub const LINES: &[&str] = &["tea\nport backup\r\n\n", "a query without its newline"];
+
+pub const LINES_TOKENS: &[&[u8]] = &[b"\n", b"\r", b"\r\n", b"\xff", b"\xe2\x82", b" "];
