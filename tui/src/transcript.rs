@@ -143,6 +143,11 @@ pub fn save(path: &Path, markdown: &str, overwrite: bool) -> Result<(), String> 
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create the folder {}: {e}", parent.display()))?;
     }
+    // Opening a FIFO for writing blocks until a reader comes: the UI would
+    // freeze for good. Only regular files (or none yet) are written.
+    if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
     let mut options = OpenOptions::new();
     options.write(true);
     if overwrite {
@@ -163,4 +168,24 @@ pub fn save(path: &Path, markdown: &str, overwrite: bool) -> Result<(), String> 
     })?;
     file.write_all(markdown.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod save_tests {
+    #[test]
+    fn only_regular_files_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Before the check, this open blocked forever.
+        let refused = super::save(&fifo, "# chat\n", true).unwrap_err();
+        assert!(refused.contains("not a regular file"), "{refused}");
+        let file = dir.path().join("chat.md");
+        super::save(&file, "# chat\n", true).unwrap();
+        assert_eq!(std::fs::read_to_string(file).unwrap(), "# chat\n");
+    }
 }
