@@ -195,6 +195,11 @@ pub struct IngestArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
+    /// List what would be read and what left out (and why), reading and
+    /// writing nothing else: no embedding, no index
+    #[arg(long, conflicts_with_all = ["watch", "rebuild"])]
+    pub dry_run: bool,
+
     /// Commit at least this often during a long ingest (seconds)
     #[arg(long, default_value_t = rag_index::IngestOptions::default().checkpoint_every.as_secs(), value_name = "SECS", hide = true, value_parser = bounded::checkpoint_secs)]
     pub checkpoint_secs: u64,
@@ -233,7 +238,7 @@ pub struct SearchArgs {
     pub k: usize,
 
     /// hybrid (BM25 + vectors, fused), bm25 (keywords) or vector (meaning)
-    #[arg(long, default_value = "hybrid", value_name = "MODE")]
+    #[arg(long, default_value = "hybrid", value_name = "MODE", value_parser = named::search_mode())]
     pub mode: rag_index::Mode,
 
     /// Print results as JSON
@@ -256,7 +261,8 @@ pub struct FusionArgs {
         long,
         default_value = "convex",
         value_name = "HOW",
-        help_heading = "Fusion"
+        help_heading = "Fusion",
+        value_parser = named::fusion()
     )]
     pub fusion: rag_index::Fusion,
 
@@ -518,6 +524,26 @@ pub struct EvalQaArgs {
 
 /// Value parsers that hold every numeric flag to `config::limits`: an absurd
 /// value is refused by name instead of overflowing or ranking garbage.
+/// Flags that take one of a few names: clap knows them, so help and the
+/// shell completions list them.
+mod named {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+
+    pub fn search_mode() -> impl TypedValueParser<Value = rag_index::Mode> {
+        PossibleValuesParser::new([
+            PossibleValue::new("hybrid"),
+            PossibleValue::new("bm25").alias("keyword"),
+            PossibleValue::new("vector").alias("dense"),
+        ])
+        .try_map(|name| name.parse::<rag_index::Mode>())
+    }
+
+    pub fn fusion() -> impl TypedValueParser<Value = rag_index::Fusion> {
+        PossibleValuesParser::new(["convex", "rrf"])
+            .try_map(|name| name.parse::<rag_index::Fusion>())
+    }
+}
+
 mod bounded {
     use rag::config::limits;
 

@@ -13,7 +13,7 @@
 //! [answer]
 //! k = 3
 //! context_tokens = 1000
-//! max_tokens = 96
+//! max_tokens = 256
 //! temperature = 0.0
 //! min_evidence = 0.77
 //! ```
@@ -298,6 +298,15 @@ pub fn pick<T: Clone>(flag: Option<T>, file: Option<T>, default: T) -> (T, Origi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_bounds_its_answer_limit_like_the_flag() {
+        assert_eq!(
+            rag_tui::commands::MAX_ANSWER_TOKENS,
+            *limits::MAX_TOKENS.end()
+        );
+        assert_eq!(*limits::MAX_TOKENS.start(), 1);
+    }
 
     fn write(text: &str) -> (tempfile::TempDir, ConfigSource) {
         let dir = tempfile::tempdir().unwrap();

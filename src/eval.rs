@@ -49,6 +49,10 @@ pub struct Row {
     pub model_cited: bool,
     /// Words in the answer (answers are not to grow to raise containment).
     pub answer_words: usize,
+    /// Tokens the model generated, and whether it was cut at the token limit
+    /// (what the default limit is measured from).
+    pub generated_tokens: usize,
+    pub truncated: bool,
     pub citations: Vec<String>,
     pub similarity: f32,
     pub keyword_match: f32,
@@ -73,6 +77,8 @@ pub struct Report {
     pub model_citation_rate: f64,
     /// Median words of the answers given (refusals left out).
     pub median_answer_words: f64,
+    /// Answers cut at the token limit (refusals left out).
+    pub truncated: usize,
     /// Share of unanswerable questions refused.
     pub refusal_rate: f64,
     /// Share of answerable questions refused.
@@ -155,6 +161,8 @@ pub fn score(question: &Question, answer: &Answer, i: usize) -> Row {
         source_cited_by_model,
         model_cited: answer.citations.iter().any(|c| !c.inferred),
         answer_words: answer.answer.split_whitespace().count(),
+        generated_tokens: answer.generated_tokens,
+        truncated: answer.truncated,
         citations: answer
             .citations
             .iter()
@@ -214,6 +222,8 @@ pub fn error_row(question: &Question, i: usize, error: &Error) -> Row {
         source_cited_by_model: false,
         model_cited: false,
         answer_words: 0,
+        generated_tokens: 0,
+        truncated: false,
         citations: Vec::new(),
         similarity: 0.0,
         keyword_match: 0.0,
@@ -250,6 +260,10 @@ pub fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: String) 
                 .map(|r| r.answer_words as f64)
                 .collect(),
         ),
+        truncated: rows
+            .iter()
+            .filter(|r| !r.refused && r.error.is_none() && r.truncated)
+            .count(),
         refusal_rate: share(count(&unanswerable, |r| r.refused), unanswerable.len()),
         false_refusal_rate: share(count(&answerable, |r| r.refused), answerable.len()),
         median_latency_ms: crate::batch::median(

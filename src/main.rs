@@ -50,6 +50,9 @@ enum Outcome {
     /// documents do not hold the answer), `search` found nothing, `check`
     /// found the index damaged or out of step.
     Negative,
+    /// Exit 130, as a shell reports a program Ctrl+C ended: `ingest` stopped
+    /// on Ctrl+C after committing what it had done.
+    Interrupted,
 }
 
 impl Outcome {
@@ -57,6 +60,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::Negative => 1,
+            Outcome::Interrupted => 130,
         }
     }
 }
@@ -81,7 +85,7 @@ fn run(cli: Cli) -> rag::Result<Outcome> {
         Command::Search(args) => return commands::search::run(&ctx, args),
         Command::Check(args) => return commands::check::run(&ctx, args),
         Command::Ask(args) => return commands::ask::run(&ctx, args),
-        Command::Ingest(args) => commands::ingest::run(&ctx, args),
+        Command::Ingest(args) => return commands::ingest::run(&ctx, args),
         Command::Forget(args) => commands::forget::run(&ctx, args),
         Command::CopyFrom(args) => commands::copy::run(&ctx, args),
         Command::Status(args) => commands::status::run(&ctx, args),

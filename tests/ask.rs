@@ -304,11 +304,26 @@ fn with_no_index_the_bundled_corpus_is_indexed_once_and_used() {
     let second = run(&mut ask());
     assert!(second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(
-        stderr.contains("answering from the bundled corpus"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("using the bundled corpus"), "{stderr}");
     assert!(!stderr.contains("indexed"), "indexed again: {stderr}");
+
+    // search falls back to the same index and says so the same way.
+    let out = run(rag()
+        .current_dir(cwd.path())
+        .env("XDG_DATA_HOME", home.path())
+        .env("RAG_CORPUS", &corpus)
+        .args(["search", "fugue subject", "-k", "1"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fugue.md:"));
+    let search_stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        search_stderr.contains("using the bundled corpus"),
+        "{search_stderr}"
+    );
 
     // An explicit --index that does not exist is an error, not the corpus.
     let out = run(ask().arg("--index").arg(cwd.path().join("nothing")));

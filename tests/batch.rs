@@ -132,11 +132,18 @@ fn csv_output_quotes_commas_quotes_and_newlines() {
 #[test]
 fn markdown_report_has_each_question_and_a_summary() {
     let ws = ingested();
-    let input = write(&ws, "q.txt", &format!("{FUGUE}\n{OFF_TOPIC}\n"));
+    // A comment first: the first question is still number 1 (it is line 2).
+    let input = write(
+        &ws,
+        "q.txt",
+        &format!("# my questions\n{FUGUE}\n{OFF_TOPIC}\n"),
+    );
     let out = ws.path().join("report.md");
     ok(batch(&ws, &input, &["-o"]).arg(&out));
     let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("\n# Answers to q.txt\n"), "{text}");
     assert!(text.contains(&format!("## 1. {FUGUE}")), "{text}");
+    assert!(text.contains(&format!("## 2. {OFF_TOPIC}")), "{text}");
     assert!(text.contains("docs/fugue.md:"));
     assert!(text.contains("I couldn't find this in your documents."));
     assert!(text.contains("## Summary"));
@@ -150,6 +157,7 @@ fn markdown_report_has_each_question_and_a_summary() {
     let again = std::fs::read_to_string(&out).unwrap();
     assert_eq!(again.matches("## Summary").count(), 1);
     assert_eq!(again.matches("## 1. ").count(), 1);
+    assert_eq!(again.matches("# Answers to").count(), 1);
 }
 
 #[test]

@@ -210,6 +210,20 @@ fn chat_answers_regenerates_and_gives_the_terminal_back() {
     assert!(saved.contains("### Answer 2 of 2 (latest)"), "{saved}");
     assert!(saved.matches("docs/fugue.md:").count() >= 2, "{saved}");
 
+    tmux.type_text("/max-tokens 300");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the new answer limit", |pane| {
+        pane.contains("answers up to 300 tokens")
+    });
+    // Typing while the sources pane has the focus goes to the question.
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.type_text("why");
+    tmux.wait_for("the typing in the question", |pane| pane.contains("› why"));
+    // Esc with a conversation to lose asks first.
+    tmux.keys(&["Escape"]);
+    let pane = tmux.wait_for("Esc to ask", |pane| pane.contains("Esc again to quit"));
+    assert!(!pane.contains("rag-exited:"), "one Esc quit:\n{pane}");
+
     tmux.keys(&["C-d"]);
     let pane = tmux.wait_for("rag to exit", |pane| pane.contains("rag-exited:"));
     assert!(pane.contains("rag-exited:0"), "{pane}");

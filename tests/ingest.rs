@@ -274,10 +274,30 @@ fn missing_models_say_what_to_run() {
     assert!(!ws.index().join("manifest.json").exists());
 }
 
+/// As `ask` does: the bundled corpus's index, saying so and how to make one's own.
 #[test]
-fn search_without_an_index_says_how_to_make_one() {
+fn search_without_an_index_uses_the_bundled_corpus_and_says_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(rag().current_dir(dir.path()).args(["search", "anything"]));
+    let home = tempfile::tempdir().unwrap();
+    let out = run(rag()
+        .current_dir(dir.path())
+        .env("XDG_DATA_HOME", home.path())
+        .env("RAG_CORPUS", std::path::Path::new(FIXTURES).join("wiki"))
+        .args(["search", "fugue", "-k", "1"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no index here"), "{stderr}");
+    assert!(stderr.contains("bundled corpus"), "{stderr}");
+    assert!(stderr.contains("rag ingest"), "{stderr}");
+    // A named index that is not there is an error, never the corpus.
+    let out = run(rag()
+        .current_dir(dir.path())
+        .env("XDG_DATA_HOME", home.path())
+        .args(["search", "anything", "--index", "nothing-here"]));
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no index found"), "{stderr}");
@@ -508,6 +528,61 @@ fn text_without_a_known_extension_is_read_and_the_rest_is_listed() {
 }
 
 #[test]
+fn a_dry_run_lists_what_ingest_would_read_and_leave_out_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    fs::create_dir(&docs).unwrap();
+    fs::write(docs.join("notes.md"), "# Notes\n\nSaffron.\n").unwrap();
+    fs::write(docs.join("logo.png"), b"\x89PNG\r\n\x1a\n\0\0").unwrap();
+    fs::write(docs.join("site.css"), "body { color: saffron; }\n").unwrap();
+    fs::write(
+        docs.join("searchindex-12ab.js"),
+        "Object.assign(window.search, {});\n",
+    )
+    .unwrap();
+    let out = run(rag()
+        .current_dir(dir.path())
+        .args(["ingest", "--dry-run", "docs"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{stdout}"))
+            .to_string()
+    };
+    assert!(line("notes.md").starts_with("read "), "{stdout}");
+    assert!(line("logo.png").starts_with("unsupported "), "{stdout}");
+    assert!(
+        line("site.css").starts_with("generated ") && line("site.css").contains("a stylesheet")
+    );
+    assert!(
+        line("searchindex-12ab.js").contains("a search index"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("would read 1 file") && stderr.contains("2 generated, 1 unsupported"),
+        "{stderr}"
+    );
+    let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 1, "a dry run wrote an index");
+
+    let out = run(rag()
+        .current_dir(dir.path())
+        .args(["ingest", "--dry-run", "--json", "docs"]));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert!(rows
+        .iter()
+        .any(|r| r["action"] == "generated" && r["path"] == "docs/site.css"));
+}
+
+#[test]
 fn watch_keeps_the_index_current_and_ctrl_c_exits_cleanly() {
     use std::io::{BufRead, BufReader};
     use std::time::{Duration, Instant};
@@ -568,6 +643,82 @@ fn watch_keeps_the_index_current_and_ctrl_c_exits_cleanly() {
         lines.iter().any(|l| l.starts_with("indexed 1 file")),
         "{lines:?}"
     );
+}
+
+/// A long first ingest: committed early (status sees it, and says an ingest
+/// runs), Ctrl+C answered at once, what was embedded kept, exit 130.
+#[test]
+fn a_long_ingest_commits_early_and_stops_on_ctrl_c_keeping_its_work() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    fs::create_dir(&docs).unwrap();
+    for i in 0..2000 {
+        fs::write(
+            docs.join(format!("note-{i:04}.md")),
+            format!(
+                "Field note {i}: the heron count at pond {i} was {}.\n",
+                i * 7 % 31
+            ),
+        )
+        .unwrap();
+    }
+    let index = dir.path().join("idx");
+    let mut child = rag()
+        .current_dir(dir.path())
+        .args(["ingest", "docs", "--threads", "1", "--index"])
+        .arg(&index)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !index.join("manifest.json").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no early commit within two minutes"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ingest ended before its first commit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = ok(rag().args(["status", "--index"]).arg(&index));
+    let running = child.try_wait().unwrap().is_none();
+    if running {
+        assert!(status.contains("an ingest is running"), "{status}");
+    }
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    if !running {
+        return; // finished first: nothing left to interrupt on this machine
+    }
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    // ("stopping:" is said at once unless the ingest stopped even sooner.)
+    assert!(stderr.contains("stopped: indexed"), "{stderr}");
+    let after = json(&ok(rag().args(["status", "--json", "--index"]).arg(&index)));
+    let files = after["files"].as_u64().unwrap_or_default();
+    assert!(files > 0 && files < 2000, "{after}");
+    assert_eq!(after["ingesting"], false);
+    // The next ingest carries on with the rest.
+    let summary = json(&ok(rag()
+        .current_dir(dir.path())
+        .args(["ingest", "docs", "--json", "--index"])
+        .arg(&index)));
+    assert_eq!(summary["files_total"], 2000, "{summary}");
+    assert_eq!(summary["unchanged"].as_u64(), Some(files), "{summary}");
 }
 
 #[test]

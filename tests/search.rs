@@ -180,7 +180,24 @@ fn completions_and_the_man_page_come_from_the_flags() {
     for shell in ["bash", "zsh", "fish"] {
         let script = ok(common::rag().args(["completions", shell]));
         assert!(script.contains("min-evidence"), "{shell}");
+        // Catalogue names for --model and the modes for --mode, not file names.
+        assert!(script.contains("qwen2.5-coder-1.5b-instruct"), "{shell}");
+        assert!(script.contains("hybrid"), "{shell}");
     }
+    let bash = ok(common::rag().args(["completions", "bash"]));
+    let completes = |flag: &str| {
+        bash.split(&format!("{flag})"))
+            .nth(1)
+            .and_then(|rest| rest.split(";;").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(completes("--mode").contains("hybrid bm25 vector"), "{bash}");
+    assert!(
+        completes("--model").contains("smollm2-135m-instruct"),
+        "{bash}"
+    );
+    assert!(!completes("--model").contains("compgen -f"), "{bash}");
     let man = ok(common::rag().arg("man"));
     assert!(man.contains(".TH rag 1"), "{man}");
     let help = ok(common::rag().arg("--help"));

@@ -122,6 +122,8 @@ pub struct Status {
     pub skipped: usize,
     pub unsupported: usize,
     pub generated: usize,
+    /// An ingest holds the index now: the numbers are its last commit's.
+    pub ingesting: bool,
 }
 
 impl Index {
@@ -390,6 +392,7 @@ impl SearchIndex for Index {
             skipped: self.manifest.left_out.skipped,
             unsupported: self.manifest.left_out.unsupported,
             generated: self.manifest.left_out.generated,
+            ingesting: writer_active(&self.dir),
         })
     }
 

@@ -95,6 +95,8 @@ pub enum IngestEvent {
     Chunked {
         files: usize,
         chunks: usize,
+        /// The files' size on disk.
+        bytes: u64,
     },
     Embedded {
         chunks: usize,
@@ -262,6 +264,7 @@ pub fn ingest_into(
     // Chunk in small groups, embed in large buffers: sorting a large buffer by
     // length is what keeps padding (wasted model work) low.
     let mut last_commit = Instant::now();
+    let mut committed_once = false;
     let mut embed_time = Duration::ZERO;
     let mut embedding_cache = EmbeddingCache::default();
     let mut buffer: Vec<Ready> = Vec::new();
@@ -304,12 +307,19 @@ pub fn ingest_into(
         }
         let last = stopping || g + 1 == groups.len();
         let checkpoint_due = last_commit.elapsed() >= options.checkpoint_every;
-        if !(last || checkpoint_due || buffered_chunks >= options.embed_buffer) {
+        // A smaller first buffer: the first commit comes sooner.
+        let buffer_limit = if committed_once {
+            options.embed_buffer
+        } else {
+            (options.embed_buffer / 8).max(1)
+        };
+        if !(last || checkpoint_due || buffered_chunks >= buffer_limit) {
             continue;
         }
         on_event(IngestEvent::Chunked {
             files: buffer.len(),
             chunks: buffered_chunks,
+            bytes: buffer.iter().map(|ready| ready.job.size).sum(),
         });
         let embed_started = Instant::now();
         let vectors = embed_buffer(
@@ -318,9 +328,15 @@ pub fn ingest_into(
             options.embed_batch,
             &mut embedding_cache,
             on_event,
+            &cancelled,
         )?;
         embed_time += embed_started.elapsed();
+        let stopping = stopping || vectors.iter().any(Option::is_none);
         for (ready, vectors) in std::mem::take(&mut buffer).into_iter().zip(vectors) {
+            // Stopped before this file was embedded: it stays as it was.
+            let Some(vectors) = vectors else {
+                continue;
+            };
             summary.chunks_added += ready.chunks.len();
             summary.indexed += 1;
             writer.put_file(FileUpdate {
@@ -337,11 +353,16 @@ pub fn ingest_into(
             summary.interrupted = true;
             break;
         }
-        if last_commit.elapsed() >= options.checkpoint_every && writer.commit()? {
+        // The first buffer is committed at once: until then the index does
+        // not exist for search or `rag status`, and a first buffer can take
+        // minutes to embed.
+        let first_commit = !committed_once;
+        if (first_commit || last_commit.elapsed() >= options.checkpoint_every) && writer.commit()? {
             on_event(IngestEvent::Committed {
                 generation: writer.generation(),
             });
             last_commit = Instant::now();
+            committed_once = true;
         }
     }
 
@@ -468,7 +489,8 @@ fn embed_buffer(
     batch: usize,
     cache: &mut EmbeddingCache,
     on_event: &(dyn Fn(IngestEvent) + Sync),
-) -> Result<Vec<Vec<Vec<f32>>>> {
+    stop: &dyn Fn() -> bool,
+) -> Result<Vec<Option<Vec<Vec<f32>>>>> {
     let files: Vec<&[Chunk]> = buffer.iter().map(|ready| ready.chunks.as_slice()).collect();
     embed_files(
         embedder,
@@ -481,6 +503,7 @@ fn embed_buffer(
             })
         },
         &mut |chunks| on_event(IngestEvent::Embedded { chunks }),
+        stop,
     )
 }
 

@@ -44,4 +44,4 @@ pub use ingest::{
     IngestOptions, IngestSummary, PdfReader,
 };
 pub use search::{Fusion, Hit, Mode, SearchOptions};
-pub use writer::{FileUpdate, IndexWriter};
+pub use writer::{ingest_running, FileUpdate, IndexWriter};

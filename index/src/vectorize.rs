@@ -38,7 +38,9 @@ enum Slot {
 
 /// Each file's vectors, in chunk order, for `files` (each a file's chunks).
 /// `file_done(i)` is called as soon as file `i`'s last vector is known,
-/// `embedded(n)` after each batch with the chunks it resolved.
+/// `embedded(n)` after each batch with the chunks it resolved. When `stop()`
+/// turns true (asked before each batch), the rest is not embedded: files
+/// whose vectors are all known still get them, the others `None`.
 pub(crate) fn embed_files(
     embedder: &dyn Embedder,
     files: &[&[Chunk]],
@@ -46,7 +48,8 @@ pub(crate) fn embed_files(
     cache: &mut EmbeddingCache,
     file_done: &mut dyn FnMut(usize),
     embedded: &mut dyn FnMut(usize),
-) -> Result<Vec<Vec<Vec<f32>>>> {
+    stop: &dyn Fn() -> bool,
+) -> Result<Vec<Option<Vec<Vec<f32>>>>> {
     let mut distinct: Vec<Distinct> = Vec::new();
     let mut position: HashMap<[u8; 32], usize> = HashMap::new();
     let mut slots: Vec<Vec<Option<Slot>>> = files
@@ -85,6 +88,9 @@ pub(crate) fn embed_files(
     order.sort_by_key(|&i| distinct[i].0.len());
     let mut vectors: Vec<Option<Vec<f32>>> = vec![None; distinct.len()];
     for part in order.chunks(batch.max(1)) {
+        if stop() {
+            break;
+        }
         let texts: Vec<&str> = part.iter().map(|&i| distinct[i].0.as_str()).collect();
         let batch_vectors = embedder.embed(&texts).map_err(Error::Embedding)?;
         if batch_vectors.len() != part.len() {
@@ -110,14 +116,20 @@ pub(crate) fn embed_files(
     }
     slots
         .into_iter()
-        .map(|file| {
+        .zip(remaining)
+        .map(|(file, left)| {
+            if left > 0 {
+                // Stopped before this file's last vector.
+                return Ok(None);
+            }
             file.into_iter()
                 .map(|slot| match slot {
                     Some(Slot::Cached(vector)) => Ok(vector),
                     Some(Slot::Text(i)) => vectors[i].clone().ok_or_else(missing),
                     None => Err(missing()),
                 })
-                .collect()
+                .collect::<Result<Vec<_>>>()
+                .map(Some)
         })
         .collect()
 }
@@ -194,8 +206,10 @@ mod tests {
             &mut cache,
             &mut |file| done.push(file),
             &mut |n| resolved += n,
+            &|| false,
         )
         .unwrap();
+        let vectors: Vec<Vec<Vec<f32>>> = vectors.into_iter().map(Option::unwrap).collect();
         assert_eq!(embedder.texts.load(Ordering::Relaxed), 4);
         assert_eq!(resolved, 6);
         done.sort();
@@ -209,9 +223,44 @@ mod tests {
             .unwrap();
         assert_eq!(vectors[1][1], expected[0]);
         // A later buffer of the same ingest asks the model for nothing it has seen.
-        let again =
-            embed_files(&embedder, &[&page], 2, &mut cache, &mut |_| {}, &mut |_| {}).unwrap();
+        let again = embed_files(
+            &embedder,
+            &[&page],
+            2,
+            &mut cache,
+            &mut |_| {},
+            &mut |_| {},
+            &|| false,
+        )
+        .unwrap();
         assert_eq!(embedder.texts.load(Ordering::Relaxed), 4);
-        assert_eq!(again[0], vectors[0]);
+        assert_eq!(again[0].as_ref(), Some(&vectors[0]));
+    }
+
+    #[test]
+    fn a_stop_ends_embedding_between_batches_and_keeps_the_files_done() {
+        let embedder = TestEmbedder::default();
+        let short = [chunk("A", "one")];
+        let long = [
+            chunk("B", "a much longer passage than the first"),
+            chunk(
+                "B",
+                "another much longer passage than the first, longer still",
+            ),
+        ];
+        let batches = std::cell::Cell::new(0);
+        let vectors = embed_files(
+            &embedder,
+            &[&short, &long],
+            1,
+            &mut EmbeddingCache::default(),
+            &mut |_| {},
+            &mut |_| batches.set(batches.get() + 1),
+            &|| batches.get() >= 2,
+        )
+        .unwrap();
+        assert_eq!(batches.get(), 2, "no batch after the stop");
+        assert!(vectors[0].is_some(), "the short file was done");
+        assert!(vectors[1].is_none(), "the long file was not");
     }
 }

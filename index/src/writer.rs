@@ -198,8 +198,10 @@ impl IndexWriter {
         self.dirty |= self.manifest.roots.len() != before;
     }
 
-    /// What the running ingest left out; kept with the next commit.
+    /// What the running ingest left out; kept with the next commit (a change
+    /// of it alone is worth one).
     pub fn set_left_out(&mut self, left_out: crate::manifest::LeftOut) {
+        self.dirty |= self.manifest.left_out != left_out;
         self.manifest.left_out = left_out;
     }
 
@@ -424,6 +426,12 @@ fn take_lock(dir: &Path) -> Result<File> {
             Err(TryLockError::Error(e)) => return Err(e).io_context("locking", &lock_path),
         }
     }
+}
+
+/// True while an ingest (or any writer) holds the index folder `dir`, even
+/// before its first commit.
+pub fn ingest_running(dir: &Path) -> bool {
+    dir.join(LOCK_FILE).is_file() && writer_active(dir)
 }
 
 /// True while a writer holds the lock of `dir`. Asks by taking the lock shared

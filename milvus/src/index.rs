@@ -423,6 +423,8 @@ impl SearchIndex for MilvusIndex {
             skipped: left_out.skipped,
             unsupported: left_out.unsupported,
             generated: left_out.generated,
+            // A server has no writer lock to ask.
+            ingesting: false,
         })
     }
 }

@@ -104,6 +104,7 @@ const CSV_COLUMNS: &[&str] = &[
 ];
 const MD_RECORD: &str = "<!-- rag-batch ";
 const MD_SUMMARY: &str = "<!-- rag-batch-summary -->";
+const MD_HEADER: &str = "<!-- rag-batch-report -->";
 
 /// Where records go: a file that may hold an earlier run's records, or stdout.
 pub struct Sink {
@@ -128,6 +129,7 @@ impl Sink {
         extra_columns: Vec<String>,
         ids: &HashSet<&str>,
         overwrite: bool,
+        questions_from: &Path,
     ) -> Result<Self> {
         let mut sink = Sink {
             format,
@@ -136,9 +138,7 @@ impl Sink {
             done: Vec::new(),
         };
         let Some(path) = path else {
-            if format == OutputFormat::Csv {
-                sink.emit(&sink.csv_header()?)?;
-            }
+            sink.start(questions_from)?;
             return Ok(sink);
         };
         let mut file = OpenOptions::new()
@@ -193,7 +193,7 @@ impl Sink {
             let cut = match format {
                 OutputFormat::Jsonl => resume_jsonl(&text),
                 OutputFormat::Csv => resume_csv(&text, &sink.csv_header()?, ids),
-                OutputFormat::Md => resume_md(&text, ids),
+                OutputFormat::Md => resume_md(&text),
             };
             cut.map_err(|reason| Error::BatchOutput {
                 path: path.to_path_buf(),
@@ -204,10 +204,19 @@ impl Sink {
         file.seek(SeekFrom::End(0)).map_err(io("writing"))?;
         sink.done = done;
         sink.file = Some((file, path.to_path_buf()));
-        if format == OutputFormat::Csv && keep == 0 {
-            sink.emit(&sink.csv_header()?)?;
+        if keep == 0 {
+            sink.start(questions_from)?;
         }
         Ok(sink)
+    }
+
+    /// What a new output starts with: the CSV header, or the report's title.
+    fn start(&mut self, questions_from: &Path) -> Result<()> {
+        match self.format {
+            OutputFormat::Csv => self.emit(&self.csv_header()?),
+            OutputFormat::Md => self.emit(&rag_tui::text::sanitize(&md_header(questions_from))),
+            OutputFormat::Jsonl => Ok(()),
+        }
     }
 
     /// Records finished so far, earlier runs included.
@@ -222,7 +231,9 @@ impl Sink {
         let text = match self.format {
             OutputFormat::Jsonl => format!("{}\n", record.to_json()),
             OutputFormat::Csv => rag_tui::text::sanitize(&self.csv_row(record)?).into_owned(),
-            OutputFormat::Md => rag_tui::text::sanitize(&md_section(record)).into_owned(),
+            OutputFormat::Md => {
+                rag_tui::text::sanitize(&md_section(record, self.done.len() + 1)).into_owned()
+            }
         };
         self.emit(&text)?;
         self.done.push(record.done());
@@ -497,8 +508,9 @@ fn is_torn_csv_row(tail: &str, ids: &HashSet<&str>) -> bool {
 
 /// Sections end with a marker line that holds the record's summary. After the
 /// last marker may come only a section cut short (it starts with a question's
-/// heading) or an old summary; anything else is not ours to cut.
-fn resume_md(text: &str, ids: &HashSet<&str>) -> Result<(usize, Vec<Done>), String> {
+/// heading) or an old summary; anything else is not ours to cut. The report's
+/// title is kept with the first section (a report of none is begun again).
+fn resume_md(text: &str) -> Result<(usize, Vec<Done>), String> {
     let mut done = Vec::new();
     let mut keep = 0;
     let mut offset = 0;
@@ -527,8 +539,15 @@ fn resume_md(text: &str, ids: &HashSet<&str>) -> Result<(usize, Vec<Done>), Stri
     }
     let tail = &text[keep..];
     let ours = |start: &str| tail.starts_with(start) || start.starts_with(tail);
-    let recognised =
-        tail.is_empty() || ours(MD_SUMMARY) || ids.iter().any(|id| ours(&format!("## {id}. ")));
+    let numbered_heading = tail.strip_prefix("## ").is_some_and(|rest| {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        digits > 0 && (rest[digits..].starts_with(". ") || rest.len() < digits + 2)
+    });
+    let recognised = tail.is_empty()
+        || ours(MD_SUMMARY)
+        || ours(MD_HEADER)
+        || "## ".starts_with(tail)
+        || numbered_heading;
     if !recognised {
         return Err(if keep == 0 {
             "is not a rag batch report".into()
@@ -539,9 +558,26 @@ fn resume_md(text: &str, ids: &HashSet<&str>) -> Result<(usize, Vec<Done>), Stri
     Ok((keep, done))
 }
 
-fn md_section(record: &Record<'_>) -> String {
+fn md_header(questions_from: &Path) -> String {
+    let name = questions_from.file_name().map_or_else(
+        || questions_from.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    format!(
+        "{MD_HEADER}\n# Answers to {}\n\nEach answer lists the passages it was given; \
+         a summary table ends the report.\n\n",
+        one_line(&name)
+    )
+}
+
+/// One question's section, numbered by its place in the report. Ids the
+/// input gave (not line or row numbers) are shown under the heading.
+fn md_section(record: &Record<'_>, number: usize) -> String {
     let q = record.question;
-    let mut text = format!("## {}. {}\n\n", q.id, one_line(&q.question));
+    let mut text = format!("## {number}. {}\n\n", one_line(&q.question));
+    if q.id.parse::<u64>().is_err() {
+        text.push_str(&format!("_id {}_\n\n", one_line(&q.id)));
+    }
     match (record.answer, &record.error) {
         (_, Some(error)) => text.push_str(&format!("**Error:** {}\n\n", one_line(error))),
         (Some(answer), None) => {
@@ -727,25 +763,34 @@ mod tests {
     fn markdown_resumes_after_the_last_whole_section() {
         let q1 = question("1", "First?");
         let q2 = question("2", "Second?");
-        let section = |q| {
-            md_section(&Record {
-                question: q,
-                answer: None,
-                error: Some("x".into()),
-            })
+        let section = |q, number| {
+            md_section(
+                &Record {
+                    question: q,
+                    answer: None,
+                    error: Some("x".into()),
+                },
+                number,
+            )
         };
-        let first = section(&q1);
-        let text = format!("{first}{}{}", section(&q2), md_summary(&[]));
-        let ids: HashSet<&str> = ["1", "2"].into();
-        let (keep, done) = resume_md(&text, &ids).unwrap();
+        let header = md_header(Path::new("/q/questions.txt"));
+        assert!(header.contains("# Answers to questions.txt"), "{header}");
+        let first = format!("{header}{}", section(&q1, 1));
+        let text = format!("{first}{}{}", section(&q2, 2), md_summary(&[]));
+        assert!(text.contains("## 1. First?") && text.contains("## 2. Second?"));
+        let (keep, done) = resume_md(&text).unwrap();
         assert_eq!(done.len(), 2);
         assert!(text[..keep].ends_with("-->\n\n"));
         let cut = &text[..first.len() + 10];
-        let (keep, done) = resume_md(cut, &ids).unwrap();
+        let (keep, done) = resume_md(cut).unwrap();
         assert_eq!(done.len(), 1);
         assert_eq!(keep, first.len());
-        assert!(resume_md("# My notes\n\nkeep me", &ids).is_err());
-        assert!(resume_md(&format!("{first}\nkeep me"), &ids).is_err());
+        // A report cut in its title, or before its first section ended, begins again.
+        assert_eq!(resume_md(&header[..30]).unwrap().0, 0);
+        assert_eq!(resume_md(&first[..header.len() + 5]).unwrap().0, 0);
+        assert!(resume_md("# My notes\n\nkeep me").is_err());
+        assert!(resume_md("## My notes\n\nkeep me").is_err());
+        assert!(resume_md(&format!("{first}\nkeep me")).is_err());
     }
 
     #[test]

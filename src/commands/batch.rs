@@ -30,7 +30,14 @@ pub fn run(ctx: &Context, args: &BatchArgs) -> Result<()> {
     // `-o -` is standard output, as no -o is.
     let output = args.output.as_deref().filter(|p| *p != Path::new("-"));
     let ids: HashSet<&str> = questions.iter().map(|q| q.id.as_str()).collect();
-    let mut sink = Sink::open(output, format, extra_columns(&questions), &ids, args.force)?;
+    let mut sink = Sink::open(
+        output,
+        format,
+        extra_columns(&questions),
+        &ids,
+        args.force,
+        &args.questions,
+    )?;
     // After the output is locked: a second run fails before any work.
     if !args.docs.is_empty() {
         let location = ctx.index_for_writing()?;
@@ -110,15 +117,14 @@ fn answer_pending(
     let bar = (!ctx.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(pending.len() as u64);
         bar.set_style(
-            ProgressStyle::with_template(
-                "[{elapsed_precise}] {wide_bar} {pos}/{len}  {msg}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.enable_steady_tick(Duration::from_millis(250));
         bar
     });
     let mut counts = Stats::default();
+    let mut time_left = TimeLeft::default();
     let mut written = 0;
     let mut failure = None;
     let mut write = |record: Record<'_>, sink: &mut Sink| -> bool {
@@ -133,8 +139,13 @@ fn answer_pending(
         }
         if let Some(bar) = &bar {
             bar.inc(1);
+            let left = bar.length().unwrap_or(0).saturating_sub(bar.position());
+            let estimate = match time_left.after_one_more(left, Instant::now()) {
+                Some(left) => format!(", about {} left", indicatif::HumanDuration(left)),
+                None => String::new(),
+            };
             bar.set_message(format!(
-                "{} answered, {} refused, {} errors",
+                "{} answered, {} refused, {} errors{estimate}",
                 counts.answered, counts.refused, counts.errors
             ));
         }
@@ -246,5 +257,48 @@ fn answers(done: &Done, question: &Question, format: InputFormat) -> bool {
             done.id == question.id
                 && (done.question.is_empty() || done.question == question.question)
         }
+    }
+}
+
+/// The time a batch has left, from the answers written since the first one:
+/// the first carries the model's loading and its group's retrieval, which
+/// made an estimate from it hours off.
+#[derive(Debug, Default)]
+struct TimeLeft {
+    /// When the first answer was written, and how many have been since.
+    since_first: Option<(Instant, u32)>,
+}
+
+impl TimeLeft {
+    /// One more answer written, `left` to go; none until two are written.
+    fn after_one_more(&mut self, left: u64, now: Instant) -> Option<Duration> {
+        let Some((first, after)) = &mut self.since_first else {
+            self.since_first = Some((now, 0));
+            return None;
+        };
+        *after += 1;
+        let each = now.duration_since(*first).as_secs_f64() / f64::from(*after);
+        Some(Duration::from_secs_f64(each * left as f64))
+    }
+}
+
+#[cfg(test)]
+mod time_left_tests {
+    use super::*;
+
+    #[test]
+    fn the_estimate_leaves_out_the_first_answer() {
+        let start = Instant::now();
+        let mut time_left = TimeLeft::default();
+        // The first answer took ten minutes (the model loading): no estimate.
+        assert_eq!(time_left.after_one_more(10, start), None);
+        assert_eq!(
+            time_left.after_one_more(9, start + Duration::from_secs(5)),
+            Some(Duration::from_secs(45))
+        );
+        assert_eq!(
+            time_left.after_one_more(8, start + Duration::from_secs(20)),
+            Some(Duration::from_secs(80))
+        );
     }
 }

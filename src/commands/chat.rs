@@ -43,6 +43,7 @@ pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
         temperature: options.generate.sampling.temperature,
         k: options.k,
         seed: options.generate.sampling.seed.unwrap_or_else(clock_seed),
+        max_tokens: options.generate.max_tokens,
     };
     let worker = Worker::spawn(move || load(index, embedder, &model, options));
     rag_tui::run(
@@ -214,6 +215,7 @@ impl Backend for ChatBackend {
     ) -> std::result::Result<Reply, String> {
         let mut options = self.options.clone();
         options.k = job.settings.k.max(1);
+        options.generate.max_tokens = job.settings.max_tokens.max(1);
         options.generate.sampling.temperature = job.settings.temperature;
         options.generate.sampling.seed = Some(job.settings.seed);
         if job.settings.temperature == 0.0 {

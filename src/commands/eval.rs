@@ -123,8 +123,8 @@ fn print_report(r: &Report) {
         r.model_citation_rate * 100.0
     );
     println!(
-        "answer words     {:>5.0}    (median)",
-        r.median_answer_words
+        "answer words     {:>5.0}    (median; {} cut at the token limit)",
+        r.median_answer_words, r.truncated
     );
     println!(
         "refusals         {:>5.1}%  (of unanswerable)",

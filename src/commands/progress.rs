@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rag::engine::{Bundled, IndexLocation};
@@ -46,9 +46,10 @@ pub(crate) fn bundled(ctx: &Context) -> impl Fn(Bundled) + Sync + '_ {
         ctx.quiet,
         false,
     );
-    move |step| match step {
+    move |step| {
+        match step {
         Bundled::Indexing { corpus, index_dir } if !ctx.quiet => eprintln!(
-            "no index here or in any parent folder: indexing the bundled corpus {} into {} (once)",
+            "no index here or in any parent folder: indexing the bundled corpus {} into {} (once; `rag ingest FOLDER` makes your own)",
             corpus.display(),
             index_dir.display()
         ),
@@ -61,10 +62,11 @@ pub(crate) fn bundled(ctx: &Context) -> impl Fn(Bundled) + Sync + '_ {
             }
         }
         Bundled::Using { index_dir } if !ctx.quiet => eprintln!(
-            "no index here or in any parent folder: answering from the bundled corpus ({})",
+            "no index here or in any parent folder: using the bundled corpus ({}); `rag ingest FOLDER` makes your own",
             index_dir.display()
         ),
         _ => {}
+    }
     }
 }
 
@@ -81,8 +83,16 @@ pub(crate) fn summary_line(s: &IngestSummary, location: &IndexLocation) -> Strin
     } else {
         String::new()
     };
+    let (stopped, rest) = if s.interrupted {
+        (
+            "stopped: ",
+            "; the files not yet indexed are read by the next `rag ingest`",
+        )
+    } else {
+        ("", "")
+    };
     format!(
-        "indexed {} ({} unchanged, {} removed, {} skipped, {} unsupported, {} generated), {} added in {:.1} s{rate}; index {} now holds {}, {}",
+        "{stopped}indexed {} ({} unchanged, {} removed, {} skipped, {} unsupported, {} generated), {} added in {:.1} s{rate}; index {} now holds {}, {}{rest}",
         count(s.indexed, "file", "files"),
         s.unchanged,
         s.removed,
@@ -111,7 +121,88 @@ pub(crate) struct Reporter {
     quiet: bool,
     /// List every file left out as unsupported, too.
     verbose: bool,
-    chunks: Mutex<(usize, std::time::Instant)>,
+    work: Mutex<Work>,
+}
+
+/// Before any file is chunked, a guess of the bytes a passage takes on disk.
+const PRIOR_BYTES_PER_CHUNK: u64 = 2000;
+/// Weight of the newest rate sample in the smoothed rate.
+const RATE_SMOOTHING: f64 = 0.3;
+/// Samples of the rate are taken at most this often.
+const RATE_SAMPLE: Duration = Duration::from_secs(2);
+
+/// How far an ingest is, in passages: the unit of work (embedding) is the
+/// chunk, not the file, as one large file can hold a thousand small files'
+/// chunks. Files not yet chunked are expected to hold as many chunks per byte
+/// as those chunked so far.
+#[derive(Debug)]
+struct Work {
+    planned_bytes: u64,
+    planned_files: usize,
+    chunked_bytes: u64,
+    chunked_chunks: usize,
+    embedded: usize,
+    files_done: usize,
+    /// Chunks per second, smoothed; none until the first sample.
+    rate: Option<f64>,
+    last_sample: (Instant, usize),
+}
+
+impl Work {
+    fn new(planned_files: usize, planned_bytes: u64, now: Instant) -> Self {
+        Work {
+            planned_bytes,
+            planned_files,
+            chunked_bytes: 0,
+            chunked_chunks: 0,
+            embedded: 0,
+            files_done: 0,
+            rate: None,
+            last_sample: (now, 0),
+        }
+    }
+
+    fn expected_chunks(&self) -> usize {
+        let unchunked = self.planned_bytes.saturating_sub(self.chunked_bytes);
+        let rest = if self.chunked_bytes == 0 || self.chunked_chunks == 0 {
+            unchunked / PRIOR_BYTES_PER_CHUNK
+        } else {
+            (unchunked as f64 * self.chunked_chunks as f64 / self.chunked_bytes as f64) as u64
+        };
+        (self.chunked_chunks + rest as usize).max(self.embedded)
+    }
+
+    fn embedded(&mut self, chunks: usize, now: Instant) {
+        self.embedded += chunks;
+        let (at, then) = self.last_sample;
+        let elapsed = now.duration_since(at);
+        if elapsed >= RATE_SAMPLE {
+            let sample = (self.embedded - then) as f64 / elapsed.as_secs_f64();
+            self.rate = Some(match self.rate {
+                Some(rate) => rate + RATE_SMOOTHING * (sample - rate),
+                None => sample,
+            });
+            self.last_sample = (now, self.embedded);
+        }
+    }
+
+    fn eta(&self) -> Option<Duration> {
+        let rate = self.rate.filter(|r| *r > 0.0)?;
+        let left = self.expected_chunks().saturating_sub(self.embedded);
+        Some(Duration::from_secs_f64(left as f64 / rate))
+    }
+
+    fn message(&self) -> String {
+        let mut text = format!("{}/{} files", self.files_done, self.planned_files);
+        if let Some(rate) = self.rate {
+            text.push_str(&format!(", {rate:.0} chunks/s"));
+        }
+        match self.eta() {
+            Some(eta) => text.push_str(&format!(", about {} left", indicatif::HumanDuration(eta))),
+            None => text.push_str(", measuring the speed"),
+        }
+        text
+    }
 }
 
 impl Reporter {
@@ -126,7 +217,7 @@ impl Reporter {
             bar,
             quiet,
             verbose,
-            chunks: Mutex::new((0, std::time::Instant::now())),
+            work: Mutex::new(Work::new(0, 0, Instant::now())),
         }
     }
 
@@ -161,44 +252,92 @@ impl Reporter {
                     ));
                 }
             }
-            IngestEvent::Planned { to_index, .. } => {
+            IngestEvent::Planned {
+                to_index, bytes, ..
+            } => {
                 if let Some(bar) = &self.bar {
-                    bar.set_length(to_index as u64);
-                    bar.set_position(0);
                     bar.set_style(
                         ProgressStyle::with_template(
-                            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files  {msg}  ETA {eta}",
+                            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} chunks (expected)  {msg}",
                         )
                         .unwrap_or_else(|_| ProgressStyle::default_bar()),
                     );
-                    if let Ok(mut chunks) = self.chunks.lock() {
-                        *chunks = (0, std::time::Instant::now());
-                    }
                 }
+                self.update(|work| *work = Work::new(to_index, bytes, Instant::now()));
             }
+            IngestEvent::Chunked { chunks, bytes, .. } => self.update(|work| {
+                work.chunked_chunks += chunks;
+                work.chunked_bytes += bytes;
+            }),
             IngestEvent::Embedded { chunks } => {
-                if let (Some(bar), Ok(mut state)) = (&self.bar, self.chunks.lock()) {
-                    state.0 += chunks;
-                    let secs = state.1.elapsed().as_secs_f64().max(1e-3);
-                    bar.set_message(format!(
-                        "{} chunks, {:.0} chunks/s",
-                        state.0,
-                        state.0 as f64 / secs
-                    ));
-                }
+                self.update(|work| work.embedded(chunks, Instant::now()))
             }
-            IngestEvent::FileDone { .. } => {
-                if let Some(bar) = &self.bar {
-                    bar.inc(1);
-                }
-            }
-            IngestEvent::Chunked { .. } | IngestEvent::Committed { .. } => {}
+            IngestEvent::FileDone { .. } => self.update(|work| work.files_done += 1),
+            IngestEvent::Committed { .. } => {}
         }
+    }
+
+    /// Changes the work done and redraws the bar from it.
+    fn update(&self, change: impl FnOnce(&mut Work)) {
+        let Ok(mut work) = self.work.lock() else {
+            return;
+        };
+        change(&mut work);
+        if let Some(bar) = &self.bar {
+            bar.set_length(work.expected_chunks() as u64);
+            bar.set_position(work.embedded as u64);
+            bar.set_message(work.message());
+        }
+    }
+
+    /// Ctrl+C was pressed: said at once, as the ingest may need seconds to
+    /// reach a point where it can stop.
+    pub(crate) fn stopping(&self, watching: bool) {
+        let next = if watching {
+            ""
+        } else {
+            "; the next `rag ingest` picks up the rest"
+        };
+        self.warn(format!(
+            "stopping: the files embedded so far are committed (Ctrl+C again quits at once){next}"
+        ));
     }
 
     pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_is_counted_in_chunks_and_its_rate_smoothed() {
+        let start = Instant::now();
+        let mut work = Work::new(10, 100_000, start);
+        assert_eq!(
+            work.expected_chunks(),
+            50,
+            "the prior before any file is chunked"
+        );
+        assert_eq!(work.eta(), None);
+        // The first files make 1 chunk per 500 bytes: the rest will too.
+        work.chunked_bytes = 10_000;
+        work.chunked_chunks = 20;
+        assert_eq!(work.expected_chunks(), 200);
+        work.embedded(20, start + Duration::from_secs(2));
+        assert_eq!(work.rate, Some(10.0));
+        assert_eq!(work.eta(), Some(Duration::from_secs(18)));
+        // One slow sample moves the rate, and the estimate, only part way.
+        work.embedded(2, start + Duration::from_secs(4));
+        let rate = work.rate.unwrap_or_default();
+        assert!(rate > 5.0 && rate < 10.0, "{rate}");
+        // Samples closer together than RATE_SAMPLE do not move it at all.
+        work.embedded(50, start + Duration::from_secs(5));
+        assert_eq!(work.rate, Some(rate));
+        assert!(work.message().contains("left"), "{}", work.message());
     }
 }

@@ -39,7 +39,12 @@ struct ResultRow {
 }
 
 pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
-    let index = ctx.open_index()?;
+    // The index `ask` answers from: with none here, the bundled corpus's.
+    let index = rag::engine::answer_index(
+        &ctx.settings,
+        &crate::context::current_dir()?,
+        &super::progress::bundled(ctx),
+    )?;
     ctx.warn_if_out_of_step(index.as_ref());
     let options = SearchOptions {
         k: args.k.max(1),

@@ -10,7 +10,23 @@ use crate::terminal::sanitize;
 use rag::Result;
 
 pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
-    let index = ctx.open_index()?;
+    let index = match ctx.open_index() {
+        // A first ingest that has not committed yet: the index is on its way.
+        Err(rag::Error::Index(rag_index::Error::NotFound(dir)))
+            if rag_index::ingest_running(&dir) =>
+        {
+            let dir = crate::context::shown_path(&dir);
+            if args.json {
+                let value = serde_json::json!({ "index_dir": dir, "ingesting": true, "files": 0, "chunks": 0 });
+                return super::print_all(&format!("{value}\n"));
+            }
+            return super::print_all(&format!(
+                "index        {}\ningesting    a first ingest is running and has committed nothing yet; its first files appear in a minute or two\n",
+                sanitize(&dir)
+            ));
+        }
+        other => other?,
+    };
     let mut status = index.status()?;
     // Shown as every command shows paths: relative to here when below it.
     status.roots = status
@@ -31,6 +47,12 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
         writeln!(out, "index        {}", status.index_dir)?;
         if status.backend != "folder" {
             writeln!(out, "kept by      {}", status.backend)?;
+        }
+        if status.ingesting {
+            writeln!(
+                out,
+                "ingesting    an ingest is running: these are its last commit's numbers"
+            )?;
         }
         writeln!(out, "files        {}", status.files)?;
         writeln!(out, "chunks       {}", status.chunks)?;

@@ -505,6 +505,13 @@ impl App {
                 self.settings.k = k;
                 self.notice(format!("{k} passages per question from now on"), false);
             }
+            SlashCommand::MaxTokens(max_tokens) => {
+                self.settings.max_tokens = max_tokens;
+                self.notice(
+                    format!("answers up to {max_tokens} tokens from now on"),
+                    false,
+                );
+            }
             SlashCommand::Seed(seed) => {
                 self.settings.seed = seed;
                 self.notice(format!("seed {seed}"), false);

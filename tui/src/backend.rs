@@ -16,6 +16,8 @@ pub struct Settings {
     /// Passages to retrieve.
     pub k: usize,
     pub seed: u64,
+    /// Longest answer, in tokens.
+    pub max_tokens: usize,
 }
 
 /// One question to answer, with the conversation before it.

@@ -7,6 +7,8 @@ pub enum SlashCommand {
     Help,
     Temperature(f32),
     K(usize),
+    /// Longest answer, in tokens.
+    MaxTokens(usize),
     Seed(u64),
     Clear,
     /// Write the conversation as markdown; `overwrite` for `/save!`.
@@ -19,6 +21,8 @@ pub enum SlashCommand {
 
 pub const MAX_TEMPERATURE: f32 = 2.0;
 pub const MAX_K: usize = 20;
+/// The same bound as `--max-tokens` (rag checks that the two agree).
+pub const MAX_ANSWER_TOKENS: usize = 131_072;
 
 /// Parses `/name args`; `Err` says what is wrong in words for the status bar.
 pub fn parse(line: &str) -> Result<SlashCommand, String> {
@@ -47,6 +51,17 @@ pub fn parse(line: &str) -> Result<SlashCommand, String> {
                 return Err(format!("k must be between 1 and {MAX_K}"));
             }
             Ok(SlashCommand::K(value))
+        }
+        "/max-tokens" | "/tokens" => {
+            let value: usize = arg
+                .parse()
+                .map_err(|_| needs("a number of tokens, e.g. /max-tokens 400"))?;
+            if !(1..=MAX_ANSWER_TOKENS).contains(&value) {
+                return Err(format!(
+                    "the answer limit must be between 1 and {MAX_ANSWER_TOKENS} tokens"
+                ));
+            }
+            Ok(SlashCommand::MaxTokens(value))
         }
         "/seed" => arg
             .parse()
@@ -83,6 +98,12 @@ mod tests {
         assert_eq!(parse("/temp 0.7"), Ok(SlashCommand::Temperature(0.7)));
         assert_eq!(parse("  /k 5 "), Ok(SlashCommand::K(5)));
         assert_eq!(parse("/seed 9"), Ok(SlashCommand::Seed(9)));
+        assert_eq!(parse("/max-tokens 400"), Ok(SlashCommand::MaxTokens(400)));
+        assert_eq!(parse("/tokens 50"), Ok(SlashCommand::MaxTokens(50)));
+        assert!(parse("/max-tokens 0").unwrap_err().contains("between 1"));
+        assert!(parse("/max-tokens lots")
+            .unwrap_err()
+            .contains("/max-tokens 400"));
         assert_eq!(
             parse("/save my notes.md"),
             Ok(SlashCommand::Save {

@@ -219,7 +219,8 @@ pub static BINDINGS: &[Binding] = &[
     bind!(Window, [Chord::key(KeyCode::Home)], Top, "back to the top"),
     bind!(Panes, [Chord::key(KeyCode::Tab)], FocusNext, "next pane: the question, the conversation, the sources"),
     bind!(Panes, [Chord::key(KeyCode::BackTab)], FocusPrevious, "previous pane"),
-    bind!(Panes, [Chord::key(KeyCode::Esc)], Back, "back to the question; in the question, quit"),
+    bind!(Panes, [Chord::key(KeyCode::Esc)], Back,
+        "back to the question; in the question, quit (twice when a conversation or a question would be lost)"),
     // Before Enter, which the others also contain.
     bind!(Input, [Chord::with(KeyCode::Enter, KeyModifiers::ALT), Chord::with(KeyCode::Enter, KeyModifiers::SHIFT), Chord::ctrl('j')],
         NewLine, "a new line in the question (Shift+Enter only in terminals that report it, such as kitty, WezTerm, foot; Alt+Enter works everywhere)"),

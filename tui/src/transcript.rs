@@ -56,7 +56,10 @@ fn answer_section(out: &mut String, answer: &AnswerView) {
         }
     );
     if answer.truncated {
-        out.push_str("_(cut at --max-tokens)_\n\n");
+        out.push_str(&format!(
+            "_(cut at {} tokens)_\n\n",
+            answer.settings.max_tokens
+        ));
     }
     match &answer.phase {
         Phase::Stopped => out.push_str("_(stopped)_\n\n"),
@@ -123,7 +126,10 @@ pub fn answer_markdown(answer: &AnswerView) -> String {
     let mut out = sanitize(answer.text.trim()).into_owned();
     out.push('\n');
     if answer.truncated {
-        out.push_str("\n_(cut at --max-tokens)_\n");
+        out.push_str(&format!(
+            "\n_(cut at {} tokens)_\n",
+            answer.settings.max_tokens
+        ));
     }
     if !answer.sources.is_empty() {
         out.push_str(if answer.gate_refused {

@@ -150,7 +150,10 @@ fn fenced_code_is_drawn_apart_and_a_cut_answer_says_so() {
     app.handle_update(job.id, done(text, true));
     let screen = render(&mut app, 100, 24);
     assert_snapshot!(screen);
-    assert!(screen.contains("cut at --max-tokens"), "{screen}");
+    assert!(
+        screen.contains("cut at 256 tokens (/max-tokens 512 lets it finish)"),
+        "{screen}"
+    );
 
     let terminal = draw(&mut app, 100, 24);
     let buffer = terminal.backend().buffer();

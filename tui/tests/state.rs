@@ -216,6 +216,53 @@ fn ctrl_c_on_typed_text_clears_it_first() {
 }
 
 #[test]
+fn esc_asks_before_it_loses_a_conversation_or_a_question() {
+    let mut app = ready_app();
+    let job = ask(&mut app, "Where is Paris?");
+    answer(&mut app, &job, paris_sources(), &["Paris [1]."]);
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.quit, "one Esc lost the conversation");
+    let notice = app
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(
+        notice.contains("Esc again") && notice.contains("/save"),
+        "{notice}"
+    );
+    press(&mut app, KeyCode::Esc);
+    assert!(app.quit);
+
+    let mut app = ready_app();
+    type_text(&mut app, "half a question");
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.quit, "one Esc lost the question being written");
+    press(&mut app, KeyCode::Char('x'));
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.quit, "a key between the two Esc disarms the quit");
+}
+
+/// An answered question with the focus on its sources.
+fn sources_focused() -> App {
+    let mut app = ready_app();
+    let job = ask(&mut app, "Where is Paris?");
+    answer(&mut app, &job, paris_sources(), &["Paris [1]."]);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, Focus::Sources);
+    app
+}
+
+#[test]
+fn typing_in_another_pane_goes_to_the_question() {
+    let mut app = sources_focused();
+    type_text(&mut app, "why");
+    assert_eq!(app.focus, Focus::Input);
+    assert_eq!(app.input.text(), "why");
+}
+
+#[test]
 fn regenerate_samples_a_new_answer_to_the_same_question() {
     let (worker, seen) = worker(false);
     let mut app = App::new(settings());
@@ -453,12 +500,7 @@ fn resizing_never_panics_and_keeps_following_the_answer() {
 
 #[test]
 fn sources_pane_opens_a_passage() {
-    let mut app = ready_app();
-    let job = ask(&mut app, "Where is Paris?");
-    answer(&mut app, &job, paris_sources(), &["Paris [1]."]);
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Tab);
-    assert_eq!(app.focus, Focus::Sources);
+    let mut app = sources_focused();
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.popup, Some(Popup::Passage { scroll: 0 }));
@@ -481,6 +523,8 @@ fn slash_commands_change_settings_and_save() {
     assert_eq!(app.settings.temperature, 0.7);
     type_and_send(&mut app, "/k 5");
     assert_eq!(app.settings.k, 5);
+    type_and_send(&mut app, "/max-tokens 400");
+    assert_eq!(app.settings.max_tokens, 400);
     ctrl(&mut app, 't');
     assert!((app.settings.temperature - 0.8).abs() < 1e-6);
     app.handle_key(KeyEvent::new(KeyCode::Char('t'), KeyModifiers::ALT));
@@ -496,6 +540,7 @@ fn slash_commands_change_settings_and_save() {
 
     let job = ask(&mut app, "Where is Paris?");
     assert_eq!(job.settings.k, 5);
+    assert_eq!(job.settings.max_tokens, 400);
     assert_eq!(job.settings.temperature, 0.7);
     answer(
         &mut app,

@@ -18,13 +18,28 @@ impl App {
                 return;
             }
         }
-        // A window takes every key; in the question, the rest is typing.
+        // A window takes every key; elsewhere the rest is typing, which goes
+        // to the question from whichever pane has the focus.
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        if let (None, Focus::Input, KeyCode::Char(c), false) =
-            (self.popup, self.focus, key.code, ctrl)
-        {
+        if let (None, KeyCode::Char(c), false) = (self.popup, key.code, ctrl) {
+            self.focus = Focus::Input;
             self.edit(|input| input.insert(c));
         }
+    }
+
+    /// Esc in the question quits, but not at once when that would lose
+    /// something: a conversation or a question being written asks first.
+    fn escape(&mut self, armed: bool) {
+        if armed || (self.exchanges.is_empty() && self.input.is_empty()) {
+            return self.exit();
+        }
+        let lost = if self.exchanges.is_empty() {
+            "the question"
+        } else {
+            "the conversation (/save FILE keeps it)"
+        };
+        self.notice(format!("Esc again to quit: {lost} will be lost"), false);
+        self.quit_armed = true;
     }
 
     /// Where a key is looked up now, in order.
@@ -71,7 +86,7 @@ impl App {
             KeyAction::FocusPrevious => self.cycle_focus(false),
             KeyAction::Back => {
                 if self.focus == Focus::Input {
-                    self.exit();
+                    self.escape(armed);
                 } else {
                     self.focus = Focus::Input;
                 }

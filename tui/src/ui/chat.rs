@@ -171,10 +171,14 @@ fn exchange_lines(lines: &mut Vec<Line<'static>>, exchange: &Exchange, width: us
     }
     lines.extend(body);
     if answer.truncated && answer.phase == Phase::Done {
+        let limit = answer.settings.max_tokens;
         lines.push(Line::from(vec![
             gutter(),
             Span::styled(
-                "… cut at --max-tokens (a larger --max-tokens lets it finish)",
+                format!(
+                    "… cut at {limit} tokens (/max-tokens {} lets it finish)",
+                    limit.saturating_mul(2)
+                ),
                 theme::warning(),
             ),
         ]));

@@ -18,6 +18,7 @@ const COMMANDS: &[(&str, &str)] = &[
         "set the temperature (0 = always the likeliest answer)",
     ),
     ("/k 5", "passages retrieved per question"),
+    ("/max-tokens 400", "longest answer, in tokens"),
     ("/seed 42", "seed for sampling"),
     (
         "/save notes.md",

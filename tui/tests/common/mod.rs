@@ -15,6 +15,7 @@ pub fn settings() -> Settings {
         temperature: 0.0,
         k: 3,
         seed: 42,
+        max_tokens: 256,
     }
 }
 
