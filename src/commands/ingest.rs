@@ -41,73 +41,82 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<Outcome> {
     };
     let show_progress = !ctx.quiet && !args.json && std::io::stderr().is_terminal();
     let reporter = Reporter::new(show_progress, ctx.quiet, args.verbose);
-    // Ctrl+C is acknowledged at once, from this thread: the ingest itself
-    // stops between embedding batches, which can be seconds apart.
+    announcing_stop(&stop, &reporter, args.watch, || {
+        let once = |options: &IngestOptions| -> Result<IngestSummary> {
+            let summary = rag::engine::ingest_using(
+                &ctx.settings,
+                &location,
+                &args.paths,
+                &embedder,
+                options,
+                &|event| reporter.event(event),
+            )?;
+            reporter.finish();
+            if args.json {
+                let mut value = serde_json::to_value(&summary).unwrap_or_default();
+                value["index"] = serde_json::Value::String(location.to_string());
+                println!("{value}");
+            } else if !ctx.quiet {
+                eprintln!("{}", summary_line(&summary, &location));
+            }
+            Ok(summary)
+        };
+        let watch = if args.watch {
+            let roots: Vec<PathBuf> = args
+                .paths
+                .iter()
+                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+                .collect();
+            Some(super::watch::Watch::start(&roots, location.folder())?)
+        } else {
+            None
+        };
+        let first = once(&options)?;
+        if first.interrupted {
+            return Ok(Outcome::Interrupted);
+        }
+        let Some(mut watch) = watch else {
+            return Ok(Outcome::Success);
+        };
+        // Later bursts only add what changed; a rebuild happens once at most.
+        options.rebuild = false;
+        if !ctx.quiet {
+            eprintln!("watching for changes (Ctrl+C to stop)");
+        }
+        watch
+            .run(&stop, || match once(&options) {
+                Ok(_) => Ok(()),
+                // Another ingest holds the index, a file vanished mid-read...: the
+                // next burst tries again.
+                Err(e) => {
+                    eprintln!("warning: {}", crate::remedy::report(&e));
+                    Ok(())
+                }
+            })
+            .map(|()| Outcome::Success)
+    })
+}
+
+/// Runs `work`, saying at once when Ctrl+C sets `stop`: the ingest itself
+/// stops only between embedding batches, which can be seconds apart.
+fn announcing_stop<T>(
+    stop: &AtomicBool,
+    reporter: &Reporter,
+    watching: bool,
+    work: impl FnOnce() -> T,
+) -> T {
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| {
             while !finished.load(Ordering::Relaxed) {
                 if stop.load(Ordering::Relaxed) {
-                    reporter.stopping(args.watch);
+                    reporter.stopping(watching);
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        let result = (|| -> Result<Outcome> {
-            let once = |options: &IngestOptions| -> Result<IngestSummary> {
-                let summary = rag::engine::ingest_using(
-                    &ctx.settings,
-                    &location,
-                    &args.paths,
-                    &embedder,
-                    options,
-                    &|event| reporter.event(event),
-                )?;
-                reporter.finish();
-                if args.json {
-                    let mut value = serde_json::to_value(&summary).unwrap_or_default();
-                    value["index"] = serde_json::Value::String(location.to_string());
-                    println!("{value}");
-                } else if !ctx.quiet {
-                    eprintln!("{}", summary_line(&summary, &location));
-                }
-                Ok(summary)
-            };
-            let watch = if args.watch {
-                let roots: Vec<PathBuf> = args
-                    .paths
-                    .iter()
-                    .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
-                    .collect();
-                Some(super::watch::Watch::start(&roots, location.folder())?)
-            } else {
-                None
-            };
-            let first = once(&options)?;
-            if first.interrupted {
-                return Ok(Outcome::Interrupted);
-            }
-            let Some(mut watch) = watch else {
-                return Ok(Outcome::Success);
-            };
-            // Later bursts only add what changed; a rebuild happens once at most.
-            options.rebuild = false;
-            if !ctx.quiet {
-                eprintln!("watching for changes (Ctrl+C to stop)");
-            }
-            watch
-                .run(&stop, || match once(&options) {
-                    Ok(_) => Ok(()),
-                    // Another ingest holds the index, a file vanished mid-read...: the
-                    // next burst tries again.
-                    Err(e) => {
-                        eprintln!("warning: {}", crate::remedy::report(&e));
-                        Ok(())
-                    }
-                })
-                .map(|()| Outcome::Success)
-        })();
+        let result = work();
         finished.store(true, Ordering::Relaxed);
         result
     })

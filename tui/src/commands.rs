@@ -45,24 +45,20 @@ pub fn parse(line: &str) -> Result<SlashCommand, String> {
             }
             Ok(SlashCommand::Temperature(value))
         }
-        "/k" => {
-            let value: usize = arg.parse().map_err(|_| needs("a number, e.g. /k 5"))?;
-            if !(1..=MAX_K).contains(&value) {
-                return Err(format!("k must be between 1 and {MAX_K}"));
-            }
-            Ok(SlashCommand::K(value))
-        }
-        "/max-tokens" | "/tokens" => {
-            let value: usize = arg
-                .parse()
-                .map_err(|_| needs("a number of tokens, e.g. /max-tokens 400"))?;
-            if !(1..=MAX_ANSWER_TOKENS).contains(&value) {
-                return Err(format!(
-                    "the answer limit must be between 1 and {MAX_ANSWER_TOKENS} tokens"
-                ));
-            }
-            Ok(SlashCommand::MaxTokens(value))
-        }
+        "/k" => count(arg, MAX_K)
+            .map(SlashCommand::K)
+            .map_err(|bad| match bad {
+                Bad::NotANumber => needs("a number, e.g. /k 5"),
+                Bad::OutOfRange => format!("k must be between 1 and {MAX_K}"),
+            }),
+        "/max-tokens" | "/tokens" => count(arg, MAX_ANSWER_TOKENS)
+            .map(SlashCommand::MaxTokens)
+            .map_err(|bad| match bad {
+                Bad::NotANumber => needs("a number of tokens, e.g. /max-tokens 400"),
+                Bad::OutOfRange => {
+                    format!("the answer limit must be between 1 and {MAX_ANSWER_TOKENS} tokens")
+                }
+            }),
         "/seed" => arg
             .parse()
             .map(SlashCommand::Seed)
@@ -79,6 +75,22 @@ pub fn parse(line: &str) -> Result<SlashCommand, String> {
         }
         "/quit" | "/exit" | "/q" => Ok(SlashCommand::Quit),
         _ => Err(format!("unknown command {name}: /help lists them")),
+    }
+}
+
+/// Why a count was refused.
+enum Bad {
+    NotANumber,
+    OutOfRange,
+}
+
+/// A whole number from 1 to `max`.
+fn count(arg: &str, max: usize) -> Result<usize, Bad> {
+    let value: usize = arg.parse().map_err(|_| Bad::NotANumber)?;
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Bad::OutOfRange)
     }
 }
 
