@@ -82,6 +82,12 @@ pub enum Command {
     Batch(BatchArgs),
     /// Measure answers against a file of questions with known answers
     Eval(EvalArgs),
+    /// Serve answers over HTTP on this machine: an OpenAI-compatible API
+    /// (with citations), rag's own search and ask, and a chat page at /
+    Serve(ServeArgs),
+    /// Offer search and ask as MCP tools on standard input and output, for
+    /// agents and editors that speak the Model Context Protocol
+    Mcp(McpArgs),
     /// Run the language model alone on a prompt (no retrieval) and stream its answer
     Generate(GenerateArgs),
     /// The language models rag can run: list them, measure them, download them
@@ -445,6 +451,42 @@ pub struct AskArgs {
     /// Print {"question","answer","refused","citations","sources","timings","model"} as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on; any but a loopback one needs an API key or --no-auth
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDRESS")]
+    pub host: std::net::IpAddr,
+
+    /// The port (0 picks a free one; the first line printed says which)
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+
+    /// A file holding the API key clients must send as `Authorization: Bearer KEY`
+    #[arg(long, value_name = "FILE", conflicts_with = "no_auth")]
+    pub api_key_file: Option<std::path::PathBuf>,
+
+    /// Serve a non-loopback address without an API key (anyone who can reach it may ask)
+    #[arg(long)]
+    pub no_auth: bool,
+
+    /// Let pages from this origin call the API from a browser (e.g. http://localhost:3000)
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors: Option<String>,
+
+    /// Answers that may wait behind the running one; more get 429 with Retry-After
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub queue: usize,
+
+    #[command(flatten)]
+    pub answer: AnswerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub answer: AnswerArgs,
 }
 
 #[derive(Debug, Args)]

@@ -17,5 +17,7 @@ pub mod limited;
 pub mod llm;
 pub mod models;
 pub mod pdf;
+pub mod results;
+pub mod server;
 
 pub use error::{Error, Result};

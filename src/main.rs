@@ -92,6 +92,8 @@ fn run(cli: Cli) -> rag::Result<Outcome> {
         Command::Chat(args) => commands::chat::run(&ctx, args),
         Command::Batch(args) => commands::batch::run(&ctx, args),
         Command::Eval(args) => commands::eval::run(&ctx, args),
+        Command::Serve(args) => commands::serve::run(&ctx, args),
+        Command::Mcp(args) => commands::serve::mcp(&ctx, args),
         Command::Generate(args) => commands::generate::run(&ctx, args),
         Command::Models(args) => commands::models::run(&ctx, args),
         Command::Config(args) => commands::config::run(&ctx, args),

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use rag_index::SearchIndex;
+
 use super::candidate::{citations_for, Candidate, Shown};
 use super::prompt::{self, Style, REFUSAL};
 use super::{
@@ -29,8 +31,9 @@ struct Sampled {
 
 impl Assistant {
     /// The rest of [`Assistant::ask`] after retrieval (for callers that batch retrieval).
-    pub fn answer(
+    pub(super) fn answer(
         &self,
+        index: &dyn SearchIndex,
         request: Request<'_>,
         retrieval: Retrieval,
         options: &AskOptions,
@@ -47,10 +50,10 @@ impl Assistant {
             ..AnswerTimings::default()
         };
         if !options.gate.passes(&retrieval.evidence) || retrieval.hits.is_empty() {
-            return Ok(self.refuse(&asked, timings, on_event));
+            return Ok(self.refuse(index, &asked, timings, on_event));
         }
 
-        let sources = self.pack(&retrieval.hits, options)?;
+        let sources = self.pack(index, &retrieval.hits, options)?;
         let keep_going = on_event(Event::Retrieved {
             sources: &sources,
             refused: false,
@@ -99,10 +102,13 @@ impl Assistant {
             request.question,
             options.think,
         )?;
-        let generate = GenerateOptions {
-            stop_strings,
-            ..options.generate.clone()
-        };
+        // The caller's stop strings (an API client's) end the answer too.
+        let mut generate = options.generate.clone();
+        for stop in stop_strings {
+            if !generate.stop_strings.contains(&stop) {
+                generate.stop_strings.push(stop);
+            }
+        }
         Ok((prompt_ids, generate))
     }
 
@@ -266,13 +272,14 @@ impl Assistant {
 
     fn refuse(
         &self,
+        index: &dyn SearchIndex,
         asked: &Asked<'_, '_>,
         timings: AnswerTimings,
         on_event: &mut dyn FnMut(Event<'_>) -> bool,
     ) -> Answer {
         let hits = &asked.retrieval.hits;
         let nearest = &hits[..hits.len().min(NEAREST_AFTER_REFUSAL)];
-        let sources = self.shown(sources::unmerged(nearest));
+        let sources = self.shown(index, sources::unmerged(nearest));
         on_event(Event::Retrieved {
             sources: &sources,
             refused: true,

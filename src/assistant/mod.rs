@@ -14,6 +14,7 @@ pub mod quote;
 pub mod retrieval;
 pub mod sources;
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use rag_index::{Embedder, Hit, SearchIndex, SearchOptions};
@@ -194,7 +195,9 @@ pub struct Retrieval {
 }
 
 pub struct Assistant {
-    index: Box<dyn SearchIndex>,
+    /// Swapped whole when a newer commit is opened; each answer keeps the
+    /// one it started with.
+    index: RwLock<Arc<dyn SearchIndex>>,
     embedder: OnnxEmbedder,
     generator: Generator,
     model_name: String,
@@ -216,7 +219,7 @@ impl Assistant {
         model_name: String,
     ) -> Self {
         Assistant {
-            index,
+            index: RwLock::new(Arc::from(index)),
             embedder,
             generator,
             model_name,
@@ -238,18 +241,59 @@ impl Assistant {
         self
     }
 
-    pub fn index(&self) -> &dyn SearchIndex {
-        self.index.as_ref()
+    /// The index answers come from now.
+    pub fn index(&self) -> Arc<dyn SearchIndex> {
+        Arc::clone(&self.index.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Answers from `index` from now on (answers under way finish with theirs).
+    pub fn replace_index(&self, index: Box<dyn SearchIndex>) {
+        *self.index.write().unwrap_or_else(PoisonError::into_inner) = Arc::from(index);
     }
 
     pub fn model_name(&self) -> &str {
         &self.model_name
     }
 
+    /// The embedding model's name, as the index records it.
+    pub fn embedding_model(&self) -> &str {
+        self.embedder.model_id()
+    }
+
+    /// Vectors of `texts` from the index's embedding model.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embedder
+            .embed(texts)
+            .map_err(|reason| retrieval::embedding_error("the input", reason))
+    }
+
+    /// Tokens the embedding model reads of `text` (before its own cut).
+    pub fn embedding_tokens(&self, text: &str) -> usize {
+        self.embedder
+            .tokenizer()
+            .encode(text, false)
+            .map_or(0, |encoding| encoding.len())
+    }
+
+    /// Searches the index as `rag search` does: the query embedded unless the
+    /// mode is keywords only.
+    pub fn search(&self, query: &str, options: &SearchOptions) -> Result<Vec<Hit>> {
+        let embedder = match options.mode {
+            rag_index::Mode::Bm25 => None,
+            _ => Some(&self.embedder as &dyn Embedder),
+        };
+        Ok(self.index().search(query, embedder, options)?)
+    }
+
+    /// A stored path as this assistant shows sources' paths.
+    pub fn display_path(&self, stored: &str) -> String {
+        (self.show_path)(&self.index().resolve(stored))
+    }
+
     /// Finds the passages for a question and measures how strong they are.
     pub fn retrieve(&self, query: &str, options: &AskOptions) -> Result<Retrieval> {
         retrieval::retrieve(
-            self.index.as_ref(),
+            self.index().as_ref(),
             &self.embedder,
             Request::new(query),
             options,
@@ -258,6 +302,15 @@ impl Assistant {
 
     /// Retrieval for many questions, their embeddings computed in batches.
     pub fn retrieve_many(&self, queries: &[&str], options: &AskOptions) -> Result<Vec<Retrieval>> {
+        self.retrieve_many_from(self.index().as_ref(), queries, options)
+    }
+
+    fn retrieve_many_from(
+        &self,
+        index: &dyn SearchIndex,
+        queries: &[&str],
+        options: &AskOptions,
+    ) -> Result<Vec<Retrieval>> {
         let started = Instant::now();
         let vectors = self
             .embedder
@@ -268,13 +321,8 @@ impl Assistant {
             .iter()
             .zip(vectors)
             .map(|(query, vector)| {
-                let mut retrieval = retrieval::search(
-                    self.index.as_ref(),
-                    query,
-                    &vector,
-                    options,
-                    Instant::now(),
-                )?;
+                let mut retrieval =
+                    retrieval::search(index, query, &vector, options, Instant::now())?;
                 retrieval.millis += embed_share * 1000.0;
                 Ok(retrieval)
             })
@@ -290,8 +338,16 @@ impl Assistant {
         on_event: &mut dyn FnMut(Event<'_>) -> bool,
     ) -> Result<Answer> {
         let started = Instant::now();
-        let retrieval = retrieval::retrieve(self.index.as_ref(), &self.embedder, request, options)?;
-        self.answer(request, retrieval, options, started, on_event)
+        let index = self.index();
+        let retrieval = retrieval::retrieve(index.as_ref(), &self.embedder, request, options)?;
+        self.answer(
+            index.as_ref(),
+            request,
+            retrieval,
+            options,
+            started,
+            on_event,
+        )
     }
 
     /// Answers many questions in order: their retrieval is batched (questions
@@ -307,10 +363,17 @@ impl Assistant {
         on_answer: &mut dyn FnMut(usize, Result<Answer>) -> bool,
     ) -> Result<()> {
         for (batch_no, batch) in questions.chunks(RETRIEVAL_BATCH).enumerate() {
-            let retrievals: Vec<Result<Retrieval>> = match self.retrieve_many(batch, options) {
+            let index = self.index();
+            let index = index.as_ref();
+            let retrievals: Vec<Result<Retrieval>> = match self
+                .retrieve_many_from(index, batch, options)
+            {
                 Ok(all) => all.into_iter().map(Ok).collect(),
                 // Find out which question fails, and let the others through.
-                Err(_) => batch.iter().map(|q| self.retrieve(q, options)).collect(),
+                Err(_) => batch
+                    .iter()
+                    .map(|q| retrieval::retrieve(index, &self.embedder, Request::new(q), options))
+                    .collect(),
             };
             for (offset, (question, retrieval)) in batch.iter().zip(retrievals).enumerate() {
                 let i = batch_no * RETRIEVAL_BATCH + offset;
@@ -324,6 +387,7 @@ impl Assistant {
                         ))
                         .unwrap_or(now);
                     self.answer(
+                        index,
                         Request::new(question),
                         retrieval,
                         &question_options,
@@ -371,7 +435,12 @@ impl Assistant {
     }
 
     /// Merged, budgeted, numbered sources with paths as the caller shows them.
-    fn pack(&self, hits: &[Hit], options: &AskOptions) -> Result<Vec<Source>> {
+    fn pack(
+        &self,
+        index: &dyn SearchIndex,
+        hits: &[Hit],
+        options: &AskOptions,
+    ) -> Result<Vec<Source>> {
         let context = self.generator.config().context_length;
         let room = context.saturating_sub(options.generate.max_tokens + PROMPT_OVERHEAD);
         let budget = options.context_tokens.min(room).max(1);
@@ -382,15 +451,15 @@ impl Assistant {
                 .map(|ids| ids.len())
                 .unwrap_or(text.len())
         };
-        let merged = sources::merge_neighbours(self.index.as_ref(), &sources::relevant(hits))?;
-        Ok(self.shown(sources::pack(merged, budget, &count)))
+        let merged = sources::merge_neighbours(index, &sources::relevant(hits))?;
+        Ok(self.shown(index, sources::pack(merged, budget, &count)))
     }
 
-    fn shown(&self, mut sources: Vec<Source>) -> Vec<Source> {
+    fn shown(&self, index: &dyn SearchIndex, mut sources: Vec<Source>) -> Vec<Source> {
         for source in &mut sources {
-            source.path = (self.show_path)(&self.index.resolve(&source.stored_path));
+            source.path = (self.show_path)(&index.resolve(&source.stored_path));
             for copy in &mut source.also_in {
-                *copy = (self.show_path)(&self.index.resolve(copy));
+                *copy = (self.show_path)(&index.resolve(copy));
             }
         }
         sources

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod models;
 mod progress;
 pub mod search;
+pub mod serve;
 pub mod shell;
 mod snippet;
 pub mod status;
@@ -82,7 +83,7 @@ pub(crate) fn load_assistant(ctx: &Context, args: &AnswerArgs) -> Result<Assista
         args.model.as_deref(),
         &progress::bundled(ctx),
     )?;
-    ctx.warn_if_out_of_step(assistant.index());
+    ctx.warn_if_out_of_step(assistant.index().as_ref());
     Ok(presented(assistant))
 }
 

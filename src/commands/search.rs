@@ -11,32 +11,8 @@ use crate::cli::SearchArgs;
 use crate::context::{display_path, Context};
 use crate::terminal::sanitize;
 use crate::Outcome;
+use rag::results::SearchResponse;
 use rag::{Error, Result};
-
-#[derive(Serialize)]
-struct Response<'a> {
-    query: &'a str,
-    took_ms: f64,
-    results: Vec<ResultRow>,
-}
-
-#[derive(Serialize)]
-struct ResultRow {
-    rank: usize,
-    score: f32,
-    path: String,
-    line_start: u32,
-    line_end: u32,
-    heading: String,
-    text: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    page: Option<u32>,
-    /// The keyword and dense evidence behind the fused score.
-    bm25: Option<f32>,
-    similarity: Option<f32>,
-    /// Other files holding the same passage.
-    also_in: Vec<String>,
-}
 
 pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
     // The index `ask` answers from: with none here, the bundled corpus's.
@@ -181,41 +157,12 @@ fn check_length(query: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Internal(format!("encoding JSON: {e}")))
+fn response(index: &dyn SearchIndex, query: &str, took_ms: f64, hits: Vec<Hit>) -> SearchResponse {
+    SearchResponse::new(query, took_ms, hits, &|path| display_path(index, path))
 }
 
-fn response<'a>(
-    index: &dyn SearchIndex,
-    query: &'a str,
-    took_ms: f64,
-    hits: Vec<Hit>,
-) -> Response<'a> {
-    Response {
-        query,
-        took_ms: (took_ms * 1000.0).round() / 1000.0,
-        results: hits
-            .into_iter()
-            .enumerate()
-            .map(|(i, hit)| ResultRow {
-                rank: i + 1,
-                score: hit.score,
-                path: display_path(index, &hit.path),
-                line_start: hit.line_start,
-                line_end: hit.line_end,
-                heading: hit.heading,
-                text: hit.text,
-                page: hit.page,
-                bm25: hit.bm25,
-                similarity: hit.similarity,
-                also_in: hit
-                    .also_in
-                    .iter()
-                    .map(|path| display_path(index, path))
-                    .collect(),
-            })
-            .collect(),
-    }
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Internal(format!("encoding JSON: {e}")))
 }
 
 fn print_human(

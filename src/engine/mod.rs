@@ -199,6 +199,40 @@ pub fn load_assistant(
     Ok(assistant_for(index, embedder, generator, &model))
 }
 
+/// Opens a folder index again when a newer generation has been committed to
+/// it (by `rag ingest` or `--watch` beside a long-running server). A Milvus
+/// collection needs none: searches read the server's live data.
+pub struct Reopener {
+    dir: PathBuf,
+    model: String,
+}
+
+impl Reopener {
+    /// For `index` when it is a folder; None for a Milvus collection.
+    pub fn for_index(settings: &Settings, index: &dyn SearchIndex) -> Option<Self> {
+        let status = index.status().ok()?;
+        (status.backend == "folder").then(|| Reopener {
+            dir: PathBuf::from(status.index_dir),
+            model: crate::models::embedding_identity(&settings.models_dir),
+        })
+    }
+
+    /// The folder's index opened again when its last commit is newer than
+    /// `current`; None when it is not.
+    pub fn newer_than(&self, current: u64) -> Result<Option<Box<dyn SearchIndex>>> {
+        match rag_index::manifest::Manifest::read(&self.dir)? {
+            Some(manifest) if manifest.generation > current => {
+                let index = rag_index::Index::open(
+                    &self.dir,
+                    Some((&self.model, crate::models::EMBEDDING_DIMENSION)),
+                )?;
+                Ok(Some(Box::new(index)))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
 /// The assistant for a loaded generator, with the prompt measured for it.
 pub fn assistant_for(
     index: Box<dyn SearchIndex>,
