@@ -394,3 +394,72 @@ fn other_quantisation_types_load_and_answer() {
         assert!(text.contains("Paris"), "{env:?}: {text}");
     }
 }
+
+/// A prompt prefilled after an earlier one that shares its start gives the
+/// same next-token scores, bit for bit, and the same greedy text as one
+/// prefilled from nothing: for a short shared start, and for one that spans
+/// a prefill batch.
+#[test]
+fn prefill_after_a_shared_start_is_the_full_prefill() {
+    prefill_after_matches(generator(), &[3, 60]);
+    // Qwen's kernels (biases, another shape of attention), on a short start.
+    let qwen = Generator::load(&common::catalogue_model("qwen2.5-coder-0.5b-instruct"))
+        .expect("the model loads");
+    prefill_after_matches(&qwen, &[3]);
+}
+
+fn prefill_after_matches(generator: &Generator, shared_lengths: &[usize]) {
+    let tokenizer = generator.tokenizer();
+    let encode = |text: &str| tokenizer.encode_literal(text).unwrap();
+    let sentence = "The open book answers from the numbered sources it is given. ";
+    for &shared_sentences in shared_lengths {
+        let shared = encode(&sentence.repeat(shared_sentences));
+        let mut first = shared.clone();
+        first.extend(encode("Question: what is a stretto in a fugue?"));
+        let mut second = shared.clone();
+        second.extend(encode("Question: which hash does HashMap use by default?"));
+        let options = GenerateOptions {
+            max_tokens: 24,
+            ignore_eos: true,
+            sampling: SamplingOptions {
+                temperature: 0.0,
+                ..SamplingOptions::default()
+            },
+            ..GenerateOptions::default()
+        };
+        let earlier = generator.prefill(&first, 24).unwrap();
+        let fresh = generator.prefill(&second, 24).unwrap();
+        let reused = generator
+            .prefill_after(Some(&earlier), &second, 24, &mut |_, _| true)
+            .unwrap()
+            .unwrap();
+        assert!(
+            reused.reused_tokens() >= shared.len(),
+            "{}",
+            reused.reused_tokens()
+        );
+        assert_eq!(fresh.reused_tokens(), 0);
+        let bits = |p: &rag::llm::Prefilled| -> Vec<u32> {
+            p.next_token_logits().iter().map(|x| x.to_bits()).collect()
+        };
+        assert!(
+            bits(&fresh) == bits(&reused),
+            "logits differ after {shared_sentences} shared sentences"
+        );
+        let text = |p| {
+            generator
+                .continue_from(p, &options, &mut |_| true)
+                .unwrap()
+                .token_ids
+        };
+        assert_eq!(text(&fresh), text(&reused));
+        // The same prompt again: all but its last two tokens come from the
+        // cache (a batch of one would run the decode kernel instead).
+        let again = generator
+            .prefill_after(Some(&fresh), &second, 24, &mut |_, _| true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.reused_tokens(), second.len() - 2);
+        assert!(bits(&fresh) == bits(&again));
+    }
+}

@@ -102,9 +102,13 @@ pub struct AnswerTimings {
     pub retrieval_ms: f64,
     /// From the question to the first word of the answer on screen.
     pub first_token_ms: f64,
+    /// Prompt tokens run per second (those from the cache not counted).
     pub prefill_tok_s: f64,
     pub decode_tok_s: f64,
     pub total_ms: f64,
+    /// Leading prompt tokens whose cache came from the previous answer's
+    /// prompt (the instruction and worked examples, earlier turns).
+    pub cached_prompt_tokens: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]

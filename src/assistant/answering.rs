@@ -1,6 +1,7 @@
 //! From retrieved passages to an answer: the gate, the prompt, sampling,
 //! and what is checked of the chosen sample before it is returned.
 
+use std::sync::PoisonError;
 use std::time::Instant;
 
 use rag_index::SearchIndex;
@@ -62,16 +63,36 @@ impl Assistant {
             return Ok(self.without_model(&asked, sources, timings, false, on_event));
         }
         let (prompt_ids, generate) = self.prompt(request, &sources, options)?;
-        let prefilled = self.generator.prefill_with_progress(
+        // The last prompt's cache gives this one the start they share: the
+        // instruction and worked examples, a conversation's earlier turns.
+        let earlier = self
+            .last_prefill
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let prefilled = self.generator.prefill_after(
+            earlier.as_ref(),
             &prompt_ids,
             generate.max_tokens,
             &mut |read, total| on_event(Event::Reading { read, total }),
         )?;
         let Some(prefilled) = prefilled else {
+            *self
+                .last_prefill
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = earlier;
             return Ok(self.without_model(&asked, sources, timings, false, on_event));
         };
-        timings.prefill_tok_s = prefilled.prompt_tokens() as f64 / prefilled.seconds().max(1e-9);
-        let sampled = self.sample(&prefilled, &generate, &sources, options, on_event)?;
+        drop(earlier);
+        let run = prefilled.prompt_tokens() - prefilled.reused_tokens();
+        timings.prefill_tok_s = run as f64 / prefilled.seconds().max(1e-9);
+        timings.cached_prompt_tokens = prefilled.reused_tokens();
+        let sampled = self.sample(&prefilled, &generate, &sources, options, on_event);
+        *self
+            .last_prefill
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(prefilled);
+        let sampled = sampled?;
         Ok(self.finish(
             &asked,
             sources,

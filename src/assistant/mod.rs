@@ -14,13 +14,13 @@ pub mod quote;
 pub mod retrieval;
 pub mod sources;
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use rag_index::{Embedder, Hit, SearchIndex, SearchOptions};
 
 use crate::embedding::OnnxEmbedder;
-use crate::llm::{GenerateOptions, Generator, PenaltyScope, SamplingOptions};
+use crate::llm::{GenerateOptions, Generator, PenaltyScope, Prefilled, SamplingOptions};
 use crate::Result;
 
 pub use answer::{Answer, AnswerTimings, Citation, Evidence, Gate, Refusal};
@@ -198,6 +198,8 @@ pub struct Assistant {
     /// Swapped whole when a newer commit is opened; each answer keeps the
     /// one it started with.
     index: RwLock<Arc<dyn SearchIndex>>,
+    /// The last prompt, prefilled: the next one starts from what they share.
+    last_prefill: Mutex<Option<Prefilled>>,
     embedder: OnnxEmbedder,
     generator: Generator,
     model_name: String,
@@ -220,6 +222,7 @@ impl Assistant {
     ) -> Self {
         Assistant {
             index: RwLock::new(Arc::from(index)),
+            last_prefill: Mutex::new(None),
             embedder,
             generator,
             model_name,

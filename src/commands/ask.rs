@@ -273,8 +273,13 @@ fn stats_line(answer: &Answer) -> String {
     } else {
         String::new()
     };
+    let reused = if t.cached_prompt_tokens > 0 {
+        format!(" ({} from the last prompt's cache)", t.cached_prompt_tokens)
+    } else {
+        String::new()
+    };
     format!(
-        "[retrieval {:.0} ms; {} prompt tokens at {:.0} tok/s; {} tokens at {:.1} tok/s{samples}; first token after {:.1} s, {:.1} s in all]",
+        "[retrieval {:.0} ms; {} prompt tokens{reused} at {:.0} tok/s; {} tokens at {:.1} tok/s{samples}; first token after {:.1} s, {:.1} s in all]",
         t.retrieval_ms,
         answer.prompt_tokens,
         t.prefill_tok_s,

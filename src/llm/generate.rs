@@ -110,6 +110,8 @@ pub struct Prefilled {
     cache: KvCache,
     logits: Vec<f32>,
     seconds: f64,
+    /// Leading tokens taken from an earlier prompt's cache, not run again.
+    reused: usize,
 }
 
 impl Prefilled {
@@ -117,9 +119,55 @@ impl Prefilled {
         self.prompt_ids.len()
     }
 
+    /// The scores of the token after the prompt.
+    pub fn next_token_logits(&self) -> &[f32] {
+        &self.logits
+    }
+
+    /// Leading prompt tokens whose cache came from an earlier prompt.
+    pub fn reused_tokens(&self) -> usize {
+        self.reused
+    }
+
     pub fn seconds(&self) -> f64 {
         self.seconds
     }
+}
+
+/// How many of the `common` leading tokens an earlier prompt's cache may
+/// give a prompt of `len` tokens. A batch of one row runs another matmul
+/// kernel than a batch of several, with other rounding; so each row must land
+/// in a batch of one exactly when it would in a full prefill (see
+/// [`batches`]). And the last token is always run: its logits pick the
+/// first answer token.
+fn reusable(common: usize, len: usize) -> usize {
+    let shared = common.min(len.saturating_sub(1));
+    if shared == 0 {
+        return 0;
+    }
+    let fresh_start = shared / PREFILL_BATCH * PREFILL_BATCH;
+    let end = (fresh_start + PREFILL_BATCH).min(len);
+    if end - fresh_start >= 2 && end - shared < 2 {
+        shared - 1
+    } else {
+        shared
+    }
+}
+
+/// The prompt positions of each forward pass after the first `shared`: the
+/// batches of a full prefill (every `PREFILL_BATCH` tokens), the first one
+/// cut where the shared start ends.
+fn batches(len: usize, shared: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut start = shared;
+    std::iter::from_fn(move || {
+        if start >= len {
+            return None;
+        }
+        let end = ((start / PREFILL_BATCH + 1) * PREFILL_BATCH).min(len);
+        let batch = start..end;
+        start = end;
+        Some(batch)
+    })
 }
 
 pub struct Generator {
@@ -210,6 +258,23 @@ impl Generator {
         max_tokens: usize,
         on_progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<Option<Prefilled>> {
+        self.prefill_after(None, prompt_ids, max_tokens, on_progress)
+    }
+
+    /// [`Generator::prefill_with_progress`], starting from the cache of
+    /// `earlier` for the leading tokens the two prompts share (the system
+    /// message and worked examples every open-book prompt begins with, the
+    /// turns of a conversation): only the rest is run through the model.
+    /// Each position's keys and values depend only on the tokens up to it,
+    /// and each row runs the kernel it would in a full prefill ([`reusable`]),
+    /// so the result is the one a full prefill gives, bit for bit.
+    pub fn prefill_after(
+        &self,
+        earlier: Option<&Prefilled>,
+        prompt_ids: &[u32],
+        max_tokens: usize,
+        on_progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<Option<Prefilled>> {
         let start = Instant::now();
         let context = self.model.config().context_length;
         if prompt_ids.is_empty() {
@@ -221,12 +286,24 @@ impl Generator {
                 limit: context,
             });
         }
-        let mut cache = self
-            .model
-            .new_cache(prompt_ids.len().saturating_add(max_tokens.max(1)));
+        let capacity = prompt_ids.len().saturating_add(max_tokens.max(1));
+        let shared = earlier.map_or(0, |earlier| {
+            let common = earlier
+                .prompt_ids
+                .iter()
+                .zip(prompt_ids)
+                .take_while(|(a, b)| a == b)
+                .count();
+            reusable(common, prompt_ids.len())
+        });
+        let mut cache = match earlier {
+            Some(earlier) if shared > 0 => self.model.cache_from(&earlier.cache, shared, capacity),
+            _ => self.model.new_cache(capacity),
+        };
         let mut logits = Vec::new();
-        let mut read = 0;
-        for batch in prompt_ids.chunks(PREFILL_BATCH) {
+        let mut read = shared;
+        for batch in batches(prompt_ids.len(), shared) {
+            let batch = &prompt_ids[batch];
             logits = self.model.forward(batch, &mut cache)?;
             read += batch.len();
             if !on_progress(read, prompt_ids.len()) {
@@ -238,6 +315,7 @@ impl Generator {
             cache,
             logits,
             seconds: start.elapsed().as_secs_f64(),
+            reused: shared,
         }))
     }
 
@@ -402,6 +480,25 @@ impl<'a> Text<'a> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_reused_start_keeps_each_row_in_a_batch_of_the_same_kind() {
+        let b = PREFILL_BATCH;
+        // The last token always runs, with another to keep it company.
+        assert_eq!(reusable(10, 10), 8);
+        assert_eq!(reusable(9, 10), 8);
+        assert_eq!(reusable(8, 10), 8);
+        assert_eq!(reusable(0, 10), 0);
+        assert_eq!(reusable(1, 2), 0);
+        // A full prefill ends with one row alone: so does this one.
+        assert_eq!(reusable(b, b + 1), b);
+        // A batch boundary one row after the shared start: one row back.
+        assert_eq!(reusable(b - 1, 3 * b), b - 2);
+        assert_eq!(reusable(b + 7, 3 * b), b + 7);
+        let spans: Vec<_> = batches(2 * b + 5, b - 3).collect();
+        assert_eq!(spans, [b - 3..b, b..2 * b, 2 * b..2 * b + 5]);
+        assert_eq!(batches(5, 0).collect::<Vec<_>>(), vec![0..5_usize]);
+    }
     use super::*;
 
     #[test]

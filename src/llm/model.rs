@@ -337,6 +337,24 @@ impl RopeTable {
     }
 }
 
+impl Model {
+    /// A cache for `capacity` positions holding the first `keep` positions of
+    /// `earlier` (a prompt sharing those tokens).
+    pub fn cache_from(&self, earlier: &KvCache, keep: usize, capacity: usize) -> KvCache {
+        let mut cache = self.new_cache(capacity);
+        let keep = keep.min(earlier.len).min(cache.capacity);
+        let kv = self.config.kv_dim();
+        for (to, from) in cache.k.iter_mut().zip(&earlier.k) {
+            to[..keep * kv].copy_from_slice(&from[..keep * kv]);
+        }
+        for (to, from) in cache.v.iter_mut().zip(&earlier.v) {
+            to[..keep * kv].copy_from_slice(&from[..keep * kv]);
+        }
+        cache.len = keep;
+        cache
+    }
+}
+
 impl KvCache {
     /// Positions filled so far.
     pub fn len(&self) -> usize {
