@@ -479,6 +479,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub queue: usize,
 
+    /// Ingest these folders first, then keep the index current as their files
+    /// change while serving (as `rag ingest --watch` does)
+    #[arg(long, value_name = "FOLDER", num_args = 1..)]
+    pub watch: Vec<std::path::PathBuf>,
+
     #[command(flatten)]
     pub answer: AnswerArgs,
 }

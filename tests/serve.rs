@@ -745,3 +745,39 @@ fn a_running_server_searches_what_ingest_just_committed() {
         Value::Null
     );
 }
+
+/// `rag serve --watch docs`: the folder is ingested before serving, and a
+/// file written while serving is searched a moment later.
+#[test]
+fn serve_watch_ingests_first_and_keeps_the_index_current() {
+    let workspace = Workspace::with_wiki();
+    let server = Server::start(&workspace, &["--watch", "docs"]);
+    let fugue = server.post("/v1/search", &json!({"query": "stretto fugue", "k": 1}));
+    assert_eq!(fugue.status, 200, "{}", fugue.body);
+    assert!(fugue.json()["results"][0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("fugue.md"));
+    std::fs::write(
+        workspace.docs().join("teapot.md"),
+        "# Teapots\n\nThe zorbulent quasicrystal teapot pours tea in five directions at once.\n",
+    )
+    .unwrap();
+    let query = json!({"query": "zorbulent quasicrystal teapot", "k": 1, "mode": "bm25"});
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = server.post("/v1/search", &query).json();
+        if let Some(first) = found["results"].as_array().and_then(|r| r.first()) {
+            assert!(
+                first["path"].as_str().unwrap().ends_with("teapot.md"),
+                "{found}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new file was never searched: {found}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

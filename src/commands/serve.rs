@@ -4,6 +4,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
@@ -48,6 +49,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let bound = listener
         .local_addr()
         .map_err(network("listening on", address))?;
+    let watching = watch_first(ctx, &args.watch)?;
     let service = start_service(ctx, &args.answer, args.queue)?;
     let model = service.model().to_string();
     let index = service.assistant().index().location();
@@ -75,6 +77,32 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         );
     }
 
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watching.map(|(watch, location)| {
+        let (stop, roots, settings) = (Arc::clone(&stop), args.watch.clone(), &ctx.settings);
+        move || keep_current(watch, &location, &roots, settings, &stop)
+    });
+    let served = std::thread::scope(|scope| {
+        let watcher = watcher.map(|keep| scope.spawn(keep));
+        let served = serve_until_stopped(listener, app, bound);
+        stop.store(true, Ordering::SeqCst);
+        if let Some(watcher) = watcher {
+            let _ = watcher.join();
+        }
+        served
+    });
+    served?;
+    if !ctx.quiet {
+        eprintln!("rag serve: stopped");
+    }
+    Ok(())
+}
+
+fn serve_until_stopped(
+    listener: std::net::TcpListener,
+    app: axum::Router,
+    bound: SocketAddr,
+) -> Result<()> {
     runtime()?.block_on(async move {
         listener
             .set_nonblocking(true)
@@ -84,11 +112,50 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         server::serve(listener, app, stop_signal())
             .await
             .map_err(network("serving on", bound))
-    })?;
-    if !ctx.quiet {
-        eprintln!("rag serve: stopped");
+    })
+}
+
+/// With `--watch`: the folders ingested before the index is opened for
+/// serving, and the watch that keeps it current afterwards.
+fn watch_first(
+    ctx: &Context,
+    roots: &[PathBuf],
+) -> Result<Option<(super::watch::Watch, rag::engine::IndexLocation)>> {
+    if roots.is_empty() {
+        return Ok(None);
     }
-    Ok(())
+    let location = ctx.index_for_writing()?;
+    let canonical: Vec<PathBuf> = roots
+        .iter()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+        .collect();
+    let watch = super::watch::Watch::start(&canonical, location.folder())?;
+    let summary = rag::engine::ingest(&ctx.settings, &location, roots, &|_| {})?;
+    if !ctx.quiet {
+        eprintln!("{}", super::progress::summary_line(&summary, &location));
+    }
+    Ok(Some((watch, location)))
+}
+
+/// Ingests each burst of changes until `stop`; the server opens each commit.
+fn keep_current(
+    mut watch: super::watch::Watch,
+    location: &rag::engine::IndexLocation,
+    roots: &[PathBuf],
+    settings: &rag::engine::Settings,
+    stop: &AtomicBool,
+) {
+    let ingested = watch.run(stop, || {
+        if let Err(e) = rag::engine::ingest(settings, location, roots, &|_| {}) {
+            // Another ingest holds the index, a file vanished mid-read...: the
+            // next burst tries again.
+            eprintln!("warning: {}", crate::remedy::report(&e));
+        }
+        Ok(())
+    });
+    if let Err(e) = ingested {
+        eprintln!("warning: no longer watching: {}", crate::remedy::report(&e));
+    }
 }
 
 /// `rag mcp`: the tools on stdin and stdout until the client closes them.
