@@ -427,7 +427,8 @@ fn prefill_after_matches(generator: &Generator, shared_lengths: &[usize]) {
             },
             ..GenerateOptions::default()
         };
-        let earlier = generator.prefill(&first, 24).unwrap();
+        // Kept as the assistant keeps it: the cache cut to the prompt.
+        let earlier = generator.kept_for_reuse(generator.prefill(&first, 24).unwrap());
         let fresh = generator.prefill(&second, 24).unwrap();
         let reused = generator
             .prefill_after(Some(&earlier), &second, 24, &mut |_, _| true)

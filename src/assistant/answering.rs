@@ -88,10 +88,11 @@ impl Assistant {
         timings.prefill_tok_s = run as f64 / prefilled.seconds().max(1e-9);
         timings.cached_prompt_tokens = prefilled.reused_tokens();
         let sampled = self.sample(&prefilled, &generate, &sources, options, on_event);
+        let kept = self.generator.kept_for_reuse(prefilled);
         *self
             .last_prefill
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(prefilled);
+            .unwrap_or_else(PoisonError::into_inner) = Some(kept);
         let sampled = sampled?;
         Ok(self.finish(
             &asked,

@@ -261,6 +261,17 @@ impl Generator {
         self.prefill_after(None, prompt_ids, max_tokens, on_progress)
     }
 
+    /// `prefilled` as kept for a later [`Generator::prefill_after`]: its cache
+    /// cut to the prompt, without the room for an answer (which, with a large
+    /// `--max-tokens`, can be most of the model's context).
+    pub fn kept_for_reuse(&self, prefilled: Prefilled) -> Prefilled {
+        let len = prefilled.cache.len();
+        Prefilled {
+            cache: self.model.cache_from(&prefilled.cache, len, len),
+            ..prefilled
+        }
+    }
+
     /// [`Generator::prefill_with_progress`], starting from the cache of
     /// `earlier` for the leading tokens the two prompts share (the system
     /// message and worked examples every open-book prompt begins with, the
