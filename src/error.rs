@@ -81,6 +81,17 @@ pub enum Error {
     #[error("{0}")]
     InvalidSetting(String),
 
+    /// A setting's value out of its bounds or at odds with another, named as
+    /// the config file names it, with where the value came from (the binary
+    /// names the flag when it came from one).
+    #[error("{name} = {value} ({}): {why}", origin.describe())]
+    BadSetting {
+        name: &'static str,
+        value: String,
+        origin: crate::config::Origin,
+        why: String,
+    },
+
     /// No index was named or found, and there is no bundled corpus to answer from.
     #[error("no index here or in any parent folder")]
     NoIndex,

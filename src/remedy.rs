@@ -4,14 +4,43 @@
 
 use std::path::Path;
 
+use rag::config::Origin;
 use rag::llm::Error as LlmError;
 use rag::Error;
 
 /// The error as the user reads it: the cause, then the remedy when there is one.
 pub fn report(err: &Error) -> String {
+    if let Error::BadSetting {
+        name,
+        value,
+        origin,
+        why,
+    } = err
+    {
+        return bad_setting(name, value, *origin, why);
+    }
     match remedy(err) {
         Some(remedy) => format!("{err}\n  {remedy}"),
         None => err.to_string(),
+    }
+}
+
+/// A setting named as the user gave it: the flag, or the config file's key.
+fn bad_setting(name: &str, value: &str, origin: Origin, why: &str) -> String {
+    match origin {
+        Origin::Flag => {
+            let flag = match name {
+                "k" => "-k".to_string(),
+                _ => format!("--{}", name.replace('_', "-")),
+            };
+            format!("{flag} {value}: {why}")
+        }
+        Origin::ConfigFile => format!(
+            "{name} = {value} in the config file: {why}\n  `rag config` shows each setting and where it comes from"
+        ),
+        Origin::Environment | Origin::Default => {
+            format!("{name} = {value} ({}): {why}", origin.describe())
+        }
     }
 }
 
@@ -140,6 +169,22 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("rag models pull"), "{text}");
+    }
+
+    #[test]
+    fn settings_are_named_as_the_user_gave_them() {
+        let bad = |origin| Error::BadSetting {
+            name: "top_p",
+            value: "0".into(),
+            origin,
+            why: "must be a number more than 0 and at most 1".into(),
+        };
+        assert_eq!(
+            report(&bad(Origin::Flag)),
+            "--top-p 0: must be a number more than 0 and at most 1"
+        );
+        assert!(report(&bad(Origin::ConfigFile))
+            .starts_with("top_p = 0 in the config file: must be a number"));
     }
 
     #[test]

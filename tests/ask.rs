@@ -262,7 +262,9 @@ fn bad_flags_and_missing_models_are_clear_errors() {
     let ws = ingested();
     let out = run(ws.rag().args(["ask", FUGUE_QUESTION, "--samples", "3"]));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--temperature above 0"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--samples 3: needs a temperature above 0")
+    );
 
     let out = run(ws
         .rag()

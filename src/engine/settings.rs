@@ -237,20 +237,32 @@ impl Settings {
         );
         // The flags and the config file were held to the same limits; these
         // hold library callers (and the combination of two settings) to them.
-        let invalid = |flag: &str, why: String| Error::InvalidSetting(format!("{flag} {why}"));
-        limits::count(k, &limits::K).map_err(|why| invalid("-k", why))?;
-        limits::count(samples, &limits::SAMPLES).map_err(|why| invalid("--samples", why))?;
-        limits::count(context_tokens, &limits::CONTEXT_TOKENS)
-            .map_err(|why| invalid("--context-tokens", why))?;
-        limits::count(max_tokens, &limits::MAX_TOKENS)
-            .map_err(|why| invalid("--max-tokens", why))?;
-        limits::number(min_evidence, &limits::MIN_EVIDENCE)
-            .map_err(|why| invalid("--min-evidence", why))?;
+        limits::count(k, &limits::K).map_err(bad("k", k, k_origin))?;
+        limits::count(samples, &limits::SAMPLES).map_err(bad("samples", samples, s_origin))?;
+        limits::count(context_tokens, &limits::CONTEXT_TOKENS).map_err(bad(
+            "context_tokens",
+            context_tokens,
+            c_origin,
+        ))?;
+        limits::count(max_tokens, &limits::MAX_TOKENS).map_err(bad(
+            "max_tokens",
+            max_tokens,
+            m_origin,
+        ))?;
+        limits::number(min_evidence, &limits::MIN_EVIDENCE).map_err(bad(
+            "min_evidence",
+            min_evidence,
+            e_origin,
+        ))?;
         if samples > 1 && sampling.temperature == 0.0 {
-            return Err(Error::InvalidSetting(
-                "--samples N needs --temperature above 0 (at 0 every sample is the same answer)"
-                    .into(),
-            ));
+            let t_origin = sampling_settings
+                .iter()
+                .find(|(name, ..)| *name == "temperature")
+                .map_or(Origin::Default, |(.., origin)| *origin);
+            return Err(bad("samples", samples, s_origin)(format!(
+                "needs a temperature above 0, as every sample at 0 is the same answer (temperature = 0 comes from the {})",
+                t_origin.describe()
+            )));
         }
         let mut settings = vec![
             ("k", k.to_string(), k_origin),
@@ -308,6 +320,21 @@ impl Settings {
     }
 }
 
+/// The error of a setting's value `why` it cannot be used.
+fn bad(
+    name: &'static str,
+    value: impl std::fmt::Display,
+    origin: Origin,
+) -> impl FnOnce(String) -> Error {
+    let value = value.to_string();
+    move |why| Error::BadSetting {
+        name,
+        value,
+        origin,
+        why,
+    }
+}
+
 fn sampling_options(
     flags: &AnswerConfig,
     seed: Option<u64>,
@@ -330,16 +357,24 @@ fn sampling_options(
         file.repeat_last_n,
         defaults::REPEAT_LAST_N,
     );
-    let invalid = |flag: &str, why: String| Error::InvalidSetting(format!("{flag} {why}"));
-    limits::number(temperature, &limits::TEMPERATURE)
-        .map_err(|why| invalid("--temperature", why))?;
-    limits::number(top_p, &limits::TOP_P).map_err(|why| invalid("--top-p", why))?;
-    limits::number(min_p, &limits::MIN_P).map_err(|why| invalid("--min-p", why))?;
-    limits::number(repeat_penalty, &limits::REPEAT_PENALTY)
-        .map_err(|why| invalid("--repeat-penalty", why))?;
-    limits::count(top_k, &limits::TOP_K).map_err(|why| invalid("--top-k", why))?;
-    limits::count(repeat_last_n, &limits::REPEAT_LAST_N)
-        .map_err(|why| invalid("--repeat-last-n", why))?;
+    limits::number(temperature, &limits::TEMPERATURE).map_err(bad(
+        "temperature",
+        temperature,
+        t_origin,
+    ))?;
+    limits::number(top_p, &limits::TOP_P).map_err(bad("top_p", top_p, p_origin))?;
+    limits::number(min_p, &limits::MIN_P).map_err(bad("min_p", min_p, m_origin))?;
+    limits::number(repeat_penalty, &limits::REPEAT_PENALTY).map_err(bad(
+        "repeat_penalty",
+        repeat_penalty,
+        r_origin,
+    ))?;
+    limits::count(top_k, &limits::TOP_K).map_err(bad("top_k", top_k, k_origin))?;
+    limits::count(repeat_last_n, &limits::REPEAT_LAST_N).map_err(bad(
+        "repeat_last_n",
+        repeat_last_n,
+        n_origin,
+    ))?;
     let settings = vec![
         ("temperature", temperature.to_string(), t_origin),
         ("top_k", top_k.to_string(), k_origin),
@@ -421,30 +456,45 @@ mod tests {
                 ..AnswerFlags::default()
             };
             match settings.answer(&flags) {
-                Err(Error::InvalidSetting(why)) => why,
+                Err(error @ Error::BadSetting { .. }) => error,
                 other => panic!("{other:?}"),
             }
         };
-        let why = refused(AnswerConfig {
+        let named = |error: &Error| match error {
+            Error::BadSetting { name, origin, .. } => (*name, *origin),
+            _ => unreachable!(),
+        };
+        let error = refused(AnswerConfig {
             samples: Some(limits::SAMPLES.end() + 1),
             temperature: Some(0.5),
             ..AnswerConfig::default()
         });
-        assert!(why.starts_with("--samples must be from 1 to"), "{why}");
-        let why = refused(AnswerConfig {
+        assert_eq!(named(&error), ("samples", Origin::Flag));
+        assert!(
+            error
+                .to_string()
+                .starts_with("samples = 17 (command line): must be from 1 to"),
+            "{error}"
+        );
+        let error = refused(AnswerConfig {
             samples: Some(2),
             ..AnswerConfig::default()
         });
-        assert!(why.contains("needs --temperature above 0"), "{why}");
-        let why = refused(AnswerConfig {
+        assert!(
+            error
+                .to_string()
+                .contains("needs a temperature above 0, as every sample at 0 is the same answer (temperature = 0 comes from the default)"),
+            "{error}"
+        );
+        let error = refused(AnswerConfig {
             top_p: Some(1.5),
             ..AnswerConfig::default()
         });
-        assert!(why.starts_with("--top-p"), "{why}");
-        let why = refused(AnswerConfig {
+        assert_eq!(named(&error), ("top_p", Origin::Flag));
+        let error = refused(AnswerConfig {
             min_evidence: Some(f32::NAN),
             ..AnswerConfig::default()
         });
-        assert!(why.starts_with("--min-evidence"), "{why}");
+        assert_eq!(named(&error), ("min_evidence", Origin::Flag));
     }
 }

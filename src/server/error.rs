@@ -138,6 +138,7 @@ impl From<crate::Error> for ApiError {
             crate::Error::Usage(message) | crate::Error::InvalidSetting(message) => {
                 Self::invalid(message)
             }
+            bad @ crate::Error::BadSetting { .. } => Self::invalid(bad.to_string()),
             other => Self::internal(other.to_string()),
         }
     }
