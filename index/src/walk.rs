@@ -83,11 +83,11 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions, index_dir: &Path) -> Resul
         for glob in &options.excludes {
             overrides
                 .add(&format!("!{glob}"))
-                .map_err(|e| Error::Config(format!("--exclude {glob}: {e}")))?;
+                .map_err(|e| Error::Config(format!("exclude pattern {glob}: {e}")))?;
         }
         let overrides = overrides
             .build()
-            .map_err(|e| Error::Config(format!("--exclude: {e}")))?;
+            .map_err(|e| Error::Config(format!("exclude patterns: {e}")))?;
         let index_dir = index_dir.to_path_buf();
         let inside: Vec<PathBuf> = roots.iter().map(|r| crate::index::canonical(r)).collect();
         let follow_all = options.follow_links;
