@@ -715,31 +715,12 @@ fn the_page_shows_a_streamed_answer_and_its_sources_in_a_browser() {
 fn a_running_server_searches_what_ingest_just_committed() {
     let workspace = indexed_wiki();
     let server = Server::start(&workspace, &[]);
-    let query = json!({"query": "zorbulent quasicrystal teapot", "k": 1, "mode": "bm25"});
+    let query = json!({"query": TEAPOT_QUERY, "k": 1, "mode": "bm25"});
     let before = server.post("/v1/search", &query).json();
     assert!(before["results"].as_array().unwrap().is_empty(), "{before}");
-    std::fs::write(
-        workspace.docs().join("teapot.md"),
-        "# Teapots\n\nThe zorbulent quasicrystal teapot pours tea in five directions at once.\n",
-    )
-    .unwrap();
+    write_teapot(&workspace);
     workspace.ingest_json(&["-q"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let found = server.post("/v1/search", &query).json();
-        if let Some(first) = found["results"].as_array().and_then(|r| r.first()) {
-            assert!(
-                first["path"].as_str().unwrap().ends_with("teapot.md"),
-                "{found}"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new commit was never searched: {found}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    assert_teapot_found_within(&server, Duration::from_secs(30));
     assert_eq!(
         server.get("/v1/status").json()["reopen_failed"],
         Value::Null
@@ -758,13 +739,25 @@ fn serve_watch_ingests_first_and_keeps_the_index_current() {
         .as_str()
         .unwrap()
         .ends_with("fugue.md"));
+    write_teapot(&workspace);
+    assert_teapot_found_within(&server, Duration::from_secs(60));
+}
+
+const TEAPOT_QUERY: &str = "zorbulent quasicrystal teapot";
+
+/// A page whose words are in no other document.
+fn write_teapot(workspace: &Workspace) {
     std::fs::write(
         workspace.docs().join("teapot.md"),
         "# Teapots\n\nThe zorbulent quasicrystal teapot pours tea in five directions at once.\n",
     )
     .unwrap();
-    let query = json!({"query": "zorbulent quasicrystal teapot", "k": 1, "mode": "bm25"});
-    let deadline = Instant::now() + Duration::from_secs(60);
+}
+
+/// Searches until the teapot page comes first, failing after `limit`.
+fn assert_teapot_found_within(server: &Server, limit: Duration) {
+    let query = json!({"query": TEAPOT_QUERY, "k": 1, "mode": "bm25"});
+    let deadline = Instant::now() + limit;
     loop {
         let found = server.post("/v1/search", &query).json();
         if let Some(first) = found["results"].as_array().and_then(|r| r.first()) {
@@ -772,11 +765,11 @@ fn serve_watch_ingests_first_and_keeps_the_index_current() {
                 first["path"].as_str().unwrap().ends_with("teapot.md"),
                 "{found}"
             );
-            break;
+            return;
         }
         assert!(
             Instant::now() < deadline,
-            "the new file was never searched: {found}"
+            "the teapot page was never searched: {found}"
         );
         std::thread::sleep(Duration::from_millis(500));
     }

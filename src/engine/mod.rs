@@ -205,6 +205,8 @@ pub fn load_assistant(
 pub struct Reopener {
     dir: PathBuf,
     model: String,
+    /// The generation last opened: the one being served.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Reopener {
@@ -214,18 +216,24 @@ impl Reopener {
         (status.backend == "folder").then(|| Reopener {
             dir: PathBuf::from(status.index_dir),
             model: crate::models::embedding_identity(&settings.models_dir),
+            generation: status.generation.into(),
         })
     }
 
-    /// The folder's index opened again when its last commit is newer than
-    /// `current`; None when it is not.
-    pub fn newer_than(&self, current: u64) -> Result<Option<Box<dyn SearchIndex>>> {
+    /// The folder's index opened again when its last commit is newer than the
+    /// one last opened; None when it is not. Reads the manifest only.
+    pub fn newer(&self) -> Result<Option<Box<dyn SearchIndex>>> {
+        use std::sync::atomic::Ordering;
+        let opened = self.generation.load(Ordering::SeqCst);
         match rag_index::manifest::Manifest::read(&self.dir)? {
-            Some(manifest) if manifest.generation > current => {
+            Some(manifest) if manifest.generation > opened => {
                 let index = rag_index::Index::open(
                     &self.dir,
                     Some((&self.model, crate::models::EMBEDDING_DIMENSION)),
                 )?;
+                // The index opens the newest commit, this one or later: a
+                // later one is only opened again at the next check.
+                self.generation.store(manifest.generation, Ordering::SeqCst);
                 Ok(Some(Box::new(index)))
             }
             _ => Ok(None),

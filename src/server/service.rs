@@ -215,11 +215,7 @@ impl Freshness {
         if checked.elapsed() < REOPEN_CHECK {
             return;
         }
-        let outcome = assistant
-            .index()
-            .status()
-            .map_err(crate::Error::from)
-            .and_then(|status| reopener.newer_than(status.generation));
+        let outcome = reopener.newer();
         *checked = Instant::now();
         let failure = match outcome {
             Ok(Some(index)) => {
