@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use rag::config::defaults;
-use rag_index::SearchOptions;
+use rag::index::SearchOptions;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -207,7 +207,7 @@ pub struct IngestArgs {
     pub dry_run: bool,
 
     /// Commit at least this often during a long ingest (seconds)
-    #[arg(long, default_value_t = rag_index::IngestOptions::default().checkpoint_every.as_secs(), value_name = "SECS", hide = true, value_parser = bounded::checkpoint_secs)]
+    #[arg(long, default_value_t = rag::index::IngestOptions::default().checkpoint_every.as_secs(), value_name = "SECS", hide = true, value_parser = bounded::checkpoint_secs)]
     pub checkpoint_secs: u64,
 }
 
@@ -245,7 +245,7 @@ pub struct SearchArgs {
 
     /// hybrid (BM25 + vectors, fused), bm25 (keywords) or vector (meaning)
     #[arg(long, default_value = "hybrid", value_name = "MODE", value_parser = named::search_mode())]
-    pub mode: rag_index::Mode,
+    pub mode: rag::index::Mode,
 
     /// Print results as JSON
     #[arg(long)]
@@ -270,7 +270,7 @@ pub struct FusionArgs {
         help_heading = "Fusion",
         value_parser = named::fusion()
     )]
-    pub fusion: rag_index::Fusion,
+    pub fusion: rag::index::Fusion,
 
     /// RRF rank constant for hybrid fusion
     #[arg(
@@ -576,18 +576,18 @@ pub struct EvalQaArgs {
 mod named {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 
-    pub fn search_mode() -> impl TypedValueParser<Value = rag_index::Mode> {
+    pub fn search_mode() -> impl TypedValueParser<Value = rag::index::Mode> {
         PossibleValuesParser::new([
             PossibleValue::new("hybrid"),
             PossibleValue::new("bm25").alias("keyword"),
             PossibleValue::new("vector").alias("dense"),
         ])
-        .try_map(|name| name.parse::<rag_index::Mode>())
+        .try_map(|name| name.parse::<rag::index::Mode>())
     }
 
-    pub fn fusion() -> impl TypedValueParser<Value = rag_index::Fusion> {
+    pub fn fusion() -> impl TypedValueParser<Value = rag::index::Fusion> {
         PossibleValuesParser::new(["convex", "rrf"])
-            .try_map(|name| name.parse::<rag_index::Fusion>())
+            .try_map(|name| name.parse::<rag::index::Fusion>())
     }
 }
 

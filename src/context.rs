@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rag::embedding::OnnxEmbedder;
 use rag::engine::IndexLocation;
 use rag::engine::Settings;
-use rag_index::SearchIndex;
+use rag::index::SearchIndex;
 
 use crate::cli::Cli;
 use rag::{Error, Result};
@@ -93,7 +93,7 @@ pub fn shown_path(path: &Path) -> String {
         .and_then(|cwd| path.strip_prefix(cwd).ok())
         .filter(|relative| !relative.as_os_str().is_empty())
         .unwrap_or(path);
-    rag_index::paths::encode(shown)
+    rag::index::paths::encode(shown)
 }
 
 /// A path stored in the index as the user should see it.

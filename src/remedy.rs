@@ -8,6 +8,16 @@ use rag::config::Origin;
 use rag::llm::Error as LlmError;
 use rag::Error;
 
+/// Why a file was skipped, with the flag that would take it in.
+pub fn skipped(reason: &rag::index::SkipReason) -> String {
+    use rag::index::SkipReason;
+    match reason {
+        SkipReason::TooLarge { .. } => format!("{reason} (raise it with --max-file-size)"),
+        SkipReason::LinkOutside { .. } => format!("{reason} (--follow to follow it)"),
+        _ => reason.to_string(),
+    }
+}
+
 /// The error as the user reads it: the cause, then the remedy when there is one.
 pub fn report(err: &Error) -> String {
     if let Error::BadSetting {
@@ -99,8 +109,8 @@ fn catalogue_model(path: &Path) -> Option<String> {
         .map(|entry| entry.name.clone())
 }
 
-fn index_remedy(err: &rag_index::Error) -> Option<String> {
-    use rag_index::Error as IndexError;
+fn index_remedy(err: &rag::index::Error) -> Option<String> {
+    use rag::index::Error as IndexError;
     Some(match err {
         IndexError::NotFound(_) => "run `rag ingest PATH` to build one, or pass --index DIR".into(),
         IndexError::NotAnIndex { .. } => {

@@ -391,6 +391,60 @@ fn bad_requests_get_openai_shaped_errors_and_the_server_goes_on() {
 }
 
 #[test]
+fn a_request_may_name_another_installed_model_and_never_a_file() {
+    let workspace = indexed_wiki();
+    let server = Server::start(&workspace, &[]);
+    let chat = "/v1/chat/completions";
+    let listed = server.get("/v1/models").json();
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    // scripts/fetch-models --all-models (the README's test command) installs it.
+    common::catalogue_model("gemma-3-270m");
+    assert!(ids.contains(&"gemma-3-270m"), "{listed}");
+    assert_eq!(ids[0], "smollm2-135m-instruct");
+    assert!(ids.last().unwrap().contains("MiniLM"), "{listed}");
+
+    let ask = |model: &str| {
+        server
+            .post(
+                chat,
+                &json!({"model": model, "messages": [{"role": "user", "content": QUESTION}], "temperature": 0, "max_tokens": 8}),
+            )
+            .json()
+    };
+    let switched = ask("Gemma-3-270M");
+    assert_eq!(switched["model"], "gemma-3-270m", "{switched}");
+    assert_eq!(
+        server.get("/v1/status").json()["answer_model"],
+        "gemma-3-270m"
+    );
+    assert_eq!(
+        server.get("/v1/models").json()["data"][0]["id"],
+        "gemma-3-270m"
+    );
+    let back = ask("smollm2-135m-instruct");
+    assert_eq!(back["model"], "smollm2-135m-instruct", "{back}");
+
+    // A model is a catalogue name: a path is never loaded, even one that exists.
+    let gguf = common::catalogue_model("smollm2-135m-instruct");
+    for named in ["/etc/passwd", "../../x.gguf", gguf.to_str().unwrap()] {
+        let refused = ask(named);
+        assert_eq!(
+            refused["error"]["code"], "model_not_found",
+            "{named}: {refused}"
+        );
+    }
+    assert_eq!(
+        server.get("/v1/status").json()["answer_model"],
+        "smollm2-135m-instruct"
+    );
+}
+
+#[test]
 fn a_key_guards_the_api_and_other_addresses_need_one() {
     let workspace = indexed_wiki();
     let out = common::run(

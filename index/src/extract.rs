@@ -117,7 +117,7 @@ impl fmt::Display for SkipReason {
             SkipReason::Empty => write!(f, "empty (no text to index)"),
             SkipReason::TooLarge { size, limit } => write!(
                 f,
-                "{} is over the {} limit (raise it with --max-file-size)",
+                "{} is over the {} file size limit",
                 human_bytes(*size),
                 human_bytes(*limit)
             ),
@@ -126,7 +126,7 @@ impl fmt::Display for SkipReason {
             SkipReason::SymlinkLoop => write!(f, "symbolic link loop"),
             SkipReason::LinkOutside { target } => write!(
                 f,
-                "symbolic link to {}, outside the folders being ingested (--follow to follow it)",
+                "symbolic link to {}, outside the folders being ingested",
                 crate::paths::escape_controls(&crate::paths::encode(target))
             ),
         }

@@ -200,7 +200,8 @@ pub struct Assistant {
     index: RwLock<Arc<dyn SearchIndex>>,
     /// The last prompt, prefilled: the next one starts from what they share.
     last_prefill: Mutex<Option<Prefilled>>,
-    embedder: OnnxEmbedder,
+    /// Shared with the assistant that answers with another model after a switch.
+    embedder: Arc<OnnxEmbedder>,
     generator: Generator,
     model_name: String,
     /// The prompt measured best for this model; None: chosen by its size.
@@ -211,7 +212,7 @@ pub struct Assistant {
 }
 
 /// Names a source's file for the user, from its absolute path.
-pub type PathDisplay = Box<dyn Fn(&std::path::Path) -> String + Send + Sync>;
+pub type PathDisplay = Arc<dyn Fn(&std::path::Path) -> String + Send + Sync>;
 
 impl Assistant {
     pub fn new(
@@ -223,11 +224,11 @@ impl Assistant {
         Assistant {
             index: RwLock::new(Arc::from(index)),
             last_prefill: Mutex::new(None),
-            embedder,
+            embedder: Arc::new(embedder),
             generator,
             model_name,
             style: None,
-            show_path: Box::new(rag_index::paths::encode),
+            show_path: Arc::new(rag_index::paths::encode),
         }
     }
 
@@ -242,6 +243,25 @@ impl Assistant {
     pub fn with_path_display(mut self, show_path: PathDisplay) -> Self {
         self.show_path = show_path;
         self
+    }
+
+    /// This assistant answering with another model: the same index, embedder
+    /// and naming of files, and none of this one's prompt cache.
+    pub fn with_generator(
+        &self,
+        generator: Generator,
+        model_name: String,
+        style: Option<Style>,
+    ) -> Self {
+        Assistant {
+            index: RwLock::new(self.index()),
+            last_prefill: Mutex::new(None),
+            embedder: Arc::clone(&self.embedder),
+            generator,
+            model_name,
+            style,
+            show_path: Arc::clone(&self.show_path),
+        }
     }
 
     /// The index answers come from now.
@@ -283,7 +303,7 @@ impl Assistant {
     pub fn search(&self, query: &str, options: &SearchOptions) -> Result<Vec<Hit>> {
         let embedder = match options.mode {
             rag_index::Mode::Bm25 => None,
-            _ => Some(&self.embedder as &dyn Embedder),
+            _ => Some(self.embedder.as_ref() as &dyn Embedder),
         };
         Ok(self.index().search(query, embedder, options)?)
     }
@@ -297,7 +317,7 @@ impl Assistant {
     pub fn retrieve(&self, query: &str, options: &AskOptions) -> Result<Retrieval> {
         retrieval::retrieve(
             self.index().as_ref(),
-            &self.embedder,
+            self.embedder.as_ref(),
             Request::new(query),
             options,
         )
@@ -342,7 +362,8 @@ impl Assistant {
     ) -> Result<Answer> {
         let started = Instant::now();
         let index = self.index();
-        let retrieval = retrieval::retrieve(index.as_ref(), &self.embedder, request, options)?;
+        let retrieval =
+            retrieval::retrieve(index.as_ref(), self.embedder.as_ref(), request, options)?;
         self.answer(
             index.as_ref(),
             request,
@@ -375,7 +396,9 @@ impl Assistant {
                 // Find out which question fails, and let the others through.
                 Err(_) => batch
                     .iter()
-                    .map(|q| retrieval::retrieve(index, &self.embedder, Request::new(q), options))
+                    .map(|q| {
+                        retrieval::retrieve(index, self.embedder.as_ref(), Request::new(q), options)
+                    })
                     .collect(),
             };
             for (offset, (question, retrieval)) in batch.iter().zip(retrievals).enumerate() {

@@ -53,7 +53,7 @@ const RESET: &str = "\x1b[0m";
 pub fn run(ctx: &Context, args: &AskArgs) -> Result<Outcome> {
     let question = question(args.question.as_deref())?;
     let options = super::ask_options(ctx, &args.answer)?;
-    let assistant = super::load_assistant(ctx, &args.answer)?;
+    let session = super::open_session(ctx, &args.answer, options, false)?;
 
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
@@ -67,7 +67,7 @@ pub fn run(ctx: &Context, args: &AskArgs) -> Result<Outcome> {
         thinking_open: false,
     };
     let json = args.json;
-    let answer = assistant.ask(Request::new(&question), &options, &mut |event| {
+    let answer = session.ask(Request::new(&question), session.defaults(), &mut |event| {
         if json {
             return true;
         }
@@ -196,7 +196,7 @@ fn print_evidence(out: &mut impl Write, answer: &Answer, styled: bool) {
         };
         let place = format!(
             "{}:{}",
-            rag_index::paths::escape_controls(&citation.path),
+            rag::index::paths::escape_controls(&citation.path),
             citation.line_start
         );
         let _ = writeln!(out, "[{}] {}{mark}", citation.n, sanitize(&place));
@@ -239,7 +239,7 @@ fn print_sources(out: &mut impl Write, answer: &Answer, styled: bool) {
             let copies: Vec<String> = source
                 .also_in
                 .iter()
-                .map(|p| sanitize(&rag_index::paths::escape_controls(p)).into_owned())
+                .map(|p| sanitize(&rag::index::paths::escape_controls(p)).into_owned())
                 .collect();
             let _ = writeln!(out, "      {dim}also in {}{reset}", copies.join(", "));
         }

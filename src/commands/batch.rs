@@ -104,7 +104,7 @@ fn answer_pending(
     pending: &[&Question],
     sink: &mut Sink,
 ) -> Result<()> {
-    let assistant = super::load_assistant(ctx, &args.answer)?;
+    let session = super::open_session(ctx, &args.answer, options.clone(), false)?;
     let batch_seed = options.generate.sampling.seed.unwrap_or_else(clock_seed);
     let askable: Vec<(usize, &Question)> = pending
         .iter()
@@ -151,7 +151,7 @@ fn answer_pending(
         }
         true
     };
-    assistant.answer_many(
+    session.answer_many(
         &texts,
         options,
         &|i| Some(batch::seed_for(batch_seed, &askable[i].1.id)),

@@ -5,19 +5,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rag::engine::IndexLocation;
-use rag_index::{SearchIndex, INDEX_DIR_NAME};
+use rag::index::{SearchIndex, INDEX_DIR_NAME};
 use rag_tui::backend::{Cited, Quote, Stats};
-use rag_tui::{
-    App, Backend, BackendInfo, Job, Reply, RunOptions, Settings, SourceView, Update, Worker,
-};
+use rag_tui::{App, Backend, BackendInfo, Job, Reply, RunOptions, SourceView, Update, Worker};
 
 use crate::cli::ChatArgs;
 use crate::context::{current_dir, Context};
 use crate::remedy::report;
-use rag::assistant::{AskOptions, Assistant, Event, Refusal, Request, Source, Turn};
-use rag::embedding::OnnxEmbedder;
-use rag::llm::{Generator, StopReason};
-use rag::models::GeneratorChoice;
+use rag::assistant::{Event, Refusal, Request, Source, Turn};
+use rag::engine::Settings;
+use rag::llm::StopReason;
+use rag::session::{Opening, Session};
 use rag::{Error, Result};
 
 pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
@@ -27,8 +25,8 @@ pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
         ));
     }
     let options = super::ask_options(ctx, &args.answer)?;
-    let model = ctx
-        .settings
+    // A bad model name is said before the index is chosen or built.
+    ctx.settings
         .generator_choice(args.answer.model.as_deref())?;
     let index = match open_or_offer(ctx)? {
         Some(index) => index,
@@ -38,14 +36,17 @@ pub fn run(ctx: &Context, args: &ChatArgs) -> Result<()> {
     // Resolving the embedding model may download it and print progress: do
     // that here, before the screen is taken over; the slow loads happen on
     // the worker thread while the UI is already up.
-    let embedder = ctx.embedder(1)?;
-    let settings = Settings {
+    ctx.embedder(1)?;
+    let settings = rag_tui::Settings {
         temperature: options.generate.sampling.temperature,
         k: options.k,
         seed: options.generate.sampling.seed.unwrap_or_else(clock_seed),
         max_tokens: options.generate.max_tokens,
     };
-    let worker = Worker::spawn(move || load(index, embedder, &model, options));
+    let engine_settings = ctx.settings.clone();
+    // The chat outlives ingests: answers follow the index's newest commit.
+    let opening = super::opening(&args.answer, options, true);
+    let worker = Worker::spawn(move || load(&engine_settings, index, opening));
     rag_tui::run(
         App::new(settings),
         worker,
@@ -69,21 +70,16 @@ fn clock_seed() -> u64 {
 }
 
 fn load(
+    settings: &Settings,
     index: Box<dyn SearchIndex>,
-    embedder: OnnxEmbedder,
-    model: &GeneratorChoice,
-    options: AskOptions,
+    opening: Opening,
 ) -> std::result::Result<ChatBackend, String> {
-    embedder.load().map_err(|e| report(&e))?;
-    let generator = Generator::load(&model.path).map_err(|e| report(&e.into()))?;
     let index_label = index.location();
     // Counted once: a server's counts are a round trip each.
     let status = index.status().map_err(|e| report(&e.into()))?;
+    let session = Session::with_index(settings, index, opening).map_err(|e| report(&e))?;
     Ok(ChatBackend {
-        assistant: super::presented(rag::engine::assistant_for(
-            index, embedder, generator, model,
-        )),
-        options,
+        session,
         index_label,
         files: status.files,
         chunks: status.chunks,
@@ -95,7 +91,7 @@ fn load(
 fn open_or_offer(ctx: &Context) -> Result<Option<Box<dyn SearchIndex>>> {
     match ctx.open_index() {
         Ok(index) => return Ok(Some(index)),
-        Err(Error::Index(rag_index::Error::NotFound(_))) if ctx.settings.index.is_none() => {}
+        Err(Error::Index(rag::index::Error::NotFound(_))) if ctx.settings.index.is_none() => {}
         Err(e) => return Err(e),
     }
     let cwd = current_dir()?;
@@ -147,7 +143,7 @@ fn offer(
     )
     .map_err(io)?;
     if let Some(dir) = bundled {
-        let state = if dir.join(rag_index::manifest::MANIFEST_FILE).is_file() {
+        let state = if dir.join(rag::index::MANIFEST_FILE).is_file() {
             "already indexed"
         } else {
             "indexed once"
@@ -190,8 +186,7 @@ fn offer(
 }
 
 struct ChatBackend {
-    assistant: Assistant,
-    options: AskOptions,
+    session: Session,
     index_label: String,
     files: usize,
     chunks: usize,
@@ -200,7 +195,7 @@ struct ChatBackend {
 impl Backend for ChatBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
-            model: self.assistant.model_name().to_string(),
+            model: self.session.model_name().to_string(),
             index: self.index_label.clone(),
             files: self.files,
             chunks: self.chunks,
@@ -213,7 +208,7 @@ impl Backend for ChatBackend {
         stop: &dyn Fn() -> bool,
         emit: &mut dyn FnMut(Update),
     ) -> std::result::Result<Reply, String> {
-        let mut options = self.options.clone();
+        let mut options = self.session.defaults().clone();
         options.k = job.settings.k.max(1);
         options.generate.max_tokens = job.settings.max_tokens.max(1);
         options.generate.sampling.temperature = job.settings.temperature;
@@ -235,7 +230,7 @@ impl Backend for ChatBackend {
         };
         let started = Instant::now();
         let answer = self
-            .assistant
+            .session
             .ask(request, &options, &mut |event| {
                 match event {
                     Event::Retrieved { sources, refused } => emit(Update::Retrieved {

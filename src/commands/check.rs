@@ -1,7 +1,7 @@
 //! `rag check`: verify every index file against the checksum recorded when it
 //! was committed, and say what to do about what is found.
 
-use rag_index::{CheckReport, Verdict};
+use rag::index::{CheckReport, Verdict};
 
 use crate::cli::CheckArgs;
 use crate::context::Context;
@@ -18,7 +18,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<Outcome> {
             "rag check verifies an index folder's files; {location} is kept by its server"
         )));
     };
-    let report = rag_index::check(&dir)?;
+    let report = rag::index::check(&dir)?;
     if args.json {
         super::print_all(&format!("{}\n", to_json(&report)))?;
     } else {

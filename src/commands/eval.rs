@@ -29,7 +29,7 @@ fn run_qa(ctx: &Context, args: &EvalQaArgs) -> Result<()> {
         });
     }
     let options = super::ask_options(ctx, &args.answer)?;
-    let assistant = super::load_assistant(ctx, &args.answer)?;
+    let session = super::open_session(ctx, &args.answer, options.clone(), false)?;
 
     let bar = (!ctx.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(questions.len() as u64);
@@ -43,7 +43,7 @@ fn run_qa(ctx: &Context, args: &EvalQaArgs) -> Result<()> {
     let seed = options.generate.sampling.seed;
     let mut rows = Vec::with_capacity(questions.len());
     let mut first_tokens = Vec::new();
-    assistant.answer_many(&texts, &options, &|_| seed, &mut |i, result| {
+    session.answer_many(&texts, &options, &|_| seed, &mut |i, result| {
         let question = &questions[i];
         let row = match result {
             Ok(answer) => {
@@ -69,8 +69,8 @@ fn run_qa(ctx: &Context, args: &EvalQaArgs) -> Result<()> {
     let report = report(
         &rows,
         first_tokens,
-        assistant.model_name(),
-        assistant.index().location(),
+        &session.model_name(),
+        session.index().location(),
     );
     if args.json {
         let value = serde_json::json!({ "report": report, "questions": rows });

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rag_index::walk::{Found, WalkOptions};
-use rag_index::{IngestOptions, IngestSummary};
+use rag::index::walk::{Found, WalkOptions};
+use rag::index::{IngestOptions, IngestSummary};
 
 use super::progress::{summary_line, Reporter};
 use crate::cli::IngestArgs;
@@ -136,7 +136,7 @@ fn walk_options(args: &IngestArgs) -> WalkOptions {
 /// counts on stderr. Whether a file is unchanged since the last ingest is
 /// not checked: that needs the index, and reading files' contents.
 fn dry_run(ctx: &Context, args: &IngestArgs, index_dir: Option<&Path>) -> Result<()> {
-    let found = rag_index::walk::walk(
+    let found = rag::index::walk::walk(
         &args.paths,
         &walk_options(args),
         index_dir.unwrap_or(Path::new("")),
@@ -154,7 +154,7 @@ fn dry_run(ctx: &Context, args: &IngestArgs, index_dir: Option<&Path>) -> Result
                     format!(
                         "{}, {}",
                         format!("{kind:?}").to_lowercase(),
-                        rag_index::extract::human_bytes(*size)
+                        rag::index::human_bytes(*size)
                     ),
                 )
             }
@@ -172,7 +172,7 @@ fn dry_run(ctx: &Context, args: &IngestArgs, index_dir: Option<&Path>) -> Result
             }
             Found::Skipped { path, reason } => {
                 skipped += 1;
-                ("skipped", path, reason.to_string())
+                ("skipped", path, crate::remedy::skipped(reason))
             }
         };
         let shown = crate::context::shown_path(path);
@@ -182,7 +182,7 @@ fn dry_run(ctx: &Context, args: &IngestArgs, index_dir: Option<&Path>) -> Result
         } else {
             lines.push_str(&format!(
                 "{action:<11} {}  ({why})\n",
-                rag_index::paths::escape_controls(&shown)
+                rag::index::paths::escape_controls(&shown)
             ));
         }
     }
@@ -191,7 +191,7 @@ fn dry_run(ctx: &Context, args: &IngestArgs, index_dir: Option<&Path>) -> Result
         eprintln!(
             "would read {} ({}); would leave out {generated} generated, {unsupported} unsupported, {skipped} skipped (--include-generated reads generated files); nothing was written",
             super::count(read, "file", "files"),
-            rag_index::extract::human_bytes(bytes),
+            rag::index::human_bytes(bytes),
         );
     }
     Ok(())

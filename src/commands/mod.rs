@@ -17,10 +17,11 @@ mod snippet;
 pub mod status;
 mod watch;
 
-use rag::assistant::{AskOptions, Assistant};
+use rag::assistant::AskOptions;
 use rag::config::AnswerConfig;
 use rag::engine::{AnswerFlags, Setting};
 use rag::llm::SamplingOptions;
+use rag::session::{Opening, Session};
 
 use crate::cli::{AnswerArgs, SamplingArgs};
 use crate::context::{current_dir, shown_path, Context};
@@ -74,22 +75,33 @@ pub(crate) fn ask_options(ctx: &Context, args: &AnswerArgs) -> Result<AskOptions
     Ok(ctx.settings.answer(&args.flags())?.0)
 }
 
-/// The assistant of every answering command, naming files as this command
-/// line shows them.
-pub(crate) fn load_assistant(ctx: &Context, args: &AnswerArgs) -> Result<Assistant> {
-    let assistant = rag::engine::load_assistant(
+/// The engine session of every answering command: the model `args` name,
+/// answering with `defaults` unless told otherwise, naming files as this
+/// command line shows them.
+pub(crate) fn open_session(
+    ctx: &Context,
+    args: &AnswerArgs,
+    defaults: AskOptions,
+    keep_current: bool,
+) -> Result<Session> {
+    let session = Session::open(
         &ctx.settings,
         &current_dir()?,
-        args.model.as_deref(),
+        opening(args, defaults, keep_current),
         &progress::bundled(ctx),
     )?;
-    ctx.warn_if_out_of_step(assistant.index().as_ref());
-    Ok(presented(assistant))
+    ctx.warn_if_out_of_step(session.index().as_ref());
+    Ok(session)
 }
 
-/// The assistant naming sources' files relative to the current folder.
-pub(crate) fn presented(assistant: Assistant) -> Assistant {
-    assistant.with_path_display(Box::new(shown_path))
+/// How this command line opens a session.
+pub(crate) fn opening(args: &AnswerArgs, defaults: AskOptions, keep_current: bool) -> Opening {
+    Opening {
+        model: args.model.clone(),
+        defaults,
+        show_path: Some(std::sync::Arc::new(shown_path)),
+        keep_current,
+    }
 }
 
 /// "1 file", "2 files".

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rag_index::extract::human_bytes;
+use rag::index::human_bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{ModelsArgs, ModelsCommand};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rag::engine::{Bundled, IndexLocation};
-use rag_index::{IngestEvent, IngestSummary};
+use rag::index::{IngestEvent, IngestSummary};
 
 use super::count;
 use crate::context::Context;
@@ -74,7 +74,7 @@ pub(crate) fn bundled(ctx: &Context) -> impl Fn(Bundled) + Sync + '_ {
 /// moves the cursor; relative to the current folder when under it, as every command shows paths.
 fn shown(path: &std::path::Path) -> String {
     let shown = crate::context::shown_path(path);
-    sanitize(&rag_index::paths::escape_controls(&shown)).into_owned()
+    sanitize(&rag::index::paths::escape_controls(&shown)).into_owned()
 }
 
 pub(crate) fn summary_line(s: &IngestSummary, location: &IndexLocation) -> String {
@@ -233,9 +233,11 @@ impl Reporter {
 
     pub(crate) fn event(&self, event: IngestEvent) {
         match event {
-            IngestEvent::Skipped { path, reason } => {
-                self.warn(format!("warning: skipped {}: {reason}", shown(&path)))
-            }
+            IngestEvent::Skipped { path, reason } => self.warn(format!(
+                "warning: skipped {}: {}",
+                shown(&path),
+                crate::remedy::skipped(&reason)
+            )),
             IngestEvent::Unsupported { path } => {
                 if self.verbose {
                     self.warn(format!(

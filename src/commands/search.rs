@@ -3,7 +3,8 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::time::Instant;
 
-use rag_index::{Embedder, Hit, Mode, SearchIndex, SearchOptions};
+use rag::index::{Hit, SearchIndex, SearchOptions};
+use rag::session::Searcher;
 use serde::Serialize;
 
 use super::stdout_error;
@@ -16,12 +17,14 @@ use rag::{Error, Result};
 
 pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
     // The index `ask` answers from: with none here, the bundled corpus's.
-    let index = rag::engine::answer_index(
+    let searcher = Searcher::open(
         &ctx.settings,
         &crate::context::current_dir()?,
+        args.mode,
         &super::progress::bundled(ctx),
     )?;
-    ctx.warn_if_out_of_step(index.as_ref());
+    let index = searcher.index();
+    ctx.warn_if_out_of_step(index);
     let options = SearchOptions {
         k: args.k.max(1),
         mode: args.mode,
@@ -32,34 +35,23 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
         candidates: args.fusion.candidates.unwrap_or(0),
         ef: args.fusion.ef,
     };
-    let embedder = match args.mode {
-        Mode::Bm25 => None,
-        _ => {
-            let embedder = ctx.embedder(1)?;
-            embedder.load()?;
-            Some(embedder)
-        }
-    };
-    let embedder = embedder.as_ref().map(|e| e as &dyn Embedder);
     match &args.batch {
-        Some(file) => {
-            run_batch(index.as_ref(), embedder, &options, file).map(|()| Outcome::Success)
-        }
+        Some(file) => run_batch(&searcher, &options, file).map(|()| Outcome::Success),
         None => {
             let query = args.query.as_deref().unwrap_or_default();
             check_length(query).map_err(Error::Usage)?;
             let started = Instant::now();
-            let hits = index.search(query, embedder, &options)?;
+            let hits = searcher.search(query, &options)?;
             let took_ms = started.elapsed().as_secs_f64() * 1000.0;
             let count = hits.len();
             let mut out = std::io::stdout().lock();
             let written = if args.json {
-                let response = response(index.as_ref(), query, took_ms, hits);
+                let response = response(index, query, took_ms, hits);
                 writeln!(out, "{}", to_json(&response)?)
             } else {
                 use std::io::IsTerminal;
                 let colour = ctx.colour(std::io::stdout().is_terminal());
-                print_human(&mut out, &index, query, &hits, colour)
+                print_human(&mut out, index, query, &hits, colour)
             };
             match written.and_then(|_| out.flush()) {
                 // `rag search ... | head`: the reader has all it wanted.
@@ -82,12 +74,7 @@ pub fn run(ctx: &Context, args: &SearchArgs) -> Result<Outcome> {
     }
 }
 
-fn run_batch(
-    index: &dyn SearchIndex,
-    embedder: Option<&dyn Embedder>,
-    options: &SearchOptions,
-    file: &std::path::Path,
-) -> Result<()> {
+fn run_batch(searcher: &Searcher, options: &SearchOptions, file: &std::path::Path) -> Result<()> {
     let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -116,9 +103,9 @@ fn run_batch(
         let json = match query {
             Ok(query) => {
                 let started = Instant::now();
-                let hits = index.search(&query, embedder, options)?;
+                let hits = searcher.search(&query, options)?;
                 let took_ms = started.elapsed().as_secs_f64() * 1000.0;
-                to_json(&response(index, &query, took_ms, hits))?
+                to_json(&response(searcher.index(), &query, took_ms, hits))?
             }
             Err(reason) => {
                 failed.push(format!("line {}: {reason}", line.number));
@@ -186,7 +173,7 @@ fn print_human(
         let (offset, line) = super::snippet::best_line(&hit.text, &terms);
         let line_number = (hit.line_start + offset as u32).min(hit.line_end.max(hit.line_start));
         let page = hit.page.map(|p| format!(", page {p}")).unwrap_or_default();
-        let path = sanitize(&rag_index::paths::escape_controls(&display_path(
+        let path = sanitize(&rag::index::paths::escape_controls(&display_path(
             index, &hit.path,
         )))
         .into_owned();
@@ -208,7 +195,7 @@ fn print_human(
                 .also_in
                 .iter()
                 .map(|p| {
-                    sanitize(&rag_index::paths::escape_controls(&display_path(index, p)))
+                    sanitize(&rag::index::paths::escape_controls(&display_path(index, p)))
                         .into_owned()
                 })
                 .collect();

@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     let watching = watch_first(ctx, &args.watch)?;
     let service = start_service(ctx, &args.answer, args.queue)?;
     let model = service.model().to_string();
-    let index = service.assistant().index().location();
+    let index = service.session().index().location();
     let app = server::router(
         Arc::clone(&service),
         Access {
@@ -177,9 +177,8 @@ pub(crate) fn start_service(
     queue: usize,
 ) -> Result<Arc<Service>> {
     let options = super::ask_options(ctx, answer)?;
-    let assistant = super::load_assistant(ctx, answer)?;
-    let reopener = rag::engine::Reopener::for_index(&ctx.settings, assistant.index().as_ref());
-    Service::start(assistant, options, queue, reopener)
+    let session = super::open_session(ctx, answer, options, true)?;
+    Service::start(session, queue)
         .map(Arc::new)
         .map_err(|source| Error::Io {
             action: "starting the answer worker thread for",

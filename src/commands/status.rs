@@ -2,7 +2,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use rag_index::extract::human_bytes;
+use rag::index::human_bytes;
 
 use crate::cli::StatusArgs;
 use crate::context::Context;
@@ -12,8 +12,8 @@ use rag::Result;
 pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     let index = match ctx.open_index() {
         // A first ingest that has not committed yet: the index is on its way.
-        Err(rag::Error::Index(rag_index::Error::NotFound(dir)))
-            if rag_index::ingest_running(&dir) =>
+        Err(rag::Error::Index(rag::index::Error::NotFound(dir)))
+            if rag::index::ingest_running(&dir) =>
         {
             let dir = crate::context::shown_path(&dir);
             if args.json {
@@ -67,7 +67,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
             writeln!(
                 out,
                 "{label:<12} {}",
-                sanitize(&rag_index::paths::escape_controls(root))
+                sanitize(&rag::index::paths::escape_controls(root))
             )?;
         }
         writeln!(

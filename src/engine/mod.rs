@@ -183,22 +183,6 @@ pub fn answer_index(
     }
 }
 
-/// The index, embedder and generator for answering: the model `model_flag`
-/// names, else the config file's, else the catalogue default.
-pub fn load_assistant(
-    settings: &Settings,
-    from: &Path,
-    model_flag: Option<&str>,
-    on_bundled: &(dyn Fn(Bundled) + Sync),
-) -> Result<Assistant> {
-    let model = settings.generator_choice(model_flag)?;
-    let index = answer_index(settings, from, on_bundled)?;
-    let embedder = settings.embedder(1)?;
-    embedder.load()?;
-    let generator = Generator::load(&model.path)?;
-    Ok(assistant_for(index, embedder, generator, &model))
-}
-
 /// Opens a folder index again when a newer generation has been committed to
 /// it (by `rag ingest` or `--watch` beside a long-running server). A Milvus
 /// collection needs none: searches read the server's live data.
@@ -248,11 +232,16 @@ pub fn assistant_for(
     generator: Generator,
     model: &GeneratorChoice,
 ) -> Assistant {
-    let style = model.entry.and_then(|entry| match entry.prompt {
+    Assistant::new(index, embedder, generator, model.display_name()).with_style(style_for(model))
+}
+
+/// The prompt measured best for `model` (the catalogue stores it); None
+/// leaves it to the model's size.
+pub fn style_for(model: &GeneratorChoice) -> Option<Style> {
+    model.entry.and_then(|entry| match entry.prompt {
         PromptStyle::Reading => Some(Style::Reading),
         PromptStyle::Instructed => Some(Style::Instructed),
         // Chosen by the missing chat template, not by a style.
         PromptStyle::Document => None,
-    });
-    Assistant::new(index, embedder, generator, model.display_name()).with_style(style)
+    })
 }

@@ -36,7 +36,7 @@ pub struct AnswerFlags {
 }
 
 /// Where the index and the models are, and the config file's settings.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// The index named by the user (flag, `$RAG_INDEX` or the config file's
     /// `index`): a folder or a `milvus://` URL; None: look upward.

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::queue::Busy;
+use crate::session::queue::Busy;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -67,14 +67,14 @@ impl ApiError {
         self
     }
 
-    pub fn unknown_model(name: &str, served: &str) -> Self {
+    pub fn unknown_model(name: &str, installed: &str) -> Self {
         ApiError {
             param: Some("model"),
             code: Some("model_not_found"),
             ..Self::new(
                 StatusCode::NOT_FOUND,
                 "invalid_request_error",
-                format!("the model `{name}` does not exist here: this server answers with `{served}` (GET /v1/models lists it)"),
+                format!("the model `{name}` is not installed here; the installed models are {installed} (GET /v1/models lists them, `rag models pull NAME` installs one)"),
             )
         }
     }

@@ -72,7 +72,9 @@ impl RagTools {
     async fn ask(&self, Parameters(params): Parameters<AskParams>) -> CallToolResult {
         let answered = async {
             let options = self.service.options(&Overrides::default())?;
-            let progress = self.service.ask(params.question, Vec::new(), options)?;
+            let progress = self
+                .service
+                .ask(None, params.question, Vec::new(), options)?;
             finished(progress).await
         }
         .await;

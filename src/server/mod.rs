@@ -1,5 +1,5 @@
 //! `rag serve`: the engine as a local HTTP service. One loaded model answers
-//! one question at a time from a bounded queue ([`queue`]); searches and
+//! one question at a time from a bounded queue ([`crate::session::queue`]); searches and
 //! embeddings run beside it. Endpoints: OpenAI's chat completions, models and
 //! embeddings ([`openai`]), and rag's own search, ask and status ([`native`]),
 //! each answering errors in OpenAI's shape ([`error`]).
@@ -8,7 +8,6 @@ mod error;
 pub mod mcp;
 mod native;
 mod openai;
-pub mod queue;
 mod service;
 
 use std::future::Future;

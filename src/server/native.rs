@@ -15,10 +15,10 @@ use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 
 use super::error::{parse, ApiError};
-use super::queue::{progress_stream, Progress};
-use super::service::{finished, Overrides};
+use super::service::{finished, progress_stream, Overrides};
 use super::AppState;
 use crate::results::SearchResponse;
+use crate::session::queue::Progress;
 
 /// How often a quiet stream (a long prefill) sends a comment: a client that
 /// has gone is noticed at the next write, and its answer stopped.
@@ -71,7 +71,9 @@ pub(super) async fn ask(
 ) -> Result<Response, ApiError> {
     let body: AskBody = parse(body)?;
     let options = state.service.options(&body.overrides)?;
-    let progress = state.service.ask(body.question, Vec::new(), options)?;
+    let progress = state
+        .service
+        .ask(None, body.question, Vec::new(), options)?;
     if body.stream == Some(true) {
         let events: Events = Box::pin(progress_stream(progress).map(ask_event));
         return Ok(Sse::new(events)

@@ -20,10 +20,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::error::{parse, ApiError};
 use super::native::{Events, KEEP_ALIVE};
-use super::queue::Progress;
-use super::service::{finished, unix_now, Overrides};
+use super::service::{finished, unix_now, Overrides, Service};
 use super::AppState;
 use crate::assistant::{Answer, Turn};
+use crate::session::queue::Progress;
 
 /// Stop strings a request may give, as OpenAI allows.
 const MAX_STOP_STRINGS: usize = 4;
@@ -142,24 +142,36 @@ fn conversation(messages: &[ChatMessage]) -> Result<(String, Vec<Turn>), ApiErro
     }
 }
 
+/// The installed model a request names, as the catalogue spells it.
+fn installed_model(
+    named: &str,
+    installed: &[String],
+    service: &Service,
+) -> Result<String, ApiError> {
+    if let Some(found) = installed.iter().find(|m| m.eq_ignore_ascii_case(named)) {
+        return Ok(found.clone());
+    }
+    let installed = installed.join(", ");
+    if named == service.embedding_model() {
+        let why = format!(
+            "`{named}` is the embedding model (for /v1/embeddings); answers come from {installed}"
+        );
+        return Err(ApiError::param("model", why));
+    }
+    Err(ApiError::unknown_model(named, &installed))
+}
+
 pub(super) async fn chat_completions(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut request: ChatRequest = parse(body)?;
     let service = &state.service;
-    let model = service.model().to_string();
-    if let Some(named) = request.model.as_deref() {
-        if named == service.embedding_model() {
-            return Err(ApiError::param(
-                "model",
-                format!("`{named}` is the embedding model (for /v1/embeddings); answers come from `{model}`"),
-            ));
-        }
-        if !named.is_empty() && named != model {
-            return Err(ApiError::unknown_model(named, &model));
-        }
-    }
+    let installed = service.models();
+    let model = match request.model.as_deref().filter(|named| !named.is_empty()) {
+        None => None,
+        Some(named) => Some(installed_model(named, &installed, service)?),
+    };
     if request.n.is_some_and(|n| n != 1) {
         return Err(ApiError::param("n", "n must be 1: one answer per request"));
     }
@@ -175,13 +187,14 @@ pub(super) async fn chat_completions(
     }
     let mut options = service.options(&request.overrides)?;
     options.generate.stop_strings = stop_strings(request.stop)?;
+    let answering = model.clone().unwrap_or_else(|| installed[0].clone());
     let progress = service
-        .ask(question, history, options)
+        .ask(model, question, history, options)
         .map_err(|error| error.for_param("messages"))?;
     let id = completion_id();
     if request.stream == Some(true) {
         let usage = request.stream_options.is_some_and(|o| o.include_usage);
-        let events = stream_chunks(progress, id, model, usage);
+        let events = stream_chunks(progress, id, answering, usage);
         return Ok(Sse::new(events)
             .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
             .into_response());
@@ -191,7 +204,7 @@ pub(super) async fn chat_completions(
         "id": id,
         "object": "chat.completion",
         "created": unix_now(),
-        "model": model,
+        "model": answer.model,
         "choices": [{
             "index": 0,
             "message": { "role": "assistant", "content": answer.answer },
@@ -255,7 +268,7 @@ fn stream_chunks(
     };
     let opening = chunk(json!({ "role": "assistant", "content": "" }), None, None);
     let mut streamed = false;
-    let body = super::queue::progress_stream(progress).flat_map(move |event| {
+    let body = super::service::progress_stream(progress).flat_map(move |event| {
         let events = match event {
             Progress::Token(text) => {
                 streamed = true;
@@ -328,14 +341,14 @@ fn completion_id() -> String {
     )
 }
 
-/// The answering model, then the index's embedding model (for /v1/embeddings).
+/// The installed answering models, the one loaded first, then the index's
+/// embedding model (for /v1/embeddings).
 pub(super) async fn models(State(state): State<Arc<AppState>>) -> Json<Value> {
     let service = &state.service;
     let listed = |id: &str| json!({ "id": id, "object": "model", "created": service.started(), "owned_by": "rag" });
-    Json(json!({
-        "object": "list",
-        "data": [listed(service.model()), listed(service.embedding_model())],
-    }))
+    let mut data: Vec<Value> = service.models().iter().map(|m| listed(m)).collect();
+    data.push(listed(&service.embedding_model()));
+    Json(json!({ "object": "list", "data": data }))
 }
 
 #[derive(Deserialize)]
@@ -360,7 +373,7 @@ pub(super) async fn embeddings(
     let service = &state.service;
     let model = service.embedding_model().to_string();
     if let Some(named) = request.model.as_deref() {
-        let full = service.assistant().embedding_model();
+        let full = service.session().embedding_model_id();
         if !named.is_empty() && named != model && named != full {
             return Err(ApiError::unknown_model(named, &model));
         }

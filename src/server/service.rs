@@ -1,23 +1,19 @@
-//! What every door of the server shares: the loaded assistant, the queue of
+//! What every door of the server shares: the engine session, its queue of
 //! answers, the searches beside it, and the request settings held to the
 //! flags' limits. The HTTP endpoints and the MCP tools are thin over it.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Semaphore;
 
 use super::error::ApiError;
-use super::queue::{AnswerJob, AnswerQueue, Progress};
-use crate::assistant::{Answer, AskOptions, Assistant, Turn};
+use crate::assistant::{Answer, AskOptions, Turn};
 use crate::config::limits;
-use crate::engine::Reopener;
 use crate::results::SearchResponse;
-
-/// How often the index folder is checked for a newer commit, at most.
-const REOPEN_CHECK: Duration = Duration::from_secs(2);
+use crate::session::queue::{AnswerJob, AnswerQueue, Progress};
+use crate::session::Session;
 
 /// Searches and embeddings running at once; more wait their turn.
 const PARALLEL_LOOKUPS: usize = 4;
@@ -26,46 +22,26 @@ const PARALLEL_LOOKUPS: usize = 4;
 pub const SEARCH_K: usize = 10;
 
 pub struct Service {
-    assistant: Arc<Assistant>,
-    fresh: Arc<Freshness>,
+    session: Arc<Session>,
     answers: AnswerQueue,
     lookups: Semaphore,
-    defaults: AskOptions,
     started: u64,
 }
 
 impl Service {
-    /// Starts the answer worker over `assistant`; `queue` answers may wait.
-    /// With a `reopener`, a newer commit of the index is picked up before
-    /// the next search or answer.
-    pub fn start(
-        assistant: Assistant,
-        defaults: AskOptions,
-        queue: usize,
-        reopener: Option<Reopener>,
-    ) -> std::io::Result<Self> {
-        let assistant = Arc::new(assistant);
-        let fresh = Arc::new(Freshness {
-            reopener,
-            checked: Mutex::new(Instant::now()),
-            failure: Mutex::new(None),
-        });
-        let before_each = {
-            let fresh = Arc::clone(&fresh);
-            move |assistant: &Assistant| fresh.refresh(assistant)
-        };
+    /// Starts the answer worker over `session`; `queue` answers may wait.
+    pub fn start(session: Session, queue: usize) -> std::io::Result<Self> {
+        let session = Arc::new(session);
         Ok(Service {
-            answers: AnswerQueue::start(Arc::clone(&assistant), queue, before_each)?,
-            fresh,
-            assistant,
+            answers: AnswerQueue::start(Arc::clone(&session), queue)?,
+            session,
             lookups: Semaphore::new(PARALLEL_LOOKUPS),
-            defaults,
             started: unix_now(),
         })
     }
 
-    pub fn assistant(&self) -> &Arc<Assistant> {
-        &self.assistant
+    pub fn session(&self) -> &Session {
+        &self.session
     }
 
     /// When the service started, in seconds since 1970.
@@ -74,25 +50,30 @@ impl Service {
     }
 
     /// The answering model's name.
-    pub fn model(&self) -> &str {
-        self.assistant.model_name()
+    pub fn model(&self) -> String {
+        self.session.model_name()
     }
 
     /// The embedding model's name without the digest the index records with it.
-    pub fn embedding_model(&self) -> &str {
-        let id = self.assistant.embedding_model();
-        id.split_once('@').map_or(id, |(name, _)| name)
+    pub fn embedding_model(&self) -> String {
+        self.session.embedding_model()
+    }
+
+    /// The installed models a request may name, the one answering now first.
+    pub fn models(&self) -> Vec<String> {
+        self.session.installed_models()
     }
 
     /// Answer options for a request: the server's, changed as it asks.
     pub fn options(&self, overrides: &Overrides) -> Result<AskOptions, ApiError> {
-        overrides.apply(&self.defaults)
+        overrides.apply(self.session.defaults())
     }
 
     /// Queues an answer; its progress ends with `Done` or `Failed`, and
     /// dropping the receiver stops it.
     pub fn ask(
         &self,
+        model: Option<String>,
         question: String,
         history: Vec<Turn>,
         options: AskOptions,
@@ -101,6 +82,7 @@ impl Service {
         crate::batch::check(&question).map_err(|why| ApiError::param("question", why))?;
         self.answers
             .submit(AnswerJob {
+                model,
                 question,
                 history,
                 options,
@@ -121,7 +103,7 @@ impl Service {
         mode: Option<&str>,
     ) -> Result<SearchResponse, ApiError> {
         crate::batch::check(&query).map_err(|why| ApiError::param("query", why))?;
-        let mut options = self.defaults.search.clone();
+        let mut options = self.session.defaults().search.clone();
         options.k = match k {
             Some(k) => count(k, &limits::SEARCH_K, "k")?,
             None => SEARCH_K,
@@ -131,37 +113,22 @@ impl Service {
                 .parse()
                 .map_err(|why: String| ApiError::param("mode", format!("mode: {why}")))?;
         }
-        let assistant = Arc::clone(&self.assistant);
-        let fresh = Arc::clone(&self.fresh);
-        self.lookup(move || {
-            fresh.refresh(&assistant);
-            let started = Instant::now();
-            let hits = assistant.search(&query, &options)?;
-            let took_ms = started.elapsed().as_secs_f64() * 1000.0;
-            Ok(SearchResponse::new(&query, took_ms, hits, &|path| {
-                assistant.display_path(path)
-            }))
-        })
-        .await
+        let session = Arc::clone(&self.session);
+        self.lookup(move || Ok(session.search(&query, &options)?))
+            .await
     }
 
     /// What `rag status --json` says, with the models and the answers pending.
     pub async fn status(&self) -> Result<serde_json::Value, ApiError> {
-        let assistant = Arc::clone(&self.assistant);
-        let fresh = Arc::clone(&self.fresh);
-        let index = self
-            .lookup(move || {
-                fresh.refresh(&assistant);
-                Ok(assistant.index().status().map_err(crate::Error::from)?)
-            })
-            .await?;
+        let session = Arc::clone(&self.session);
+        let index = self.lookup(move || Ok(session.status()?)).await?;
         let mut value = serde_json::to_value(&index)
             .map_err(|e| ApiError::internal(format!("encoding the status: {e}")))?;
         value["answer_model"] = self.model().into();
         value["embedding_model"] = self.embedding_model().into();
         value["answers_pending"] = self.pending().into();
         value["serving_since"] = self.started.into();
-        if let Some(failure) = self.fresh.failure() {
+        if let Some(failure) = self.session.reopen_failure() {
             value["reopen_failed"] = failure.into();
         }
         Ok(value)
@@ -169,11 +136,10 @@ impl Service {
 
     /// Vectors of `texts` and the tokens the embedding model read.
     pub async fn embed(&self, texts: Vec<String>) -> Result<(Vec<Vec<f32>>, usize), ApiError> {
-        let assistant = Arc::clone(&self.assistant);
+        let session = Arc::clone(&self.session);
         self.lookup(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let tokens = refs.iter().map(|t| assistant.embedding_tokens(t)).sum();
-            Ok((assistant.embed(&refs)?, tokens))
+            Ok(session.embed(&refs)?)
         })
         .await
     }
@@ -194,48 +160,6 @@ impl Service {
     }
 }
 
-/// Keeps the served index current with the folder's last commit.
-struct Freshness {
-    reopener: Option<Reopener>,
-    checked: Mutex<Instant>,
-    /// Why the last reopening failed (the old index goes on serving).
-    failure: Mutex<Option<String>>,
-}
-
-impl Freshness {
-    /// Opens the folder's newer commit, if any, for what comes next. A check
-    /// under way elsewhere is not waited for: this request uses the index as it is.
-    fn refresh(&self, assistant: &Assistant) {
-        let Some(reopener) = &self.reopener else {
-            return;
-        };
-        let Ok(mut checked) = self.checked.try_lock() else {
-            return;
-        };
-        if checked.elapsed() < REOPEN_CHECK {
-            return;
-        }
-        let outcome = reopener.newer();
-        *checked = Instant::now();
-        let failure = match outcome {
-            Ok(Some(index)) => {
-                assistant.replace_index(index);
-                None
-            }
-            Ok(None) => None,
-            Err(error) => Some(error.to_string()),
-        };
-        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = failure;
-    }
-
-    fn failure(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
 /// The answer, once the worker is done with it.
 pub async fn finished(mut progress: UnboundedReceiver<Progress>) -> Result<Answer, ApiError> {
     while let Some(event) = progress.recv().await {
@@ -248,6 +172,15 @@ pub async fn finished(mut progress: UnboundedReceiver<Progress>) -> Result<Answe
     Err(ApiError::internal(
         "the answer was stopped before it finished",
     ))
+}
+
+/// The progress of one answer as a stream; dropping it cancels the answer.
+pub fn progress_stream(
+    receiver: UnboundedReceiver<Progress>,
+) -> impl futures_util::Stream<Item = Progress> {
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|progress| (progress, receiver))
+    })
 }
 
 pub fn unix_now() -> u64 {

@@ -15,7 +15,8 @@ seen = {}
 
 models = client.models.list()
 seen["models"] = [m.id for m in models.data]
-model, embedder = seen["models"][0], seen["models"][1]
+# The answering models, the loaded one first, then the embedding model.
+model, embedder = seen["models"][0], seen["models"][-1]
 
 reply = client.chat.completions.create(
     model=model, messages=[{"role": "user", "content": question}], temperature=0, seed=7

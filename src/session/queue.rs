@@ -1,5 +1,5 @@
-//! One model, one answer at a time: a worker thread owns the generation, and
-//! requests wait for it in a bounded queue. A request whose client has gone
+//! One model, one answer at a time: a worker thread runs a session's answers,
+//! and requests wait for it in a bounded queue. A request whose client has gone
 //! (its receiver dropped) is skipped if still waiting, and stopped at the next
 //! event if running: prefill reports progress in steps, so that is well under
 //! a second on this engine.
@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::assistant::{Answer, AskOptions, Assistant, Event, Request, Source, Turn};
+use super::Session;
+use crate::assistant::{Answer, AskOptions, Event, Request, Source, Turn};
 
 /// What a running answer reports, owned so it can cross to the request's task.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub enum Progress {
 
 /// One question to answer.
 pub struct AnswerJob {
+    /// The installed model to answer with; None: the one answering now.
+    pub model: Option<String>,
     pub question: String,
     pub history: Vec<Turn>,
     pub options: AskOptions,
@@ -57,19 +60,15 @@ struct Shared {
 }
 
 impl AnswerQueue {
-    /// Starts the worker; up to `waiting` requests wait behind the running
-    /// one. `before_each` runs before each answer starts.
-    pub fn start(
-        assistant: Arc<Assistant>,
-        waiting: usize,
-        before_each: impl Fn(&Assistant) + Send + 'static,
-    ) -> std::io::Result<Self> {
+    /// Starts the worker answering from `session`; up to `waiting` requests
+    /// wait behind the running one.
+    pub fn start(session: Arc<Session>, waiting: usize) -> std::io::Result<Self> {
         let (jobs, receiver) = sync_channel(waiting);
         let shared = Arc::new(Shared::default());
         let worker_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("rag-answers".into())
-            .spawn(move || work(&assistant, &receiver, &worker_shared, &before_each))?;
+            .spawn(move || work(&session, &receiver, &worker_shared))?;
         Ok(AnswerQueue { jobs, shared })
     }
 
@@ -96,17 +95,11 @@ impl AnswerQueue {
     }
 }
 
-fn work(
-    assistant: &Assistant,
-    jobs: &Receiver<Queued>,
-    shared: &Shared,
-    before_each: &dyn Fn(&Assistant),
-) {
+fn work(session: &Session, jobs: &Receiver<Queued>, shared: &Shared) {
     for Queued { job, progress } in jobs.iter() {
         if !progress.is_closed() {
-            before_each(assistant);
             let started = Instant::now();
-            let outcome = catch_unwind(AssertUnwindSafe(|| answer(assistant, &job, &progress)));
+            let outcome = catch_unwind(AssertUnwindSafe(|| answer(session, &job, &progress)));
             let last = match outcome {
                 Ok(Ok(answer)) => Progress::Done(Box::new(answer)),
                 Ok(Err(error)) => Progress::Failed(error.to_string()),
@@ -122,15 +115,18 @@ fn work(
 }
 
 fn answer(
-    assistant: &Assistant,
+    session: &Session,
     job: &AnswerJob,
     progress: &UnboundedSender<Progress>,
 ) -> crate::Result<Answer> {
+    if let Some(model) = &job.model {
+        session.switch_model(model)?;
+    }
     let request = Request {
         question: &job.question,
         history: &job.history,
     };
-    assistant.ask(request, &job.options, &mut |event| {
+    session.ask(request, &job.options, &mut |event| {
         let sent = match event {
             Event::Retrieved { sources, refused } => Some(Progress::Retrieved {
                 sources: sources.to_vec(),
@@ -159,13 +155,4 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown cause".into());
     format!("the answer failed unexpectedly: {what}")
-}
-
-/// The progress of one answer as a stream; dropping it cancels the answer.
-pub fn progress_stream(
-    receiver: UnboundedReceiver<Progress>,
-) -> impl futures_util::Stream<Item = Progress> {
-    futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|progress| (progress, receiver))
-    })
 }
