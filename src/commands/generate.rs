@@ -8,7 +8,7 @@ use crate::cli::GenerateArgs;
 use crate::context::Context;
 use rag::config::defaults;
 use rag::llm::template::base_prompt;
-use rag::llm::{GenerateOptions, Generator, Message, PenaltyScope, Timings};
+use rag::llm::{GenerateOptions, Message, PenaltyScope, Timings};
 use rag::{Error, Result};
 
 #[derive(Serialize)]
@@ -23,8 +23,7 @@ struct JsonOutput<'a> {
 pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
     let (sampling, _) = super::sampling_options(ctx, &args.sampling, defaults::FREE_TEMPERATURE)?;
     let text = prompt_text(args)?;
-    let model = ctx.settings.generator_choice(args.model.as_deref())?;
-    let generator = Generator::load(&model.path)?;
+    let generator = ctx.settings.load_generator(args.model.as_deref())?;
 
     let tokenizer = generator.tokenizer();
     let (prompt_ids, stop_strings) = if args.raw {

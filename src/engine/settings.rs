@@ -14,7 +14,7 @@ use super::IndexLocation;
 use crate::assistant::{AskOptions, Gate};
 use crate::config::{defaults, limits, pick, AnswerConfig, Config, ConfigSource, Origin};
 use crate::embedding::OnnxEmbedder;
-use crate::llm::{GenerateOptions, PenaltyScope, SamplingOptions};
+use crate::llm::{GenerateOptions, Generator, PenaltyScope, SamplingOptions};
 use crate::models::{
     embedding_files, embedding_identity, models_dir, resolve_generator, GeneratorChoice,
     EMBEDDING_DIMENSION,
@@ -294,6 +294,11 @@ impl Settings {
     /// The generator `flag` names, else the config file's, else the default.
     pub fn generator_choice(&self, flag: Option<&str>) -> Result<GeneratorChoice> {
         resolve_generator(&self.models_dir, self.model_setting(flag).0.as_deref())
+    }
+
+    /// The generator [`Self::generator_choice`] names, loaded.
+    pub fn load_generator(&self, flag: Option<&str>) -> Result<Generator> {
+        Ok(Generator::load(&self.generator_choice(flag)?.path)?)
     }
 
     /// The model setting and its origin (None: the catalogue's default).
