@@ -37,8 +37,9 @@ fn docs_index(dir: &Path) -> (PathBuf, serde_json::Value) {
 fn a_docs_site_is_read_without_its_assets_and_each_passage_shown_once() {
     let dir = tempfile::tempdir().unwrap();
     let (index, summary) = docs_index(dir.path());
-    // searchindex.js twice, a minified script, two stylesheets, an SVG, a redirect page.
-    assert_eq!(summary["generated"], 7, "{summary}");
+    // searchindex.js twice, a minified script, a fingerprinted theme script
+    // (book-a0b12cfe.js), two stylesheets, an SVG, a redirect page.
+    assert_eq!(summary["generated"], 8, "{summary}");
     assert_eq!(summary["skipped"], 0, "{summary}");
 
     let out = ok(rag().current_dir(root()).arg("--index").arg(&index).args([

@@ -220,11 +220,28 @@ pub fn generated(path: &Path) -> Option<&'static str> {
             "a search index"
         }
         _ if script && name.contains(".min.") => "minified code",
+        _ if script && fingerprinted(&name) => "a fingerprinted build asset",
         _ if script && has_a_minified_line(path) => "minified or generated code",
         "html" | "htm" if is_redirect_page(path) => "a redirect page",
         _ => return None,
     };
     Some(what)
+}
+
+/// `book-a0b12cfe.js`: a build tool put a hash of the content in the name so
+/// browsers cache it; nobody writes such a name by hand. The hash has letters
+/// and digits both, so a date (`migration-20240101.js`) is not one.
+fn fingerprinted(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name);
+    let Some((_, hash)) = stem.rsplit_once('-') else {
+        return false;
+    };
+    (8..=20).contains(&hash.len())
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && hash.bytes().any(|b| b.is_ascii_digit())
+        && hash.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 fn read_head(path: &Path, limit: usize) -> Option<Vec<u8>> {

@@ -125,11 +125,47 @@ pub fn merge_neighbours(index: &dyn SearchIndex, hits: &[Hit]) -> rag_index::Res
             None => passages.push((Source::from_hit(hit), position.into_iter().collect())),
         }
     }
+    for at in 0..passages.len() {
+        let order = &files[passages[at].0.stored_path.as_str()];
+        if let Some(next) = continuation(&passages, at, order) {
+            let (passage, positions) = &mut passages[at];
+            let chunk = &order[next].chunk;
+            let gap = chunk.line_start as i64 - passage.line_end as i64;
+            passage.text = join_overlapping(&passage.text, &chunk.text, gap);
+            passage.line_end = passage.line_end.max(chunk.line_end);
+            positions.push(next);
+        }
+    }
     Ok(passages
         .into_iter()
         .enumerate()
         .map(|(i, (source, _))| Source { n: i + 1, ..source })
         .collect())
+}
+
+/// The position in `order` of the chunk that finishes passage `at`, when
+/// its last chunk leads into the next one of the same section: it ends with
+/// a colon ("...a definition like this:") or the next chunk opens with the
+/// code example its explanation is about. The splitter cuts a section's
+/// prose from its example; the model needs both. None when the next chunk
+/// is another section's, or already part of a passage.
+fn continuation(
+    passages: &[(Source, Vec<usize>)],
+    at: usize,
+    order: &[StoredChunk],
+) -> Option<usize> {
+    let (passage, positions) = &passages[at];
+    let last = *positions.iter().max()?;
+    let next = order.get(last + 1)?;
+    let taken = passages
+        .iter()
+        .any(|(p, ps)| p.stored_path == passage.stored_path && ps.contains(&(last + 1)));
+    if taken || next.chunk.heading != order[last].chunk.heading {
+        return None;
+    }
+    let leads_in = passage.text.trim_end().ends_with(':');
+    let example_follows = next.chunk.text.trim_start().starts_with("```");
+    (leads_in || example_follows).then_some(last + 1)
 }
 
 fn absorb(passage: &mut Source, hit: &Hit) {
@@ -346,6 +382,55 @@ mod tests {
         let sources = vec![source(1, &"a ".repeat(100)), source(2, &"b ".repeat(100))];
         let packed = pack(sources, 110, &words);
         assert_eq!(packed.len(), 1);
+    }
+
+    fn stored(id: u64, heading: &str, text: &str) -> StoredChunk {
+        StoredChunk {
+            id,
+            path: "doc1.md".into(),
+            chunk: rag_index::Chunk {
+                line_start: id as u32 * 10,
+                line_end: id as u32 * 10 + 5,
+                heading: heading.into(),
+                text: text.into(),
+                page: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_passage_that_leads_into_an_example_gets_the_example() {
+        let order = [
+            stored(
+                0,
+                "Types > Sized",
+                "a generic function definition like this:",
+            ),
+            stored(
+                1,
+                "Types > Sized",
+                "```rust\nfn generic<T: ?Sized>(t: &T) {}\n```",
+            ),
+            stored(2, "Types > Sized", "Prose that goes on."),
+            stored(3, "Types > Other", "```rust\nlet x = 1;\n```"),
+        ];
+        let passage = |first: usize, text: &str| {
+            let mut source = test_source(1, order[first].chunk.line_start, text);
+            source.stored_path = "doc1.md".into();
+            (source, vec![first])
+        };
+        // Ends with a colon, or the next chunk of its section is code: take it.
+        let passages = [passage(0, &order[0].chunk.text)];
+        assert_eq!(continuation(&passages, 0, &order), Some(1));
+        let passages = [passage(0, "an explanation.")];
+        assert_eq!(continuation(&passages, 0, &order), Some(1));
+        // Plain prose after, another section's code, or the end of the file: no.
+        let passages = [passage(1, "```rust\n```")];
+        assert_eq!(continuation(&passages, 0, &order), None);
+        let passages = [passage(2, "It goes on:")];
+        assert_eq!(continuation(&passages, 0, &order), None);
+        let passages = [passage(3, "the last:")];
+        assert_eq!(continuation(&passages, 0, &order), None);
     }
 
     fn scored(chunk_id: u64, score: f32) -> Hit {

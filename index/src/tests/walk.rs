@@ -422,6 +422,9 @@ fn generated_and_asset_files_are_left_out_unless_asked_for() {
     }
     tree.write("book/app.js.map", "{\"version\":3}");
     tree.write("book/bundle.js", format!("var a={};\n", "1,".repeat(600)));
+    // Names that only look hashed are code someone wrote.
+    tree.write("book/migration-20240101.js", "export const up = 1;\n");
+    tree.write("book/use-deadbeef.js", "export const x = 1;\n");
     // A page that mentions a refresh in its text is a page.
     tree.write(
         "book/meta.html",
@@ -439,6 +442,10 @@ fn generated_and_asset_files_are_left_out_unless_asked_for() {
         generated,
         [
             ("book/app.js.map".to_string(), "a source map"),
+            (
+                "book/book-a0b12cfe.js".into(),
+                "a fingerprinted build asset"
+            ),
             ("book/bundle.js".into(), "minified or generated code"),
             ("book/css/general-2459343d.css".into(), "a stylesheet"),
             ("book/elasticlunr-ef4e11c1.min.js".into(), "minified code"),
@@ -450,9 +457,10 @@ fn generated_and_asset_files_are_left_out_unless_asked_for() {
     assert_eq!(
         tree.files(&found),
         [
-            "book/book-a0b12cfe.js",
             "book/meta.html",
-            "book/reference/workspaces.html"
+            "book/migration-20240101.js",
+            "book/reference/workspaces.html",
+            "book/use-deadbeef.js"
         ]
     );
     let everything = WalkOptions {
@@ -460,5 +468,5 @@ fn generated_and_asset_files_are_left_out_unless_asked_for() {
         ..Default::default()
     };
     let found = tree.walk(&["book"], &everything);
-    assert_eq!(tree.files(&found).len(), 10);
+    assert_eq!(tree.files(&found).len(), 12);
 }
