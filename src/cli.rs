@@ -161,9 +161,16 @@ pub struct IngestArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Leave out paths matching this glob (gitignore syntax; repeatable)
+    /// Leave out paths matching this glob (gitignore syntax; repeatable). The
+    /// index remembers it: later ingests leave them out too (`rag status` lists
+    /// the patterns)
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+
+    /// Stop leaving out what an exclude pattern the index remembers matches
+    /// (as `rag status` lists it; repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub drop_exclude: Vec<String>,
 
     /// Skip files larger than this (e.g. 500KB, 20MB, 1GB)
     #[arg(long, default_value = "20MB", value_parser = parse_size, value_name = "SIZE")]

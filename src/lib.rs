@@ -30,7 +30,7 @@ pub use error::{Error, Result};
 pub mod index {
     pub use rag_index::extract::{human_bytes, SkipReason};
     pub use rag_index::manifest::MANIFEST_FILE;
-    pub use rag_index::{check, ingest_running, paths, walk};
+    pub use rag_index::{check, ingest_running, paths, remember, walk};
     pub use rag_index::{
         CheckReport, Error, Fusion, Hit, IngestEvent, IngestOptions, IngestSummary, Mode,
         SearchIndex, SearchOptions, Verdict, INDEX_DIR_NAME,

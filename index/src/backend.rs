@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::embedder::Embedder;
-use crate::manifest::{EmbeddingInfo, FileEntry, LeftOut, StoredChunk};
+use crate::manifest::{EmbeddingInfo, FileEntry, LeftOut, Remembered, StoredChunk};
 use crate::search::{Hit, Mode, SearchOptions};
 use crate::writer::FileUpdate;
 use crate::{Error, Result, Status};
@@ -117,6 +117,12 @@ pub trait IndexSink {
     /// What the running ingest left out; kept with the next commit.
     fn set_left_out(&mut self, left_out: LeftOut);
 
+    /// The excludes and forgotten paths kept between ingests.
+    fn remembered(&self) -> &Remembered;
+
+    /// Replaces them; kept with the next commit (a change alone is worth one).
+    fn set_remembered(&mut self, remembered: Remembered);
+
     /// Makes everything staged durable and visible; false when there was
     /// nothing to commit.
     fn commit(&mut self) -> Result<bool>;
@@ -198,6 +204,11 @@ pub fn copy(
     let roots: Vec<String> = from.manifest().roots.iter().map(|r| restore(r)).collect();
     to.add_roots(&roots);
     to.set_left_out(from.manifest().left_out);
+    let remembered = &from.manifest().remembered;
+    to.set_remembered(Remembered {
+        excludes: remembered.excludes.clone(),
+        forgotten: remembered.forgotten.iter().map(|f| restore(f)).collect(),
+    });
     to.finish()?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)

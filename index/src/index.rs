@@ -118,6 +118,10 @@ pub struct Status {
     pub bm25_in_sync: bool,
     /// The folders and files ingests were pointed at, as stored.
     pub roots: Vec<String>,
+    /// Exclude patterns every ingest applies (see [`crate::manifest::Remembered`]).
+    pub excludes: Vec<String>,
+    /// Paths `rag forget` took out of folders still covered, as stored.
+    pub forgotten: Vec<String>,
     /// What the last ingest left out.
     pub skipped: usize,
     pub unsupported: usize,
@@ -389,6 +393,8 @@ impl SearchIndex for Index {
             deleted_points: self.vectors.points().saturating_sub(self.chunks.len()),
             bm25_in_sync: self.bm25_in_sync,
             roots: self.manifest.roots.iter().cloned().collect(),
+            excludes: self.manifest.remembered.excludes.iter().cloned().collect(),
+            forgotten: self.manifest.remembered.forgotten.iter().cloned().collect(),
             skipped: self.manifest.left_out.skipped,
             unsupported: self.manifest.left_out.unsupported,
             generated: self.manifest.left_out.generated,

@@ -46,6 +46,8 @@ pub struct IngestOptions {
     /// Commit at least this often during a long ingest, so an interruption
     /// loses little work.
     pub checkpoint_every: Duration,
+    /// Exclude patterns the index remembers that no longer apply.
+    pub dropped_excludes: Vec<String>,
     /// How PDFs are read [default: in this process, without limits].
     pub pdf_reader: Option<PdfReader>,
     /// Set (e.g. by Ctrl+C) to stop early: the files done so far are
@@ -62,6 +64,7 @@ impl Default for IngestOptions {
             embed_batch: 64,
             embed_buffer: 4096,
             checkpoint_every: Duration::from_secs(60),
+            dropped_excludes: Vec::new(),
             pdf_reader: None,
             cancel: None,
         }
@@ -188,7 +191,16 @@ pub fn ingest_into(
     let mut unread: Vec<String> = Vec::new();
     // Canonical now that the writer has created the folder.
     let own_folder = writer.own_folder().map(canonical).unwrap_or_default();
-    for found in walk(&roots, &options.walk, &own_folder)? {
+    let stored_roots: Vec<String> = roots.iter().map(|r| stored_path(&root, r)).collect();
+    let (walk_options, remembered) = crate::remember::planned_walk(
+        writer.remembered(),
+        &root,
+        writer.roots(),
+        &stored_roots,
+        &options.walk,
+        &options.dropped_excludes,
+    )?;
+    for found in walk(&roots, &walk_options, &own_folder)? {
         match found {
             Found::File { path, kind, size } => {
                 let stored = stored_path(&root, &path);
@@ -238,7 +250,6 @@ pub fn ingest_into(
             }
         }
     }
-    let stored_roots: Vec<String> = roots.iter().map(|r| stored_path(&root, r)).collect();
     let gone: Vec<String> = writer
         .files()
         .keys()
@@ -260,6 +271,7 @@ pub fn ingest_into(
     }
     summary.removed = gone.len();
     writer.add_roots(&stored_roots);
+    writer.set_remembered(remembered);
 
     // Chunk in small groups, embed in large buffers: sorting a large buffer by
     // length is what keeps padding (wasted model work) low.
@@ -528,6 +540,9 @@ pub fn is_under(path: &str, root: &str) -> bool {
 pub struct ForgetSummary {
     pub files: usize,
     pub chunks: usize,
+    /// Paths inside folders the index still covers: later ingests of those
+    /// folders leave them out (as stored).
+    pub kept_out: Vec<String>,
 }
 
 /// Removes every file under `paths` (as they were ingested) from the index at
@@ -570,6 +585,12 @@ pub fn forget_from(
         }
         summary.files += under.len();
         writer.remove_roots(&stored);
+        let mut remembered = writer.remembered().clone();
+        crate::remember::forgot(&mut remembered, &stored, writer.roots());
+        if remembered.forgotten.contains(&stored) {
+            summary.kept_out.push(stored.clone());
+        }
+        writer.set_remembered(remembered);
     }
     writer.finish()?;
     Ok(summary)

@@ -20,6 +20,7 @@ mod ingest;
 pub mod manifest;
 pub mod paths;
 mod read_only;
+pub mod remember;
 pub mod search;
 /// A deterministic embedder for tests (this crate's, and other backends' with
 /// the `test-support` feature).

@@ -70,6 +70,21 @@ pub struct LeftOut {
     pub generated: usize,
 }
 
+/// Choices an index keeps from one ingest to the next, so that re-ingesting a
+/// folder does not bring back what the user left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remembered {
+    /// Exclude patterns (gitignore syntax) given to earlier ingests: every
+    /// walk leaves out what they match.
+    #[serde(default)]
+    pub excludes: BTreeSet<String>,
+    /// Paths (stored as file paths are) that `rag forget` took out of a folder
+    /// the index still covers: walks of that folder leave them out, unless an
+    /// ingest names them (or a path inside them) again.
+    #[serde(default)]
+    pub forgotten: BTreeSet<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub format_version: u32,
@@ -100,6 +115,8 @@ pub struct Manifest {
     /// What the last ingest left out.
     #[serde(default)]
     pub left_out: LeftOut,
+    #[serde(default)]
+    pub remembered: Remembered,
     /// Unix seconds.
     pub created_at: u64,
     pub updated_at: u64,
@@ -121,6 +138,7 @@ impl Manifest {
             roots: BTreeSet::new(),
             files_root: None,
             left_out: LeftOut::default(),
+            remembered: Remembered::default(),
             created_at: now,
             updated_at: now,
         }

@@ -21,6 +21,30 @@ pub struct WalkOptions {
     pub follow_links: bool,
     /// Read generated and asset files too (see [`generated`]).
     pub include_generated: bool,
+    /// Paths `rag forget` took out of the index.
+    pub forgotten: Forgotten,
+}
+
+/// Paths a walk leaves out because `rag forget` took them out of the index,
+/// except where a folder or file an ingest was pointed at lies inside one.
+#[derive(Debug, Clone, Default)]
+pub struct Forgotten {
+    pub paths: Vec<PathBuf>,
+    /// Roots inside forgotten paths: walked all the same.
+    pub kept: Vec<PathBuf>,
+}
+
+impl Forgotten {
+    /// Whether the walk leaves `path` (and what is under it) out.
+    pub fn leaves_out(&self, path: &Path) -> bool {
+        self.paths.iter().any(|forgotten| {
+            path.starts_with(forgotten)
+                && !self.kept.iter().any(|kept| {
+                    kept.starts_with(forgotten)
+                        && (kept.starts_with(path) || path.starts_with(kept))
+                })
+        })
+    }
 }
 
 impl Default for WalkOptions {
@@ -30,6 +54,7 @@ impl Default for WalkOptions {
             max_file_size: 20 * 1000 * 1000,
             follow_links: false,
             include_generated: false,
+            forgotten: Forgotten::default(),
         }
     }
 }
@@ -91,6 +116,10 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions, index_dir: &Path) -> Resul
         let index_dir = index_dir.to_path_buf();
         let inside: Vec<PathBuf> = roots.iter().map(|r| crate::index::canonical(r)).collect();
         let follow_all = options.follow_links;
+        let forgotten = options.forgotten.clone();
+        // Forgotten paths are absolute; the walk's are as the root was given.
+        let given_root = root.clone();
+        let canonical_root = crate::index::canonical(root);
         let outside = Arc::clone(&links_outside);
         let walker = WalkBuilder::new(root)
             .hidden(true)
@@ -103,6 +132,15 @@ pub fn walk(roots: &[PathBuf], options: &WalkOptions, index_dir: &Path) -> Resul
             .filter_entry(move |entry| {
                 if entry.path() == index_dir {
                     return false;
+                }
+                if !forgotten.paths.is_empty() {
+                    let relative = entry
+                        .path()
+                        .strip_prefix(&given_root)
+                        .unwrap_or(entry.path());
+                    if forgotten.leaves_out(&canonical_root.join(relative)) {
+                        return false;
+                    }
                 }
                 if follow_all || !entry.path_is_symlink() {
                     return true;

@@ -205,6 +205,12 @@ impl IndexWriter {
         self.manifest.left_out = left_out;
     }
 
+    /// See [`IndexSink::set_remembered`].
+    pub fn set_remembered(&mut self, remembered: crate::manifest::Remembered) {
+        self.dirty |= self.manifest.remembered != remembered;
+        self.manifest.remembered = remembered;
+    }
+
     pub fn remove_file(&mut self, path: &str) {
         if let Some(entry) = self.manifest.files.remove(path) {
             self.removed.extend(entry.chunks);
@@ -524,6 +530,14 @@ impl crate::backend::IndexSink for IndexWriter {
 
     fn set_left_out(&mut self, left_out: crate::manifest::LeftOut) {
         IndexWriter::set_left_out(self, left_out);
+    }
+
+    fn remembered(&self) -> &crate::manifest::Remembered {
+        &self.manifest.remembered
+    }
+
+    fn set_remembered(&mut self, remembered: crate::manifest::Remembered) {
+        IndexWriter::set_remembered(self, remembered);
     }
 
     fn commit(&mut self) -> Result<bool> {

@@ -405,6 +405,7 @@ impl SearchIndex for MilvusIndex {
             .conn
             .count(&self.conn.url.files_collection(), "", None)?;
         let left_out = stored.left_out();
+        let remembered = stored.remembered();
         Ok(Status {
             index_dir: self.conn.location(),
             backend: "milvus",
@@ -420,6 +421,8 @@ impl SearchIndex for MilvusIndex {
             deleted_points: 0,
             bm25_in_sync: true,
             roots: stored.roots().into_iter().collect(),
+            excludes: remembered.excludes.into_iter().collect(),
+            forgotten: remembered.forgotten.into_iter().collect(),
             skipped: left_out.skipped,
             unsupported: left_out.unsupported,
             generated: left_out.generated,

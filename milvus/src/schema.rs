@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use milvus::v2::prelude::*;
-use rag_index::manifest::{EmbeddingInfo, LeftOut};
+use rag_index::manifest::{EmbeddingInfo, LeftOut, Remembered};
 use rag_index::{ChunkerConfig, Error};
 use serde_json::json;
 
@@ -28,6 +28,7 @@ pub(crate) mod prop {
     pub const CHUNKER: &str = "rag.chunker";
     pub const ROOTS: &str = "rag.roots";
     pub const LEFT_OUT: &str = "rag.left_out";
+    pub const REMEMBERED: &str = "rag.remembered";
     pub const GENERATION: &str = "rag.generation";
     pub const CREATED_AT: &str = "rag.created_at";
     pub const UPDATED_AT: &str = "rag.updated_at";
@@ -241,6 +242,12 @@ impl Stored {
 
     pub fn left_out(&self) -> LeftOut {
         self.get(prop::LEFT_OUT)
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn remembered(&self) -> Remembered {
+        self.get(prop::REMEMBERED)
             .and_then(|v| serde_json::from_str(v).ok())
             .unwrap_or_default()
     }

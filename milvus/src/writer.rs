@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use milvus::v2::prelude::*;
-use rag_index::manifest::{EmbeddingInfo, FileEntry, LeftOut};
+use rag_index::manifest::{EmbeddingInfo, FileEntry, LeftOut, Remembered};
 use rag_index::{ChunkerConfig, Error, FileUpdate, IndexSink};
 use serde_json::{json, Value};
 
@@ -54,6 +54,7 @@ pub struct MilvusWriter {
     files: BTreeMap<String, FileEntry>,
     roots: BTreeSet<String>,
     left_out: LeftOut,
+    remembered: Remembered,
     generation: u64,
     rechunk_all: bool,
     /// Chunk rows not sent yet, with their file's path.
@@ -123,6 +124,7 @@ impl MilvusWriter {
             files,
             roots: stored.roots(),
             left_out: stored.left_out(),
+            remembered: stored.remembered(),
             generation: stored.number(prop::GENERATION),
             rechunk_all,
             buffer: Vec::new(),
@@ -260,6 +262,10 @@ impl MilvusWriter {
             (
                 prop::LEFT_OUT.to_string(),
                 schema::left_out_json(&self.left_out),
+            ),
+            (
+                prop::REMEMBERED.to_string(),
+                serde_json::to_string(&self.remembered).unwrap_or_else(|_| "{}".into()),
             ),
             (
                 prop::CHUNKER.to_string(),
@@ -525,6 +531,15 @@ impl IndexSink for MilvusWriter {
 
     fn set_left_out(&mut self, left_out: LeftOut) {
         self.left_out = left_out;
+    }
+
+    fn remembered(&self) -> &Remembered {
+        &self.remembered
+    }
+
+    fn set_remembered(&mut self, remembered: Remembered) {
+        self.dirty |= self.remembered != remembered;
+        self.remembered = remembered;
     }
 
     fn commit(&mut self) -> rag_index::Result<bool> {

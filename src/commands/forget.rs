@@ -16,6 +16,16 @@ pub fn run(ctx: &Context, args: &ForgetArgs) -> Result<()> {
             super::count(summary.files, "file", "files"),
             super::count(summary.chunks, "chunk", "chunks"),
         );
+        if !summary.kept_out.is_empty() {
+            let (them, one) = if summary.kept_out.len() == 1 {
+                ("it", "it")
+            } else {
+                ("them", "one of them")
+            };
+            eprintln!(
+                "later ingests of the folder around {them} leave {them} out, until `rag ingest` names {one} again"
+            );
+        }
     }
     Ok(())
 }

@@ -30,6 +30,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<Outcome> {
         walk: walk_options(args),
         rebuild: args.rebuild,
         checkpoint_every: Duration::from_secs(args.checkpoint_secs),
+        dropped_excludes: args.drop_exclude.clone(),
         pdf_reader: rag::pdf::sandboxed_reader(),
         ..IngestOptions::default()
     };
@@ -78,8 +79,10 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<Outcome> {
         let Some(mut watch) = watch else {
             return Ok(Outcome::Success);
         };
-        // Later bursts only add what changed; a rebuild happens once at most.
+        // Later bursts only add what changed; a rebuild happens once at most,
+        // and dropped excludes are gone after the first.
         options.rebuild = false;
+        options.dropped_excludes.clear();
         if !ctx.quiet {
             eprintln!("watching for changes (Ctrl+C to stop)");
         }
@@ -128,6 +131,7 @@ fn walk_options(args: &IngestArgs) -> WalkOptions {
         max_file_size: args.max_file_size,
         follow_links: args.follow,
         include_generated: args.include_generated,
+        ..WalkOptions::default()
     }
 }
 
@@ -136,11 +140,17 @@ fn walk_options(args: &IngestArgs) -> WalkOptions {
 /// counts on stderr. Whether a file is unchanged since the last ingest is
 /// not checked: that needs the index, and reading files' contents.
 fn dry_run(ctx: &Context, args: &IngestArgs, index_dir: Option<&Path>) -> Result<()> {
-    let found = rag::index::walk::walk(
-        &args.paths,
-        &walk_options(args),
-        index_dir.unwrap_or(Path::new("")),
-    )?;
+    // What the index remembers (excludes, forgotten paths) applies as in a real ingest.
+    let options = match index_dir {
+        Some(dir) => rag::index::remember::planned_walk_of_folder(
+            dir,
+            &args.paths,
+            &walk_options(args),
+            &args.drop_exclude,
+        )?,
+        None => walk_options(args),
+    };
+    let found = rag::index::walk::walk(&args.paths, &options, index_dir.unwrap_or(Path::new("")))?;
     let mut lines = String::new();
     let (mut read, mut bytes, mut generated, mut unsupported, mut skipped) = (0, 0, 0, 0, 0);
     for item in &found {

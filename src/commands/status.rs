@@ -29,11 +29,12 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
     };
     let mut status = index.status()?;
     // Shown as every command shows paths: relative to here when below it.
-    status.roots = status
-        .roots
-        .iter()
-        .map(|root| crate::context::display_path(&index, root))
-        .collect();
+    for paths in [&mut status.roots, &mut status.forgotten] {
+        *paths = paths
+            .iter()
+            .map(|path| crate::context::display_path(&index, path))
+            .collect();
+    }
     let answer_model = ctx.settings.generator_name();
     if args.json {
         let mut value = serde_json::to_value(&status).unwrap_or_default();
@@ -68,6 +69,21 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<()> {
                 out,
                 "{label:<12} {}",
                 sanitize(&rag::index::paths::escape_controls(root))
+            )?;
+        }
+        if !status.excludes.is_empty() {
+            writeln!(
+                out,
+                "excludes     {}  (every ingest; `rag ingest --drop-exclude GLOB` stops one)",
+                sanitize(&status.excludes.join(", "))
+            )?;
+        }
+        for (i, path) in status.forgotten.iter().enumerate() {
+            let label = if i == 0 { "forgotten" } else { "" };
+            writeln!(
+                out,
+                "{label:<12} {}  (left out of ingests until named again)",
+                sanitize(&rag::index::paths::escape_controls(path))
             )?;
         }
         writeln!(
