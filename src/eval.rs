@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::assistant::{Answer, Refusal};
+use crate::assistant::{Answer, Citation, Refusal};
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -43,9 +43,13 @@ pub struct Row {
     pub correct: bool,
     /// The source article is among the citations (answerable questions).
     pub source_cited: bool,
-    /// ... and the model wrote that citation itself (not inferred by rag).
+    /// ... and the model gave that citation itself (not inferred by rag):
+    /// written in the answer, or named when asked after an answer that cited
+    /// nothing.
     pub source_cited_by_model: bool,
-    /// The model wrote at least one citation marker itself.
+    /// ... only named when asked.
+    pub source_named_when_asked: bool,
+    /// The model wrote at least one citation marker in its answer.
     pub model_cited: bool,
     /// Words in the answer (answers are not to grow to raise containment).
     pub answer_words: usize,
@@ -73,6 +77,9 @@ pub struct Report {
     /// Share of answerable questions whose source article the model cited
     /// itself (the rest of `source_accuracy` was inferred from word overlap).
     pub source_cited_by_model: f64,
+    /// The part of `source_cited_by_model` the model named when asked after an
+    /// answer that cited nothing.
+    pub source_named_when_asked: f64,
     /// Share of answered questions where the model wrote any citation itself.
     pub model_citation_rate: f64,
     /// Median words of the answers given (refusals left out).
@@ -131,24 +138,21 @@ pub fn score(question: &Question, answer: &Answer, i: usize) -> Row {
             .answers
             .iter()
             .any(|a| !a.trim().is_empty() && text.contains(&a.trim().to_lowercase()));
-    let cites_source = |model_written_only: bool| {
+    let cites_source = |keep: fn(&Citation) -> bool| {
         answerable
             && question.source.as_deref().is_some_and(|title| {
-                answer
-                    .citations
-                    .iter()
-                    .filter(|c| !(model_written_only && c.inferred))
-                    .any(|c| {
-                        answer
-                            .sources
-                            .iter()
-                            .find(|s| s.n == c.n)
-                            .is_some_and(|s| is_article(&s.heading, &s.path, title))
-                    })
+                answer.citations.iter().filter(|c| keep(c)).any(|c| {
+                    answer
+                        .sources
+                        .iter()
+                        .find(|s| s.n == c.n)
+                        .is_some_and(|s| is_article(&s.heading, &s.path, title))
+                })
             })
     };
-    let source_cited = cites_source(false);
-    let source_cited_by_model = cites_source(true);
+    let source_cited = cites_source(|_| true);
+    let source_cited_by_model = cites_source(|c| !c.inferred);
+    let source_named_when_asked = cites_source(|c| c.asked);
     Row {
         id: id_of(question, i),
         question: question.question.clone(),
@@ -159,7 +163,8 @@ pub fn score(question: &Question, answer: &Answer, i: usize) -> Row {
         correct,
         source_cited,
         source_cited_by_model,
-        model_cited: answer.citations.iter().any(|c| !c.inferred),
+        source_named_when_asked,
+        model_cited: answer.citations.iter().any(|c| !c.inferred && !c.asked),
         answer_words: answer.answer.split_whitespace().count(),
         generated_tokens: answer.generated_tokens,
         truncated: answer.truncated,
@@ -220,6 +225,7 @@ pub fn error_row(question: &Question, i: usize, error: &Error) -> Row {
         correct: false,
         source_cited: false,
         source_cited_by_model: false,
+        source_named_when_asked: false,
         model_cited: false,
         answer_words: 0,
         generated_tokens: 0,
@@ -245,6 +251,10 @@ pub fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: String) 
         source_accuracy: share(count(&answerable, |r| r.source_cited), answerable.len()),
         source_cited_by_model: share(
             count(&answerable, |r| r.source_cited_by_model),
+            answerable.len(),
+        ),
+        source_named_when_asked: share(
+            count(&answerable, |r| r.source_named_when_asked),
             answerable.len(),
         ),
         model_citation_rate: {

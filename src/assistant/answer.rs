@@ -81,6 +81,9 @@ pub struct Citation {
     /// True when the model cited nothing and this source was chosen because
     /// the answer's words overlap it most.
     pub inferred: bool,
+    /// True when the answer cited nothing and the model named this source
+    /// when asked afterwards which one holds its answer.
+    pub asked: bool,
 }
 
 impl Citation {
@@ -93,6 +96,7 @@ impl Citation {
             quote: None,
             chunk_lines: [source.line_start, source.line_end],
             inferred,
+            asked: false,
         }
     }
 }

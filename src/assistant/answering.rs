@@ -28,6 +28,8 @@ struct Sampled {
     best: Candidate,
     samples: usize,
     first_token_at: Option<Instant>,
+    /// The source the model named when asked after an answer citing none.
+    named: Option<usize>,
 }
 
 impl Assistant {
@@ -87,7 +89,13 @@ impl Assistant {
         let run = prefilled.prompt_tokens() - prefilled.reused_tokens();
         timings.prefill_tok_s = run as f64 / prefilled.seconds().max(1e-9);
         timings.cached_prompt_tokens = prefilled.reused_tokens();
-        let sampled = self.sample(&prefilled, &generate, &sources, options, on_event);
+        let mut sampled = self.sample(&prefilled, &generate, &sources, options, on_event);
+        if let Ok(sampled) = &mut sampled {
+            if Self::cites_nothing(&sampled.best, options) {
+                sampled.named =
+                    self.source_named(&prefilled, request, &sources, &sampled.best, options)?;
+            }
+        }
         let kept = self.generator.kept_for_reuse(prefilled);
         *self
             .last_prefill
@@ -132,6 +140,68 @@ impl Assistant {
             }
         }
         Ok((prompt_ids, generate))
+    }
+
+    /// Whether `best` is an answer (not a refusal, not cut short by the
+    /// caller) that cites no source.
+    fn cites_nothing(best: &Candidate, options: &AskOptions) -> bool {
+        best.cited.is_empty()
+            && !best.cancelled()
+            && !options.think
+            && !best.answer.is_empty()
+            && !prompt::is_refusal(&best.answer)
+    }
+
+    /// The source the model names when asked, after an answer that cites none,
+    /// which one holds it: a forward pass over the answer and the question
+    /// from the prompt's cache, and the most likely of the sources' numbers.
+    /// Long answers with code end without a citation more often than short
+    /// ones; asked, the model still knows where its answer came from. `None`
+    /// where the prompt format is not asked or the context has no room left.
+    fn source_named(
+        &self,
+        prefilled: &Prefilled,
+        request: Request<'_>,
+        sources: &[Source],
+        best: &Candidate,
+        options: &AskOptions,
+    ) -> Result<Option<usize>> {
+        let turns = self.recent_turns(request.history, sources, options);
+        let style = self
+            .style
+            .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()));
+        let Some(ids) = prompt::encode_which_source(
+            &self.generator,
+            style,
+            sources,
+            turns,
+            request.question,
+            &best.answer,
+        )?
+        else {
+            return Ok(None);
+        };
+        let tokenizer = self.generator.tokenizer();
+        let numbers: Vec<(usize, u32)> = sources
+            .iter()
+            .filter_map(|s| Some((s.n, tokenizer.token_id(&s.n.to_string())?)))
+            .collect();
+        if numbers.is_empty() || ids.len() >= self.generator.config().context_length {
+            return Ok(None);
+        }
+        let Some(after) = self
+            .generator
+            .prefill_after(Some(prefilled), &ids, 1, &mut |_, _| true)?
+        else {
+            return Ok(None);
+        };
+        let logits = after.next_token_logits();
+        let named = numbers
+            .into_iter()
+            .filter_map(|(n, id)| Some((n, *logits.get(id as usize)?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(n, _)| n);
+        Ok(named)
     }
 
     /// Samples `options.samples` answers from the prefilled prompt and keeps
@@ -227,6 +297,7 @@ impl Assistant {
             best,
             samples,
             first_token_at,
+            named: None,
         })
     }
 
@@ -245,6 +316,7 @@ impl Assistant {
             mut best,
             samples,
             first_token_at,
+            named,
         } = sampled;
         let question = asked.request.question;
         let injected = injection::withhold_if_obeyed(&mut best.answer, question, &sources);
@@ -252,7 +324,7 @@ impl Assistant {
         let mut citations = if refused {
             Vec::new()
         } else {
-            citations_for(&best.answer, &best.cited, &sources)
+            citations_for(&best.answer, &best.cited, named, &sources)
         };
         let unsupported = quote::attach(&mut citations, &best.answer, question, &sources, refused);
         let started = asked.started;

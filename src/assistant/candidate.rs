@@ -50,9 +50,15 @@ impl Candidate {
     }
 }
 
-/// The model's valid citations; without any, the sources the answer's words
-/// overlap most (at least half as much as the best one), marked as inferred.
-pub(super) fn citations_for(answer: &str, cited: &[usize], sources: &[Source]) -> Vec<Citation> {
+/// The model's valid citations; without any, the source it `named` when
+/// asked; failing that, the sources the answer's words overlap most (at least
+/// half as much as the best one), marked as inferred.
+pub(super) fn citations_for(
+    answer: &str,
+    cited: &[usize],
+    named: Option<usize>,
+    sources: &[Source],
+) -> Vec<Citation> {
     if !cited.is_empty() {
         return cited
             .iter()
@@ -60,20 +66,34 @@ pub(super) fn citations_for(answer: &str, cited: &[usize], sources: &[Source]) -
             .map(|s| Citation::of(s, false))
             .collect();
     }
+    // The model's own answer to "which source?" comes first; the passages
+    // the answer's words overlap most follow where they differ from it, as
+    // the model's choice is right less often than the overlap.
+    let mut citations: Vec<Citation> = named
+        .and_then(|n| sources.iter().find(|s| s.n == n))
+        .map(|source| Citation {
+            asked: true,
+            ..Citation::of(source, false)
+        })
+        .into_iter()
+        .collect();
     let overlaps: Vec<(f32, &Source)> = sources
         .iter()
         .map(|s| (grounding::overlap(answer, &s.text), s))
         .collect();
     let best = overlaps.iter().map(|(o, _)| *o).fold(0.0, f32::max);
     if best <= 0.0 {
-        return Vec::new();
+        return citations;
     }
-    overlaps
+    let inferred: Vec<Citation> = overlaps
         .into_iter()
         .filter(|(o, _)| *o >= best * 0.5)
         .take(2)
+        .filter(|(_, s)| Some(s.n) != named)
         .map(|(_, s)| Citation::of(s, true))
-        .collect()
+        .collect();
+    citations.extend(inferred);
+    citations
 }
 
 /// Turns streamed model text into events: reasoning apart (in `--think` mode),
@@ -115,5 +135,37 @@ impl Shown {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assistant::sources::test_source;
+
+    #[test]
+    fn the_source_named_when_asked_leads_and_overlap_fills_in() {
+        let sources = [
+            test_source(1, 1, "Cargo builds the crate with cargo build."),
+            test_source(2, 1, "Rc lets a value have several owners in one thread."),
+            test_source(3, 1, "Arc is Rc for threads."),
+        ];
+        let answer = "A value has several owners through Rc in one thread.";
+        // Written citations win outright.
+        let written = citations_for(answer, &[3], Some(1), &sources);
+        assert_eq!(written.len(), 1);
+        assert!(!written[0].inferred && !written[0].asked && written[0].n == 3);
+        // Named when asked: first, then the overlap's that differ from it.
+        let named = citations_for(answer, &[], Some(1), &sources);
+        assert!(named[0].asked && !named[0].inferred && named[0].n == 1);
+        assert!(named[1..].iter().all(|c| c.inferred && c.n != 1));
+        assert!(named.iter().any(|c| c.n == 2));
+        // Named and closest agree: one citation.
+        let agree = citations_for(answer, &[], Some(2), &sources);
+        assert!(agree[0].asked && agree[0].n == 2);
+        assert!(agree[1..].iter().all(|c| c.n != 2));
+        // Not asked: the overlap alone.
+        let inferred = citations_for(answer, &[], None, &sources);
+        assert!(inferred.iter().all(|c| c.inferred) && inferred[0].n == 2);
     }
 }

@@ -189,6 +189,22 @@ pub fn encode_open_book(
     if !generator.format().is_chat() {
         return encode_document(generator, sources, history, question, think);
     }
+    let messages = open_book_messages(style, sources, history, question, think);
+    let (ids, mut stop_strings) = encode_messages(generator, &messages)?;
+    if style == Style::Reading {
+        // Small models go on to set themselves the next exercise.
+        stop_strings.push(NEXT_QUESTION.to_string());
+    }
+    Ok((ids, stop_strings))
+}
+
+fn open_book_messages(
+    style: Style,
+    sources: &[Source],
+    history: &[Turn],
+    question: &str,
+    think: bool,
+) -> Vec<Message> {
     let mut messages = vec![Message::new("system", &system_instruction(style, think))];
     // The demonstrations answer without reasoning: not for --think.
     if style == Style::Instructed && !think {
@@ -202,12 +218,39 @@ pub fn encode_open_book(
         "user",
         &user_message(style, sources, question),
     ));
-    let (ids, mut stop_strings) = encode_messages(generator, &messages)?;
-    if style == Style::Reading {
-        // Small models go on to set themselves the next exercise.
-        stop_strings.push(NEXT_QUESTION.to_string());
+    messages
+}
+
+/// What an instructed model is asked after an answer that cites nothing.
+pub const WHICH_SOURCE: &str =
+    "Which one source holds the answer you just gave? Reply with its number in brackets.";
+
+/// The open-book prompt of an instructed chat model, followed by its `answer`,
+/// [`WHICH_SOURCE`], and the opening bracket of the reply: the next token is the
+/// number of the source the model names. It begins with the tokens of
+/// [`encode_open_book`]'s prompt, so that prompt's cache serves it. `None` for
+/// the formats that are not asked (a base model, the reading prompt, --think).
+pub fn encode_which_source(
+    generator: &Generator,
+    style: Style,
+    sources: &[Source],
+    history: &[Turn],
+    question: &str,
+    answer: &str,
+) -> LlmResult<Option<Vec<u32>>> {
+    let bracket = generator.tokenizer().token_id("[");
+    let Some(bracket) = bracket.filter(|_| generator.format().is_chat()) else {
+        return Ok(None);
+    };
+    if style != Style::Instructed {
+        return Ok(None);
     }
-    Ok((ids, stop_strings))
+    let mut messages = open_book_messages(style, sources, history, question, false);
+    messages.push(Message::new("assistant", answer));
+    messages.push(Message::new("user", WHICH_SOURCE));
+    let (mut ids, _) = encode_messages(generator, &messages)?;
+    ids.push(bracket);
+    Ok(Some(ids))
 }
 
 /// The prompt for a base model (no chat template), which completes documents rather than

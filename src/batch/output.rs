@@ -289,7 +289,13 @@ impl Sink {
                 a.citations
                     .iter()
                     .map(|c| {
-                        let inferred = if c.inferred { " (inferred)" } else { "" };
+                        let inferred = if c.inferred {
+                            " (inferred)"
+                        } else if c.asked {
+                            " (named when asked)"
+                        } else {
+                            ""
+                        };
                         format!("{}:{}-{}{inferred}", c.path, c.line_start, c.line_end)
                     })
                     .collect::<Vec<_>>()
@@ -605,6 +611,8 @@ fn md_section(record: &Record<'_>, number: usize) -> String {
                         match cited {
                             Some(c) if c.inferred =>
                                 " (closest to the answer; not cited by the model)",
+                            Some(c) if c.asked =>
+                                " (named by the model when asked; not cited in its answer)",
                             Some(_) => " (cited)",
                             None => "",
                         }

@@ -191,6 +191,8 @@ fn print_evidence(out: &mut impl Write, answer: &Answer, styled: bool) {
     for citation in &answer.citations {
         let mark = if citation.inferred {
             "  (closest to the answer)"
+        } else if citation.asked {
+            "  (named by the model when asked after answering)"
         } else {
             ""
         };
@@ -224,6 +226,7 @@ fn print_sources(out: &mut impl Write, answer: &Answer, styled: bool) {
         let cited = answer.citations.iter().find(|c| c.n == source.n);
         let mark = match cited {
             Some(c) if c.inferred => "  (closest to the answer)",
+            Some(c) if c.asked => "  (named by the model)",
             Some(_) => "  (cited)",
             None => "",
         };

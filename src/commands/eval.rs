@@ -114,9 +114,10 @@ fn print_report(r: &Report) {
     );
     println!("answer accuracy  {:>5.1}%", r.answer_accuracy * 100.0);
     println!(
-        "source cited     {:>5.1}%  (by the model itself {:.1}%, the rest inferred)",
+        "source cited     {:>5.1}%  (by the model itself {:.1}%, {:.1}% of them named when asked after the answer; the rest inferred)",
         r.source_accuracy * 100.0,
-        r.source_cited_by_model * 100.0
+        r.source_cited_by_model * 100.0,
+        r.source_named_when_asked * 100.0
     );
     println!(
         "model citations  {:>5.1}%  (answers with a citation the model wrote)",
