@@ -342,11 +342,14 @@ const NOT_TEXT: &[&str] = &[
     "pt",
     "npy",
     "parquet",
-    "docx",
-    "xlsx",
-    "pptx",
-    "odt",
-    "epub",
+    // Rich Text: text on disk, but its control words are no one's reading,
+    // and no maintained pure-Rust reader was found for it.
+    "rtf",
+    "doc",
+    "ppt",
+    "pages",
+    "key",
+    "numbers",
 ];
 
 /// Text by content: a file with an unknown extension (`README.Debian`,

@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<Outcome> {
         walk: walk_options(args),
         rebuild: args.rebuild,
         checkpoint_every: Duration::from_secs(args.checkpoint_secs),
-        pdf_reader: rag::pdf::sandboxed_reader(),
+        contained_reader: rag::contained::sandboxed_reader(),
         ..IngestOptions::default()
     };
     let stop = Arc::new(AtomicBool::new(false));

@@ -1,8 +1,10 @@
-//! PDFs are read in a child process (`rag extract-pdf`, hidden) with a memory
-//! and a time budget: the PDF parser has no limits of its own, and a small
-//! file whose stream inflates to millions of text operators can make it use
-//! gigabytes for minutes. A file over budget is skipped with one warning; the
-//! parser's panic text stays in the child.
+//! PDFs, office documents, e-books, notebooks and mail are read in a child
+//! process (`rag extract KIND`, hidden) with a memory and a time budget. The
+//! PDF parser has no limits of its own, and a small file whose stream
+//! inflates to millions of text operators can make it use gigabytes for
+//! minutes; the other readers hold zip and XML to limits of their own, and
+//! the budget is what catches whatever those limits miss. A file over budget
+//! is skipped with one warning; a parser's panic text stays in the child.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -10,37 +12,31 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rag_index::extract::SkipReason;
-use rag_index::PdfReader;
-use serde::{Deserialize, Serialize};
+use rag_index::extract::{Contents, Kind, SkipReason};
+use rag_index::ContainedReader;
 
 /// The child's address-space limit.
 pub const MEMORY_LIMIT: u64 = 1 << 30;
-/// How long one PDF may take.
+/// How long one file may take.
 pub const TIME_LIMIT: Duration = Duration::from_secs(10);
-/// The most text one PDF may produce.
+/// The most text one file may produce.
 const TEXT_LIMIT: u64 = 64 << 20;
-const SUBCOMMAND: &str = "extract-pdf";
+const SUBCOMMAND: &str = "extract";
 
-/// What the child prints.
-#[derive(Serialize, Deserialize)]
-enum Extracted {
-    Pages(Vec<String>),
-    Skipped(String),
-}
-
-/// A reader that runs this binary's `extract-pdf` for each PDF; `None` when the
-/// binary cannot be found (PDFs are then read in this process).
-pub fn sandboxed_reader() -> Option<PdfReader> {
+/// A reader that runs this binary's `extract` for each file of a contained
+/// kind; `None` when the binary cannot be found (they are then read in this
+/// process).
+pub fn sandboxed_reader() -> Option<ContainedReader> {
     let exe = std::env::current_exe().ok()?;
-    Some(PdfReader(Arc::new(move |bytes: &[u8]| {
-        read_in_child(&exe, bytes)
-    })))
+    Some(ContainedReader(Arc::new(
+        move |kind: Kind, bytes: &[u8]| read_in_child(&exe, kind, bytes),
+    )))
 }
 
-/// The child: limits its own address space, reads a PDF on stdin, prints its
-/// pages (or why it was skipped) as JSON on stdout.
-pub fn child_main() -> crate::Result<()> {
+/// The child: limits its own address space, reads a file of `kind` on
+/// stdin, prints what its reader gives (or why it was skipped) as JSON on
+/// stdout.
+pub fn child_main(kind: &str) -> crate::Result<()> {
     // Where the limit cannot be set, the parent's timeout still holds.
     let _ = rlimit::setrlimit(rlimit::Resource::AS, MEMORY_LIMIT, MEMORY_LIMIT);
     let mut bytes = Vec::new();
@@ -51,12 +47,14 @@ pub fn child_main() -> crate::Result<()> {
             path: PathBuf::from("standard input"),
             source,
         })?;
-    let result = match rag_index::extract::pdf_pages(&bytes) {
-        Ok(pages) => Extracted::Pages(pages),
-        Err(reason) => Extracted::Skipped(reason.to_string()),
+    let result: Result<Contents, SkipReason> = match Kind::from_contained_name(kind) {
+        Some(kind) => rag_index::extract::read_contents(kind, &bytes),
+        None => Err(SkipReason::Unreadable(format!(
+            "no reader for files of kind {kind}"
+        ))),
     };
     let json = serde_json::to_vec(&result)
-        .map_err(|e| crate::Error::Internal(format!("PDF pages as JSON: {e}")))?;
+        .map_err(|e| crate::Error::Internal(format!("extracted text as JSON: {e}")))?;
     std::io::stdout()
         .write_all(&json)
         .map_err(|source| crate::Error::Io {
@@ -66,15 +64,20 @@ pub fn child_main() -> crate::Result<()> {
         })
 }
 
-fn read_in_child(exe: &PathBuf, bytes: &[u8]) -> Result<Vec<String>, SkipReason> {
+fn read_in_child(exe: &PathBuf, kind: Kind, bytes: &[u8]) -> Result<Contents, SkipReason> {
+    let Some(name) = kind.contained_name() else {
+        return rag_index::extract::read_contents(kind, bytes);
+    };
     let mut child = Command::new(exe)
-        .arg(SUBCOMMAND)
+        .args([SUBCOMMAND, name])
         .env("RAYON_NUM_THREADS", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| SkipReason::Unreadable(format!("cannot start the PDF reader: {e}")))?;
+        .map_err(|e| {
+            SkipReason::Unreadable(format!("cannot start the {} reader: {e}", kind.label()))
+        })?;
     let input = bytes.to_vec();
     let mut stdin = child.stdin.take();
     let feeder = std::thread::spawn(move || {
@@ -108,8 +111,14 @@ fn read_in_child(exe: &PathBuf, bytes: &[u8]) -> Result<Vec<String>, SkipReason>
     };
     let _ = feeder.join();
     let out = collector.join().unwrap_or_default();
-    let over_budget =
-        |what: String| SkipReason::BrokenPdf(format!("over the PDF reader's budget: {what}"));
+    let over_budget = |what: String| match kind {
+        // PDFs have said "budget" since before the other formats came.
+        Kind::Pdf => SkipReason::BrokenPdf(format!("over the PDF reader's budget: {what}")),
+        kind => SkipReason::OverLimit {
+            format: kind.label().to_string(),
+            why: what,
+        },
+    };
     let Some(status) = status else {
         return Err(over_budget(format!(
             "took longer than {} s",
@@ -128,11 +137,11 @@ fn read_in_child(exe: &PathBuf, bytes: &[u8]) -> Result<Vec<String>, SkipReason>
             MEMORY_LIMIT >> 30
         )));
     }
-    match serde_json::from_slice(&out) {
-        Ok(Extracted::Pages(pages)) => Ok(pages),
-        Ok(Extracted::Skipped(why)) => Err(SkipReason::BrokenPdf(why)),
-        Err(e) => Err(SkipReason::BrokenPdf(format!(
-            "the PDF reader gave no readable result: {e}"
+    match serde_json::from_slice::<Result<Contents, SkipReason>>(&out) {
+        Ok(result) => result,
+        Err(e) => Err(SkipReason::Unreadable(format!(
+            "the {} reader gave no readable result: {e}",
+            kind.label()
         ))),
     }
 }
