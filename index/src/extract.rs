@@ -380,7 +380,7 @@ fn decode_utf16_with_bom(bytes: &[u8]) -> Option<Result<String, SkipReason>> {
     Some(Ok(text))
 }
 
-fn markdown_title(text: &str) -> Option<String> {
+pub(crate) fn markdown_title(text: &str) -> Option<String> {
     let mut in_fence = false;
     for line in text.lines().take(200) {
         let trimmed = line.trim_start();

@@ -66,6 +66,8 @@ enum Role {
     Title,
     Code,
     Quote,
+    /// A list style ("List Bullet", "List Number 2"): bullet or not.
+    ListItem(bool),
     Body,
 }
 
@@ -199,6 +201,14 @@ fn role_by_name(name: &str) -> Role {
             return Role::Heading(level);
         }
     }
+    if let Some(kind) = lower.strip_prefix("list") {
+        if kind.starts_with("bullet") {
+            return Role::ListItem(true);
+        }
+        if kind.starts_with("number") {
+            return Role::ListItem(false);
+        }
+    }
     match lower.as_str() {
         "sourcecode" | "htmlpreformatted" | "code" | "codeblock" | "plaintext" => Role::Code,
         "quote" | "intensequote" | "blocktext" => Role::Quote,
@@ -275,7 +285,9 @@ impl<'s> Walker<'s> {
                     match name.as_str() {
                         "del" | "moveFrom" | "Fallback" | "instrText" | "delText" => self.skip += 1,
                         _ if self.skip > 0 => {}
-                        "footnote" | "endnote" => self.note = attr(e, "id"),
+                        "footnote" | "endnote" => {
+                            self.note = attr(e, "id").map(|id| format!("{name}:{id}"))
+                        }
                         "p" => self.start_paragraph(),
                         "r" => self.run_depth += 1,
                         "t" => self.in_text = true,
@@ -353,7 +365,9 @@ impl<'s> Walker<'s> {
             "br" | "cr" if in_run => p.text.push('\n'),
             "noBreakHyphen" => p.text.push('-'),
             "footnoteReference" | "endnoteReference" => {
-                if let Some(id) = attr(e, "id") {
+                // Footnotes and endnotes are numbered apart: "footnote:1", "endnote:1".
+                let kind = name.trim_end_matches("Reference");
+                if let Some(id) = attr(e, "id").map(|id| format!("{kind}:{id}")) {
                     if !self.referred.contains(&id) {
                         self.referred.push(id.clone());
                     }
@@ -408,6 +422,10 @@ impl<'s> Walker<'s> {
             }
             Role::Heading(level) => self.md.heading(level, &p.text),
             Role::Quote => self.md.paragraph(&format!("> {}", p.text.trim())),
+            Role::ListItem(bullet) => {
+                let marker = if bullet { "-" } else { "1." };
+                self.md.line(&format!("{marker} {}", one_line(&p.text)));
+            }
             Role::Body => match p.num.filter(|(id, _)| !id.is_empty() && id != "0") {
                 Some((id, level)) => {
                     let marker = if self.styles.bullet(&id, level) {

@@ -153,6 +153,17 @@ pub(crate) fn read_nested(
         Format::Mbox => mail::read_mbox(bytes, limits, depth),
     }
     .map_err(|problem| problem.into_skip(format))?;
+    // A text without a title of its own is titled by its first heading, as
+    // Markdown is; slides, sheets and mail have headings that are not titles.
+    let read = match format {
+        Format::Docx | Format::Odt | Format::Epub | Format::Notebook if read.title.is_none() => {
+            Read {
+                title: crate::extract::markdown_title(&read.text),
+                ..read
+            }
+        }
+        _ => read,
+    };
     if read.text.len() > limits.max_text {
         return Err(SkipReason::OverLimit {
             format: format.label().into(),

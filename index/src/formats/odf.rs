@@ -50,6 +50,8 @@ const SKIPPED: &[&str] = &[
     "illustration-index",
     "sequence-decls",
     "note-citation",
+    // Fields a slide's notes page or a page's footer shows: "<number>".
+    "page-number",
     "title",
     "desc",
     "forms",
