@@ -27,6 +27,9 @@ pub struct Limits {
     pub max_entry_bytes: u64,
     /// Bytes all entries read from one archive may unpack to.
     pub max_total_bytes: u64,
+    /// Bytes an archive may say all its entries unpack to: readers take a
+    /// few entries of many, so this is larger than what they may read.
+    pub max_declared_bytes: u64,
     /// Unpacked to packed size, for entries over [`Limits::RATIO_FLOOR`]:
     /// deflate reaches about 1000:1 only on the repeated bytes bombs are
     /// made of; real documents' XML stays well under 100:1.
@@ -47,8 +50,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_entries: 20_000,
-            max_entry_bytes: 128 << 20,
-            max_total_bytes: 512 << 20,
+            max_entry_bytes: 128_000_000,
+            max_total_bytes: 512_000_000,
+            max_declared_bytes: 2_000_000_000,
             max_ratio: 200,
             max_nesting: 3,
             max_text: 64 << 20,
@@ -106,13 +110,11 @@ impl<'a> Archive<'a> {
             let entry = zip.by_index_raw(i).map_err(zip_problem)?;
             declared = declared.saturating_add(entry.size());
         }
-        if declared > limits.max_total_bytes.saturating_mul(4) {
-            // Readers take a few entries of many; only an archive that says it
-            // unpacks to far more than could ever be read is refused whole.
+        if declared > limits.max_declared_bytes {
             return Err(Problem::OverLimit(format!(
                 "it says it unpacks to {} (limit {})",
                 human_bytes(declared),
-                human_bytes(limits.max_total_bytes)
+                human_bytes(limits.max_declared_bytes)
             )));
         }
         Ok(Archive {

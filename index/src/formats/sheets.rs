@@ -6,7 +6,9 @@
 
 use std::io::Cursor;
 
-use calamine::{open_workbook_auto_from_rs, Data, Reader};
+use std::collections::BTreeMap;
+
+use calamine::{open_workbook_auto_from_rs, Data, Reader, Sheets};
 
 use super::container::{is_encrypted_ooxml, Archive};
 use super::markdown::{one_line, Markdown};
@@ -29,31 +31,21 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     let mut workbook = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(problem)?;
     let mut md = Markdown::new();
     for name in workbook.sheet_names() {
-        let range = match workbook.worksheet_range(&name) {
-            Ok(range) => range,
-            Err(e) => return Err(problem(e)),
-        };
         md.heading(1, &name);
-        let mut rows = range
-            .rows()
-            .filter(|row| row.iter().any(|cell| !matches!(cell, Data::Empty)));
+        let mut rows = sheet_rows(&mut workbook, &name)?.into_iter();
         let Some(header) = rows.next() else {
             continue;
         };
-        let header: Vec<String> = header.iter().map(value).collect();
+        let header: BTreeMap<u32, String> = header.into_iter().collect();
         let mut any_row = false;
         for row in rows {
             any_row = true;
-            for (column, cell) in row.iter().enumerate() {
-                let value = value(cell);
-                if value.is_empty() {
-                    continue;
-                }
+            for (column, value) in row {
                 let key = header
-                    .get(column)
+                    .get(&column)
                     .filter(|h| !h.is_empty())
                     .cloned()
-                    .unwrap_or_else(|| column_name(column));
+                    .unwrap_or_else(|| column_name(column as usize));
                 md.line(&format!("{key}: {value}"));
             }
             md.end_block();
@@ -66,7 +58,8 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
         }
         if !any_row {
             // A sheet of one row (a list, a title) is its own text.
-            md.line(&header.join(" | "));
+            let cells: Vec<String> = header.into_values().collect();
+            md.line(&cells.join(" | "));
             md.end_block();
         }
     }
@@ -74,6 +67,49 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
         title: None,
         text: md.finish(),
     })
+}
+
+/// A sheet's non-empty rows, each as its non-empty cells' (column, text).
+/// An .xlsx sheet is streamed cell by cell: calamine's `Range` allocates
+/// every cell between the first and the last, and two cells in opposite
+/// corners of a sheet would ask for half a terabyte.
+fn sheet_rows(
+    workbook: &mut Sheets<Cursor<&[u8]>>,
+    name: &str,
+) -> Outcome<Vec<Vec<(u32, String)>>> {
+    let mut rows: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
+    if let Sheets::Xlsx(xlsx) = workbook {
+        let mut cells = xlsx
+            .worksheet_cells_reader(name)
+            .map_err(|e| problem(e.into()))?;
+        while let Some(cell) = cells.next_cell().map_err(|e| problem(e.into()))? {
+            let (row, column) = cell.get_position();
+            let text = value(&Data::from(cell.get_value().clone()));
+            if !text.is_empty() {
+                rows.entry(row).or_default().push((column, text));
+            }
+        }
+    } else {
+        let range = workbook.worksheet_range(name).map_err(problem)?;
+        let (top, left) = range.start().unwrap_or((0, 0));
+        for (r, row) in range.rows().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let text = value(cell);
+                if !text.is_empty() {
+                    rows.entry(top + r as u32)
+                        .or_default()
+                        .push((left + c as u32, text));
+                }
+            }
+        }
+    }
+    Ok(rows
+        .into_values()
+        .map(|mut row| {
+            row.sort_by_key(|(column, _)| *column);
+            row
+        })
+        .collect())
 }
 
 fn problem(e: calamine::Error) -> Problem {

@@ -159,26 +159,36 @@ fn epub_chapters_in_spine_order_under_their_titles() {
     );
 }
 
-#[test]
-fn xlsx_rows_as_header_value_lines_with_cached_formula_values() {
+fn xlsx(sheet: &str) -> Vec<u8> {
     let workbook = r#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Stock" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
     let rels = r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
     let root = r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
     let types = r#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
-    let sheet = r#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
-        <row r="1"><c r="A1" t="inlineStr"><is><t>Item</t></is></c><c r="B1" t="inlineStr"><is><t>Price</t></is></c><c r="C1" t="inlineStr"><is><t>Double</t></is></c></row>
-        <row r="2"><c r="A2" t="inlineStr"><is><t>Marmalade</t></is></c><c r="B2"><v>4.5</v></c><c r="C2"><f>B2*2</f><v>9</v></c></row>
-        </sheetData></worksheet>"#;
-    let bytes = zip_of(&[
+    zip_of(&[
         ("[Content_Types].xml", types.as_bytes()),
         ("_rels/.rels", root.as_bytes()),
         ("xl/workbook.xml", workbook.as_bytes()),
         ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
         ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
-    ]);
+    ])
+}
+
+#[test]
+fn xlsx_rows_as_header_value_lines_with_cached_formula_values() {
+    let sheet = r#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
+        <row r="1"><c r="A1" t="inlineStr"><is><t>Item</t></is></c><c r="B1" t="inlineStr"><is><t>Price</t></is></c><c r="C1" t="inlineStr"><is><t>Double</t></is></c></row>
+        <row r="2"><c r="A2" t="inlineStr"><is><t>Marmalade</t></is></c><c r="B2"><v>4.5</v></c><c r="C2"><f>B2*2</f><v>9</v></c></row>
+        </sheetData></worksheet>"#;
     assert_eq!(
-        read_ok(Format::Spreadsheet, &bytes).text,
+        read_ok(Format::Spreadsheet, &xlsx(sheet)).text,
         "# Stock\n\nItem: Marmalade\nPrice: 4.5\nDouble: 9\n\n"
+    );
+    // Cells in opposite corners: read as two cells, not as the half a
+    // terabyte of a range between them.
+    let corners = r#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Note</t></is></c></row><row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>far corner</t></is></c></row></sheetData></worksheet>"#;
+    assert_eq!(
+        read_ok(Format::Spreadsheet, &xlsx(corners)).text,
+        "# Stock\n\nXFD: far corner\n\n"
     );
 }
 
