@@ -312,10 +312,15 @@ impl Walker {
         let Some(slide) = self.slide.take() else {
             return;
         };
+        let body = slide.body.finish();
+        let notes = one_line(&slide.notes);
+        // A slide with nothing on it (a picture, a blank) is no passage.
+        if slide.title.trim().is_empty() && body.trim().is_empty() && notes.is_empty() {
+            return;
+        }
         self.md
             .heading(1, &slide_heading(self.slide_count, &slide.title));
-        self.md.raw(&slide.body.finish());
-        let notes = one_line(&slide.notes);
+        self.md.raw(&body);
         if !notes.is_empty() {
             self.md.paragraph(&format!("Notes: {notes}"));
         }

@@ -49,19 +49,24 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
             continue;
         };
         let content = shapes(&text, slide, false)?;
-        md.heading(1, &slide_heading(n + 1, &content.title));
-        md.raw(&content.body.finish());
+        let body = content.body.finish();
         let notes_part = relationships(&mut archive, slide)?
             .into_iter()
             .find(|(_, kind, _)| kind.ends_with("/notesSlide"));
+        let mut notes = String::new();
         if let Some((_, _, part)) = notes_part {
             if let Some(text) = archive.read_text(&part)? {
-                let notes = shapes(&text, &part, true)?;
-                let notes = one_line(&notes.body.finish());
-                if !notes.is_empty() {
-                    md.paragraph(&format!("Notes: {notes}"));
-                }
+                notes = one_line(&shapes(&text, &part, true)?.body.finish());
             }
+        }
+        // A slide with nothing on it (a picture, a blank) is no passage.
+        if content.title.trim().is_empty() && body.trim().is_empty() && notes.is_empty() {
+            continue;
+        }
+        md.heading(1, &slide_heading(n + 1, &content.title));
+        md.raw(&body);
+        if !notes.is_empty() {
+            md.paragraph(&format!("Notes: {notes}"));
         }
     }
     let title = match archive.read_text("docProps/core.xml")? {

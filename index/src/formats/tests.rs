@@ -78,13 +78,14 @@ fn odt_and_odp_read_their_structure() {
         <draw:page draw:name="one"><draw:frame presentation:class="title"><draw:text-box><text:p>Quarterly review</text:p></draw:text-box></draw:frame>
         <draw:frame presentation:class="outline"><draw:text-box><text:list><text:list-item><text:p>Sales up</text:p></text:list-item></text:list></draw:text-box></draw:frame>
         <presentation:notes><draw:page-thumbnail/><draw:frame presentation:class="notes"><draw:text-box><text:p>Mention the otters.</text:p></draw:text-box></draw:frame></presentation:notes></draw:page>
+        <draw:page draw:name="blank"><draw:frame><draw:image/></draw:frame></draw:page>
         <draw:page draw:name="two"><draw:frame><draw:text-box><text:p>No title here</text:p></draw:text-box></draw:frame></draw:page>
         </office:presentation></office:body></office:document-content>"#;
     let odp = zip_of(&[("content.xml", slides.as_bytes())]);
     assert_eq!(
         read_ok(Format::Odp, &odp).text,
         "# Slide 1: Quarterly review\n\n- Sales up\n\nNotes: Mention the otters.\n\n\
-         # Slide 2\n\nNo title here\n\n"
+         # Slide 3\n\nNo title here\n\n"
     );
 }
 
