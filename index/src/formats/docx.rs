@@ -45,7 +45,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
             }
         }
     }
-    let mut walker = Walker::new(&styles, Markdown::new());
+    let mut walker = Walker::new(&styles, Markdown::limited(limits.max_text));
     walker.all_notes = notes;
     walker.walk(&document, &main)?;
     let core_title = match archive.read_text("docProps/core.xml")? {
@@ -55,7 +55,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     let title = core_title.or(walker.title.take());
     Ok(Read {
         title,
-        text: walker.finish(),
+        text: walker.finish()?,
     })
 }
 
@@ -473,7 +473,7 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn finish(mut self) -> String {
+    fn finish(mut self) -> Outcome<String> {
         self.flush_code();
         let mut md = self.md;
         md.end_block();
@@ -482,6 +482,6 @@ impl<'s> Walker<'s> {
                 md.paragraph(&format!("[^{}]: {}", n + 1, one_line(text)));
             }
         }
-        md.finish()
+        md.finish_within()
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
             titles = toc_titles(&text, folder_of(toc));
         }
     }
-    let mut md = Markdown::new();
+    let mut md = Markdown::limited(limits.max_text);
     for path in &book.spine {
         if encrypted.contains(path) {
             return Err(Problem::Encrypted);
@@ -58,7 +58,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     }
     Ok(Read {
         title: dc_title(&package),
-        text: md.finish(),
+        text: md.finish_within()?,
     })
 }
 

@@ -11,7 +11,7 @@ use mail_parser::mailbox::mbox::MessageIterator;
 use mail_parser::{Address, Message, MessageParser, MimeHeaders};
 
 use super::markdown::{demote_headings, one_line, Markdown};
-use super::{damaged, Limits, Outcome, Problem, Read};
+use super::{damaged, Limits, Outcome, Read};
 use crate::extract::{self, Kind};
 
 pub(crate) fn read_message(bytes: &[u8], limits: &Limits, depth: usize) -> Outcome<Read> {
@@ -21,16 +21,16 @@ pub(crate) fn read_message(bytes: &[u8], limits: &Limits, depth: usize) -> Outco
     if message.headers().is_empty() {
         return damaged("not a mail message: no headers");
     }
-    let mut md = Markdown::new();
+    let mut md = Markdown::limited(limits.max_text);
     write_message(&mut md, &message, 1, depth, limits);
     Ok(Read {
         title: message.subject().map(one_line).filter(|s| !s.is_empty()),
-        text: md.finish(),
+        text: md.finish_within()?,
     })
 }
 
 pub(crate) fn read_mbox(bytes: &[u8], limits: &Limits, depth: usize) -> Outcome<Read> {
-    let mut md = Markdown::new();
+    let mut md = Markdown::limited(limits.max_text);
     let mut messages = 0;
     for entry in MessageIterator::new(Cursor::new(bytes)) {
         let Ok(entry) = entry else {
@@ -41,8 +41,8 @@ pub(crate) fn read_mbox(bytes: &[u8], limits: &Limits, depth: usize) -> Outcome<
         };
         messages += 1;
         write_message(&mut md, &message, 1, depth, limits);
-        if md.len() > limits.max_text {
-            return Err(Problem::OverLimit("its messages hold too much text".into()));
+        if md.over_limit() {
+            break;
         }
     }
     if messages == 0 {
@@ -50,7 +50,7 @@ pub(crate) fn read_mbox(bytes: &[u8], limits: &Limits, depth: usize) -> Outcome<
     }
     Ok(Read {
         title: None,
-        text: md.finish(),
+        text: md.finish_within()?,
     })
 }
 

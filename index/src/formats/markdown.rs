@@ -1,15 +1,58 @@
 //! The Markdown every reader writes: what the chunker takes for a heading,
 //! a paragraph or a block is decided here once.
 
+use super::{Outcome, Problem};
+
 /// Markdown written block by block.
-#[derive(Default)]
 pub(crate) struct Markdown {
     text: String,
+    /// Past this many bytes nothing more is written and the text is over
+    /// the limit: a document's text is held to it as it grows, not after.
+    limit: usize,
+    over: bool,
+}
+
+impl Default for Markdown {
+    fn default() -> Self {
+        Markdown {
+            text: String::new(),
+            limit: usize::MAX,
+            over: false,
+        }
+    }
 }
 
 impl Markdown {
     pub fn new() -> Self {
         Markdown::default()
+    }
+
+    /// Markdown of at most `limit` bytes: a document's whole text.
+    pub fn limited(limit: usize) -> Self {
+        Markdown {
+            limit,
+            ..Markdown::default()
+        }
+    }
+
+    /// Whether something written went past the limit (and was dropped).
+    pub fn over_limit(&self) -> bool {
+        self.over
+    }
+
+    fn push_str(&mut self, text: &str) {
+        if self.over {
+            return;
+        }
+        if self.text.len().saturating_add(text.len()) > self.limit {
+            self.over = true;
+            return;
+        }
+        self.text.push_str(text);
+    }
+
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
     }
 
     /// A `#` heading of `level` (1 to 6); blank titles are left out.
@@ -19,10 +62,10 @@ impl Markdown {
             return;
         }
         self.end_block();
-        self.text.push_str(&"#".repeat(level.clamp(1, 6)));
-        self.text.push(' ');
-        self.text.push_str(&title);
-        self.text.push_str("\n\n");
+        self.push_str(&"#".repeat(level.clamp(1, 6)));
+        self.push(' ');
+        self.push_str(&title);
+        self.push_str("\n\n");
     }
 
     /// A paragraph: its own lines kept, blank lines inside dropped (one
@@ -38,8 +81,8 @@ impl Markdown {
             return;
         }
         self.end_block();
-        self.text.push_str(&lines.join("\n"));
-        self.text.push_str("\n\n");
+        self.push_str(&lines.join("\n"));
+        self.push_str("\n\n");
     }
 
     /// A line of a block of lines (list items, table rows, `key: value`
@@ -52,10 +95,10 @@ impl Markdown {
         if self.text.ends_with("\n\n") || self.text.is_empty() {
             // Already at a block boundary.
         } else if !self.text.ends_with('\n') {
-            self.text.push('\n');
+            self.push('\n');
         }
-        self.text.push_str(&escape_line(&text));
-        self.text.push('\n');
+        self.push_str(&escape_line(&text));
+        self.push('\n');
     }
 
     /// A fenced block (code, program output) kept as it is.
@@ -68,8 +111,7 @@ impl Markdown {
         let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
         let fence = "`".repeat(longest.max(2) + 1);
         self.end_block();
-        self.text
-            .push_str(&format!("{fence}{}\n{body}\n{fence}\n\n", one_line(info)));
+        self.push_str(&format!("{fence}{}\n{body}\n{fence}\n\n", one_line(info)));
     }
 
     /// Markdown from another reader (an HTML chapter, a notebook's cell),
@@ -80,16 +122,16 @@ impl Markdown {
             return;
         }
         self.end_block();
-        self.text.push_str(markdown);
-        self.text.push_str("\n\n");
+        self.push_str(markdown);
+        self.push_str("\n\n");
     }
 
     pub fn end_block(&mut self) {
         if !self.text.is_empty() && !self.text.ends_with("\n\n") {
             if !self.text.ends_with('\n') {
-                self.text.push('\n');
+                self.push('\n');
             }
-            self.text.push('\n');
+            self.push('\n');
         }
     }
 
@@ -100,6 +142,22 @@ impl Markdown {
     pub fn finish(self) -> String {
         self.text
     }
+
+    /// The text, or the over-limit reason if any of it went past the limit.
+    pub fn finish_within(self) -> Outcome<String> {
+        if self.over {
+            return Err(text_over(self.limit));
+        }
+        Ok(self.text)
+    }
+}
+
+/// Why a document whose text passed `max_text` bytes is not read.
+pub(crate) fn text_over(max_text: usize) -> Problem {
+    Problem::OverLimit(format!(
+        "its text is over {}",
+        crate::extract::human_bytes(max_text as u64)
+    ))
 }
 
 /// Whitespace (line breaks included) collapsed to single spaces.
@@ -172,6 +230,18 @@ mod tests {
             "## Install now\n\n\\#1 priority\nsecond line\n\n| a | b |\n| c | d |\n\n\
              ````python\nprint('```')\n````\n\n###### Deep\n\n"
         );
+    }
+
+    #[test]
+    fn text_past_the_limit_is_dropped_and_reported() {
+        let mut md = Markdown::limited(20);
+        md.paragraph("twelve bytes");
+        assert!(!md.over_limit());
+        md.paragraph("and twelve more");
+        assert!(md.over_limit());
+        md.line("x");
+        assert_eq!(md.len(), "twelve bytes\n\n".len());
+        assert!(matches!(md.finish_within(), Err(Problem::OverLimit(_))));
     }
 
     #[test]

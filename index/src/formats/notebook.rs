@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::markdown::Markdown;
-use super::{damaged, Limits, Outcome, Problem, Read};
+use super::{damaged, Limits, Outcome, Read};
 
 pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     let notebook: Value = match serde_json::from_slice(bytes) {
@@ -36,7 +36,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     if cells.is_empty() && !notebook.is_object() {
         return damaged("not a notebook: no cells");
     }
-    let mut md = Markdown::new();
+    let mut md = Markdown::limited(limits.max_text);
     for cell in cells {
         match cell["cell_type"].as_str() {
             Some("markdown") => md.raw(&text(&cell["source"])),
@@ -57,13 +57,13 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
             Some("raw") => md.paragraph(&text(&cell["source"])),
             _ => {}
         }
-        if md.len() > limits.max_text {
-            return Err(Problem::OverLimit("its cells hold too much text".into()));
+        if md.over_limit() {
+            break;
         }
     }
     Ok(Read {
         title: None,
-        text: md.finish(),
+        text: md.finish_within()?,
     })
 }
 

@@ -30,7 +30,7 @@ fn read(bytes: &[u8], limits: &Limits, slides: bool) -> Outcome<Read> {
         }
     }
     let content = archive.require_text("content.xml")?;
-    let mut walker = Walker::new(slides);
+    let mut walker = Walker::new(slides, limits.max_text);
     walker.walk(&content)?;
     let title = match archive.read_text("meta.xml")? {
         Some(meta) => dc_title(&meta),
@@ -38,7 +38,7 @@ fn read(bytes: &[u8], limits: &Limits, slides: bool) -> Outcome<Read> {
     };
     Ok(Read {
         title,
-        text: walker.finish(),
+        text: walker.finish()?,
     })
 }
 
@@ -95,10 +95,10 @@ struct Walker {
 }
 
 impl Walker {
-    fn new(slides: bool) -> Self {
+    fn new(slides: bool, max_text: usize) -> Self {
         Walker {
             slides,
-            md: Markdown::new(),
+            md: Markdown::limited(max_text),
             open: Vec::new(),
             lists: 0,
             item_starts: false,
@@ -326,12 +326,12 @@ impl Walker {
         }
     }
 
-    fn finish(self) -> String {
+    fn finish(self) -> Outcome<String> {
         let mut md = self.md;
         for (n, note) in self.notes.iter().enumerate() {
             md.paragraph(&format!("[^{}]: {note}", n + 1));
         }
-        md.finish()
+        md.finish_within()
     }
 }
 

@@ -43,7 +43,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
             Err(e) => return damaged(format!("{main}: {e}")),
         }
     }
-    let mut md = Markdown::new();
+    let mut md = Markdown::limited(limits.max_text);
     for (n, slide) in slides.iter().enumerate() {
         let Some(text) = archive.read_text(slide)? else {
             continue;
@@ -75,7 +75,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     };
     Ok(Read {
         title,
-        text: md.finish(),
+        text: md.finish_within()?,
     })
 }
 

@@ -228,3 +228,156 @@ pub fn encrypted_office_file() -> Vec<u8> {
     bytes.resize(4096, 0xa5);
     bytes
 }
+
+/// A sheet of a test workbook: a worksheet of rows of inline strings, or a
+/// chart sheet (no cells; what Excel writes for a chart on its own tab).
+pub enum TestSheet<'a> {
+    Rows(&'a [&'a [&'a str]]),
+    Chart,
+}
+
+/// An .xlsx of `sheets` in order, each `(name, sheet)`; `shared` are the
+/// shared strings, which a cell names as `=sN` (the N-th shared string).
+pub fn xlsx(sheets: &[(&str, TestSheet)], shared: &[&str]) -> Vec<u8> {
+    const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+    const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+    let rels = format!(
+        r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+    );
+    let mut workbook =
+        format!(r#"<?xml version="1.0"?><workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets>"#);
+    let mut workbook_rels = String::from(
+        r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">"#,
+    );
+    let mut parts: Vec<(String, String)> = Vec::new();
+    for (i, (name, sheet)) in sheets.iter().enumerate() {
+        let n = i + 1;
+        workbook.push_str(&format!(
+            r#"<sheet name="{name}" sheetId="{n}" r:id="rId{n}"/>"#
+        ));
+        let (kind, folder, xml) = match sheet {
+            TestSheet::Chart => (
+                "chartsheet",
+                "chartsheets",
+                format!(
+                    r#"<?xml version="1.0"?><chartsheet xmlns="{MAIN}" xmlns:r="{REL}"><sheetPr/><sheetViews><sheetView workbookViewId="0"/></sheetViews><drawing r:id="rId1"/></chartsheet>"#
+                ),
+            ),
+            TestSheet::Rows(rows) => {
+                let mut data = String::new();
+                for (r, row) in rows.iter().enumerate() {
+                    data.push_str(&format!(r#"<row r="{}">"#, r + 1));
+                    for (c, text) in row.iter().enumerate() {
+                        let at = format!("{}{}", super::sheets::column_name(c), r + 1);
+                        if let Some(index) = text.strip_prefix("=s") {
+                            data.push_str(&format!(r#"<c r="{at}" t="s"><v>{index}</v></c>"#));
+                        } else {
+                            data.push_str(&format!(
+                                r#"<c r="{at}" t="inlineStr"><is><t>{text}</t></is></c>"#
+                            ));
+                        }
+                    }
+                    data.push_str("</row>");
+                }
+                (
+                    "worksheet",
+                    "worksheets",
+                    format!(
+                        r#"<?xml version="1.0"?><worksheet xmlns="{MAIN}"><sheetData>{data}</sheetData></worksheet>"#
+                    ),
+                )
+            }
+        };
+        let part = format!("{folder}/sheet{n}.xml");
+        workbook_rels.push_str(&format!(
+            r#"<Relationship Id="rId{n}" Type="{REL}/{kind}" Target="{part}"/>"#
+        ));
+        parts.push((format!("xl/{part}"), xml));
+    }
+    workbook.push_str("</sheets></workbook>");
+    workbook_rels.push_str("</Relationships>");
+    let mut strings = format!(r#"<?xml version="1.0"?><sst xmlns="{MAIN}">"#);
+    for s in shared {
+        strings.push_str(&format!("<si><t>{s}</t></si>"));
+    }
+    strings.push_str("</sst>");
+    let mut entries: Vec<(&str, &[u8])> = vec![
+        ("[Content_Types].xml", b"<?xml version=\"1.0\"?><Types/>"),
+        ("_rels/.rels", rels.as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", workbook_rels.as_bytes()),
+        ("xl/sharedStrings.xml", strings.as_bytes()),
+    ];
+    for (name, xml) in &parts {
+        entries.push((name, xml.as_bytes()));
+    }
+    zip_of(&entries)
+}
+
+/// A record of Excel's binary format (.xlsb): type and length as 7-bit
+/// varints, then the body.
+fn xlsb_record(out: &mut Vec<u8>, typ: u16, body: &[u8]) {
+    if typ < 0x80 {
+        out.push(typ as u8);
+    } else {
+        out.push((typ as u8 & 0x7f) | 0x80);
+        out.push((typ >> 7) as u8 & 0x7f);
+    }
+    let mut len = body.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(body);
+}
+
+fn wide(text: &str) -> Vec<u8> {
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let mut out = (units.len() as u32).to_le_bytes().to_vec();
+    out.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+    out
+}
+
+/// An .xlsb of one sheet `name` holding the string `cells`, each
+/// `(row, column, text)` (zero-based).
+pub fn xlsb(name: &str, cells: &[(u32, u32, &str)]) -> Vec<u8> {
+    let mut workbook = Vec::new();
+    let mut sheet = 0u32.to_le_bytes().to_vec(); // visible
+    sheet.extend(1u32.to_le_bytes()); // tab id
+    sheet.extend(wide("rId1"));
+    sheet.extend(wide(name));
+    xlsb_record(&mut workbook, 0x009C, &sheet); // BrtBundleSh
+    xlsb_record(&mut workbook, 0x0090, &[]); // BrtEndBundleShs
+    xlsb_record(&mut workbook, 0x0084, &[]); // BrtEndBook
+    let rels = r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.bin"/></Relationships>"#;
+    let mut data = Vec::new();
+    xlsb_record(&mut data, 0x0081, &[]); // BrtBeginSheet
+    let last_row = cells.iter().map(|c| c.0).max().unwrap_or(0);
+    let last_column = cells.iter().map(|c| c.1).max().unwrap_or(0);
+    let mut dimension = 0u32.to_le_bytes().to_vec();
+    dimension.extend(last_row.to_le_bytes());
+    dimension.extend(0u32.to_le_bytes());
+    dimension.extend(last_column.to_le_bytes());
+    xlsb_record(&mut data, 0x0094, &dimension); // BrtWsDim
+    xlsb_record(&mut data, 0x0091, &[]); // BrtBeginSheetData
+    for (row, column, text) in cells {
+        let mut header = row.to_le_bytes().to_vec();
+        header.resize(17, 0);
+        xlsb_record(&mut data, 0x0000, &header); // BrtRowHdr
+        let mut cell = column.to_le_bytes().to_vec();
+        cell.extend(0u32.to_le_bytes()); // style
+        cell.extend(wide(text));
+        xlsb_record(&mut data, 0x0006, &cell); // BrtCellSt
+    }
+    xlsb_record(&mut data, 0x0092, &[]); // BrtEndSheetData
+    zip_of(&[
+        ("xl/workbook.bin", &workbook),
+        ("xl/_rels/workbook.bin.rels", rels.as_bytes()),
+        ("xl/worksheets/sheet1.bin", &data),
+    ])
+}
