@@ -103,6 +103,8 @@ fn shapes(text: &str, part: &str, notes: bool) -> Outcome<Shapes> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut cell: Option<String> = None;
     let mut table_depth = 0usize;
+    // Inside `mc:Fallback`: a second copy of what `mc:Choice` holds.
+    let mut fallback = 0usize;
     loop {
         let event = match reader.read_event() {
             Ok(Event::Eof) => break,
@@ -110,10 +112,24 @@ fn shapes(text: &str, part: &str, notes: bool) -> Outcome<Shapes> {
             Err(e) => return damaged(format!("{part}: {e}")),
         };
         match &event {
+            Event::Start(e) if local(e) == "Fallback" => {
+                fallback += 1;
+                continue;
+            }
+            Event::End(e) if e.local_name().as_ref() == "Fallback" => {
+                fallback = fallback.saturating_sub(1);
+                continue;
+            }
+            _ if fallback > 0 => continue,
+            _ => {}
+        }
+        match &event {
             Event::Start(e) | Event::Empty(e) => {
                 let empty = matches!(event, Event::Empty(_));
                 match local(e).as_str() {
-                    "sp" => {
+                    // Each shape is its own: a table after a footer is
+                    // still the slide's text.
+                    "sp" | "graphicFrame" | "grpSp" | "pic" | "cxnSp" => {
                         title = false;
                         left_out = false;
                     }
