@@ -56,7 +56,7 @@ impl Format {
             "odt" | "ott" | "fodt" => Format::Odt,
             "epub" => Format::Epub,
             "pptx" | "pptm" | "ppsx" => Format::Pptx,
-            "odp" | "otp" => Format::Odp,
+            "odp" | "otp" | "fodp" => Format::Odp,
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Format::Spreadsheet,
             "ipynb" => Format::Notebook,
             "eml" => Format::Eml,

@@ -4,7 +4,8 @@
 //! (its title, its text, its speaker notes). Tracked changes (where deleted
 //! text is kept), annotations, a generated table of contents and the
 //! descriptions of drawings are left out. Spreadsheets (.ods) are read by
-//! [`super::sheets`].
+//! [`super::sheets`]. Flat files (.fodt, .fodp) are the same XML unzipped:
+//! one document holding meta, styles and content.
 
 use quick_xml::events::{BytesStart, Event};
 
@@ -21,6 +22,9 @@ pub(crate) fn read_slides(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
 }
 
 fn read(bytes: &[u8], limits: &Limits, slides: bool) -> Outcome<Read> {
+    if is_flat(bytes) {
+        return read_flat(bytes, limits, slides);
+    }
     let mut archive = Archive::open(bytes, limits)?;
     if let Some(manifest) = archive.read_text("META-INF/manifest.xml")? {
         // Encrypted entries are listed with how they were encrypted; their
@@ -42,8 +46,44 @@ fn read(bytes: &[u8], limits: &Limits, slides: bool) -> Outcome<Read> {
     })
 }
 
+/// Whether `bytes` is flat ODF XML rather than a zip archive.
+fn is_flat(bytes: &[u8]) -> bool {
+    let start = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    start.trim_ascii_start().starts_with(b"<")
+}
+
+fn read_flat(bytes: &[u8], limits: &Limits, slides: bool) -> Outcome<Read> {
+    // The file is what content.xml would be unpacked, and held to its limit.
+    if bytes.len() as u64 > limits.max_entry_bytes {
+        return Err(Problem::OverLimit(format!(
+            "its XML is over {}",
+            crate::extract::human_bytes(limits.max_entry_bytes)
+        )));
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return damaged("flat ODF XML that is not UTF-8");
+    };
+    let mut walker = Walker::new(slides, limits.max_text);
+    walker.walk(text)?;
+    // Only the document's own metadata names it, not a title in its body.
+    let title = match (text.find("<office:meta"), text.find("</office:meta>")) {
+        (Some(start), Some(end)) if start < end => dc_title(&text[start..end]),
+        _ => None,
+    };
+    Ok(Read {
+        title,
+        text: walker.finish()?,
+    })
+}
+
 /// Elements whose text is not the document's.
 const SKIPPED: &[&str] = &[
+    // In a flat file, besides the body: metadata, the page styles' headers
+    // and footers, settings, and pictures inlined as base64.
+    "meta",
+    "master-styles",
+    "settings",
+    "binary-data",
     "tracked-changes",
     "annotation",
     "table-of-content",

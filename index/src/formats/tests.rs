@@ -73,6 +73,20 @@ fn odt_and_odp_read_their_structure() {
         "# Rivers\n\nThe Danube[^1] flows  east.\n\n- Vienna\n- Budapest\n\n## Lengths\n\n\
          | River | km |\n| Danube | 2850 |\n\n[^1]: Second longest in Europe.\n\n"
     );
+    // The same as flat ODF (.fodt): one XML document, not a zip, with the
+    // page footer and an inlined picture that are not the text.
+    let body_start = content.find("<office:body>").expect("body");
+    let flat = format!(
+        r#"<?xml version="1.0"?><office:document xmlns:office="o" xmlns:dc="dc" xmlns:text="t" xmlns:table="tb" xmlns:style="s" xmlns:draw="d"><office:meta><dc:title>Waterways</dc:title></office:meta><office:master-styles><style:master-page><style:footer><text:p>Page footer</text:p></style:footer></style:master-page></office:master-styles>{}"#,
+        content[body_start..].replace(
+            "</office:document-content>",
+            "</office:document>"
+        ).replace(
+            "<text:h text:outline-level=\"2\">",
+            "<text:p><draw:frame><draw:image><office:binary-data>iVBORw0KGgo=</office:binary-data></draw:image></draw:frame></text:p><text:h text:outline-level=\"2\">"
+        )
+    );
+    assert_eq!(read_ok(Format::Odt, flat.as_bytes()), read);
 
     let slides = r#"<office:document-content xmlns:office="o" xmlns:draw="d" xmlns:text="t" xmlns:presentation="p"><office:body><office:presentation>
         <draw:page draw:name="one"><draw:frame presentation:class="title"><draw:text-box><text:p>Quarterly review</text:p></draw:text-box></draw:frame>
@@ -87,6 +101,16 @@ fn odt_and_odp_read_their_structure() {
         "# Slide 1: Quarterly review\n\n- Sales up\n\nNotes: Mention the otters.\n\n\
          # Slide 3\n\nNo title here\n\n"
     );
+    let flat = slides
+        .replace("office:document-content", "office:document")
+        .replace(
+            "<office:body>",
+            "<office:meta><dc:title>Review</dc:title></office:meta><office:body>",
+        )
+        .replace("xmlns:office=\"o\"", "xmlns:office=\"o\" xmlns:dc=\"dc\"");
+    let flat_read = read_ok(Format::Odp, flat.as_bytes());
+    assert_eq!(flat_read.text, read_ok(Format::Odp, &odp).text);
+    assert_eq!(flat_read.title.as_deref(), Some("Review"));
 }
 
 #[test]
