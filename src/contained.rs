@@ -27,7 +27,15 @@ const SUBCOMMAND: &str = "extract";
 /// kind; `None` when the binary cannot be found (they are then read in this
 /// process).
 pub fn sandboxed_reader() -> Option<ContainedReader> {
-    let exe = std::env::current_exe().ok()?;
+    // Linux's link to the running binary still leads to it after the file
+    // is replaced or removed (an upgrade during `rag serve` or `--watch`),
+    // where the path current_exe gives would start another binary or none.
+    let own = PathBuf::from("/proc/self/exe");
+    let exe = if own.exists() {
+        own
+    } else {
+        std::env::current_exe().ok()?
+    };
     Some(ContainedReader(Arc::new(
         move |kind: Kind, bytes: &[u8]| read_in_child(&exe, kind, bytes),
     )))
@@ -76,7 +84,7 @@ fn read_in_child(exe: &PathBuf, kind: Kind, bytes: &[u8]) -> Result<Contents, Sk
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| {
-            SkipReason::Unreadable(format!("cannot start the {} reader: {e}", kind.label()))
+            SkipReason::ReaderUnavailable(format!("cannot start the {} reader: {e}", kind.label()))
         })?;
     let input = bytes.to_vec();
     let mut stdin = child.stdin.take();

@@ -154,6 +154,9 @@ pub enum SkipReason {
         why: String,
     },
     Unreadable(String),
+    /// The reader itself could not be started (this program's trouble, not
+    /// the file's): what the index holds of the file stays as it was.
+    ReaderUnavailable(String),
     SymlinkLoop,
     /// A symbolic link whose target lies outside the folders being ingested.
     LinkOutside {
@@ -190,6 +193,9 @@ impl fmt::Display for SkipReason {
                 write!(f, "{format} over the reader's limits: {why}")
             }
             SkipReason::Unreadable(why) => write!(f, "cannot read: {why}"),
+            SkipReason::ReaderUnavailable(why) => {
+                write!(f, "not read this time (kept as indexed): {why}")
+            }
             SkipReason::SymlinkLoop => write!(f, "symbolic link loop"),
             SkipReason::LinkOutside { target } => write!(
                 f,

@@ -298,8 +298,12 @@ pub fn ingest_into(
                 }
                 Err(reason) => {
                     summary.skipped += 1;
-                    // A file that became unreadable or empty leaves the index.
-                    writer.remove_file(&job.stored);
+                    // A file that became unreadable or empty leaves the index;
+                    // one whose reader could not start says nothing about the
+                    // file, and is read again next time (its hash is kept).
+                    if !matches!(reason, SkipReason::ReaderUnavailable(_)) {
+                        writer.remove_file(&job.stored);
+                    }
                     on_event(IngestEvent::Skipped {
                         path: job.path.clone(),
                         reason,

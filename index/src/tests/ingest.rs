@@ -374,6 +374,37 @@ fn a_file_that_becomes_empty_leaves_the_index() {
 }
 
 #[test]
+fn a_reader_that_cannot_start_keeps_the_file_as_indexed() {
+    use crate::formats::testing::{docx, para};
+    let fixture = Fixture::new();
+    let embedder = TestEmbedder::new();
+    let path = fixture.docs.join("notes.docx");
+    std::fs::write(&path, docx(&para(None, "The wombat digs."), &[])).unwrap();
+    fixture.ingest(&embedder);
+    std::fs::write(&path, docx(&para(None, "The quokka smiles."), &[])).unwrap();
+    let broken = crate::ContainedReader(Arc::new(|_, _: &[u8]| {
+        Err(SkipReason::ReaderUnavailable(
+            "cannot start the reader".into(),
+        ))
+    }));
+    let options = IngestOptions {
+        contained_reader: Some(broken),
+        ..IngestOptions::default()
+    };
+    let (summary, _) = fixture.ingest_with(&embedder, &options).unwrap();
+    assert_eq!((summary.skipped, summary.files_total), (1, 4));
+    let index = fixture.open(&embedder);
+    assert!(index.manifest().files.contains_key("docs/notes.docx"));
+    assert!(!search(&index, &embedder, "wombat", Mode::Bm25).is_empty());
+    drop(index);
+    // Its old hash kept, the file is read again once the reader can start.
+    let summary = fixture.ingest(&embedder);
+    assert_eq!(summary.indexed, 1);
+    let index = fixture.open(&embedder);
+    assert!(!search(&index, &embedder, "quokka", Mode::Bm25).is_empty());
+}
+
+#[test]
 fn files_from_other_roots_are_left_alone() {
     let fixture = Fixture::new();
     let embedder = TestEmbedder::new();
