@@ -12,6 +12,7 @@ use crate::backend::IndexSink;
 use crate::chunk::{Chunk, Chunker, ChunkerConfig};
 use crate::embedder::Embedder;
 use crate::extract::{document_from, extract, Contents, Kind, SkipReason};
+use crate::formats::Format;
 use crate::index::canonical;
 use crate::manifest::EmbeddingInfo;
 use crate::vectorize::{embed_files, EmbeddingCache};
@@ -437,19 +438,24 @@ fn chunk_files(
 
 /// Version of the HTML reader, part of an HTML file's content hash: pages
 /// read by an earlier reader are read again by the next ingest.
-const HTML_READER: &[u8] = b"html reader 2 (main content, markdown)\0";
+pub(crate) const HTML_READER: &[u8] = b"html reader 2 (main content, markdown)\0";
 /// Version of the document readers ([`crate::formats`]), likewise.
-const FORMAT_READERS: &[u8] = b"format readers 1\0";
+pub(crate) const FORMAT_READERS: &[u8] = b"format readers 1\0";
 
 /// The hash that decides whether a file is read again: of its bytes and, for
 /// a format whose reader changed, of the reader's version.
-fn content_hash(kind: Kind, bytes: &[u8]) -> String {
+pub(crate) fn content_hash(kind: Kind, bytes: &[u8]) -> String {
     let mut hasher = blake3::Hasher::new();
     match kind {
         Kind::Html => {
             hasher.update(HTML_READER);
         }
-        Kind::Document(_) => {
+        Kind::Document(format) => {
+            // E-books and mail are HTML inside: the HTML reader's changes
+            // change what they give too.
+            if matches!(format, Format::Epub | Format::Eml | Format::Mbox) {
+                hasher.update(HTML_READER);
+            }
             hasher.update(FORMAT_READERS);
         }
         _ => {}

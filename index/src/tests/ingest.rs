@@ -557,3 +557,28 @@ fn forget_removes_files_under_a_path_and_refuses_unknown_ones() {
     assert!(index.status().unwrap().roots.is_empty());
     assert!(search(&index, &embedder, "fugue", Mode::Hybrid).is_empty());
 }
+
+#[test]
+fn documents_read_through_the_html_reader_are_reread_when_it_changes() {
+    use crate::extract::Kind;
+    use crate::formats::Format;
+    use crate::ingest::{content_hash, FORMAT_READERS, HTML_READER};
+    let hash = |parts: &[&[u8]]| {
+        let mut hasher = blake3::Hasher::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        hasher.finalize().to_hex().to_string()
+    };
+    for format in [Format::Epub, Format::Eml, Format::Mbox] {
+        assert_eq!(
+            content_hash(Kind::Document(format), b"bytes"),
+            hash(&[HTML_READER, FORMAT_READERS, b"bytes"]),
+            "{format:?}"
+        );
+    }
+    assert_eq!(
+        content_hash(Kind::Document(Format::Docx), b"bytes"),
+        hash(&[FORMAT_READERS, b"bytes"])
+    );
+}
