@@ -3,7 +3,7 @@
 //! its own heading). Books whose chapters are encrypted (DRM) are skipped;
 //! obfuscated fonts, which many books have, do not count.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use quick_xml::events::Event;
 
@@ -20,12 +20,12 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     let package = archive.require_text(&package_path)?;
     let base = folder_of(&package_path).to_string();
     let book = Package::parse(&package, &base)?;
-    let encrypted = match archive.read_text("META-INF/encryption.xml")? {
+    let encrypted: HashSet<String> = match archive.read_text("META-INF/encryption.xml")? {
         Some(text) => all_attrs(&text, "CipherReference", "URI")
             .into_iter()
             .map(|uri| join_path("", &uri))
             .collect(),
-        None => Vec::new(),
+        None => HashSet::new(),
     };
     let mut titles = HashMap::new();
     if let Some(toc) = &book.toc {

@@ -3,6 +3,8 @@
 //! its speaker notes. Slide numbers, dates and footers (the same on every
 //! slide) are left out, and so are pictures.
 
+use std::collections::HashMap;
+
 use quick_xml::events::Event;
 
 use super::container::{attr, dc_title, event_text, local, relationships, xml, Archive};
@@ -18,7 +20,10 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
         .map(|(_, _, target)| target)
         .unwrap_or_else(|| "ppt/presentation.xml".to_string());
     let presentation = archive.require_text(&main)?;
-    let targets = relationships(&mut archive, &main)?;
+    let targets: HashMap<String, String> = relationships(&mut archive, &main)?
+        .into_iter()
+        .map(|(id, _, target)| (id, target))
+        .collect();
     let mut slides = Vec::new();
     let mut reader = xml(&presentation);
     loop {
@@ -29,13 +34,8 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
                     .flatten()
                     .find(|a| a.key.prefix().is_some() && a.key.local_name().as_ref() == "id")
                     .map(|a| a.value.to_string());
-                if let Some(target) = id.and_then(|id| {
-                    targets
-                        .iter()
-                        .find(|(rid, _, _)| *rid == id)
-                        .map(|(_, _, t)| t.clone())
-                }) {
-                    slides.push(target);
+                if let Some(target) = id.and_then(|id| targets.get(&id)) {
+                    slides.push(target.clone());
                 }
             }
             Ok(Event::Eof) => break,
