@@ -101,10 +101,14 @@ pub enum Command {
     },
     /// Print the manual page (roff): `rag man > ~/.local/share/man/man1/rag.1`
     Man,
-    /// Read a PDF on stdin and print its pages as JSON, within a memory limit
-    /// (what ingest runs for each PDF)
+    /// Read a PDF, office document, e-book, notebook or mail on stdin and
+    /// print its text as JSON, within a memory limit (what ingest runs for
+    /// each such file)
     #[command(hide = true)]
-    ExtractPdf,
+    Extract {
+        /// pdf, docx, odt, epub, pptx, odp, spreadsheet, ipynb, eml or mbox
+        kind: String,
+    },
 }
 
 #[derive(Debug, Args)]

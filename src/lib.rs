@@ -10,6 +10,7 @@
 pub mod assistant;
 pub mod batch;
 pub mod config;
+pub mod contained;
 pub mod embedding;
 pub mod engine;
 mod error;
@@ -17,7 +18,6 @@ pub mod eval;
 pub mod limited;
 pub mod llm;
 pub mod models;
-pub mod pdf;
 pub mod results;
 pub mod server;
 pub mod session;

@@ -71,8 +71,10 @@ const ERROR_EXIT_CODE: u8 = 2;
 /// Runs one command line; the binary only maps the result to an exit code.
 fn run(cli: Cli) -> rag::Result<Outcome> {
     match &cli.command {
-        // The child of `pdf::sandboxed_reader`: no config, no models.
-        Command::ExtractPdf => return rag::pdf::child_main().map(|()| Outcome::Success),
+        // The child of `contained::sandboxed_reader`: no config, no models.
+        Command::Extract { kind } => {
+            return rag::contained::child_main(kind).map(|()| Outcome::Success)
+        }
         // Need nothing but the command-line definitions.
         Command::Completions { shell } => {
             return commands::shell::completions(*shell).map(|()| Outcome::Success)
@@ -97,7 +99,7 @@ fn run(cli: Cli) -> rag::Result<Outcome> {
         Command::Generate(args) => commands::generate::run(&ctx, args),
         Command::Models(args) => commands::models::run(&ctx, args),
         Command::Config(args) => commands::config::run(&ctx, args),
-        Command::ExtractPdf | Command::Completions { .. } | Command::Man => Ok(()),
+        Command::Extract { .. } | Command::Completions { .. } | Command::Man => Ok(()),
     };
     done.map(|()| Outcome::Success)
 }

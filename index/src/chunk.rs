@@ -96,7 +96,7 @@ impl Chunker {
 
     pub fn chunk(&self, doc: &Document) -> Vec<Chunk> {
         let splitter = match doc.kind {
-            Kind::Markdown | Kind::Html => &self.markdown,
+            Kind::Markdown | Kind::Html | Kind::Document(_) => &self.markdown,
             Kind::Text | Kind::Code | Kind::Pdf => &self.text,
         };
         let mut pieces: Vec<(usize, &str)> = Vec::new();
@@ -109,7 +109,7 @@ impl Chunker {
         }
         let lines = LineIndex::new(&doc.text);
         let headings = match doc.kind {
-            Kind::Markdown | Kind::Html => markdown_headings(&doc.text),
+            Kind::Markdown | Kind::Html | Kind::Document(_) => markdown_headings(&doc.text),
             _ => Vec::new(),
         };
         pieces

@@ -3,6 +3,10 @@
 use std::fmt;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
+use crate::formats::{self, Format};
+
 /// How a file's text is read and chunked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -12,6 +16,45 @@ pub enum Kind {
     Html,
     Pdf,
     Code,
+    /// Word processor files, e-books, slides, spreadsheets, notebooks and
+    /// mail: read by [`crate::formats`] into Markdown.
+    Document(Format),
+}
+
+impl Kind {
+    /// Whether this kind is read by a parser of untrusted containers that a
+    /// caller should run in a child process with a budget (see
+    /// [`read_contents`]).
+    pub fn contained(self) -> bool {
+        matches!(self, Kind::Pdf | Kind::Document(_))
+    }
+
+    /// A contained kind's name, for a reader in another process.
+    pub fn contained_name(self) -> Option<&'static str> {
+        match self {
+            Kind::Pdf => Some("pdf"),
+            Kind::Document(format) => Some(format.name()),
+            _ => None,
+        }
+    }
+
+    pub fn from_contained_name(name: &str) -> Option<Kind> {
+        match name {
+            "pdf" => Some(Kind::Pdf),
+            name => Format::from_name(name).map(Kind::Document),
+        }
+    }
+
+    /// How a contained kind is named in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Document(format) => format.label(),
+            Kind::Pdf => "PDF",
+            Kind::Markdown => "Markdown",
+            Kind::Html => "HTML",
+            Kind::Text | Kind::Code => "text",
+        }
+    }
 }
 
 const MARKDOWN: &[&str] = &["md", "markdown", "mdx", "rst", "org", "adoc"];
@@ -63,7 +106,7 @@ pub fn kind_of(path: &Path) -> Option<Kind> {
     } else if CODE.contains(&ext) {
         Some(Kind::Code)
     } else {
-        None
+        Format::from_extension(ext).map(Kind::Document)
     }
 }
 
@@ -78,7 +121,7 @@ pub struct Document {
 }
 
 /// Why a file was not indexed. Each is reported once, as one warning line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SkipReason {
     Binary,
     InvalidUtf8 {
@@ -94,7 +137,26 @@ pub enum SkipReason {
         limit: u64,
     },
     BrokenPdf(String),
+    /// A document its format's reader could not read: damaged, or not what
+    /// its extension says.
+    Damaged {
+        format: String,
+        why: String,
+    },
+    /// Saved with a password, or encrypted (DRM).
+    Encrypted {
+        format: String,
+    },
+    /// Over one of the limits untrusted containers are read within (zip
+    /// bombs, documents nested in documents, time and memory).
+    OverLimit {
+        format: String,
+        why: String,
+    },
     Unreadable(String),
+    /// The reader itself could not be started (this program's trouble, not
+    /// the file's): what the index holds of the file stays as it was.
+    ReaderUnavailable(String),
     SymlinkLoop,
     /// A symbolic link whose target lies outside the folders being ingested.
     LinkOutside {
@@ -122,7 +184,18 @@ impl fmt::Display for SkipReason {
                 human_bytes(*limit)
             ),
             SkipReason::BrokenPdf(why) => write!(f, "unreadable PDF: {why}"),
+            SkipReason::Damaged { format, why } => write!(f, "unreadable {format}: {why}"),
+            SkipReason::Encrypted { format } => write!(
+                f,
+                "encrypted or password-protected {format}; save a copy without the password to index it"
+            ),
+            SkipReason::OverLimit { format, why } => {
+                write!(f, "{format} over the reader's limits: {why}")
+            }
             SkipReason::Unreadable(why) => write!(f, "cannot read: {why}"),
+            SkipReason::ReaderUnavailable(why) => {
+                write!(f, "not read this time (kept as indexed): {why}")
+            }
             SkipReason::SymlinkLoop => write!(f, "symbolic link loop"),
             SkipReason::LinkOutside { target } => write!(
                 f,
@@ -148,14 +221,14 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Extracts the text of one file from its bytes (PDFs parsed in this process;
-/// see [`pdf_pages`]).
+/// Extracts the text of one file from its bytes (PDFs and other contained
+/// kinds parsed in this process; see [`read_contents`]).
 pub fn extract(path: &Path, kind: Kind, bytes: &[u8]) -> Result<Document, SkipReason> {
     if bytes.is_empty() {
         return Err(SkipReason::Empty);
     }
     match kind {
-        Kind::Pdf => pdf_document(path, &pdf_pages(bytes)?),
+        Kind::Pdf | Kind::Document(_) => document_from(path, kind, read_contents(kind, bytes)?),
         Kind::Html => {
             let source = decode_utf8(bytes)?;
             let page = read_html(&source)?;
@@ -169,6 +242,39 @@ pub fn extract(path: &Path, kind: Kind, bytes: &[u8]) -> Result<Document, SkipRe
             document(path, kind, text, title, Vec::new())
         }
         Kind::Text | Kind::Code => document(path, kind, decode_utf8(bytes)?, None, Vec::new()),
+    }
+}
+
+/// What the reader of a contained kind gives: a PDF's pages, or a
+/// document's Markdown. It crosses from a child process as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Contents {
+    Pages(Vec<String>),
+    Markdown(formats::Read),
+}
+
+/// Reads a file of a contained kind ([`Kind::contained`]) in this process.
+/// The readers of [`crate::formats`] hold zip and XML to limits of their own,
+/// the PDF parser has none: a caller that can should run this in a child
+/// process with a memory and time budget.
+pub fn read_contents(kind: Kind, bytes: &[u8]) -> Result<Contents, SkipReason> {
+    match kind {
+        Kind::Pdf => pdf_pages(bytes).map(Contents::Pages),
+        Kind::Document(format) => {
+            formats::read(format, bytes, &formats::Limits::default()).map(Contents::Markdown)
+        }
+        other => Err(SkipReason::Unreadable(format!(
+            "{} is not read by a contained reader",
+            other.label()
+        ))),
+    }
+}
+
+/// A document from what a contained reader gave, wherever it ran.
+pub fn document_from(path: &Path, kind: Kind, contents: Contents) -> Result<Document, SkipReason> {
+    match contents {
+        Contents::Pages(pages) => pdf_document(path, &pages),
+        Contents::Markdown(read) => document(path, kind, read.text, read.title, Vec::new()),
     }
 }
 
@@ -280,7 +386,7 @@ fn decode_utf16_with_bom(bytes: &[u8]) -> Option<Result<String, SkipReason>> {
     Some(Ok(text))
 }
 
-fn markdown_title(text: &str) -> Option<String> {
+pub(crate) fn markdown_title(text: &str) -> Option<String> {
     let mut in_fence = false;
     for line in text.lines().take(200) {
         let trimmed = line.trim_start();

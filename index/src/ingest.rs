@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::backend::IndexSink;
 use crate::chunk::{Chunk, Chunker, ChunkerConfig};
 use crate::embedder::Embedder;
-use crate::extract::{extract, pdf_document, Kind, SkipReason};
+use crate::extract::{document_from, extract, Contents, Kind, SkipReason};
+use crate::formats::Format;
 use crate::index::canonical;
 use crate::manifest::EmbeddingInfo;
 use crate::vectorize::{embed_files, EmbeddingCache};
@@ -19,17 +20,18 @@ use crate::walk::{walk, Found, WalkOptions};
 use crate::writer::{FileUpdate, IndexWriter};
 use crate::{Error, Result};
 
-/// Reads a PDF's pages in place of [`crate::extract::pdf_pages`] (e.g. in a
-/// child process with memory and time limits).
+/// Reads files of contained kinds (PDFs, office documents, e-books, mail...;
+/// see [`Kind::contained`]) in place of [`crate::extract::read_contents`],
+/// e.g. in a child process with memory and time limits.
 #[derive(Clone)]
-pub struct PdfReader(pub Arc<ReadPdfPages>);
+pub struct ContainedReader(pub Arc<ReadContents>);
 
-/// Bytes of a PDF to the text of its pages.
-pub type ReadPdfPages = dyn Fn(&[u8]) -> Result<Vec<String>, SkipReason> + Send + Sync;
+/// A contained kind's bytes to what its reader gives.
+pub type ReadContents = dyn Fn(Kind, &[u8]) -> Result<Contents, SkipReason> + Send + Sync;
 
-impl std::fmt::Debug for PdfReader {
+impl std::fmt::Debug for ContainedReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PdfReader")
+        f.write_str("ContainedReader")
     }
 }
 
@@ -48,8 +50,9 @@ pub struct IngestOptions {
     pub checkpoint_every: Duration,
     /// Exclude patterns the index remembers that no longer apply.
     pub dropped_excludes: Vec<String>,
-    /// How PDFs are read [default: in this process, without limits].
-    pub pdf_reader: Option<PdfReader>,
+    /// How PDFs and the other contained kinds are read [default: in this
+    /// process, without a memory or time budget].
+    pub contained_reader: Option<ContainedReader>,
     /// Set (e.g. by Ctrl+C) to stop early: the files done so far are
     /// committed, the rest keep their previous state.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -65,7 +68,7 @@ impl Default for IngestOptions {
             embed_buffer: 4096,
             checkpoint_every: Duration::from_secs(60),
             dropped_excludes: Vec::new(),
-            pdf_reader: None,
+            contained_reader: None,
             cancel: None,
         }
     }
@@ -293,7 +296,7 @@ pub fn ingest_into(
         let results = if stopping {
             Vec::new()
         } else {
-            chunk_files(group, &chunker, options.pdf_reader.as_ref())
+            chunk_files(group, &chunker, options.contained_reader.as_ref())
         };
         for (job, result) in group.iter().zip(results) {
             match result {
@@ -308,8 +311,12 @@ pub fn ingest_into(
                 }
                 Err(reason) => {
                     summary.skipped += 1;
-                    // A file that became unreadable or empty leaves the index.
-                    writer.remove_file(&job.stored);
+                    // A file that became unreadable or empty leaves the index;
+                    // one whose reader could not start says nothing about the
+                    // file, and is read again next time (its hash is kept).
+                    if !matches!(reason, SkipReason::ReaderUnavailable(_)) {
+                        writer.remove_file(&job.stored);
+                    }
                     on_event(IngestEvent::Skipped {
                         path: job.path.clone(),
                         reason,
@@ -407,7 +414,7 @@ struct Chunked {
 fn chunk_files(
     group: &[Job],
     chunker: &Chunker,
-    pdf_reader: Option<&PdfReader>,
+    reader: Option<&ContainedReader>,
 ) -> Vec<Result<Chunked, SkipReason>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -420,7 +427,7 @@ fn chunk_files(
             .map(|part| {
                 let handle = scope.spawn(move || {
                     part.iter()
-                        .map(|job| chunk_one(job, chunker, pdf_reader))
+                        .map(|job| chunk_one(job, chunker, reader))
                         .collect::<Vec<_>>()
                 });
                 (part.len(), handle)
@@ -443,14 +450,27 @@ fn chunk_files(
 
 /// Version of the HTML reader, part of an HTML file's content hash: pages
 /// read by an earlier reader are read again by the next ingest.
-const HTML_READER: &[u8] = b"html reader 2 (main content, markdown)\0";
+pub(crate) const HTML_READER: &[u8] = b"html reader 2 (main content, markdown)\0";
+/// Version of the document readers ([`crate::formats`]), likewise.
+pub(crate) const FORMAT_READERS: &[u8] = b"format readers 1\0";
 
 /// The hash that decides whether a file is read again: of its bytes and, for
 /// a format whose reader changed, of the reader's version.
-fn content_hash(kind: Kind, bytes: &[u8]) -> String {
+pub(crate) fn content_hash(kind: Kind, bytes: &[u8]) -> String {
     let mut hasher = blake3::Hasher::new();
-    if kind == Kind::Html {
-        hasher.update(HTML_READER);
+    match kind {
+        Kind::Html => {
+            hasher.update(HTML_READER);
+        }
+        Kind::Document(format) => {
+            // E-books and mail are HTML inside: the HTML reader's changes
+            // change what they give too.
+            if matches!(format, Format::Epub | Format::Eml | Format::Mbox) {
+                hasher.update(HTML_READER);
+            }
+            hasher.update(FORMAT_READERS);
+        }
+        _ => {}
     }
     hasher.update(bytes);
     hasher.finalize().to_hex().to_string()
@@ -459,15 +479,15 @@ fn content_hash(kind: Kind, bytes: &[u8]) -> String {
 fn chunk_one(
     job: &Job,
     chunker: &Chunker,
-    pdf_reader: Option<&PdfReader>,
+    reader: Option<&ContainedReader>,
 ) -> Result<Chunked, SkipReason> {
     let bytes = std::fs::read(&job.path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let hash = content_hash(job.kind, &bytes);
     // A parser that panics on one hostile file must not take its neighbours along.
     let chunked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let doc = match (job.kind, pdf_reader) {
-            (Kind::Pdf, Some(reader)) if !bytes.is_empty() => {
-                pdf_document(&job.path, &(reader.0)(&bytes)?)
+        let doc = match reader {
+            Some(reader) if job.kind.contained() && !bytes.is_empty() => {
+                document_from(&job.path, job.kind, (reader.0)(job.kind, &bytes)?)
             }
             _ => extract(&job.path, job.kind, &bytes),
         }?;

@@ -14,6 +14,7 @@ pub mod chunk;
 mod embedder;
 mod error;
 pub mod extract;
+pub mod formats;
 mod html;
 mod index;
 mod ingest;
@@ -41,8 +42,8 @@ pub use embedder::Embedder;
 pub use error::{Error, Result};
 pub use index::{find_index_dir, index_root, same_model, Index, Status, INDEX_DIR_NAME};
 pub use ingest::{
-    forget, forget_from, ingest, ingest_into, is_under, stored_path, ForgetSummary, IngestEvent,
-    IngestOptions, IngestSummary, PdfReader,
+    forget, forget_from, ingest, ingest_into, is_under, stored_path, ContainedReader,
+    ForgetSummary, IngestEvent, IngestOptions, IngestSummary,
 };
 pub use search::{Fusion, Hit, Mode, SearchOptions};
 pub use writer::{ingest_running, FileUpdate, IndexWriter};

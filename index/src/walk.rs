@@ -240,13 +240,16 @@ const REDIRECT_MAX_BYTES: u64 = 4096;
 /// What kind of generated or asset file `path` is, if it is one: files that
 /// docs generators, bundlers and browsers need and nobody reads (mdBook's and
 /// Sphinx's search indexes, minified scripts, stylesheets, SVG drawings,
-/// source maps, redirect stubs). They are text, so they would be indexed, and
+/// source maps, redirect stubs), and office programs' lock files. They are text, so they would be indexed, and
 /// one search index makes thousands of passages of nothing.
 pub fn generated(path: &Path) -> Option<&'static str> {
     let name = path.file_name()?.to_str()?.to_ascii_lowercase();
     let ext = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
     let script = matches!(ext, "js" | "mjs" | "cjs");
     let what = match ext {
+        // Word, Excel and PowerPoint keep who has a file open in `~$name`
+        // beside it: a few bytes that are not the document.
+        _ if name.starts_with("~$") => "an office lock file",
         "svg" => "an SVG drawing",
         "map" => "a source map",
         "css" | "scss" | "sass" | "less" => "a stylesheet",
@@ -380,11 +383,14 @@ const NOT_TEXT: &[&str] = &[
     "pt",
     "npy",
     "parquet",
-    "docx",
-    "xlsx",
-    "pptx",
-    "odt",
-    "epub",
+    // Rich Text: text on disk, but its control words are no one's reading,
+    // and no maintained pure-Rust reader was found for it.
+    "rtf",
+    "doc",
+    "ppt",
+    "pages",
+    "key",
+    "numbers",
 ];
 
 /// Text by content: a file with an unknown extension (`README.Debian`,

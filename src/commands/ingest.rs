@@ -31,7 +31,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> Result<Outcome> {
         rebuild: args.rebuild,
         checkpoint_every: Duration::from_secs(args.checkpoint_secs),
         dropped_excludes: args.drop_exclude.clone(),
-        pdf_reader: rag::pdf::sandboxed_reader(),
+        contained_reader: rag::contained::sandboxed_reader(),
         ..IngestOptions::default()
     };
     let stop = Arc::new(AtomicBool::new(false));

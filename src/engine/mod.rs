@@ -43,7 +43,7 @@ pub fn ingest(
 /// The ingest options of [`ingest`].
 pub fn default_ingest() -> IngestOptions {
     IngestOptions {
-        pdf_reader: crate::pdf::sandboxed_reader(),
+        contained_reader: crate::contained::sandboxed_reader(),
         ..IngestOptions::default()
     }
 }

@@ -374,6 +374,37 @@ fn a_file_that_becomes_empty_leaves_the_index() {
 }
 
 #[test]
+fn a_reader_that_cannot_start_keeps_the_file_as_indexed() {
+    use crate::formats::testing::{docx, para};
+    let fixture = Fixture::new();
+    let embedder = TestEmbedder::new();
+    let path = fixture.docs.join("notes.docx");
+    std::fs::write(&path, docx(&para(None, "The wombat digs."), &[])).unwrap();
+    fixture.ingest(&embedder);
+    std::fs::write(&path, docx(&para(None, "The quokka smiles."), &[])).unwrap();
+    let broken = crate::ContainedReader(Arc::new(|_, _: &[u8]| {
+        Err(SkipReason::ReaderUnavailable(
+            "cannot start the reader".into(),
+        ))
+    }));
+    let options = IngestOptions {
+        contained_reader: Some(broken),
+        ..IngestOptions::default()
+    };
+    let (summary, _) = fixture.ingest_with(&embedder, &options).unwrap();
+    assert_eq!((summary.skipped, summary.files_total), (1, 4));
+    let index = fixture.open(&embedder);
+    assert!(index.manifest().files.contains_key("docs/notes.docx"));
+    assert!(!search(&index, &embedder, "wombat", Mode::Bm25).is_empty());
+    drop(index);
+    // Its old hash kept, the file is read again once the reader can start.
+    let summary = fixture.ingest(&embedder);
+    assert_eq!(summary.indexed, 1);
+    let index = fixture.open(&embedder);
+    assert!(!search(&index, &embedder, "quokka", Mode::Bm25).is_empty());
+}
+
+#[test]
 fn files_from_other_roots_are_left_alone() {
     let fixture = Fixture::new();
     let embedder = TestEmbedder::new();
@@ -525,4 +556,29 @@ fn forget_removes_files_under_a_path_and_refuses_unknown_ones() {
     assert_eq!(index.file_count(), 0);
     assert!(index.status().unwrap().roots.is_empty());
     assert!(search(&index, &embedder, "fugue", Mode::Hybrid).is_empty());
+}
+
+#[test]
+fn documents_read_through_the_html_reader_are_reread_when_it_changes() {
+    use crate::extract::Kind;
+    use crate::formats::Format;
+    use crate::ingest::{content_hash, FORMAT_READERS, HTML_READER};
+    let hash = |parts: &[&[u8]]| {
+        let mut hasher = blake3::Hasher::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        hasher.finalize().to_hex().to_string()
+    };
+    for format in [Format::Epub, Format::Eml, Format::Mbox] {
+        assert_eq!(
+            content_hash(Kind::Document(format), b"bytes"),
+            hash(&[HTML_READER, FORMAT_READERS, b"bytes"]),
+            "{format:?}"
+        );
+    }
+    assert_eq!(
+        content_hash(Kind::Document(Format::Docx), b"bytes"),
+        hash(&[FORMAT_READERS, b"bytes"])
+    );
 }

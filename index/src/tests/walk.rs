@@ -421,6 +421,7 @@ fn generated_and_asset_files_are_left_out_unless_asked_for() {
         );
     }
     tree.write("book/app.js.map", "{\"version\":3}");
+    tree.write("book/~$report.docx", "\u{5}Ann Author");
     tree.write("book/bundle.js", format!("var a={};\n", "1,".repeat(600)));
     // Names that only look hashed are code someone wrote.
     tree.write("book/migration-20240101.js", "export const up = 1;\n");
@@ -452,6 +453,7 @@ fn generated_and_asset_files_are_left_out_unless_asked_for() {
             ("book/images/winapi-features.svg".into(), "an SVG drawing"),
             ("book/old-trait-objects.html".into(), "a redirect page"),
             ("book/searchindex-7a90acc2.js".into(), "a search index"),
+            ("book/~$report.docx".into(), "an office lock file"),
         ]
     );
     assert_eq!(
@@ -468,5 +470,5 @@ fn generated_and_asset_files_are_left_out_unless_asked_for() {
         ..Default::default()
     };
     let found = tree.walk(&["book"], &everything);
-    assert_eq!(tree.files(&found).len(), 12);
+    assert_eq!(tree.files(&found).len(), 13);
 }
