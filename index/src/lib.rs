@@ -14,6 +14,7 @@ pub mod chunk;
 mod embedder;
 mod error;
 pub mod extract;
+mod forget;
 pub mod formats;
 mod html;
 mod index;
@@ -40,10 +41,11 @@ pub use check::{check, CheckReport, FileCheck, Verdict};
 pub use chunk::{Chunk, Chunker, ChunkerConfig};
 pub use embedder::Embedder;
 pub use error::{Error, Result};
+pub use forget::{forget, forget_from, ForgetSummary};
 pub use index::{find_index_dir, index_root, same_model, Index, Status, INDEX_DIR_NAME};
 pub use ingest::{
-    forget, forget_from, ingest, ingest_into, is_under, stored_path, ContainedReader,
-    ForgetSummary, IngestEvent, IngestOptions, IngestSummary,
+    ingest, ingest_into, is_under, stored_path, ContainedReader, IngestEvent, IngestOptions,
+    IngestSummary,
 };
 pub use search::{Fusion, Hit, Mode, SearchOptions};
 pub use writer::{ingest_running, FileUpdate, IndexWriter};
