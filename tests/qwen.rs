@@ -235,3 +235,95 @@ fn large_model_answers_and_cites_by_itself() {
         "no citation of celsius.md by the model itself: {out}"
     );
 }
+
+/// After an answer that cites nothing, the model is asked where it would
+/// cite: the answer goes on with an opening bracket after the open-book
+/// prompt (whose cache then serves), and the model's most likely number is
+/// the source the answer came from.
+#[test]
+fn asked_after_an_uncited_answer_the_model_names_its_source() {
+    use rag::assistant::prompt::{encode_citation_after, encode_open_book};
+    use rag::assistant::{Source, Style};
+    use rag::llm::Generator;
+    let generator = Generator::load(&model_path(LARGE)).expect("the model loads");
+    let source = |n: usize, heading: &str, text: &str| Source {
+        n,
+        path: format!("{n}.md"),
+        line_start: 1,
+        line_end: 1,
+        heading: heading.to_string(),
+        score: 1.0,
+        page: None,
+        also_in: Vec::new(),
+        bm25: None,
+        similarity: None,
+        text: text.to_string(),
+        stored_path: format!("{n}.md"),
+    };
+    let sources = [
+        source(
+            1,
+            "Cargo Book > Profiles",
+            "The `opt-level` setting controls the optimisation level: `opt-level = 3` in \
+             `[profile.release]` turns on all optimisations.",
+        ),
+        source(
+            2,
+            "Rust Book > Ownership",
+            "Each value in Rust has an owner; when the owner goes out of scope, the value \
+             is dropped.",
+        ),
+        source(
+            3,
+            "Cargo Book > Workspaces",
+            "Members of a workspace share one `Cargo.lock` and one output directory. List \
+             them with `members = [\"crates/*\"]` under `[workspace]`.",
+        ),
+    ];
+    let cases = [
+        (
+            "How do I turn on all optimisations?",
+            "Set `opt-level = 3` in the `[profile.release]` section of `Cargo.toml`:\n\n```toml\n[profile.release]\nopt-level = 3\n```",
+            "1",
+        ),
+        (
+            "What happens when an owner goes out of scope?",
+            "When the owner of a value goes out of scope, Rust drops the value automatically, freeing its memory.",
+            "2",
+        ),
+    ];
+    let tokenizer = generator.tokenizer();
+    for (question, answer, expected) in cases {
+        let (prompt, _) = encode_open_book(
+            &generator,
+            Style::Instructed,
+            &sources,
+            &[],
+            question,
+            false,
+        )
+        .unwrap();
+        let asked = encode_citation_after(&generator, Style::Instructed, &prompt, answer)
+            .unwrap()
+            .expect("an instructed chat model is asked");
+        assert_eq!(&asked[..prompt.len()], &prompt[..]);
+        assert!(tokenizer.decode(&asked[prompt.len()..]).ends_with(" ["));
+        let logits = generator
+            .prefill(&asked, 1)
+            .unwrap()
+            .next_token_logits()
+            .to_vec();
+        let score = |n: &str| logits[tokenizer.token_id(n).unwrap() as usize];
+        let named = ["1", "2", "3"]
+            .into_iter()
+            .max_by(|a, b| score(a).total_cmp(&score(b)))
+            .unwrap();
+        assert_eq!(named, expected, "{question}");
+    }
+    // The reading prompt of small models is not asked.
+    assert!(
+        encode_citation_after(&generator, Style::Reading, &[1, 2], "x")
+            .unwrap()
+            .is_none()
+    );
+}

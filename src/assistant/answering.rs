@@ -93,7 +93,7 @@ impl Assistant {
         if let Ok(sampled) = &mut sampled {
             if Self::cites_nothing(&sampled.best, options) {
                 sampled.named =
-                    self.source_named(&prefilled, request, &sources, &sampled.best, options)?;
+                    self.source_named(&prefilled, &prompt_ids, &sources, &sampled.best.answer)?;
             }
         }
         let kept = self.generator.kept_for_reuse(prefilled);
@@ -152,32 +152,24 @@ impl Assistant {
             && !prompt::is_refusal(&best.answer)
     }
 
-    /// The source the model names when asked, after an answer that cites none,
-    /// which one holds it: a forward pass over the answer and the question
-    /// from the prompt's cache, and the most likely of the sources' numbers.
-    /// Long answers with code end without a citation more often than short
-    /// ones; asked, the model still knows where its answer came from. `None`
-    /// where the prompt format is not asked or the context has no room left.
+    /// The source the model names when asked, after an answer that cites
+    /// none, where it would cite: a forward pass over the answer and an
+    /// opening bracket from the prompt's cache, and the most likely of the
+    /// sources' numbers. Long answers with code end without a citation more
+    /// often than short ones; asked, the model still knows where its answer
+    /// came from. `None` where the prompt format is not asked or the context
+    /// has no room left.
     fn source_named(
         &self,
         prefilled: &Prefilled,
-        request: Request<'_>,
+        prompt_ids: &[u32],
         sources: &[Source],
-        best: &Candidate,
-        options: &AskOptions,
+        answer: &str,
     ) -> Result<Option<usize>> {
-        let turns = self.recent_turns(request.history, sources, options);
         let style = self
             .style
             .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()));
-        let Some(ids) = prompt::encode_which_source(
-            &self.generator,
-            style,
-            sources,
-            turns,
-            request.question,
-            &best.answer,
-        )?
+        let Some(ids) = prompt::encode_citation_after(&self.generator, style, prompt_ids, answer)?
         else {
             return Ok(None);
         };
@@ -186,7 +178,8 @@ impl Assistant {
             .iter()
             .filter_map(|s| Some((s.n, tokenizer.token_id(&s.n.to_string())?)))
             .collect();
-        if numbers.is_empty() || ids.len() >= self.generator.config().context_length {
+        // With one source there is nothing to choose between.
+        if numbers.len() < 2 || ids.len() >= self.generator.config().context_length {
             return Ok(None);
         }
         let Some(after) = self

@@ -221,35 +221,28 @@ fn open_book_messages(
     messages
 }
 
-/// What an instructed model is asked after an answer that cites nothing.
-pub const WHICH_SOURCE: &str =
-    "Which one source holds the answer you just gave? Reply with its number in brackets.";
-
-/// The open-book prompt of an instructed chat model, followed by its `answer`,
-/// [`WHICH_SOURCE`], and the opening bracket of the reply: the next token is the
-/// number of the source the model names. It begins with the tokens of
-/// [`encode_open_book`]'s prompt, so that prompt's cache serves it. `None` for
-/// the formats that are not asked (a base model, the reading prompt, --think).
-pub fn encode_which_source(
+/// The open-book prompt `prompt_ids` of an instructed chat model followed by
+/// its `answer` and an opening bracket, as if the answer went on to cite: the
+/// next token is the number of the source the model would cite there. It
+/// begins with the prompt's tokens, so the prompt's cache serves it. `None`
+/// for the formats that are not asked (a base model, the reading prompt).
+/// Placed where the demonstrations put their citations, the bracket named the
+/// right source more clearly than a question in a turn of its own.
+pub fn encode_citation_after(
     generator: &Generator,
     style: Style,
-    sources: &[Source],
-    history: &[Turn],
-    question: &str,
+    prompt_ids: &[u32],
     answer: &str,
 ) -> LlmResult<Option<Vec<u32>>> {
-    let bracket = generator.tokenizer().token_id("[");
-    let Some(bracket) = bracket.filter(|_| generator.format().is_chat()) else {
-        return Ok(None);
-    };
-    if style != Style::Instructed {
+    if !generator.format().is_chat() || style != Style::Instructed {
         return Ok(None);
     }
-    let mut messages = open_book_messages(style, sources, history, question, false);
-    messages.push(Message::new("assistant", answer));
-    messages.push(Message::new("user", WHICH_SOURCE));
-    let (mut ids, _) = encode_messages(generator, &messages)?;
-    ids.push(bracket);
+    let mut ids = prompt_ids.to_vec();
+    ids.extend(
+        generator
+            .tokenizer()
+            .encode_literal(&format!("{} [", answer.trim_end()))?,
+    );
     Ok(Some(ids))
 }
 
