@@ -136,6 +136,17 @@ fn ingest_search_reingest_and_forget_on_milvus() {
     assert!(!top_paths(&ws, &url, "Belfast", "bm25").contains(&"docs/belfast.md".into()));
     let status = json(&ok(ws.rag().args(["--index", &url, "status", "--json"])));
     assert_eq!(status["files"], 4, "{status}");
+    // The server keeps what was forgotten: the folder's next ingest leaves it out.
+    assert_eq!(
+        status["forgotten"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    let again = json(&ok(ws
+        .rag()
+        .args(["--index", &url, "ingest", "docs", "--json"])));
+    assert_eq!(again["indexed"], 0, "{again}");
+    assert!(!top_paths(&ws, &url, "Belfast", "bm25").contains(&"docs/belfast.md".into()));
 }
 
 /// The gate decides alike on both homes: the same questions answered or
