@@ -5,7 +5,7 @@
 mod common;
 
 use std::fs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -88,36 +88,14 @@ fn excludes_and_forgotten_folders_stick_until_taken_back() {
 
 #[test]
 fn a_running_watch_does_not_bring_back_a_forgotten_folder() {
-    use std::io::{BufRead, BufReader};
     let ws = Workspace::with_wiki();
     write_tree(&ws);
-    let mut child = ws
-        .rag()
-        .args(["ingest", "docs", "--watch"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("watching for changes") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "exited early");
-    }
-    let drain = std::thread::spawn(move || stderr.lines().map_while(Result::ok).count());
+    let watching = ws.watch();
     let found = |query: &str| !ws.result_paths(query, "bm25").is_empty();
-    let wait_until = |what: &str, ok: &dyn Fn() -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !ok() {
-            assert!(Instant::now() < deadline, "{what} within a minute");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
     // forget may meet the watch's ingest holding the index: try again.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !run(ws.rag().args(["forget", "docs/old"])).status.success() {
-        assert!(Instant::now() < deadline, "forget within a minute");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_until("forget succeeds", &|| {
+        run(ws.rag().args(["forget", "docs/old"])).status.success()
+    });
     assert!(!found("saffron narwhal"));
     // A change inside the forgotten folder, then one outside it: once the
     // second is in, the watch has ingested after the first.
@@ -130,12 +108,6 @@ fn a_running_watch_does_not_bring_back_a_forgotten_folder() {
     });
     assert!(!found("saffron narwhal") && !found("amber quoll"));
 
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    assert!(child.wait().unwrap().success());
-    drain.join().unwrap();
+    let (status, _) = watching.interrupt();
+    assert!(status.success(), "{status:?}");
 }

@@ -584,36 +584,10 @@ fn a_dry_run_lists_what_ingest_would_read_and_leave_out_and_writes_nothing() {
 
 #[test]
 fn watch_keeps_the_index_current_and_ctrl_c_exits_cleanly() {
-    use std::io::{BufRead, BufReader};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let ws = Workspace::with_wiki();
-    let mut child = ws
-        .rag()
-        .args(["ingest", "docs", "--watch"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("watching for changes") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "exited early");
-    }
-    // The rest of stderr is read on the side so the child never blocks on it.
-    let lines = std::thread::spawn(move || {
-        stderr
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<String>>()
-    });
+    let watching = ws.watch();
     let found = |query: &str| !ws.result_paths(query, "bm25").is_empty();
-    let wait_until = |what: &str, ok: &dyn Fn() -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !ok() {
-            assert!(Instant::now() < deadline, "{what} within a minute");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
     fs::write(ws.docs().join("new.md"), "Periwinkle quokka sightings.\n").unwrap();
     wait_until("a new file is found", &|| found("periwinkle quokka"));
     fs::remove_file(ws.docs().join("new.md")).unwrap();
@@ -630,15 +604,8 @@ fn watch_keeps_the_index_current_and_ctrl_c_exits_cleanly() {
     });
     assert!(!found("fugue"), "the old folder's files are gone");
 
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = child.wait().unwrap();
+    let (status, lines) = watching.interrupt();
     assert!(status.success(), "{status:?}");
-    let lines = lines.join().unwrap();
     assert!(
         lines.iter().any(|l| l.starts_with("indexed 1 file")),
         "{lines:?}"

@@ -195,6 +195,64 @@ impl Workspace {
             .map(|r| r["path"].as_str().unwrap().to_string())
             .collect()
     }
+
+    /// `rag ingest docs --watch`, returned once it says it is watching; its
+    /// other stderr lines are read on the side, so it never blocks on them.
+    pub fn watch(&self) -> Watching {
+        use std::io::{BufRead, BufReader};
+        let mut child = self
+            .rag()
+            .args(["ingest", "docs", "--watch"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("watching for changes") {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "exited early");
+        }
+        let lines = std::thread::spawn(move || {
+            stderr
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
+        });
+        Watching { child, lines }
+    }
+}
+
+/// A running `rag ingest --watch` (see [`Workspace::watch`]).
+pub struct Watching {
+    child: std::process::Child,
+    lines: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Watching {
+    /// Ctrl+C: waits for the exit; its status and the stderr lines after
+    /// "watching for changes".
+    pub fn interrupt(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = self.child.wait().unwrap();
+        (status, self.lines.join().unwrap())
+    }
+}
+
+/// Waits up to a minute for `ok`, failing with `what`.
+pub fn wait_until(what: &str, ok: &dyn Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// A minimal, valid one-page PDF showing `text` (for extraction tests).
