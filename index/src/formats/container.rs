@@ -342,6 +342,16 @@ pub(crate) fn folder_of(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(folder, _)| folder)
 }
 
+/// The package's main part (an Office Open XML file's `officeDocument`
+/// relationship), or `default` where the package does not say.
+pub(crate) fn main_part(archive: &mut Archive<'_>, default: &str) -> Outcome<String> {
+    Ok(relationships(archive, "")?
+        .into_iter()
+        .find(|(_, kind, _)| kind.ends_with("/officeDocument"))
+        .map(|(_, _, target)| target)
+        .unwrap_or_else(|| default.to_string()))
+}
+
 /// An OOXML relationships part: id -> (type, target), targets resolved
 /// against the folder of the part they belong to.
 pub(crate) fn relationships(

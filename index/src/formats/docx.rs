@@ -10,17 +10,13 @@ use std::collections::HashMap;
 
 use quick_xml::events::Event;
 
-use super::container::{attr, dc_title, event_text, local, relationships, xml, Archive};
-use super::markdown::{one_line, Markdown};
+use super::container::{attr, dc_title, event_text, local, main_part, relationships, xml, Archive};
+use super::markdown::{one_line, Markdown, Table};
 use super::{damaged, Limits, Outcome, Read};
 
 pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     let mut archive = Archive::open(bytes, limits)?;
-    let main = relationships(&mut archive, "")?
-        .into_iter()
-        .find(|(_, kind, _)| kind.ends_with("/officeDocument"))
-        .map(|(_, _, target)| target)
-        .unwrap_or_else(|| "word/document.xml".to_string());
+    let main = main_part(&mut archive, "word/document.xml")?;
     let document = archive.require_text(&main)?;
     let mut styles = Styles::default();
     let mut notes = HashMap::new();
@@ -224,13 +220,6 @@ struct Paragraph {
     num: Option<(String, usize)>,
 }
 
-#[derive(Default)]
-struct Table {
-    rows: Vec<Vec<String>>,
-    row: Vec<String>,
-    cell: String,
-}
-
 struct Walker<'s> {
     styles: &'s Styles,
     md: Markdown,
@@ -320,14 +309,12 @@ impl<'s> Walker<'s> {
                         "t" => self.in_text = false,
                         "tc" => {
                             if let Some(table) = self.tables.last_mut() {
-                                let cell = one_line(&std::mem::take(&mut table.cell));
-                                table.row.push(cell);
+                                table.end_cell();
                             }
                         }
                         "tr" => {
                             if let Some(table) = self.tables.last_mut() {
-                                let row = std::mem::take(&mut table.row);
-                                table.rows.push(row);
+                                table.end_row();
                             }
                         }
                         "tbl" => self.end_table(),
@@ -408,8 +395,7 @@ impl<'s> Walker<'s> {
             return;
         }
         if let Some(table) = self.tables.last_mut() {
-            table.cell.push(' ');
-            table.cell.push_str(&p.text);
+            table.push_text(&p.text);
             return;
         }
         let role = self.styles.role(p.style.as_deref(), p.outline);
@@ -450,16 +436,10 @@ impl<'s> Walker<'s> {
         let Some(table) = self.tables.pop() else {
             return;
         };
-        let rows: Vec<String> = table
-            .rows
-            .iter()
-            .filter(|row| row.iter().any(|c| !c.is_empty()))
-            .map(|row| format!("| {} |", row.join(" | ")))
-            .collect();
+        let rows = table.lines(false);
         if let Some(outer) = self.tables.last_mut() {
             // A table in a table's cell: its rows become that cell's text.
-            outer.cell.push(' ');
-            outer.cell.push_str(&rows.join(" "));
+            outer.push_text(&rows.join(" "));
             return;
         }
         self.flush_code();

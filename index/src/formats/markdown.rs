@@ -160,6 +160,52 @@ pub(crate) fn text_over(max_text: usize) -> Problem {
     ))
 }
 
+/// A table being read: cells are written into, rows closed, and at its end
+/// the rows become Markdown table lines (a table inside a cell becomes that
+/// cell's text).
+#[derive(Default)]
+pub(crate) struct Table {
+    rows: Vec<Vec<String>>,
+    row: Vec<String>,
+    cell: String,
+}
+
+impl Table {
+    /// Text of a paragraph inside the current cell.
+    pub(crate) fn push_text(&mut self, text: &str) {
+        self.cell.push(' ');
+        self.cell.push_str(text);
+    }
+
+    pub(crate) fn end_cell(&mut self) {
+        let cell = one_line(&std::mem::take(&mut self.cell));
+        self.row.push(cell);
+    }
+
+    pub(crate) fn end_row(&mut self) {
+        let row = std::mem::take(&mut self.row);
+        self.rows.push(row);
+    }
+
+    /// The table's non-empty rows as `| a | b |` lines; with `trim_padding`,
+    /// trailing empty cells are left out (how ODF pads a row to the table's
+    /// width).
+    pub(crate) fn lines(&self, trim_padding: bool) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter(|row| row.iter().any(|c| !c.is_empty()))
+            .map(|row| {
+                let used = if trim_padding {
+                    row.iter().rposition(|c| !c.is_empty()).map_or(0, |i| i + 1)
+                } else {
+                    row.len()
+                };
+                format!("| {} |", row[..used].join(" | "))
+            })
+            .collect()
+    }
+}
+
 /// Whitespace (line breaks included) collapsed to single spaces.
 pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")

@@ -10,7 +10,7 @@
 use quick_xml::events::{BytesStart, Event};
 
 use super::container::{attr, dc_title, event_text, local, xml, Archive};
-use super::markdown::{one_line, Markdown};
+use super::markdown::{one_line, Markdown, Table};
 use super::{damaged, Limits, Outcome, Problem, Read};
 
 pub(crate) fn read_text(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
@@ -103,13 +103,6 @@ struct Slide {
     title: String,
     body: Markdown,
     notes: String,
-}
-
-#[derive(Default)]
-struct Table {
-    rows: Vec<Vec<String>>,
-    row: Vec<String>,
-    cell: String,
 }
 
 struct Walker {
@@ -242,14 +235,12 @@ impl Walker {
             "list" => self.lists = self.lists.saturating_sub(1),
             "table-cell" => {
                 if let Some(table) = self.tables.last_mut() {
-                    let cell = one_line(&std::mem::take(&mut table.cell));
-                    table.row.push(cell);
+                    table.end_cell();
                 }
             }
             "table-row" => {
                 if let Some(table) = self.tables.last_mut() {
-                    let row = std::mem::take(&mut table.row);
-                    table.rows.push(row);
+                    table.end_row();
                 }
             }
             "table" => self.end_table(),
@@ -285,8 +276,7 @@ impl Walker {
             return;
         }
         if let Some(table) = self.tables.last_mut() {
-            table.cell.push(' ');
-            table.cell.push_str(&text);
+            table.push_text(&text);
             return;
         }
         if let Some(slide) = self.slide.as_mut() {
@@ -322,19 +312,10 @@ impl Walker {
         let Some(table) = self.tables.pop() else {
             return;
         };
-        let rows: Vec<String> = table
-            .rows
-            .iter()
-            .filter(|row| row.iter().any(|c| !c.is_empty()))
-            .map(|row| {
-                // Trailing empty cells are how ODF pads a row to the table's width.
-                let used = row.iter().rposition(|c| !c.is_empty()).map_or(0, |i| i + 1);
-                format!("| {} |", row[..used].join(" | "))
-            })
-            .collect();
+        // Trailing empty cells are how ODF pads a row to the table's width.
+        let rows = table.lines(true);
         if let Some(outer) = self.tables.last_mut() {
-            outer.cell.push(' ');
-            outer.cell.push_str(&rows.join(" "));
+            outer.push_text(&rows.join(" "));
             return;
         }
         let md = match self.slide.as_mut() {

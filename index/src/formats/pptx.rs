@@ -7,18 +7,14 @@ use std::collections::HashMap;
 
 use quick_xml::events::Event;
 
-use super::container::{attr, dc_title, event_text, local, relationships, xml, Archive};
+use super::container::{attr, dc_title, event_text, local, main_part, relationships, xml, Archive};
 use super::markdown::{one_line, Markdown};
 use super::odf::slide_heading;
 use super::{damaged, Limits, Outcome, Read};
 
 pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     let mut archive = Archive::open(bytes, limits)?;
-    let main = relationships(&mut archive, "")?
-        .into_iter()
-        .find(|(_, kind, _)| kind.ends_with("/officeDocument"))
-        .map(|(_, _, target)| target)
-        .unwrap_or_else(|| "ppt/presentation.xml".to_string());
+    let main = main_part(&mut archive, "ppt/presentation.xml")?;
     let presentation = archive.require_text(&main)?;
     let targets: HashMap<String, String> = relationships(&mut archive, &main)?
         .into_iter()
