@@ -168,11 +168,7 @@ pub fn score(question: &Question, answer: &Answer, i: usize) -> Row {
         answer_words: answer.answer.split_whitespace().count(),
         generated_tokens: answer.generated_tokens,
         truncated: answer.truncated,
-        citations: answer
-            .citations
-            .iter()
-            .map(|c| format!("{}:{}-{}", c.path, c.line_start, c.line_end))
-            .collect(),
+        citations: answer.citations.iter().map(|c| c.span()).collect(),
         similarity: answer.evidence.similarity,
         keyword_match: answer.evidence.keyword_match,
         total_ms: answer.timings.total_ms,

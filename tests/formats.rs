@@ -111,6 +111,30 @@ fn each_format_is_read_and_its_own_fact_found() {
             "{query}: {heading} in {first}"
         );
     }
+    // Each says where in the document it is, as the spreadsheet, the deck,
+    // the book, the mailbox and the notebook number their parts.
+    let places: &[(&str, &str, &str)] = &[
+        ("marmoset grant", "deck.", " slides 1-2"),
+        ("Kerguelen cartographer", "voyage.epub", " chapters 1-2"),
+        ("Calypso probe Titan", "orbits.ipynb", " cells 1-2"),
+        ("observatory dome locker", "archive.mbox", " messages 1-2"),
+        (
+            "Ingrid Solberg stocktaking",
+            "inventory",
+            " row 1 to Notes row ",
+        ),
+        ("Skerryvore keeper storms", "report.docx", " text lines 1-"),
+    ];
+    for (query, file, place) in places {
+        let response = ws.search(query, "bm25");
+        let first = &response["results"][0];
+        let cited = first["cited_at"].as_str().unwrap();
+        assert!(
+            cited.contains(file) && cited.contains(place),
+            "{query}: {place:?} in {first}"
+        );
+        assert_eq!(first["lines_in"], "text", "{first}");
+    }
     // No base64 image in any passage.
     let image = ws.search("iVBORw0KGgoAAAANSUhEUg", "bm25");
     assert!(image["results"].as_array().unwrap().is_empty(), "{image}");

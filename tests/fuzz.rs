@@ -45,7 +45,25 @@ fn extract_target(bytes: &[u8]) -> bool {
     for kind in [Kind::Markdown, Kind::Text, Kind::Code, Kind::Html] {
         if let Ok(doc) = extract::extract(Path::new("docs/fuzz.txt"), kind, bytes) {
             assert!(!doc.text.trim().is_empty(), "an empty document was kept");
-            assert!(doc.page_starts.is_empty());
+            assert!(doc.places.is_empty());
+            if kind == Kind::Html {
+                // Every line of the page's text has a line of the file (as
+                // the parser counts them: a lone CR ends a line too).
+                let file = String::from_utf8_lossy(bytes)
+                    .replace("\r\n", "\n")
+                    .replace('\r', "\n");
+                let file_lines = file.matches('\n').count() as u32 + 1;
+                assert_eq!(doc.file_lines.len(), doc.text.lines().count());
+                assert!(
+                    doc.file_lines
+                        .iter()
+                        .all(|&l| (1..=file_lines).contains(&l)),
+                    "{:?} in a file of {file_lines} lines",
+                    doc.file_lines
+                );
+            } else {
+                assert!(doc.file_lines.is_empty());
+            }
             ok = true;
         }
     }
@@ -56,8 +74,8 @@ fn pdf_target(bytes: &[u8]) -> bool {
     // A panic inside the PDF parser is caught and becomes a skip reason: fine.
     // A hang, an abort or unbounded memory is not.
     if let Ok(doc) = extract::extract(Path::new("docs/fuzz.pdf"), Kind::Pdf, bytes) {
-        assert!(doc.page_starts.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(doc.page_starts.first(), Some(&1));
+        assert!(doc.places.windows(2).all(|w| w[0].line < w[1].line));
+        assert_eq!(doc.places.first().map(|p| (p.line, p.number)), Some((1, 1)));
         return true;
     }
     false
@@ -109,7 +127,8 @@ fn chunker_target(bytes: &[u8]) -> bool {
             kind,
             title: String::new(),
             text: lossy.clone(),
-            page_starts: Vec::new(),
+            places: Vec::new(),
+            file_lines: Vec::new(),
         });
     }
     let mut chunks = 0;
@@ -141,13 +160,21 @@ fn check_chunks(doc: &Document, chunks: &[Chunk]) {
             span.contains(text),
             "chunk text is not on its lines {start}..={end}: {chunk:?}"
         );
-        match chunk.page {
-            None => assert!(doc.page_starts.is_empty(), "PDF chunk without a page"),
-            Some(page) => assert!(
-                page >= 1 && page as usize <= doc.page_starts.len(),
-                "page {page} of {}",
-                doc.page_starts.len()
+        match &chunk.location {
+            None => assert!(
+                doc.places.first().is_none_or(|p| p.line > end as u32),
+                "a chunk among places without a location: {chunk:?}"
             ),
+            Some(location) => assert!(
+                location.first <= location.last
+                    && doc.places.iter().any(|p| p.number == location.first)
+                    && doc.places.iter().any(|p| p.number == location.last),
+                "{location:?} of {:?}",
+                doc.places
+            ),
+        }
+        if !doc.file_lines.is_empty() {
+            assert_eq!(chunk.file_lines.lines.len(), end - start + 1, "{chunk:?}");
         }
         assert!(chunk.heading.starts_with(&doc.title), "{chunk:?}");
     }
@@ -258,7 +285,9 @@ fn manifest_target(bytes: &[u8]) -> bool {
         manifest.has_checksums();
         ok = true;
     }
-    ok | manifest::parse_chunk_table(Path::new("chunks-1.bin"), bytes).is_ok()
+    // Both layouts: the current one, and the one read from older indexes.
+    ok | manifest::parse_chunk_table(Path::new("chunks-1.bin"), bytes, 2).is_ok()
+        | manifest::parse_chunk_table(Path::new("chunks-1.bin"), bytes, 1).is_ok()
 }
 
 // ---- the tests ----
@@ -380,7 +409,12 @@ fn seeds_are_valid_inputs() {
     assert!(rag_index::manifest::Manifest::read(dir.path())
         .unwrap()
         .is_some());
-    let table = rag_index::manifest::parse_chunk_table(Path::new("t"), &index[1]).unwrap();
+    let table = rag_index::manifest::parse_chunk_table(
+        Path::new("t"),
+        &index[1],
+        rag_index::manifest::FORMAT_VERSION,
+    )
+    .unwrap();
     assert_eq!(table.len(), 3);
     let q = rag::batch::input::parse_csv(seeds::BATCH[2], Path::new("q.csv")).unwrap();
     assert_eq!(q.len(), 2);

@@ -252,3 +252,31 @@ fn results_start_with_path_and_line_and_highlight_the_query() {
     ]));
     assert!(!no_color.contains('\x1b'));
 }
+
+#[test]
+fn an_html_page_is_cited_at_the_lines_of_its_file() {
+    let ws = Workspace::with_wiki();
+    // The page's chrome (head, script, navigation) comes first in the file.
+    let head = "<script>\nvar x = 1;\n</script>\n".repeat(20);
+    let page = format!(
+        "<html><head><title>Pumps</title>\n{head}</head><body>\n<nav>Home</nav>\n<main>\n<h1>Coolant</h1>\n<p>The zorblax loop runs\nat four litres a second.</p>\n</main></body></html>\n"
+    );
+    let line = page.lines().position(|l| l.contains("zorblax")).unwrap() as u64 + 1;
+    std::fs::write(ws.docs().join("pumps.html"), &page).unwrap();
+    let out = run(ws.rag().args(["ingest", "docs"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let response = ws.search("zorblax", "bm25");
+    let hit = &response["results"][0];
+    assert_eq!(hit["lines_in"], "file", "{hit}");
+    assert_eq!(hit["line_end"].as_u64(), Some(line), "{hit}");
+    let out = run(ws.rag().args(["search", "zorblax", "--mode", "bm25"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!("docs/pumps.html:{line}:")),
+        "{text}"
+    );
+}

@@ -135,7 +135,7 @@ fn check_data_files(dir: &Path, manifest: &Manifest, report: &mut CheckReport) {
         let name = chunk_table_file(manifest.generation);
         let verdict = match manifest
             .read_data_file(dir, &name)
-            .and_then(|bytes| parse_chunk_table(&dir.join(&name), &bytes))
+            .and_then(|bytes| parse_chunk_table(&dir.join(&name), &bytes, manifest.format_version))
         {
             Ok(chunks) if chunks.len() == manifest.chunk_count => sound(&name),
             Ok(chunks) => Verdict::Damaged(format!(

@@ -5,6 +5,7 @@ use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
 use tokenizers::Tokenizer;
 
 use crate::extract::{Document, Kind};
+use crate::location::{FileLines, Location};
 use crate::{Error, Result};
 
 /// Chunk sizes in the embedding model's tokens. Stored in the manifest: an
@@ -36,8 +37,11 @@ pub struct Chunk {
     /// "Title > Section > Subsection".
     pub heading: String,
     pub text: String,
-    /// For PDFs, the 1-based page the chunk starts on.
-    pub page: Option<u32>,
+    /// The document's divisions the chunk is in (pages, slides, sheet rows...).
+    pub location: Option<Location>,
+    /// For converted text (HTML), the file's line of each of the chunk's
+    /// lines; empty when the text's lines are the file's.
+    pub file_lines: FileLines,
 }
 
 impl Chunk {
@@ -118,16 +122,13 @@ impl Chunker {
             .map(|(offset, piece)| {
                 let line_start = lines.line_of(offset);
                 let line_end = lines.line_of(offset + piece.len().saturating_sub(1));
-                let page = (!doc.page_starts.is_empty()).then(|| {
-                    doc.page_starts
-                        .partition_point(|&start| start <= line_start) as u32
-                });
                 Chunk {
                     line_start,
                     line_end,
                     heading: heading_path(&doc.title, &headings, offset),
                     text: piece.to_string(),
-                    page,
+                    location: Location::of_lines(&doc.places, line_start, line_end),
+                    file_lines: FileLines::slice(&doc.file_lines, line_start, line_end),
                 }
             })
             .collect()
@@ -241,6 +242,7 @@ fn heading_path(title: &str, headings: &[Heading], offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::location::{Place, Unit};
     use tokenizers::models::wordlevel::WordLevel;
     use tokenizers::pre_tokenizers::whitespace::Whitespace;
 
@@ -267,7 +269,8 @@ mod tests {
             kind,
             title: title.into(),
             text: text.into(),
-            page_starts: Vec::new(),
+            places: Vec::new(),
+            file_lines: Vec::new(),
         }
     }
 
@@ -361,11 +364,35 @@ mod tests {
     fn pdf_pages_follow_lines() {
         let text = "page one text\n\npage two text\n\n";
         let mut d = doc(Kind::Pdf, "p", text);
-        d.page_starts = vec![1, 3];
+        d.places = [1, 3]
+            .into_iter()
+            .zip(1..)
+            .map(|(line, number)| Place {
+                line,
+                unit: Unit::Page,
+                number,
+                name: None,
+            })
+            .collect();
         let chunks = chunker(text, 3, 4, 0).chunk(&d);
-        assert_eq!(chunks.first().unwrap().page, Some(1));
-        assert_eq!(chunks.last().unwrap().page, Some(2));
+        let page = |chunk: &Chunk| chunk.location.as_ref().map(Location::label);
+        assert_eq!(page(&chunks[0]).as_deref(), Some("page 1"));
+        assert_eq!(page(chunks.last().unwrap()).as_deref(), Some("page 2"));
         assert_eq!(chunks.last().unwrap().line_start, 3);
+    }
+
+    #[test]
+    fn converted_text_keeps_the_file_line_of_each_chunk_line() {
+        let text = "one two three\n\nfour five six\n";
+        let mut d = doc(Kind::Html, "p", text);
+        d.file_lines = vec![12, 13, 40];
+        let chunks = chunker(text, 3, 4, 0).chunk(&d);
+        let last = chunks.last().unwrap();
+        assert_eq!(
+            (last.line_start, last.file_lines.file_line(last.line_start)),
+            (3, 40)
+        );
+        assert_eq!(chunks[0].file_lines.file_line(1), 12);
     }
 
     #[test]

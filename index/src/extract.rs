@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::formats::{self, Format};
+use crate::location::{Place, Unit};
 
 /// How a file's text is read and chunked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,8 +117,11 @@ pub struct Document {
     pub kind: Kind,
     pub title: String,
     pub text: String,
-    /// For PDFs: the first line (1-based) of each page in `text`.
-    pub page_starts: Vec<u32>,
+    /// Where the document's divisions (pages, slides, sheet rows...) begin in
+    /// `text`, in line order.
+    pub places: Vec<Place>,
+    /// For converted text (HTML): the file's line of each line of `text`.
+    pub file_lines: Vec<u32>,
 }
 
 /// Why a file was not indexed. Each is reported once, as one warning line.
@@ -233,8 +237,9 @@ pub fn extract(path: &Path, kind: Kind, bytes: &[u8]) -> Result<Document, SkipRe
             let source = decode_utf8(bytes)?;
             let page = read_html(&source)?;
             let title = page.title.map(|title| site_title(title, &page.text));
-            let text = page.text;
-            document(path, kind, text, title, Vec::new())
+            let mut doc = document(path, kind, page.text, title, Vec::new())?;
+            doc.file_lines = page.file_lines;
+            Ok(doc)
         }
         Kind::Markdown => {
             let text = decode_utf8(bytes)?;
@@ -274,7 +279,7 @@ pub fn read_contents(kind: Kind, bytes: &[u8]) -> Result<Contents, SkipReason> {
 pub fn document_from(path: &Path, kind: Kind, contents: Contents) -> Result<Document, SkipReason> {
     match contents {
         Contents::Pages(pages) => pdf_document(path, &pages),
-        Contents::Markdown(read) => document(path, kind, read.text, read.title, Vec::new()),
+        Contents::Markdown(read) => document(path, kind, read.text, read.title, read.places),
     }
 }
 
@@ -291,16 +296,21 @@ pub fn pdf_pages(bytes: &[u8]) -> Result<Vec<String>, SkipReason> {
 /// A PDF's document from the text of its pages, however they were extracted.
 pub fn pdf_document(path: &Path, pages: &[String]) -> Result<Document, SkipReason> {
     let mut text = String::new();
-    let mut page_starts = Vec::with_capacity(pages.len());
+    let mut places = Vec::with_capacity(pages.len());
     let mut line = 1u32;
-    for page in pages {
+    for (number, page) in (1..).zip(pages) {
         let page = page.trim_matches('\n');
-        page_starts.push(line);
+        places.push(Place {
+            line,
+            unit: Unit::Page,
+            number,
+            name: None,
+        });
         text.push_str(page);
         text.push_str("\n\n");
         line += page.matches('\n').count() as u32 + 2;
     }
-    document(path, Kind::Pdf, text, None, page_starts)
+    document(path, Kind::Pdf, text, None, places)
 }
 
 fn document(
@@ -308,7 +318,7 @@ fn document(
     kind: Kind,
     text: String,
     title: Option<String>,
-    page_starts: Vec<u32>,
+    places: Vec<Place>,
 ) -> Result<Document, SkipReason> {
     let text = text.replace("\r\n", "\n");
     if text.trim().is_empty() {
@@ -319,7 +329,8 @@ fn document(
         kind,
         title,
         text,
-        page_starts,
+        places,
+        file_lines: Vec::new(),
     })
 }
 

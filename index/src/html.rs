@@ -12,9 +12,13 @@
 //! page of thousands of nested elements (a long mail thread's quotes) is read
 //! like any other.
 
+mod lines;
+
 use ego_tree::iter::Edge;
 use ego_tree::NodeRef;
 use scraper::{Html, Node, Selector};
+
+use lines::{LinedPage, Marks};
 
 /// Elements that hold the main content, most specific first. The first
 /// selector that matches wins; every match of it is read, in page order.
@@ -71,37 +75,43 @@ pub struct Page {
     pub title: Option<String>,
     /// The main content as Markdown (empty when it holds no text).
     pub text: String,
+    /// The file's line of each line of `text`.
+    pub file_lines: Vec<u32>,
 }
 
 pub fn read(source: &str) -> Page {
     if nesting_depth(source) > MAX_NESTING {
+        let (text, file_lines) = strip_tags(source);
         return Page {
             title: None,
-            text: strip_tags(source),
+            text,
+            file_lines,
         };
     }
-    let page = Html::parse_document(source);
+    let page = LinedPage::parse(source);
     let title = Selector::parse("title")
         .ok()
-        .and_then(|selector| page.select(&selector).next())
+        .and_then(|selector| page.html.select(&selector).next())
         .map(|title| collapse_whitespace(&title.text().collect::<String>()))
         .filter(|title| !title.is_empty());
+    let (text, file_lines) = to_markdown(&page);
     Page {
         title,
-        text: to_markdown(&page),
+        text,
+        file_lines,
     }
 }
 
-fn to_markdown(page: &Html) -> String {
-    let roots = main_content(page);
+fn to_markdown(page: &LinedPage) -> (String, Vec<u32>) {
+    let roots = main_content(&page.html);
     let mut writer = Writer::default();
     match roots {
         Some(roots) => {
             for root in roots {
-                writer.walk(root, false);
+                writer.walk(page, root, false);
             }
         }
-        None => writer.walk(page.tree.root(), true),
+        None => writer.walk(page, page.html.tree.root(), true),
     }
     writer.finish()
 }
@@ -140,8 +150,14 @@ fn collapse_whitespace(text: &str) -> String {
 #[derive(Default)]
 struct Writer {
     out: String,
+    /// The file's line of each line written to `out`.
+    out_marks: Marks,
     /// The paragraph being gathered; `\n` is a hard line break.
     inline: String,
+    inline_marks: Marks,
+    /// The file's line of the last text read: where text without a line
+    /// of its own (a list's bullet, a table's rule) is cited.
+    last_line: u32,
     quote_depth: usize,
     /// Open lists: ordered, and the next item's number.
     lists: Vec<(bool, usize)>,
@@ -162,15 +178,19 @@ struct Table {
     row: Option<Vec<String>>,
     row_is_header: bool,
     cell: Option<String>,
+    /// The file's line of each row, and of the row being read.
+    row_lines: Vec<u32>,
+    row_line: Option<u32>,
 }
 
 struct Pre {
     language: String,
     text: String,
+    marks: Marks,
 }
 
 impl Writer {
-    fn walk(&mut self, root: NodeRef<'_, Node>, whole_page: bool) {
+    fn walk(&mut self, page: &LinedPage, root: NodeRef<'_, Node>, whole_page: bool) {
         // The subtree being skipped: events are ignored until it closes.
         let mut skipping: Option<ego_tree::NodeId> = None;
         for edge in root.traverse() {
@@ -180,7 +200,7 @@ impl Writer {
                         continue;
                     }
                     match node.value() {
-                        Node::Text(text) => self.text(text),
+                        Node::Text(text) => self.text(text, page.line_of(node.id())),
                         Node::Element(element) => {
                             if is_dropped(element, whole_page) {
                                 skipping = Some(node.id());
@@ -204,13 +224,29 @@ impl Writer {
         }
     }
 
-    fn text(&mut self, text: &str) {
+    /// Text of a node whose text starts on the file's line `line`.
+    fn text(&mut self, text: &str, line: u32) {
+        let blank = text.trim().is_empty();
+        let leading = &text[..text.len() - text.trim_start().len()];
+        let first_line = line + leading.matches('\n').count() as u32;
         if let Some(pre) = &mut self.pre {
+            pre.marks.push(pre.text.len(), line);
             pre.text.push_str(text);
-        } else if let Some(cell) = self.table.as_mut().and_then(|t| t.cell.as_mut()) {
-            push_collapsed(cell, text);
+        } else if let Some(table) = self.table.as_mut().filter(|t| t.cell.is_some()) {
+            if !blank {
+                table.row_line.get_or_insert(first_line);
+            }
+            if let Some(cell) = table.cell.as_mut() {
+                push_collapsed(cell, text);
+            }
         } else {
+            if !blank {
+                self.inline_marks.push(self.inline.len(), first_line);
+            }
             push_collapsed(&mut self.inline, text);
+        }
+        if !blank {
+            self.last_line = first_line;
         }
     }
 
@@ -237,6 +273,7 @@ impl Writer {
                 self.pre = Some(Pre {
                     language: language_of(node),
                     text: String::new(),
+                    marks: Marks::default(),
                 });
             }
             "code" => {
@@ -297,14 +334,11 @@ impl Writer {
     }
 
     fn close(&mut self, name: &str) {
-        if let Some(pre) = &self.pre {
+        if self.pre.is_some() {
             if name == "pre" {
-                let pre = Pre {
-                    language: pre.language.clone(),
-                    text: pre.text.clone(),
-                };
-                self.pre = None;
-                self.code_block(&pre);
+                if let Some(pre) = self.pre.take() {
+                    self.code_block(&pre);
+                }
             }
             return;
         }
@@ -330,12 +364,17 @@ impl Writer {
                 self.inline_code = self.inline_code.saturating_sub(1);
             }
             h if heading_level(h).is_some() => {
-                let text = collapse_whitespace(&std::mem::take(&mut self.inline));
+                let inline = std::mem::take(&mut self.inline);
+                let marks = std::mem::take(&mut self.inline_marks);
+                let text = collapse_whitespace(&inline);
                 if !text.is_empty() {
+                    let line = marks
+                        .first_within(0, inline.len())
+                        .unwrap_or(self.last_line);
                     let level = heading_level(h).unwrap_or(1);
                     self.line_break();
                     let hashes = "#".repeat(level);
-                    self.write_lines(&format!("{hashes} {text}"));
+                    self.write_lines(&format!("{hashes} {text}"), &[line]);
                     self.out.push('\n');
                 }
             }
@@ -359,8 +398,12 @@ impl Writer {
                                 table.header_rows += 1;
                             }
                             table.rows.push(row);
+                            table
+                                .row_lines
+                                .push(table.row_line.unwrap_or(self.last_line));
                         }
                     }
+                    table.row_line = None;
                     table.row_is_header = false;
                 }
             }
@@ -383,15 +426,24 @@ impl Writer {
     }
 
     fn code_block(&mut self, pre: &Pre) {
-        let text = pre.text.trim_end_matches(['\n', ' ', '\t']);
-        let text = text.trim_start_matches('\n');
+        let trimmed_end = pre.text.trim_end_matches(['\n', ' ', '\t']);
+        let text = trimmed_end.trim_start_matches('\n');
         if text.trim().is_empty() {
             return;
         }
+        let start = trimmed_end.len() - text.len();
+        let code_lines = pre.marks.lines_of(trimmed_end, start, self.last_line);
+        let first = code_lines.first().copied().unwrap_or(self.last_line);
+        let last = code_lines.last().copied().unwrap_or(first);
+        let mut lines = Vec::with_capacity(code_lines.len() + 2);
+        lines.push(first);
+        lines.extend(code_lines);
+        lines.push(last);
+        self.last_line = last;
         let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
         let fence = "`".repeat(longest_run.max(2) + 1);
         self.line_break();
-        self.write_lines(&format!("{fence}{}\n{text}\n{fence}", pre.language));
+        self.write_lines(&format!("{fence}{}\n{text}\n{fence}", pre.language), &lines);
         self.out.push('\n');
     }
 
@@ -402,29 +454,44 @@ impl Writer {
         }
         self.line_break();
         let mut lines = Vec::with_capacity(table.rows.len() + 1);
+        let mut file_lines = Vec::with_capacity(table.rows.len() + 1);
         for (i, row) in table.rows.iter().enumerate() {
+            let line = table.row_lines.get(i).copied().unwrap_or(self.last_line);
             lines.push(format!("| {} |", row.join(" | ")));
+            file_lines.push(line);
             if i + 1 == table.header_rows {
                 lines.push(format!("|{}", "---|".repeat(columns)));
+                file_lines.push(line);
             }
         }
-        self.write_lines(&lines.join("\n"));
+        self.write_lines(&lines.join("\n"), &file_lines);
         self.out.push('\n');
     }
 
     /// Writes the gathered paragraph, if any.
     fn flush(&mut self) {
         let paragraph = std::mem::take(&mut self.inline);
-        let lines: Vec<&str> = paragraph
-            .split('\n')
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
+        let marks = std::mem::take(&mut self.inline_marks);
+        let mut lines = Vec::new();
+        let mut file_lines = Vec::new();
+        let mut start = 0;
+        for segment in paragraph.split('\n') {
+            let trimmed = segment.trim();
+            if !trimmed.is_empty() {
+                let first = start + segment.len() - segment.trim_start().len();
+                let line = marks
+                    .first_within(start, start + segment.len() + 1)
+                    .unwrap_or_else(|| marks.line_at(&paragraph, first, self.last_line));
+                file_lines.push(line);
+                lines.push(trimmed);
+            }
+            start += segment.len() + 1;
+        }
         if lines.is_empty() {
             return;
         }
         self.line_break();
-        self.write_lines(&lines.join("\n"));
+        self.write_lines(&lines.join("\n"), &file_lines);
         if self.lists.is_empty() {
             self.out.push('\n');
         }
@@ -437,12 +504,19 @@ impl Writer {
         }
     }
 
-    /// Writes `text`'s lines with the quote and list prefixes in force.
-    fn write_lines(&mut self, text: &str) {
+    /// Writes `text`'s lines with the quote and list prefixes in force;
+    /// `file_lines` are the file's lines of them (the last one goes on).
+    fn write_lines(&mut self, text: &str, file_lines: &[u32]) {
         let quote = "> ".repeat(self.quote_depth.min(MAX_QUOTE_DEPTH));
         let depth = self.lists.len().min(MAX_LIST_DEPTH);
         let indent = "  ".repeat(depth.saturating_sub(1));
         for (i, line) in text.split('\n').enumerate() {
+            let file_line = file_lines
+                .get(i)
+                .or(file_lines.last())
+                .copied()
+                .unwrap_or(self.last_line);
+            self.out_marks.push(self.out.len(), file_line);
             self.out.push_str(&quote);
             if depth > 0 {
                 self.out.push_str(&indent);
@@ -456,14 +530,20 @@ impl Writer {
         }
     }
 
-    fn finish(mut self) -> String {
+    /// The Markdown, and the file's line of each of its lines.
+    fn finish(mut self) -> (String, Vec<u32>) {
         self.flush();
         if let Some(table) = self.table.take() {
             self.table_rows(&table);
         }
         let mut text = String::with_capacity(self.out.len());
+        let mut file_lines = Vec::new();
         let mut blank = 0;
-        for line in self.out.lines() {
+        let mut offset = 0;
+        let mut previous = 1;
+        for line in self.out.split('\n') {
+            let at = offset;
+            offset += line.len() + 1;
             let line = line.trim_end();
             if line.is_empty() {
                 blank += 1;
@@ -472,14 +552,17 @@ impl Writer {
                 }
             } else {
                 blank = 0;
+                previous = self.out_marks.line_at(&self.out, at, previous);
             }
             text.push_str(line);
             text.push('\n');
+            file_lines.push(previous);
         }
         while text.ends_with("\n\n") {
             text.pop();
+            file_lines.pop();
         }
-        text
+        (text, file_lines)
     }
 }
 
@@ -618,8 +701,9 @@ pub(crate) fn nesting_depth(source: &str) -> usize {
     deepest
 }
 
-/// The text between the tags, for pages too deep to parse.
-fn strip_tags(source: &str) -> String {
+/// The text between the tags, for pages too deep to parse, and the file's
+/// line of each of its lines.
+fn strip_tags(source: &str) -> (String, Vec<u32>) {
     let mut text = String::with_capacity(source.len() / 2);
     let mut in_tag = false;
     for c in source.chars() {
@@ -629,6 +713,8 @@ fn strip_tags(source: &str) -> String {
                 text.push(' ');
             }
             '>' if in_tag => in_tag = false,
+            // Line breaks inside tags are kept: a line of the text is a line of the file.
+            '\n' => text.push(c),
             _ if !in_tag => text.push(c),
             _ => {}
         }
@@ -640,13 +726,15 @@ fn strip_tags(source: &str) -> String {
         .replace("&#39;", "'")
         .replace("&nbsp;", " ")
         .replace("&amp;", "&");
-    let mut lines: Vec<String> = text
-        .lines()
-        .map(collapse_whitespace)
-        .filter(|l| !l.is_empty())
+    let mut lines: Vec<(String, u32)> = (1..)
+        .zip(text.lines())
+        .map(|(number, line)| (collapse_whitespace(line), number))
+        .filter(|(line, _)| !line.is_empty())
         .collect();
-    lines.dedup();
-    let mut out = lines.join("\n");
+    lines.dedup_by(|a, b| a.0 == b.0);
+    let file_lines = lines.iter().map(|(_, number)| *number).collect();
+    let text: Vec<String> = lines.into_iter().map(|(line, _)| line).collect();
+    let mut out = text.join("\n");
     out.push('\n');
-    out
+    (out, file_lines)
 }

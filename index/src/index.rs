@@ -175,7 +175,7 @@ impl Index {
         } else {
             let name = chunk_table_file(generation);
             let bytes = manifest.read_data_file(dir, &name)?;
-            let chunks = parse_chunk_table(&dir.join(&name), &bytes)?;
+            let chunks = parse_chunk_table(&dir.join(&name), &bytes, manifest.format_version)?;
             if chunks.len() != manifest.chunk_count {
                 return Err(Error::Corrupt {
                     path: dir.join(&name),
@@ -325,7 +325,8 @@ impl Index {
                     line_end: stored.chunk.line_end,
                     heading: stored.chunk.heading.clone(),
                     text: stored.chunk.text.clone(),
-                    page: stored.chunk.page,
+                    location: stored.chunk.location.clone(),
+                    file_lines: stored.chunk.file_lines.clone(),
                     also_in: Vec::new(),
                 })
             })

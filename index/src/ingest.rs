@@ -450,9 +450,9 @@ fn chunk_files(
 
 /// Version of the HTML reader, part of an HTML file's content hash: pages
 /// read by an earlier reader are read again by the next ingest.
-pub(crate) const HTML_READER: &[u8] = b"html reader 2 (main content, markdown)\0";
+pub(crate) const HTML_READER: &[u8] = b"html reader 3 (main content, markdown, file lines)\0";
 /// Version of the document readers ([`crate::formats`]), likewise.
-pub(crate) const FORMAT_READERS: &[u8] = b"format readers 1\0";
+pub(crate) const FORMAT_READERS: &[u8] = b"format readers 2 (locations)\0";
 
 /// The hash that decides whether a file is read again: of its bytes and, for
 /// a format whose reader changed, of the reader's version.

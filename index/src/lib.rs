@@ -19,6 +19,7 @@ pub mod formats;
 mod html;
 mod index;
 mod ingest;
+pub mod location;
 pub mod manifest;
 pub mod paths;
 mod read_only;
@@ -47,5 +48,6 @@ pub use ingest::{
     ingest, ingest_into, is_under, stored_path, ContainedReader, IngestEvent, IngestOptions,
     IngestSummary,
 };
+pub use location::{FileLines, Location, Place, Unit};
 pub use search::{Fusion, Hit, Mode, SearchOptions};
 pub use writer::{ingest_running, FileUpdate, IndexWriter};

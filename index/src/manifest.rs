@@ -10,9 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::chunk::{Chunk, ChunkerConfig};
 use crate::error::IoContext;
+use crate::location::{FileLines, Location, Unit};
 use crate::{Error, Result};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// The layout written. 2: chunks carry their location (pages, slides, sheet
+/// rows...) and, for converted text, their file lines.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest layout read: its chunks are read as they were (a PDF's page
+/// becomes its location) and written in the current layout at the next commit.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,7 +165,7 @@ impl Manifest {
             path: path.clone(),
             reason: format!("unreadable manifest: {e}"),
         })?;
-        if version.format_version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version.format_version) {
             return Err(Error::FormatVersion {
                 path,
                 found: version.format_version,
@@ -384,12 +390,57 @@ pub fn write_chunk_table(path: &Path, chunks: &[StoredChunk]) -> Result<FileSum>
     Ok(FileSum::of(&bytes))
 }
 
-/// Decodes a chunk table read (and verified) by [`Manifest::read_data_file`].
-pub fn parse_chunk_table(path: &Path, bytes: &[u8]) -> Result<Vec<StoredChunk>> {
-    postcard::from_bytes(bytes).map_err(|e| Error::Corrupt {
+/// Decodes a chunk table of layout `format_version`, read (and verified) by
+/// [`Manifest::read_data_file`].
+pub fn parse_chunk_table(
+    path: &Path,
+    bytes: &[u8],
+    format_version: u32,
+) -> Result<Vec<StoredChunk>> {
+    let unreadable = |e: postcard::Error| Error::Corrupt {
         path: path.to_path_buf(),
         reason: format!("unreadable chunk table: {e}"),
-    })
+    };
+    if format_version >= 2 {
+        return postcard::from_bytes(bytes).map_err(unreadable);
+    }
+    let chunks: Vec<StoredChunkV1> = postcard::from_bytes(bytes).map_err(unreadable)?;
+    Ok(chunks.into_iter().map(StoredChunk::from).collect())
+}
+
+/// A chunk as layout 1 stored it: a PDF's page, no other location.
+#[derive(Deserialize)]
+struct StoredChunkV1 {
+    id: u64,
+    path: String,
+    line_start: u32,
+    line_end: u32,
+    heading: String,
+    text: String,
+    page: Option<u32>,
+}
+
+impl From<StoredChunkV1> for StoredChunk {
+    fn from(old: StoredChunkV1) -> Self {
+        StoredChunk {
+            id: old.id,
+            path: old.path,
+            chunk: Chunk {
+                line_start: old.line_start,
+                line_end: old.line_end,
+                heading: old.heading,
+                text: old.text,
+                location: old.page.map(|page| Location {
+                    unit: Unit::Page,
+                    first: page,
+                    last: page,
+                    name: None,
+                    through: None,
+                }),
+                file_lines: FileLines::default(),
+            },
+        }
+    }
 }
 
 fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -498,6 +549,61 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_table_of_layout_1_is_read_with_its_pages_as_locations() {
+        #[derive(Serialize)]
+        struct Old<'a> {
+            id: u64,
+            path: &'a str,
+            line_start: u32,
+            line_end: u32,
+            heading: &'a str,
+            text: &'a str,
+            page: Option<u32>,
+        }
+        // A Vec, as the table was written (an array has no length prefix).
+        let old = vec![
+            Old {
+                id: 7,
+                path: "paper.pdf",
+                line_start: 40,
+                line_end: 52,
+                heading: "Paper",
+                text: "the text",
+                page: Some(3),
+            },
+            Old {
+                id: 8,
+                path: "notes.md",
+                line_start: 1,
+                line_end: 2,
+                heading: "Notes",
+                text: "more",
+                page: None,
+            },
+        ];
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        let read = parse_chunk_table(Path::new("chunks-1.bin"), &bytes, 1).unwrap();
+        assert_eq!((read[0].id, read[0].chunk.line_start), (7, 40));
+        assert_eq!(
+            read[0]
+                .chunk
+                .location
+                .as_ref()
+                .map(Location::label)
+                .as_deref(),
+            Some("page 3")
+        );
+        assert_eq!(
+            (read[1].path.as_str(), &read[1].chunk.location),
+            ("notes.md", &None)
+        );
+        // The current layout is another: it is not mistaken for the old one.
+        let current = postcard::to_stdvec(&read).unwrap();
+        let back = parse_chunk_table(Path::new("chunks-2.bin"), &current, FORMAT_VERSION).unwrap();
+        assert_eq!(back[0].chunk, read[0].chunk);
+    }
+
+    #[test]
     fn manifest_round_trip_and_version_check() {
         let dir = tempfile::tempdir().unwrap();
         let manifest = test_manifest();
@@ -507,7 +613,7 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
         std::fs::write(
             dir.path().join(MANIFEST_FILE),
-            text.replace("\"format_version\": 1", "\"format_version\": 99"),
+            text.replace("\"format_version\": 2", "\"format_version\": 99"),
         )
         .unwrap();
         assert!(matches!(

@@ -4,6 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::location::{FileLines, Location};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     #[default]
@@ -105,7 +107,10 @@ pub struct Hit {
     pub line_end: u32,
     pub heading: String,
     pub text: String,
-    pub page: Option<u32>,
+    /// The document's divisions the passage is in (pages, slides, rows...).
+    pub location: Option<Location>,
+    /// For converted text (HTML), the file's line of each text line.
+    pub file_lines: FileLines,
     /// Other files that hold the same passage (a book's print page, a vendored
     /// copy), as stored; this hit is the most specific of them.
     pub also_in: Vec<String>,
@@ -396,7 +401,8 @@ mod tests {
             line_end: 1,
             heading: String::new(),
             text: text.into(),
-            page: None,
+            location: None,
+            file_lines: Default::default(),
             also_in: Vec::new(),
         }
     }

@@ -176,7 +176,8 @@ mod tests {
             line_end: 1,
             heading: heading.into(),
             text: text.into(),
-            page: None,
+            location: None,
+            file_lines: Default::default(),
         }
     }
 

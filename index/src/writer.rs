@@ -19,6 +19,7 @@ use crate::index::{check_model, load_graph, rows_with_vectors, BM25_DIR};
 use crate::manifest::{
     chunk_table_file, generation_of, highest_generation_on_disk, hnsw_basename, parse_chunk_table,
     unix_now, vectors_file, write_chunk_table, EmbeddingInfo, FileEntry, Manifest, StoredChunk,
+    FORMAT_VERSION,
 };
 use crate::vectors::{parse_vectors, write_vectors, VectorIndex};
 use crate::{Error, Result};
@@ -303,6 +304,8 @@ impl IndexWriter {
         *keyword_committed = true;
 
         self.manifest.generation = generation;
+        // The chunk table was just written in the current layout.
+        self.manifest.format_version = FORMAT_VERSION;
         self.manifest.hnsw = hnsw;
         self.manifest.checksums = checksums;
         self.manifest.chunk_count = self.chunks.len();
@@ -460,7 +463,11 @@ fn read_generation(dir: &Path, manifest: &Manifest) -> Result<(Vec<StoredChunk>,
         return Ok((Vec::new(), Vec::new()));
     }
     let name = chunk_table_file(manifest.generation);
-    let chunks = parse_chunk_table(&dir.join(&name), &manifest.read_data_file(dir, &name)?)?;
+    let chunks = parse_chunk_table(
+        &dir.join(&name),
+        &manifest.read_data_file(dir, &name)?,
+        manifest.format_version,
+    )?;
     let name = vectors_file(manifest.generation);
     let vectors = parse_vectors(
         &dir.join(&name),

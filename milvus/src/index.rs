@@ -80,6 +80,18 @@ fn read_row(row: &ResultRow<'_>) -> milvus::v2::error::Result<Row> {
     })
 }
 
+/// A PDF's page as a location. Layout 1 of a Milvus home stores no other
+/// location, nor converted pages' file lines.
+fn page_location(page: Option<u32>) -> Option<rag_index::Location> {
+    page.map(|page| rag_index::Location {
+        unit: rag_index::Unit::Page,
+        first: page,
+        last: page,
+        name: None,
+        through: None,
+    })
+}
+
 /// The ids and scores of one search, best first, with each row's fields and
 /// (when asked for) its stored vector.
 type Ranked = (Vec<(u64, f32)>, HashMap<u64, (Row, Option<Vec<f32>>)>);
@@ -254,7 +266,8 @@ impl MilvusIndex {
                     line_end: row.line_end,
                     heading: row.heading.clone(),
                     text: row.text.clone(),
-                    page: row.page,
+                    location: page_location(row.page),
+                    file_lines: Default::default(),
                     also_in: Vec::new(),
                 })
             })
@@ -385,7 +398,8 @@ impl SearchIndex for MilvusIndex {
                     line_end: read.line_end,
                     heading: read.heading,
                     text: read.text,
-                    page: read.page,
+                    location: page_location(read.page),
+                    file_lines: Default::default(),
                 },
             });
         }

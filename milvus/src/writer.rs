@@ -402,6 +402,15 @@ fn load_files(conn: &Conn) -> rag_index::Result<BTreeMap<String, FileEntry>> {
 
 /// Inclusive ranges that split `[0, span)` so that `total` evenly spread
 /// rows come about [`ROWS_PER_PAGE`] to a range.
+/// The page a chunk starts on, 0 for none: layout 1 stores no other location.
+fn page_of(chunk: &rag_index::Chunk) -> u32 {
+    chunk
+        .location
+        .as_ref()
+        .filter(|l| l.unit == rag_index::Unit::Page)
+        .map_or(0, |l| l.first)
+}
+
 fn ranges(total: usize, span: u64) -> Vec<(u64, u64)> {
     let count = (total.div_ceil(ROWS_PER_PAGE).max(1) as u64).min(span);
     let step = span.div_ceil(count);
@@ -480,7 +489,7 @@ impl IndexSink for MilvusWriter {
                 "ordinal": ordinal as i64,
                 "line_start": i64::from(chunk.line_start),
                 "line_end": i64::from(chunk.line_end),
-                "page": i64::from(chunk.page.unwrap_or(0)),
+                "page": i64::from(page_of(chunk)),
                 "heading": heading,
                 "terms": terms_of(&chunk.embedding_text()),
                 "body": body_of(heading, &chunk.text),

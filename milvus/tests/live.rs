@@ -177,7 +177,7 @@ fn ingest_search_update_and_delete() {
         "the heading is not part of the text: {hit:?}"
     );
     assert_eq!(hit.heading, "Fugue");
-    assert_eq!(hit.page, None);
+    assert_eq!(hit.location, None);
     assert!(hit.line_start >= 1 && hit.line_end >= hit.line_start);
     assert_eq!(index.resolve(&hit.path), docs.dir.join("fugue.md"));
     let fugue_chunks = index.chunks_of(&hit.path).unwrap();
@@ -570,7 +570,8 @@ fn put_long_version(writer: &mut MilvusWriter, embedder: &TestEmbedder, stored: 
             line_end: n + 1,
             heading: "Long".into(),
             text: format!("line {n} of a long version"),
-            page: None,
+            location: None,
+            file_lines: Default::default(),
         })
         .collect();
     let vectors = chunks.iter().map(|c| embedder.vector(&c.text)).collect();

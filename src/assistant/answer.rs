@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::llm::StopReason;
 
-use super::sources::Source;
+use super::sources::{LinesIn, LocationJson, Source};
 
 /// Retrieval's best evidence for a question, which the gate judges.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -84,6 +84,15 @@ pub struct Citation {
     /// True when the answer cited nothing and the model named this source
     /// when asked afterwards which one holds its answer.
     pub asked: bool,
+    /// What the line numbers count (see [`LinesIn`]); until
+    /// [`Citation::in_file_lines`], the lines of the index's text.
+    pub lines_in: LinesIn,
+    /// Where in the document (page, slide, sheet rows...), when it says more
+    /// than lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationJson>,
+    /// How the citation is shown: `path:12-14`, `deck.pptx slide 7`.
+    pub cited_at: String,
 }
 
 impl Citation {
@@ -97,7 +106,40 @@ impl Citation {
             chunk_lines: [source.line_start, source.line_end],
             inferred,
             asked: false,
+            lines_in: LinesIn::of(&source.stored_path),
+            location: source.location.clone().map(LocationJson::from),
+            cited_at: source.location(),
         }
+    }
+
+    /// The citation's whole span: `path:12-14` in a text file, else where
+    /// in the document (`deck.pptx slide 7`).
+    pub fn span(&self) -> String {
+        match self.lines_in {
+            LinesIn::File => format!(
+                "{}:{}-{}",
+                rag_index::paths::escape_controls(&self.path),
+                self.line_start,
+                self.line_end
+            ),
+            LinesIn::Text => self.cited_at.clone(),
+        }
+    }
+
+    /// The citation's lines as the file's, once its quote has been placed
+    /// in the source's text: what every front end shows and scripts read.
+    pub fn in_file_lines(&mut self, source: &Source) {
+        self.line_start = source.file_line(self.line_start);
+        self.line_end = source.file_line(self.line_end);
+        self.chunk_lines = self.chunk_lines.map(|line| source.file_line(line));
+        self.cited_at = match (&self.quote, self.lines_in) {
+            (Some(_), LinesIn::File) => format!(
+                "{}:{}",
+                rag_index::paths::escape_controls(&self.path),
+                self.line_start
+            ),
+            _ => source.location(),
+        };
     }
 }
 

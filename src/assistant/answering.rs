@@ -320,6 +320,11 @@ impl Assistant {
             citations_for(&best.answer, &best.cited, named, &sources)
         };
         let unsupported = quote::attach(&mut citations, &best.answer, question, &sources, refused);
+        for citation in &mut citations {
+            if let Some(source) = sources.iter().find(|s| s.n == citation.n) {
+                citation.in_file_lines(source);
+            }
+        }
         let started = asked.started;
         let at = |t: Option<Instant>| t.map(|t| (t - started).as_secs_f64() * 1000.0);
         timings.decode_tok_s = best.generation.timings.decode_tok_s;

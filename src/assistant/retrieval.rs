@@ -200,7 +200,8 @@ mod tests {
             line_end: 2,
             heading: String::new(),
             text: String::new(),
-            page: None,
+            location: None,
+            file_lines: Default::default(),
             also_in: Vec::new(),
         }
     }

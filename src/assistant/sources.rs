@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
+use rag_index::extract::Kind;
 use rag_index::manifest::StoredChunk;
-use rag_index::{Hit, SearchIndex};
+use rag_index::{FileLines, Hit, Location, SearchIndex, Unit};
 use serde::Serialize;
 
 /// Two chunks' shared text shorter than this is a coincidence, not the splitter's overlap.
@@ -19,7 +20,11 @@ const MIN_PARTIAL_TOKENS: usize = 48;
 const RELEVANT_SHARE: f32 = 0.5;
 
 /// One numbered passage shown to the model (or, after a refusal, to the user).
+/// Its lines are those of the text the index holds, so that a quote is found
+/// at `line_start` plus its line breaks; [`Source::file_line`] gives the
+/// file's line, which is what the user is shown (and the JSON holds).
 #[derive(Debug, Clone, Serialize)]
+#[serde(into = "SourceJson")]
 pub struct Source {
     pub n: usize,
     /// As the user should see it (relative to the current folder when below it).
@@ -29,19 +34,98 @@ pub struct Source {
     pub heading: String,
     /// The best fused retrieval score among the passage's chunks.
     pub score: f32,
-    pub page: Option<u32>,
+    /// The document's divisions the passage is in (pages, slides, rows...).
+    pub location: Option<Location>,
+    /// For converted text (HTML), the file's line of each text line.
+    pub file_lines: FileLines,
     /// Other files that hold the same passage (as the user should see them).
     pub also_in: Vec<String>,
-    #[serde(skip)]
     pub bm25: Option<f32>,
-    #[serde(skip)]
     pub similarity: Option<f32>,
     /// The passage text given to the model.
-    #[serde(skip)]
     pub text: String,
     /// As stored in the index (relative to the index root, or absolute).
-    #[serde(skip)]
     pub stored_path: String,
+}
+
+/// A source as scripts read it: the file's lines, and what they are.
+#[derive(Serialize)]
+struct SourceJson {
+    n: usize,
+    path: String,
+    line_start: u32,
+    line_end: u32,
+    lines_in: LinesIn,
+    heading: String,
+    score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<LocationJson>,
+    also_in: Vec<String>,
+}
+
+impl From<Source> for SourceJson {
+    fn from(source: Source) -> Self {
+        SourceJson {
+            n: source.n,
+            lines_in: LinesIn::of(&source.stored_path),
+            line_start: source.file_line(source.line_start),
+            line_end: source.file_line(source.line_end),
+            path: source.path,
+            heading: source.heading,
+            score: source.score,
+            page: page_of(source.location.as_ref()),
+            location: source.location.map(LocationJson::from),
+            also_in: source.also_in,
+        }
+    }
+}
+
+/// What a passage's line numbers count: the file's lines, or (for a
+/// document whose file is not text: PDF, Word, slides...) the lines of the
+/// text read from it, which only its location places in the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinesIn {
+    File,
+    Text,
+}
+
+impl LinesIn {
+    pub fn of(path: &str) -> LinesIn {
+        match rag_index::extract::kind_of(std::path::Path::new(path)) {
+            Some(Kind::Pdf | Kind::Document(_)) => LinesIn::Text,
+            _ => LinesIn::File,
+        }
+    }
+}
+
+/// A location as JSON gives it: its parts and how a citation says it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocationJson {
+    pub unit: Unit,
+    pub first: u32,
+    pub last: u32,
+    pub name: Option<String>,
+    pub label: String,
+}
+
+impl From<Location> for LocationJson {
+    fn from(location: Location) -> Self {
+        LocationJson {
+            label: location.label(),
+            unit: location.unit,
+            first: location.first,
+            last: location.last,
+            name: location.name,
+        }
+    }
+}
+
+/// The page a location starts on, for scripts that read `page`.
+pub fn page_of(location: Option<&Location>) -> Option<u32> {
+    location.filter(|l| l.unit == Unit::Page).map(|l| l.first)
 }
 
 impl Source {
@@ -53,7 +137,8 @@ impl Source {
             line_end: hit.line_end,
             heading: hit.heading.clone(),
             score: hit.score,
-            page: hit.page,
+            location: hit.location.clone(),
+            file_lines: hit.file_lines.clone(),
             also_in: hit.also_in.clone(),
             bm25: hit.bm25,
             similarity: hit.similarity,
@@ -62,15 +147,74 @@ impl Source {
         }
     }
 
-    /// "path:12-30", the form citations take.
-    pub fn location(&self) -> String {
-        format!(
-            "{}:{}-{}",
-            rag_index::paths::escape_controls(&self.path),
-            self.line_start,
-            self.line_end
+    /// Where in its document the passage is, for a document whose lines
+    /// are not the file's (see [`place_in_document`]).
+    pub fn place(&self) -> Option<String> {
+        place_in_document(
+            &self.stored_path,
+            self.location.as_ref(),
+            &self.heading,
+            (self.line_start, self.line_end),
         )
     }
+
+    /// The file's line of the passage's text line `line`.
+    pub fn file_line(&self, line: u32) -> u32 {
+        self.file_lines.file_line(line)
+    }
+
+    /// The form citations take: "path:12-30" for text and pages, or where
+    /// in the document for the rest ("deck.pptx slide 7", "paper.pdf page 3",
+    /// "report.docx §Results").
+    pub fn location(&self) -> String {
+        cited_at(
+            &self.path,
+            &self.stored_path,
+            self.location.as_ref(),
+            &self.heading,
+            (
+                self.file_line(self.line_start),
+                self.file_line(self.line_end),
+            ),
+        )
+    }
+}
+
+/// How a passage of `path` (stored as `stored_path`) is cited: its file
+/// lines where the file is text, else [`place_in_document`].
+pub fn cited_at(
+    path: &str,
+    stored_path: &str,
+    location: Option<&Location>,
+    heading: &str,
+    (first, last): (u32, u32),
+) -> String {
+    let path = rag_index::paths::escape_controls(path);
+    match place_in_document(stored_path, location, heading, (first, last)) {
+        Some(place) => format!("{path} {place}"),
+        None => format!("{path}:{first}-{last}"),
+    }
+}
+
+/// Where a passage of a document whose lines are not the file's is: its
+/// location (`slide 7`), else its section (`§Results`), else the lines of
+/// its text, said as such. None for text files, cited by their lines.
+pub fn place_in_document(
+    stored_path: &str,
+    location: Option<&Location>,
+    heading: &str,
+    (first, last): (u32, u32),
+) -> Option<String> {
+    if LinesIn::of(stored_path) == LinesIn::File {
+        return None;
+    }
+    if let Some(location) = location {
+        return Some(location.label());
+    }
+    Some(match heading.rsplit_once(" > ") {
+        Some((_, section)) if !section.is_empty() => format!("§{section}"),
+        _ => format!("text lines {first}-{last}"),
+    })
 }
 
 /// The hits worth reading (see [`RELEVANT_SHARE`]), in their order. Scores
@@ -133,6 +277,10 @@ pub fn merge_neighbours(index: &dyn SearchIndex, hits: &[Hit]) -> rag_index::Res
             let gap = chunk.line_start as i64 - passage.line_end as i64;
             passage.text = join_overlapping(&passage.text, &chunk.text, gap);
             passage.line_end = passage.line_end.max(chunk.line_end);
+            passage.file_lines = passage.file_lines.joined(&chunk.file_lines);
+            if let (Some(a), Some(b)) = (&passage.location, &chunk.location) {
+                passage.location = a.joined(b).or_else(|| Some(a.clone()));
+            }
             positions.push(next);
         }
     }
@@ -179,6 +327,11 @@ fn absorb(passage: &mut Source, hit: &Hit) {
     passage.text = join_overlapping(first, second, gap);
     passage.line_start = passage.line_start.min(hit.line_start);
     passage.line_end = passage.line_end.max(hit.line_end);
+    passage.file_lines = passage.file_lines.joined(&hit.file_lines);
+    passage.location = match (&passage.location, &hit.location) {
+        (Some(a), Some(b)) => a.joined(b).or_else(|| Some(a.clone())),
+        (a, b) => a.clone().or_else(|| b.clone()),
+    };
     passage.score = passage.score.max(hit.score);
     passage.bm25 = max_option(passage.bm25, hit.bm25);
     passage.similarity = max_option(passage.similarity, hit.similarity);
@@ -314,7 +467,8 @@ pub(crate) fn test_source(n: usize, line_start: u32, text: &str) -> Source {
         line_end: line_start + text.matches('\n').count() as u32,
         heading: String::new(),
         score: 1.0,
-        page: None,
+        location: None,
+        file_lines: Default::default(),
         also_in: Vec::new(),
         bm25: None,
         similarity: None,
@@ -393,7 +547,8 @@ mod tests {
                 line_end: id as u32 * 10 + 5,
                 heading: heading.into(),
                 text: text.into(),
-                page: None,
+                location: None,
+                file_lines: Default::default(),
             },
         }
     }
@@ -444,7 +599,8 @@ mod tests {
             line_end: 1,
             heading: String::new(),
             text: String::new(),
-            page: None,
+            location: None,
+            file_lines: Default::default(),
             also_in: Vec::new(),
         }
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::assistant::sources::LinesIn;
 use crate::assistant::Answer;
 use crate::{Error, Result};
 
@@ -296,7 +297,7 @@ impl Sink {
                         } else {
                             ""
                         };
-                        format!("{}:{}-{}{inferred}", c.path, c.line_start, c.line_end)
+                        format!("{}{inferred}", c.span())
                     })
                     .collect::<Vec<_>>()
                     .join("; ")
@@ -308,7 +309,7 @@ impl Sink {
                     .iter()
                     .filter_map(|c| {
                         let quote = c.quote.as_ref()?;
-                        Some(format!("[{}] {}:{} \"{quote}\"", c.n, c.path, c.line_start))
+                        Some(format!("[{}] {} \"{quote}\"", c.n, c.cited_at))
                     })
                     .collect::<Vec<_>>()
                     .join("; ")
@@ -620,11 +621,11 @@ fn md_section(record: &Record<'_>, number: usize) -> String {
                     if let Some(c) = cited {
                         if let Some(quote) = &c.quote {
                             // Indented under its item; `line N` is where the quote starts.
-                            text.push_str(&format!(
-                                "  > line {}: {}\n",
-                                c.line_start,
-                                one_line(quote)
-                            ));
+                            let at = match c.lines_in {
+                                LinesIn::File => format!("line {}: ", c.line_start),
+                                LinesIn::Text => String::new(),
+                            };
+                            text.push_str(&format!("  > {at}{}\n", one_line(quote)));
                         }
                     }
                 }

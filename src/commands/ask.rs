@@ -196,12 +196,12 @@ fn print_evidence(out: &mut impl Write, answer: &Answer, styled: bool) {
         } else {
             ""
         };
-        let place = format!(
-            "{}:{}",
-            rag::index::paths::escape_controls(&citation.path),
-            citation.line_start
+        let _ = writeln!(
+            out,
+            "[{}] {}{mark}",
+            citation.n,
+            sanitize(&citation.cited_at)
         );
-        let _ = writeln!(out, "[{}] {}{mark}", citation.n, sanitize(&place));
         if let Some(quote) = &citation.quote {
             let _ = writeln!(out, "    {dim}\"{}\"{reset}", sanitize(quote));
         }
@@ -232,10 +232,9 @@ fn print_sources(out: &mut impl Write, answer: &Answer, styled: bool) {
         };
         let _ = writeln!(
             out,
-            "  [{}] {}{}  {dim}{}{reset}{mark}",
+            "  [{}] {}  {dim}{}{reset}{mark}",
             source.n,
             location(source),
-            page(source),
             sanitize(&source.heading)
         );
         if !source.also_in.is_empty() {
@@ -251,13 +250,6 @@ fn print_sources(out: &mut impl Write, answer: &Answer, styled: bool) {
 
 fn location(source: &Source) -> String {
     sanitize(&source.location()).into_owned()
-}
-
-fn page(source: &Source) -> String {
-    source
-        .page
-        .map(|p| format!(" (page {p})"))
-        .unwrap_or_default()
 }
 
 fn stats_line(answer: &Answer) -> String {

@@ -288,8 +288,9 @@ fn view(source: &Source) -> SourceView {
     SourceView {
         n: source.n,
         path: source.path.clone(),
-        line_start: source.line_start,
-        line_end: source.line_end,
+        line_start: source.file_line(source.line_start),
+        line_end: source.file_line(source.line_end),
+        place: source.place(),
         heading: source.heading.clone(),
         score: source.score,
         text: source.text.clone(),

@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::time::Instant;
 
+use rag::assistant::sources::LinesIn;
 use rag::index::{Hit, SearchIndex, SearchOptions};
 use rag::session::Searcher;
 use serde::Serialize;
@@ -172,19 +173,39 @@ fn print_human(
     for (i, hit) in hits.iter().enumerate() {
         let (offset, line) = super::snippet::best_line(&hit.text, &terms);
         let line_number = (hit.line_start + offset as u32).min(hit.line_end.max(hit.line_start));
-        let page = hit.page.map(|p| format!(", page {p}")).unwrap_or_default();
+        let file_line = |line: u32| hit.file_lines.file_line(line);
         let path = sanitize(&rag::index::paths::escape_controls(&display_path(
             index, &hit.path,
         )))
         .into_owned();
-        writeln!(
-            out,
-            "{path_on}{path}{off}:{line_on}{line_number}{off}: {}  {dim}[{}] lines {}-{}{page}{off}",
-            sanitize(&hit.heading),
-            i + 1,
-            hit.line_start,
-            hit.line_end,
-        )?;
+        match LinesIn::of(&hit.path) {
+            // ripgrep's `path:line:`, the line of the file an editor opens.
+            LinesIn::File => writeln!(
+                out,
+                "{path_on}{path}{off}:{line_on}{}{off}: {}  {dim}[{}] lines {}-{}{off}",
+                file_line(line_number),
+                sanitize(&hit.heading),
+                i + 1,
+                file_line(hit.line_start),
+                file_line(hit.line_end),
+            )?,
+            // A document's lines exist only in its text: where it is says more.
+            LinesIn::Text => {
+                let place = hit
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" {line_on}{}{off}", l.label()))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{path_on}{path}{off}{place}: {}  {dim}[{}] text lines {}-{}{off}",
+                    sanitize(&hit.heading),
+                    i + 1,
+                    hit.line_start,
+                    hit.line_end,
+                )?
+            }
+        }
         writeln!(
             out,
             "    {}",

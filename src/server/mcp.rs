@@ -135,11 +135,9 @@ fn search_text(found: &SearchResponse) -> String {
         .iter()
         .map(|row| {
             format!(
-                "[{}] {}:{}-{}  {}\n{}",
+                "[{}] {}  {}\n{}",
                 row.rank,
-                row.path,
-                row.line_start,
-                row.line_end,
+                row.cited_at,
                 row.heading,
                 row.text.trim()
             )
@@ -153,10 +151,7 @@ fn answer_text(answer: &Answer) -> String {
     if !answer.citations.is_empty() {
         text.push_str("\n\nSources:");
         for citation in &answer.citations {
-            text.push_str(&format!(
-                "\n[{}] {}:{}-{}",
-                citation.n, citation.path, citation.line_start, citation.line_end
-            ));
+            text.push_str(&format!("\n[{}] {}", citation.n, citation.span()));
             if let Some(quote) = &citation.quote {
                 text.push_str(&format!(" \"{quote}\""));
             }

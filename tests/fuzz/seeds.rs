@@ -2,7 +2,7 @@
 //! inputs get past the first byte checks into the parsers' interesting parts.
 
 use rag_index::manifest::{self, EmbeddingInfo, FileEntry, FileSum, Manifest, StoredChunk};
-use rag_index::{Chunk, ChunkerConfig};
+use rag_index::{Chunk, ChunkerConfig, FileLines, Location, Unit};
 
 pub const MARKDOWN: &str = "# Fugues and Canons\n\nA *fugue* is a contrapuntal form.\r\n\n\
 ## Structure\n\nThe subject enters alone.\n\n```rust\n# not a heading\nfn main() {}\n```\n\n\
@@ -205,7 +205,17 @@ fn sample_chunk(i: u32) -> StoredChunk {
             line_end: i + 3,
             heading: "Title > Section".into(),
             text: format!("chunk number {i} text"),
-            page: i.is_multiple_of(2).then_some(i),
+            location: i.is_multiple_of(2).then(|| Location {
+                unit: Unit::Page,
+                first: i,
+                last: i + 1,
+                name: None,
+                through: None,
+            }),
+            file_lines: FileLines {
+                first: i + 1,
+                lines: vec![i + 10, i + 12, i + 13],
+            },
         },
     }
 }

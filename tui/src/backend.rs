@@ -35,17 +35,24 @@ pub struct Job {
 pub struct SourceView {
     pub n: usize,
     pub path: String,
+    /// The file's lines.
     pub line_start: u32,
     pub line_end: u32,
+    /// Where in the document the passage is (`slide 7`, `page 3`), for a
+    /// document whose lines are not the file's; None for text files.
+    pub place: Option<String>,
     pub heading: String,
     pub score: f32,
     pub text: String,
 }
 
 impl SourceView {
-    /// "path:12-30", the form citations take.
+    /// "path:12-30" or "deck.pptx slide 7", the form citations take.
     pub fn location(&self) -> String {
-        format!("{}:{}-{}", self.path, self.line_start, self.line_end)
+        match &self.place {
+            Some(place) => format!("{} {place}", self.path),
+            None => format!("{}:{}-{}", self.path, self.line_start, self.line_end),
+        }
     }
 }
 

@@ -52,6 +52,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     Ok(Read {
         title,
         text: walker.finish()?,
+        places: Vec::new(),
     })
 }
 

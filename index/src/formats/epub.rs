@@ -10,6 +10,7 @@ use quick_xml::events::Event;
 use super::container::{attr, dc_title, event_text, folder_of, join_path, local, xml, Archive};
 use super::markdown::{demote_headings, one_line, Markdown};
 use super::{damaged, Limits, Outcome, Problem, Read};
+use crate::location::Unit;
 
 pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     let mut archive = Archive::open(bytes, limits)?;
@@ -34,6 +35,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
         }
     }
     let mut md = Markdown::limited(limits.max_text);
+    let mut chapters = 0;
     for path in &book.spine {
         if encrypted.contains(path) {
             return Err(Problem::Encrypted);
@@ -48,6 +50,8 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
         }
         let has_heading = text.lines().next().is_some_and(|l| l.starts_with('#'));
         let title = titles.get(path).cloned().or(page.title);
+        chapters += 1;
+        md.place(Unit::Chapter, chapters, title.clone());
         match title {
             Some(title) if !has_heading => {
                 md.heading(1, &title);
@@ -56,9 +60,11 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
             _ => md.raw(text),
         }
     }
+    let (text, places) = md.finish_placed()?;
     Ok(Read {
         title: dc_title(&package),
-        text: md.finish_within()?,
+        text,
+        places,
     })
 }
 

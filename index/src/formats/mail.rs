@@ -13,6 +13,7 @@ use mail_parser::{Address, Message, MessageParser, MimeHeaders};
 use super::markdown::{demote_headings, one_line, Markdown};
 use super::{damaged, Limits, Outcome, Read};
 use crate::extract::{self, Kind};
+use crate::location::Unit;
 
 pub(crate) fn read_message(bytes: &[u8], limits: &Limits, depth: usize) -> Outcome<Read> {
     let Some(message) = MessageParser::default().parse(bytes) else {
@@ -26,6 +27,7 @@ pub(crate) fn read_message(bytes: &[u8], limits: &Limits, depth: usize) -> Outco
     Ok(Read {
         title: message.subject().map(one_line).filter(|s| !s.is_empty()),
         text: md.finish_within()?,
+        places: Vec::new(),
     })
 }
 
@@ -40,6 +42,7 @@ pub(crate) fn read_mbox(bytes: &[u8], limits: &Limits, depth: usize) -> Outcome<
             continue;
         };
         messages += 1;
+        md.place(Unit::Message, messages, Some(message_name(&message)));
         write_message(&mut md, &message, 1, depth, limits);
         if md.over_limit() {
             break;
@@ -48,10 +51,25 @@ pub(crate) fn read_mbox(bytes: &[u8], limits: &Limits, depth: usize) -> Outcome<
     if messages == 0 {
         return damaged("no messages in the mailbox (each starts with a \"From \" line)");
     }
+    let (text, places) = md.finish_placed()?;
     Ok(Read {
         title: None,
-        text: md.finish_within()?,
+        text,
+        places,
     })
+}
+
+/// How a citation names a message of a mailbox: its subject and day.
+fn message_name(message: &Message<'_>) -> String {
+    let subject = message
+        .subject()
+        .map(one_line)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "(no subject)".into());
+    match message.date() {
+        Some(date) => format!("{subject}, {}", date.to_rfc3339().get(..10).unwrap_or("")),
+        None => subject,
+    }
 }
 
 fn write_message(

@@ -2,6 +2,7 @@
 //! a paragraph or a block is decided here once.
 
 use super::{Outcome, Problem};
+use crate::location::{Place, Unit};
 
 /// Markdown written block by block.
 pub(crate) struct Markdown {
@@ -10,6 +11,12 @@ pub(crate) struct Markdown {
     /// the limit: a document's text is held to it as it grows, not after.
     limit: usize,
     over: bool,
+    /// Line breaks in `text`, so that a place's line is known without a rescan.
+    newlines: usize,
+    places: Vec<Place>,
+    /// Places that begin with the next text written, whatever line breaks
+    /// the next block puts before it.
+    pending: Vec<Place>,
 }
 
 impl Default for Markdown {
@@ -18,6 +25,9 @@ impl Default for Markdown {
             text: String::new(),
             limit: usize::MAX,
             over: false,
+            newlines: 0,
+            places: Vec::new(),
+            pending: Vec::new(),
         }
     }
 }
@@ -48,7 +58,29 @@ impl Markdown {
             self.over = true;
             return;
         }
+        if !self.pending.is_empty() {
+            if let Some(start) = text.find(|c| c != '\n') {
+                let line = self.newlines + 1 + start;
+                let line = u32::try_from(line).unwrap_or(u32::MAX);
+                for mut place in self.pending.drain(..) {
+                    place.line = line;
+                    self.places.push(place);
+                }
+            }
+        }
+        self.newlines += text.matches('\n').count();
         self.text.push_str(text);
+    }
+
+    /// Marks where a division of the document (a slide, a sheet's row, a
+    /// chapter, a message, a cell) begins: with the next text written.
+    pub fn place(&mut self, unit: Unit, number: usize, name: Option<String>) {
+        self.pending.push(Place {
+            line: 0,
+            unit,
+            number: u32::try_from(number).unwrap_or(u32::MAX),
+            name,
+        });
     }
 
     fn push(&mut self, c: char) {
@@ -145,10 +177,15 @@ impl Markdown {
 
     /// The text, or the over-limit reason if any of it went past the limit.
     pub fn finish_within(self) -> Outcome<String> {
+        self.finish_placed().map(|(text, _)| text)
+    }
+
+    /// The text and its places, or the over-limit reason.
+    pub fn finish_placed(self) -> Outcome<(String, Vec<Place>)> {
         if self.over {
             return Err(text_over(self.limit));
         }
-        Ok(self.text)
+        Ok((self.text, self.places))
     }
 }
 

@@ -30,6 +30,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use crate::extract::SkipReason;
+use crate::location::Place;
 
 pub use container::Limits;
 
@@ -117,6 +118,9 @@ impl Format {
 pub struct Read {
     pub title: Option<String>,
     pub text: String,
+    /// Where its slides, sheets' rows, chapters, messages or cells begin.
+    #[serde(default)]
+    pub places: Vec<Place>,
 }
 
 /// Reads a document of `format` from its bytes, within `limits`.

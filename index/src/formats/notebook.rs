@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::markdown::Markdown;
 use super::{damaged, Limits, Outcome, Read};
+use crate::location::Unit;
 
 pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     let notebook: Value = match serde_json::from_slice(bytes) {
@@ -37,7 +38,8 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
         return damaged("not a notebook: no cells");
     }
     let mut md = Markdown::limited(limits.max_text);
-    for cell in cells {
+    for (number, cell) in (1..).zip(cells) {
+        md.place(Unit::Cell, number, None);
         match cell["cell_type"].as_str() {
             Some("markdown") => md.raw(&text(&cell["source"])),
             Some("heading") => {
@@ -61,9 +63,11 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
             break;
         }
     }
+    let (text, places) = md.finish_placed()?;
     Ok(Read {
         title: None,
-        text: md.finish_within()?,
+        text,
+        places,
     })
 }
 

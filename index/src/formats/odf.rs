@@ -12,6 +12,7 @@ use quick_xml::events::{BytesStart, Event};
 use super::container::{attr, dc_title, event_text, local, xml, Archive};
 use super::markdown::{one_line, Markdown, Table};
 use super::{damaged, Limits, Outcome, Problem, Read};
+use crate::location::{Place, Unit};
 
 pub(crate) fn read_text(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     read(bytes, limits, false)
@@ -40,9 +41,11 @@ fn read(bytes: &[u8], limits: &Limits, slides: bool) -> Outcome<Read> {
         Some(meta) => dc_title(&meta),
         None => None,
     };
+    let (text, places) = walker.finish()?;
     Ok(Read {
         title,
-        text: walker.finish()?,
+        text,
+        places,
     })
 }
 
@@ -70,9 +73,11 @@ fn read_flat(bytes: &[u8], limits: &Limits, slides: bool) -> Outcome<Read> {
         (Some(start), Some(end)) if start < end => dc_title(&text[start..end]),
         _ => None,
     };
+    let (text, places) = walker.finish()?;
     Ok(Read {
         title,
-        text: walker.finish()?,
+        text,
+        places,
     })
 }
 
@@ -339,6 +344,7 @@ impl Walker {
         if slide.title.trim().is_empty() && body.trim().is_empty() && notes.is_empty() {
             return;
         }
+        self.md.place(Unit::Slide, self.slide_count, None);
         self.md
             .heading(1, &slide_heading(self.slide_count, &slide.title));
         self.md.raw(&body);
@@ -347,12 +353,12 @@ impl Walker {
         }
     }
 
-    fn finish(self) -> Outcome<String> {
+    fn finish(self) -> Outcome<(String, Vec<Place>)> {
         let mut md = self.md;
         for (n, note) in self.notes.iter().enumerate() {
             md.paragraph(&format!("[^{}]: {note}", n + 1));
         }
-        md.finish_within()
+        md.finish_placed()
     }
 }
 

@@ -11,6 +11,7 @@ use super::container::{attr, dc_title, event_text, local, main_part, relationshi
 use super::markdown::{one_line, Markdown};
 use super::odf::slide_heading;
 use super::{damaged, Limits, Outcome, Read};
+use crate::location::Unit;
 
 pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     let mut archive = Archive::open(bytes, limits)?;
@@ -59,6 +60,7 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
         if content.title.trim().is_empty() && body.trim().is_empty() && notes.is_empty() {
             continue;
         }
+        md.place(Unit::Slide, n + 1, None);
         md.heading(1, &slide_heading(n + 1, &content.title));
         md.raw(&body);
         if !notes.is_empty() {
@@ -69,9 +71,11 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
         Some(core) => dc_title(&core),
         None => None,
     };
+    let (text, places) = md.finish_placed()?;
     Ok(Read {
         title,
-        text: md.finish_within()?,
+        text,
+        places,
     })
 }
 

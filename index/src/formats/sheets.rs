@@ -13,6 +13,7 @@ use calamine::{open_workbook_auto_from_rs, Data, Reader, SheetType, Sheets};
 use super::container::{is_encrypted_ooxml, Archive};
 use super::markdown::{one_line, text_over, Markdown};
 use super::{Limits, Outcome, Problem, Read};
+use crate::location::Unit;
 
 pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     if is_encrypted_ooxml(bytes) {
@@ -52,14 +53,17 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
         };
         any_read = true;
         let mut rows = rows.into_iter();
-        let Some(header) = rows.next() else {
+        let Some((header_row, header)) = rows.next() else {
             continue;
         };
+        // Rows are cited as the spreadsheet numbers them, from 1.
+        md.place(Unit::Row, header_row as usize + 1, Some(name.clone()));
         md.heading(1, &name);
         let header: BTreeMap<u32, String> = header.into_iter().collect();
         let mut any_row = false;
-        for row in rows {
+        for (number, row) in rows {
             any_row = true;
+            md.place(Unit::Row, number as usize + 1, Some(name.clone()));
             for (column, value) in row {
                 let key = header
                     .get(&column)
@@ -86,13 +90,15 @@ pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     if let (false, Some(problem)) = (any_read, first_problem) {
         return Err(problem);
     }
+    let (text, places) = md.finish_placed()?;
     Ok(Read {
         title: None,
-        text: md.finish_within()?,
+        text,
+        places,
     })
 }
 
-/// A sheet's non-empty rows, each as its non-empty cells' (column, text),
+/// A sheet's non-empty rows (0-based row, its non-empty cells' (column, text)),
 /// or the over-limit reason once the cells' text and the `written` bytes
 /// before it pass `max_text` (the text made of cells is never shorter).
 /// .xlsx and .xlsb sheets are streamed cell by cell: calamine's `Range`
@@ -103,7 +109,7 @@ fn sheet_rows(
     name: &str,
     written: usize,
     max_text: usize,
-) -> Outcome<Vec<Vec<(u32, String)>>> {
+) -> Outcome<Vec<SheetRow>> {
     let mut rows = Rows::new(written, max_text);
     match workbook {
         Sheets::Xlsx(xlsx) => {
@@ -137,6 +143,9 @@ fn sheet_rows(
     Ok(rows.finish())
 }
 
+/// A row's 0-based number and its non-empty cells' (column, text).
+type SheetRow = (u32, Vec<(u32, String)>);
+
 /// Rows gathered cell by cell, within a limit of text bytes.
 struct Rows {
     rows: BTreeMap<u32, Vec<(u32, String)>>,
@@ -165,12 +174,12 @@ impl Rows {
         Ok(())
     }
 
-    fn finish(self) -> Vec<Vec<(u32, String)>> {
+    fn finish(self) -> Vec<SheetRow> {
         self.rows
-            .into_values()
-            .map(|mut row| {
+            .into_iter()
+            .map(|(number, mut row)| {
                 row.sort_by_key(|(column, _)| *column);
-                row
+                (number, row)
             })
             .collect()
     }

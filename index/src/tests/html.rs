@@ -152,3 +152,71 @@ fn a_page_nested_a_hundred_thousand_deep_is_read_as_text_not_parsed() {
     assert_eq!(nesting_depth(&flat), 2);
     assert!(read(&flat).text.starts_with("# T\n"));
 }
+
+/// The file's line of each line of `doc`'s text, beside the text line.
+fn lines_with_file_lines(doc: &crate::extract::Document) -> Vec<(&str, u32)> {
+    assert_eq!(doc.file_lines.len(), doc.text.lines().count());
+    doc.text
+        .lines()
+        .zip(doc.file_lines.iter().copied())
+        .collect()
+}
+
+#[test]
+fn each_line_of_a_page_knows_the_line_of_the_file_it_came_from() {
+    let page = "<!doctype html>\n<html>\n<head>\n<title>Pumps</title>\n<script>\nvar a = 1;\n</script>\n</head>\n<body>\n<nav>Home</nav>\n<main>\n<h1>Coolant\n  pumps</h1>\n<p>The loop runs\nat four litres a second\nthrough <code>pump-2</code>.</p>\n<pre><code>first line\n\nthird line\n</code></pre>\n<table>\n<tr><th>Pump</th><th>Rate</th></tr>\n<tr>\n<td>north</td>\n<td>4</td></tr>\n</table>\n<ul>\n<li>one</li>\n<li>two<br>\nthree</li>\n</ul>\n</main>\n</body>\n</html>\n";
+    let doc = extract(Path::new("pumps.html"), Kind::Html, page.as_bytes()).unwrap();
+    let lines = lines_with_file_lines(&doc);
+    let at = |text: &str| {
+        lines
+            .iter()
+            .find(|(line, _)| line.contains(text))
+            .map(|&(_, file_line)| file_line)
+    };
+    assert_eq!(at("# Coolant pumps"), Some(12), "{lines:?}");
+    assert_eq!(at("The loop runs at four"), Some(14), "{lines:?}");
+    assert_eq!(at("first line"), Some(17), "{lines:?}");
+    assert_eq!(at("third line"), Some(19), "{lines:?}");
+    assert_eq!(at("| Pump | Rate |"), Some(22), "{lines:?}");
+    assert_eq!(at("| north | 4 |"), Some(24), "{lines:?}");
+    assert_eq!(at("- one"), Some(28), "{lines:?}");
+    assert_eq!(at("- two"), Some(29), "{lines:?}");
+    assert_eq!(at("three"), Some(30), "{lines:?}");
+}
+
+#[test]
+fn an_mdbook_page_cites_the_lines_of_its_file_not_of_its_text() {
+    let path = "cargo/reference/specifying-dependencies.html";
+    let source = fixture(path);
+    let file: Vec<&str> = source.lines().collect();
+    let doc = document(path);
+    let lines = lines_with_file_lines(&doc);
+    // The git example's line is the file's line 344, far below its text line.
+    let (text_line, &(_, file_line)) = (1..)
+        .zip(&lines)
+        .find(|(_, (line, _))| {
+            line.starts_with("regex = { git = \"https://github.com/rust-lang/regex.git\" }")
+        })
+        .unwrap();
+    assert_eq!(file_line, 344);
+    assert!(text_line < 344, "{text_line}");
+    // Every line's first word is on its file line (a fence's line is the
+    // code's).
+    let mut checked = 0;
+    for (line, file_line) in lines.iter().filter(|(l, _)| !l.starts_with("```")) {
+        let Some(word) = line
+            .split(|c: char| !c.is_alphanumeric())
+            .find(|w| !w.is_empty())
+            .filter(|w| w.len() >= 3 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        else {
+            continue;
+        };
+        checked += 1;
+        let source_line = file[*file_line as usize - 1];
+        assert!(
+            source_line.contains(word),
+            "{word:?} of {line:?} not on line {file_line}: {source_line:?}"
+        );
+    }
+    assert!(checked > 100, "{checked}");
+}

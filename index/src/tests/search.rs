@@ -20,7 +20,11 @@ fn keyword_search_finds_the_file_holding_the_word_first() {
     assert_eq!(hit.heading, "Fugue");
     assert_eq!((hit.line_start, hit.line_end), (1, 4));
     assert_eq!(hit.text.trim(), FUGUE.trim());
-    assert_eq!(hit.page, None);
+    assert_eq!(hit.location, None);
+    assert!(
+        hit.file_lines.lines.is_empty(),
+        "Markdown lines are the file's"
+    );
     assert_eq!(
         index.resolve(&hit.path),
         fixture.docs.join("fugue.md"),

@@ -36,7 +36,8 @@ fn update(embedder: &TestEmbedder, path: &str, text: &str) -> FileUpdate {
         line_end: text.lines().count().max(1) as u32,
         heading: String::new(),
         text: text.into(),
-        page: None,
+        location: None,
+        file_lines: Default::default(),
     };
     FileUpdate {
         path: path.into(),

@@ -274,8 +274,10 @@ fn cited_line(answer: &AnswerView, width: usize) -> Option<Line<'static>> {
         if let Some(source) = answer.sources.iter().find(|s| s.n == cited.n) {
             // The quote's first line, where an editor would jump to.
             let location = match &cited.quote {
-                Some(quote) => format!("{}:{}", source.path, quote.line_start),
-                None => source.location(),
+                Some(quote) if source.place.is_none() => {
+                    format!("{}:{}", source.path, quote.line_start)
+                }
+                _ => source.location(),
             };
             parts.push(format!("[{}] {}", source.n, drawable(&location)));
         }

@@ -75,7 +75,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 let quote = answer.cited(source.n).and_then(|c| c.quote.as_ref());
                 lines.push(match quote {
                     Some(quote) => {
-                        let line = format!("{}: ", quote.line_start);
+                        // A document's text lines are not the file's: no line to show.
+                        let line = match source.place {
+                            None => format!("{}: ", quote.line_start),
+                            Some(_) => String::new(),
+                        };
                         let room = text_room.saturating_sub(line.len());
                         Line::from(vec![
                             Span::raw(indent.clone()),

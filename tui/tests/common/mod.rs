@@ -88,6 +88,7 @@ pub fn source(n: usize, path: &str, heading: &str, text: &str) -> SourceView {
         path: path.into(),
         line_start: 3,
         line_end: 9,
+        place: None,
         heading: heading.into(),
         score: 1.0 / n as f32,
         text: text.into(),
