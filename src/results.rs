@@ -51,10 +51,10 @@ impl SearchResponse {
                     score: hit.score,
                     line_start: hit.file_lines.file_line(hit.line_start),
                     line_end: hit.file_lines.file_line(hit.line_end),
-                    lines_in: LinesIn::of(&hit.path),
+                    lines_in: LinesIn::of(&hit.path, &hit.file_lines),
                     cited_at: cited_at(
                         &show(&hit.path),
-                        &hit.path,
+                        LinesIn::of(&hit.path, &hit.file_lines),
                         hit.location.as_ref(),
                         &hit.heading,
                         (

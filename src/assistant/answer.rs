@@ -106,7 +106,7 @@ impl Citation {
             chunk_lines: [source.line_start, source.line_end],
             inferred,
             asked: false,
-            lines_in: LinesIn::of(&source.stored_path),
+            lines_in: source.lines_in(),
             location: source.location.clone().map(LocationJson::from),
             cited_at: source.location(),
         }

@@ -69,7 +69,7 @@ impl From<Source> for SourceJson {
     fn from(source: Source) -> Self {
         SourceJson {
             n: source.n,
-            lines_in: LinesIn::of(&source.stored_path),
+            lines_in: source.lines_in(),
             line_start: source.file_line(source.line_start),
             line_end: source.file_line(source.line_end),
             path: source.path,
@@ -93,9 +93,13 @@ pub enum LinesIn {
 }
 
 impl LinesIn {
-    pub fn of(path: &str) -> LinesIn {
+    /// What the lines of a passage of `path` count. HTML's are the file's
+    /// where the index kept their map (indexes from before it, and Milvus
+    /// homes, have none).
+    pub fn of(path: &str, file_lines: &FileLines) -> LinesIn {
         match rag_index::extract::kind_of(std::path::Path::new(path)) {
             Some(Kind::Pdf | Kind::Document(_)) => LinesIn::Text,
+            Some(Kind::Html) if file_lines.lines.is_empty() => LinesIn::Text,
             _ => LinesIn::File,
         }
     }
@@ -151,11 +155,15 @@ impl Source {
     /// are not the file's (see [`place_in_document`]).
     pub fn place(&self) -> Option<String> {
         place_in_document(
-            &self.stored_path,
+            self.lines_in(),
             self.location.as_ref(),
             &self.heading,
             (self.line_start, self.line_end),
         )
+    }
+
+    pub fn lines_in(&self) -> LinesIn {
+        LinesIn::of(&self.stored_path, &self.file_lines)
     }
 
     /// The file's line of the passage's text line `line`.
@@ -169,7 +177,7 @@ impl Source {
     pub fn location(&self) -> String {
         cited_at(
             &self.path,
-            &self.stored_path,
+            self.lines_in(),
             self.location.as_ref(),
             &self.heading,
             (
@@ -180,17 +188,17 @@ impl Source {
     }
 }
 
-/// How a passage of `path` (stored as `stored_path`) is cited: its file
-/// lines where the file is text, else [`place_in_document`].
+/// How a passage of `path` is cited: its file lines where they are the
+/// file's, else [`place_in_document`].
 pub fn cited_at(
     path: &str,
-    stored_path: &str,
+    lines_in: LinesIn,
     location: Option<&Location>,
     heading: &str,
     (first, last): (u32, u32),
 ) -> String {
     let path = rag_index::paths::escape_controls(path);
-    match place_in_document(stored_path, location, heading, (first, last)) {
+    match place_in_document(lines_in, location, heading, (first, last)) {
         Some(place) => format!("{path} {place}"),
         None => format!("{path}:{first}-{last}"),
     }
@@ -200,12 +208,12 @@ pub fn cited_at(
 /// location (`slide 7`), else its section (`§Results`), else the lines of
 /// its text, said as such. None for text files, cited by their lines.
 pub fn place_in_document(
-    stored_path: &str,
+    lines_in: LinesIn,
     location: Option<&Location>,
     heading: &str,
     (first, last): (u32, u32),
 ) -> Option<String> {
-    if LinesIn::of(stored_path) == LinesIn::File {
+    if lines_in == LinesIn::File {
         return None;
     }
     if let Some(location) = location {
@@ -622,5 +630,25 @@ mod tests {
         let unscored = [scored(1, 0.0), scored(2, -1.0)];
         assert_eq!(ids(relevant(&unscored)), [1, 2]);
         assert!(relevant(&[]).is_empty());
+    }
+
+    #[test]
+    fn html_lines_are_the_files_only_where_the_index_mapped_them() {
+        let mapped = FileLines {
+            first: 1,
+            lines: vec![40, 41],
+        };
+        let none = FileLines::default();
+        assert_eq!(LinesIn::of("site/a.html", &mapped), LinesIn::File);
+        assert_eq!(LinesIn::of("site/a.html", &none), LinesIn::Text);
+        assert_eq!(LinesIn::of("notes.md", &none), LinesIn::File);
+        assert_eq!(LinesIn::of("deck.pptx", &none), LinesIn::Text);
+        let mut source = test_source(1, 1, "one\ntwo");
+        source.path = "site/a.html".into();
+        source.stored_path = "site/a.html".into();
+        source.heading = "A > Pumps".into();
+        assert_eq!(source.location(), "site/a.html §Pumps");
+        source.file_lines = mapped;
+        assert_eq!(source.location(), "site/a.html:40-41");
     }
 }

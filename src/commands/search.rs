@@ -178,7 +178,7 @@ fn print_human(
             index, &hit.path,
         )))
         .into_owned();
-        match LinesIn::of(&hit.path) {
+        match LinesIn::of(&hit.path, &hit.file_lines) {
             // ripgrep's `path:line:`, the line of the file an editor opens.
             LinesIn::File => writeln!(
                 out,

@@ -81,6 +81,14 @@ impl LineSink {
     }
 }
 
+/// The text being appended, when it is text.
+fn text_of(child: &NodeOrText<NodeId>) -> Option<String> {
+    match child {
+        NodeOrText::AppendText(text) => Some(text.to_string()),
+        NodeOrText::AppendNode(_) => None,
+    }
+}
+
 impl TreeSink for LineSink {
     type Handle = NodeId;
     type Output = LinedPage;
@@ -98,10 +106,7 @@ impl TreeSink for LineSink {
     }
 
     fn append(&self, parent: &NodeId, child: NodeOrText<NodeId>) {
-        let text = match &child {
-            NodeOrText::AppendText(text) => Some(text.to_string()),
-            NodeOrText::AppendNode(_) => None,
-        };
+        let text = text_of(&child);
         self.inner.append(parent, child);
         if let Some(text) = text {
             self.record(self.last_child(*parent), &text);
@@ -109,10 +114,7 @@ impl TreeSink for LineSink {
     }
 
     fn append_before_sibling(&self, sibling: &NodeId, child: NodeOrText<NodeId>) {
-        let text = match &child {
-            NodeOrText::AppendText(text) => Some(text.to_string()),
-            NodeOrText::AppendNode(_) => None,
-        };
+        let text = text_of(&child);
         self.inner.append_before_sibling(sibling, child);
         if let Some(text) = text {
             self.record(self.previous_sibling(*sibling), &text);
