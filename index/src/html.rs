@@ -516,7 +516,8 @@ impl Writer {
                 .or(file_lines.last())
                 .copied()
                 .unwrap_or(self.last_line);
-            self.out_marks.push(self.out.len(), file_line);
+            // Text before any text of the file (a made-up element) is at its first line.
+            self.out_marks.push(self.out.len(), file_line.max(1));
             self.out.push_str(&quote);
             if depth > 0 {
                 self.out.push_str(&indent);

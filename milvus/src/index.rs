@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use milvus::v2::prelude::*;
 use rag_index::manifest::StoredChunk;
 use rag_index::search::{distinct_search, fuse, Hit, Mode, SearchOptions};
-use rag_index::{Chunk, SearchIndex, Status};
+use rag_index::{Chunk, FileLines, Location, SearchIndex, Status};
+use serde::{Deserialize, Serialize};
 
 use crate::conn::{count, quote, text_of, Conn, QUERY_LIMIT};
 use crate::schema::{self, prop, Stored};
@@ -17,6 +18,8 @@ use crate::url::MilvusUrl;
 /// tantivy's k1, which the collection's BM25 index is built with.
 const BM25_K1: f32 = 1.2;
 const HIT_FIELDS: [&str; 6] = ["path", "line_start", "line_end", "page", "heading", "body"];
+/// Layout 2's chunks also keep their place in the document.
+const PLACE_FIELD: &str = "place";
 
 /// A Milvus index opened for searching.
 pub struct MilvusIndex {
@@ -32,9 +35,16 @@ struct Row {
     path: String,
     line_start: u32,
     line_end: u32,
-    page: Option<u32>,
+    place: StoredPlace,
     heading: String,
     text: String,
+}
+
+/// A chunk's place in its document, as layout 2 stores it (JSON in `place`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct StoredPlace {
+    pub location: Option<Location>,
+    pub file_lines: FileLines,
 }
 
 impl MilvusIndex {
@@ -66,24 +76,42 @@ impl MilvusIndex {
     }
 }
 
-fn read_row(row: &ResultRow<'_>) -> milvus::v2::error::Result<Row> {
+fn read_row(row: &ResultRow<'_>, keeps_places: bool) -> milvus::v2::error::Result<Row> {
     let heading = row.get_str("heading")?.to_string();
     let body = row.get_str("body")?;
     let page = row.get_i64("page")?;
+    let place = match keeps_places {
+        // A place that does not parse (written by hand) costs only the place.
+        true => serde_json::from_str(row.get_str(PLACE_FIELD)?).unwrap_or_default(),
+        false => StoredPlace {
+            location: page_location((page > 0).then(|| u32::try_from(page).unwrap_or(u32::MAX))),
+            file_lines: FileLines::default(),
+        },
+    };
     Ok(Row {
         path: row.get_str("path")?.to_string(),
         line_start: u32::try_from(row.get_i64("line_start")?).unwrap_or(0),
         line_end: u32::try_from(row.get_i64("line_end")?).unwrap_or(0),
-        page: (page > 0).then(|| u32::try_from(page).unwrap_or(u32::MAX)),
+        place,
         text: text_of(&heading, body).to_string(),
         heading,
     })
 }
 
-/// A PDF's page as a location. Layout 1 of a Milvus home stores no other
-/// location, nor converted pages' file lines.
-fn page_location(page: Option<u32>) -> Option<rag_index::Location> {
-    page.map(|page| rag_index::Location {
+impl MilvusIndex {
+    /// The fields a hit is read from, in this collection's layout.
+    fn hit_fields(&self) -> Vec<&'static str> {
+        let mut fields = HIT_FIELDS.to_vec();
+        if self.stored.keeps_places {
+            fields.push(PLACE_FIELD);
+        }
+        fields
+    }
+}
+
+/// A PDF's page as a location: all that layout 1 stores of one.
+fn page_location(page: Option<u32>) -> Option<Location> {
+    page.map(|page| Location {
         unit: rag_index::Unit::Page,
         first: page,
         last: page,
@@ -100,6 +128,7 @@ fn ranked(
     response: &SearchResponse,
     with_vectors: bool,
     abs: bool,
+    keeps_places: bool,
 ) -> milvus::v2::error::Result<Ranked> {
     let mut list = Vec::new();
     let mut rows = HashMap::new();
@@ -128,7 +157,7 @@ fn ranked(
             None
         };
         list.push((id, score));
-        rows.insert(id, (read_row(&row)?, vector));
+        rows.insert(id, (read_row(&row, keeps_places)?, vector));
     }
     if abs {
         // Best first whichever sign the server used (a stable sort keeps its
@@ -160,7 +189,7 @@ impl MilvusIndex {
         let query_terms = rag_index::query_terms(query).join(" ");
         let keyword_request = (options.mode != Mode::Vector && !query_terms.is_empty())
             .then(|| {
-                let mut fields: Vec<&str> = HIT_FIELDS.to_vec();
+                let mut fields = self.hit_fields();
                 if hybrid {
                     fields.push("dense");
                 }
@@ -183,7 +212,7 @@ impl MilvusIndex {
                         .collection_name(&collection)
                         .vector_field("dense")
                         .vectors(SearchVectors::Float(vec![vector.to_vec()]))
-                        .output_fields(HIT_FIELDS)
+                        .output_fields(self.hit_fields())
                         .limit(candidates)
                         .extra_params(HashMap::from([("ef".to_string(), ef.to_string())]))
                         .build()
@@ -208,10 +237,16 @@ impl MilvusIndex {
             tokio::join!(keyword, dense)
         });
         let keyword = keyword
-            .and_then(|r| r.map(|r| ranked(&r, hybrid, true)).transpose())
+            .and_then(|r| {
+                r.map(|r| ranked(&r, hybrid, true, self.stored.keeps_places))
+                    .transpose()
+            })
             .map_err(self.err("searching"))?;
         let dense = dense
-            .and_then(|r| r.map(|r| ranked(&r, false, false)).transpose())
+            .and_then(|r| {
+                r.map(|r| ranked(&r, false, false, self.stored.keeps_places))
+                    .transpose()
+            })
             .map_err(self.err("searching"))?;
 
         let mut rows: HashMap<u64, Row> = HashMap::new();
@@ -266,8 +301,8 @@ impl MilvusIndex {
                     line_end: row.line_end,
                     heading: row.heading.clone(),
                     text: row.text.clone(),
-                    location: page_location(row.page),
-                    file_lines: Default::default(),
+                    location: row.place.location.clone(),
+                    file_lines: row.place.file_lines.clone(),
                     also_in: Vec::new(),
                 })
             })
@@ -373,7 +408,7 @@ impl SearchIndex for MilvusIndex {
     fn chunks_of(&self, path: &str) -> rag_index::Result<Vec<StoredChunk>> {
         let action = "reading a file's chunks";
         let mut fields = vec!["id"];
-        fields.extend(HIT_FIELDS);
+        fields.extend(self.hit_fields());
         let request = QueryRequest::builder()
             .collection_name(&self.conn.url.collection)
             .filter(format!("path == {}", quote(path)))
@@ -389,7 +424,7 @@ impl SearchIndex for MilvusIndex {
         let mut chunks = Vec::new();
         for row in response.results().rows().map_err(self.err(action))? {
             let id = row.get_i64("id").map_err(self.err(action))? as u64;
-            let read = read_row(&row).map_err(self.err(action))?;
+            let read = read_row(&row, self.stored.keeps_places).map_err(self.err(action))?;
             chunks.push(StoredChunk {
                 id,
                 path: read.path,
@@ -398,8 +433,8 @@ impl SearchIndex for MilvusIndex {
                     line_end: read.line_end,
                     heading: read.heading,
                     text: read.text,
-                    location: page_location(read.page),
-                    file_lines: Default::default(),
+                    location: read.place.location,
+                    file_lines: read.place.file_lines,
                 },
             });
         }

@@ -10,8 +10,12 @@ use serde_json::json;
 
 use crate::conn::{unix_now, Conn};
 
-/// The layout version, in the property `rag.format`.
-pub(crate) const FORMAT: &str = "1";
+/// The layout version, in the property `rag.format`. 2: chunks keep their
+/// place in the document (`place`: location and file lines, as JSON).
+pub(crate) const FORMAT: &str = "2";
+/// Layout 1 is still read and written: its chunks keep a PDF's page only.
+const FORMAT_1: &str = "1";
+pub(crate) const PLACE_MAX: usize = 65_535;
 pub(crate) const PATH_MAX: u32 = 4096;
 pub(crate) const HEADING_MAX: usize = 4096;
 pub(crate) const BODY_MAX: usize = 65_535;
@@ -80,6 +84,7 @@ fn chunks_schema(dimension: usize) -> CollectionSchema {
                 .dimension(dimension as u32),
         )
         .add_field(varchar("file_hash", HASH_MAX))
+        .add_field(varchar("place", PLACE_MAX as u32))
         .add_function(
             Function::new()
                 .name("body_bm25")
@@ -223,6 +228,8 @@ pub(crate) fn drop_both(conn: &Conn) -> rag_index::Result<()> {
 pub(crate) struct Stored {
     pub properties: HashMap<String, String>,
     pub embedding: EmbeddingInfo,
+    /// Layout 2: chunks have a `place` field.
+    pub keeps_places: bool,
 }
 
 impl Stored {
@@ -287,14 +294,17 @@ pub(crate) fn open_existing(
                 ),
             ))
         }
-        Some(FORMAT) => {}
+        Some(FORMAT | FORMAT_1) => {}
         Some(other) => {
             return Err(incompatible(
                 conn,
-                format!("it has layout version {other}, this build reads version {FORMAT}"),
+                format!(
+                "it has layout version {other}, this build reads versions {FORMAT_1} and {FORMAT}"
+            ),
             ))
         }
     }
+    let keeps_places = properties.get(prop::FORMAT).map(String::as_str) == Some(FORMAT);
     let dimension: usize = properties
         .get(prop::DIMENSION)
         .and_then(|d| d.parse().ok())
@@ -307,7 +317,7 @@ pub(crate) fn open_existing(
     };
     check_fields(
         desc.get_schema().get_fields(),
-        &expected_chunk_fields(dimension),
+        &expected_chunk_fields(dimension, keeps_places),
     )
     .map_err(|reason| incompatible(conn, reason))?;
     if let Some((model_id, model_dimension)) = model {
@@ -333,6 +343,7 @@ pub(crate) fn open_existing(
     Ok(Stored {
         properties,
         embedding,
+        keeps_places,
     })
 }
 
@@ -361,8 +372,8 @@ fn field(name: &'static str, data_type: DataType) -> Expected {
     }
 }
 
-fn expected_chunk_fields(dimension: usize) -> Vec<Expected> {
-    vec![
+fn expected_chunk_fields(dimension: usize, keeps_places: bool) -> Vec<Expected> {
+    let mut fields = vec![
         Expected {
             primary: true,
             ..field("id", DataType::Int64)
@@ -381,7 +392,11 @@ fn expected_chunk_fields(dimension: usize) -> Vec<Expected> {
             ..field("dense", DataType::FloatVector)
         },
         field("file_hash", DataType::VarChar),
-    ]
+    ];
+    if keeps_places {
+        fields.push(field("place", DataType::VarChar));
+    }
+    fields
 }
 
 fn expected_file_fields() -> Vec<Expected> {
@@ -435,11 +450,14 @@ mod tests {
     #[test]
     fn our_own_schemas_pass_the_check() {
         let chunks = chunks_schema(384);
-        check_fields(chunks.get_fields(), &expected_chunk_fields(384)).unwrap();
-        let err = check_fields(chunks.get_fields(), &expected_chunk_fields(768)).unwrap_err();
+        check_fields(chunks.get_fields(), &expected_chunk_fields(384, true)).unwrap();
+        // A layout 1 collection (no place) passes the check of layout 1.
+        check_fields(chunks.get_fields(), &expected_chunk_fields(384, false)).unwrap();
+        let err = check_fields(chunks.get_fields(), &expected_chunk_fields(768, true)).unwrap_err();
         assert!(err.contains("dense"), "{err}");
         check_fields(files_schema().get_fields(), &expected_file_fields()).unwrap();
-        let err = check_fields(files_schema().get_fields(), &expected_chunk_fields(2)).unwrap_err();
+        let err =
+            check_fields(files_schema().get_fields(), &expected_chunk_fields(2, true)).unwrap_err();
         assert!(err.contains("field id is missing"), "{err}");
     }
 
@@ -458,6 +476,7 @@ mod tests {
                 model_id: "m".into(),
                 dimension: 3,
             },
+            keeps_places: true,
         };
         assert_eq!(stored.chunker(), Some(chunker));
         assert!(stored.roots().is_empty());

@@ -17,14 +17,15 @@ use std::time::Duration;
 
 use milvus::v2::prelude::*;
 use rag_index::manifest::{EmbeddingInfo, FileEntry, LeftOut, Remembered};
-use rag_index::{ChunkerConfig, Error, FileUpdate, IndexSink};
+use rag_index::{ChunkerConfig, Error, FileLines, FileUpdate, IndexSink};
 use serde_json::{json, Value};
 
 use crate::conn::{
     body_of, bucket, chunk_id, is_transient, path_in, quote, terms_of, truncate, unix_now, Conn,
     BUCKETS, QUERY_LIMIT,
 };
-use crate::schema::{self, prop, HEADING_MAX};
+use crate::index::StoredPlace;
+use crate::schema::{self, prop, HEADING_MAX, PLACE_MAX};
 use crate::url::MilvusUrl;
 
 /// Chunk rows sent in one upsert.
@@ -57,6 +58,8 @@ pub struct MilvusWriter {
     remembered: Remembered,
     generation: u64,
     rechunk_all: bool,
+    /// Layout 2: rows keep their place in the document.
+    keeps_places: bool,
     /// Chunk rows not sent yet, with their file's path.
     buffer: Vec<(String, Value)>,
     /// File records to write at commit, after their chunks.
@@ -127,6 +130,7 @@ impl MilvusWriter {
             remembered: stored.remembered(),
             generation: stored.number(prop::GENERATION),
             rechunk_all,
+            keeps_places: stored.keeps_places,
             buffer: Vec::new(),
             pending_files: BTreeMap::new(),
             tails: BTreeMap::new(),
@@ -402,7 +406,25 @@ fn load_files(conn: &Conn) -> rag_index::Result<BTreeMap<String, FileEntry>> {
 
 /// Inclusive ranges that split `[0, span)` so that `total` evenly spread
 /// rows come about [`ROWS_PER_PAGE`] to a range.
-/// The page a chunk starts on, 0 for none: layout 1 stores no other location.
+/// A chunk's place as layout 2 stores it. A map of file lines too long for
+/// the field (a passage of thousands of short lines) is left out: its lines
+/// are then the text's, as the citation says.
+fn place_json(chunk: &rag_index::Chunk) -> String {
+    let place = |file_lines: &FileLines| {
+        serde_json::to_string(&StoredPlace {
+            location: chunk.location.clone(),
+            file_lines: file_lines.clone(),
+        })
+        .unwrap_or_default()
+    };
+    let full = place(&chunk.file_lines);
+    if full.len() <= PLACE_MAX {
+        return full;
+    }
+    place(&FileLines::default())
+}
+
+/// The page a chunk starts on, 0 for none: all of a location layout 1 keeps.
 fn page_of(chunk: &rag_index::Chunk) -> u32 {
     chunk
         .location
@@ -483,7 +505,7 @@ impl IndexSink for MilvusWriter {
             let id = chunk_id(&path, ordinal);
             ids.push(id);
             let heading = truncate(&chunk.heading, HEADING_MAX);
-            let row = json!({
+            let mut row = json!({
                 "id": id as i64,
                 "path": path,
                 "ordinal": ordinal as i64,
@@ -496,6 +518,9 @@ impl IndexSink for MilvusWriter {
                 "dense": vector,
                 "file_hash": update.hash,
             });
+            if self.keeps_places {
+                row["place"] = Value::String(place_json(chunk));
+            }
             self.buffer.push((path.clone(), row));
         }
         self.pending_files.insert(

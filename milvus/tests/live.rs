@@ -448,9 +448,47 @@ fn missing_and_foreign_collections_are_refused() {
     }
     // Of a later layout.
     let later = url(&server, "later");
-    create_collection(&server, "later", &[("rag.format", "2")]);
+    create_collection(&server, "later", &[("rag.format", "3")]);
     let err = MilvusIndex::open(&later, None, None).err().unwrap();
-    assert!(err.to_string().contains("version 2"), "{err}");
+    assert!(err.to_string().contains("version 3"), "{err}");
+}
+
+#[test]
+fn passages_keep_their_place_in_the_document() {
+    let Some(server) = server() else { return };
+    let url = url(&server, "places");
+    let embedder = embedder();
+    let docs = Docs::new();
+    // An HTML page whose text starts far down its file, and a mailbox.
+    let head = "<script>\nvar x = 1;\n</script>\n".repeat(10);
+    let page = format!(
+        "<html><head>\n{head}</head><body><main>\n<h1>Pumps</h1>\n<p>The quokka pump\nruns all night.</p>\n</main></body></html>\n"
+    );
+    let line = page.lines().position(|l| l.contains("quokka")).unwrap() as u32 + 1;
+    docs.write("pumps.html", &page);
+    docs.write(
+        "inbox.mbox",
+        "From a@b Mon Apr  1 10:00:00 2025\nFrom: a@b\nSubject: Boiler\nDate: Tue, 1 Apr 2025 10:00:00 +0000\n\nThe boiler hums.\n\nFrom a@b Tue Apr  2 10:00:00 2025\nFrom: a@b\nSubject: Keys\nDate: Wed, 2 Apr 2025 10:00:00 +0000\n\nThe walrus key is under the mat.\n",
+    );
+    ingest(&url, &docs, &embedder);
+    let index = open(&url, &embedder);
+    let hits = search(&index, &embedder, "quokka", Mode::Bm25);
+    let hit = &hits[0];
+    assert_eq!(file_name(&hit.path), "pumps.html", "{hits:?}");
+    let file_line = |l| hit.file_lines.file_line(l);
+    assert!(
+        file_line(hit.line_start) < line && file_line(hit.line_end) >= line,
+        "{hit:?}"
+    );
+    let hits = search(&index, &embedder, "walrus", Mode::Bm25);
+    let location = hits[0].location.as_ref().map(|l| l.label());
+    assert_eq!(location.as_deref(), Some("messages 1-2"), "{hits:?}");
+    // A file's chunks, as neighbour merging reads them, keep them too.
+    let chunks = index.chunks_of(&hits[0].path).unwrap();
+    assert!(
+        chunks.iter().all(|c| c.chunk.location.is_some()),
+        "{chunks:?}"
+    );
 }
 
 #[test]

@@ -5,6 +5,13 @@
 //! (the line the token ends on); the builder passes it to its sink. This sink
 //! wraps scraper's and keeps, for each text node, the line its first text
 //! starts on. A text node's later lines are counted from its line breaks.
+//!
+//! The builder sometimes appends a token in two pieces (leading whitespace
+//! first, where a mode treats it apart), each reported at the whole token's
+//! last line: a first piece alone would place the node too low. Each piece
+//! gives the node's first line as its reported line less the node's line
+//! breaks so far; the least of them is right, since a token's last piece
+//! ends on the line reported.
 
 use std::borrow::Cow;
 use std::cell::{Cell, Ref, RefCell};
@@ -28,6 +35,7 @@ impl LinedPage {
             inner: HtmlTreeSink::new(Html::new_document()),
             line: Cell::new(1),
             text_lines: RefCell::new(HashMap::new()),
+            text_breaks: RefCell::new(HashMap::new()),
         };
         html5ever::driver::parse_document(sink, Default::default()).one(source)
     }
@@ -43,11 +51,13 @@ struct LineSink {
     /// The line the token being built ends on.
     line: Cell<u64>,
     text_lines: RefCell<HashMap<NodeId, u32>>,
+    /// Line breaks appended to each text node so far.
+    text_breaks: RefCell<HashMap<NodeId, u64>>,
 }
 
 impl LineSink {
-    /// Records where the text just added to `node` (a text node, or not)
-    /// starts, unless it continues a text node already recorded.
+    /// Records where the text node `node` starts, given `text` just
+    /// appended to it (nodes of other kinds are passed over).
     fn record(&self, node: Option<NodeId>, text: &str) {
         let Some(node) = node else {
             return;
@@ -62,12 +72,16 @@ impl LineSink {
         if !is_text {
             return;
         }
-        let breaks = text.matches('\n').count() as u64;
-        let line = self.line.get().saturating_sub(breaks).max(1);
+        let mut breaks = self.text_breaks.borrow_mut();
+        let so_far = breaks.entry(node).or_insert(0);
+        *so_far += text.matches('\n').count() as u64;
+        let line = self.line.get().saturating_sub(*so_far).max(1);
+        let line = u32::try_from(line).unwrap_or(u32::MAX);
         self.text_lines
             .borrow_mut()
             .entry(node)
-            .or_insert(u32::try_from(line).unwrap_or(u32::MAX));
+            .and_modify(|first| *first = (*first).min(line))
+            .or_insert(line);
     }
 
     fn last_child(&self, parent: NodeId) -> Option<NodeId> {

@@ -220,3 +220,14 @@ fn an_mdbook_page_cites_the_lines_of_its_file_not_of_its_text() {
     }
     assert!(checked > 100, "{checked}");
 }
+
+#[test]
+fn text_the_parser_appends_in_pieces_keeps_its_first_line() {
+    // After `</body>` the parser appends a text's leading whitespace apart
+    // from the rest, each reported at the text's last line.
+    let page = "<pre>q</body>  code\n  block</pre>";
+    let doc = extract(Path::new("c.html"), Kind::Html, page.as_bytes()).unwrap();
+    let lines = lines_with_file_lines(&doc);
+    assert!(lines.iter().all(|&(_, line)| line <= 2), "{lines:?}");
+    assert!(lines.contains(&("  block", 2)), "{lines:?}");
+}
