@@ -485,3 +485,87 @@ pub const CONFIG_TOKENS: &[&[u8]] = &[
 pub const LINES: &[&str] = &["tea\nport backup\r\n\n", "a query without its newline"];
 
 pub const LINES_TOKENS: &[&[u8]] = &[b"\n", b"\r", b"\r\n", b"\xff", b"\xe2\x82", b" "];
+
+/// Every format of the document readers.
+pub const FORMATS: &[rag_index::formats::Format] = {
+    use rag_index::formats::Format::*;
+    &[Docx, Odt, Epub, Pptx, Odp, Spreadsheet, Notebook, Eml, Mbox]
+};
+
+/// The document fixtures (made by LibreOffice, pandoc and the formats' own
+/// producers: `tests/fixtures/formats`), whole.
+pub fn document_files() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(crate::common::FIXTURES).join("formats");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e != "md"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| std::fs::read(path).unwrap())
+        .collect()
+}
+
+pub const CONTAINER_TOKENS: &[&[u8]] = &[
+    b"PK\x03\x04",
+    b"PK\x01\x02",
+    b"PK\x05\x06",
+    b"\xff\xff\xff\xff",
+    b"\x00\x00\x00\x00",
+    b"<?xml version=\"1.0\"?>",
+    b"<!DOCTYPE x [<!ENTITY e \"ee\">]>",
+    b"&e;",
+    b"From a@b Mon Apr  1 10:00:00 2025\n",
+    b"Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n",
+    b"{\"cells\": [",
+    b"\"cell_type\": \"code\"",
+];
+
+const WORD_NS: &str = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
+
+/// Word bodies: headings, a list, a table, a footnote, a tracked deletion.
+pub fn word_xml() -> Vec<Vec<u8>> {
+    use rag_index::formats::testing::para;
+    let bodies = [
+        format!(
+            "{}{}{}",
+            para(Some("berschrift1"), "Results"),
+            para(None, "The pumps ran <w:del><w:r><w:delText>never</w:delText></w:r></w:del>well."),
+            para(Some("Title"), "Report")
+        ),
+        "<w:tbl><w:tr><w:tc><w:p><w:r><w:t>a</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>b</w:t></w:r></w:p></w:tc></w:tr></w:tbl>".to_string(),
+        format!(
+            "<w:p><w:pPr><w:numPr><w:ilvl w:val=\"0\"/><w:numId w:val=\"1\"/></w:numPr></w:pPr><w:r><w:t>item</w:t></w:r><w:r><w:footnoteReference w:id=\"1\"/></w:r></w:p>{}",
+            para(None, "after")
+        ),
+    ];
+    bodies
+        .iter()
+        .map(|body| {
+            format!("<?xml version=\"1.0\"?><w:document xmlns:w=\"{WORD_NS}\"><w:body>{body}</w:body></w:document>")
+                .into_bytes()
+        })
+        .collect()
+}
+
+pub const WORD_TOKENS: &[&[u8]] = &[
+    b"<w:p>",
+    b"</w:p>",
+    b"<w:r><w:t>",
+    b"</w:t></w:r>",
+    b"<w:tbl><w:tr><w:tc>",
+    b"</w:tc></w:tr></w:tbl>",
+    b"<w:pPr><w:pStyle w:val=\"berschrift2\"/></w:pPr>",
+    b"<w:del>",
+    b"</w:del>",
+    b"<w:br/>",
+    b"<w:tab/>",
+    b"&lt;",
+    b"&#0;",
+    b"<!ENTITY",
+    b"<![CDATA[",
+    b"]]>",
+    b"\n",
+];

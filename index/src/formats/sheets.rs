@@ -16,6 +16,16 @@ use super::{Limits, Outcome, Problem, Read};
 use crate::location::Unit;
 
 pub(crate) fn read(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
+    // calamine panics on some damaged files (a truncated .xls's sector
+    // table): one bad workbook is a damaged file, not a crash.
+    std::panic::catch_unwind(|| read_workbook(bytes, limits)).unwrap_or_else(|_| {
+        Err(Problem::Damaged(
+            "the spreadsheet parser failed on this file".into(),
+        ))
+    })
+}
+
+fn read_workbook(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     if is_encrypted_ooxml(bytes) {
         return Err(Problem::Encrypted);
     }
