@@ -500,3 +500,16 @@ fn gguf_with_zero_alignment_is_an_error() {
     let err = rag::llm::gguf::Gguf::open(&path).err().unwrap();
     assert!(err.to_string().contains("header"), "{err}");
 }
+
+#[test]
+fn a_damaged_xls_that_panics_the_spreadsheet_parser_is_a_damaged_file() {
+    // Found by fuzz_documents before compound files were left to the child
+    // process: calamine indexes past a truncated sector table.
+    let path = Path::new(common::FIXTURES).join("fuzz/documents/crash-1ac988c5ca89e8ad.bin");
+    let bytes = std::fs::read(path).unwrap();
+    let read = formats::read(Format::Spreadsheet, &bytes, &formats::Limits::default());
+    assert!(
+        matches!(read, Err(extract::SkipReason::Damaged { .. })),
+        "{read:?}"
+    );
+}
