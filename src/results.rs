@@ -3,7 +3,7 @@
 
 use rag_index::Hit;
 
-use crate::assistant::sources::{cited_at, page_of, LinesIn, LocationJson};
+use crate::assistant::located::{cited_at, page_of, LinesIn, LocationJson};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]

@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use crate::llm::StopReason;
 
-use super::sources::{LinesIn, LocationJson, Source};
+use super::located::{LinesIn, LocationJson};
+use super::sources::Source;
 
 /// Retrieval's best evidence for a question, which the gate judges.
 #[derive(Debug, Clone, Copy, Default, Serialize)]

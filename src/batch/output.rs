@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::assistant::sources::LinesIn;
+use crate::assistant::located::LinesIn;
 use crate::assistant::Answer;
 use crate::{Error, Result};
 

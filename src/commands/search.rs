@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::time::Instant;
 
-use rag::assistant::sources::LinesIn;
+use rag::assistant::located::LinesIn;
 use rag::index::{Hit, SearchIndex, SearchOptions};
 use rag::session::Searcher;
 use serde::Serialize;
