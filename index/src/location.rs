@@ -23,20 +23,15 @@ pub enum Unit {
 }
 
 impl Unit {
-    fn noun(self, plural: bool) -> &'static str {
-        match (self, plural) {
-            (Unit::Page, false) => "page",
-            (Unit::Page, true) => "pages",
-            (Unit::Slide, false) => "slide",
-            (Unit::Slide, true) => "slides",
-            (Unit::Row, false) => "row",
-            (Unit::Row, true) => "rows",
-            (Unit::Chapter, false) => "chapter",
-            (Unit::Chapter, true) => "chapters",
-            (Unit::Message, false) => "message",
-            (Unit::Message, true) => "messages",
-            (Unit::Cell, false) => "cell",
-            (Unit::Cell, true) => "cells",
+    /// The unit's name; every one takes an "s" for more than one.
+    fn noun(self) -> &'static str {
+        match self {
+            Unit::Page => "page",
+            Unit::Slide => "slide",
+            Unit::Row => "row",
+            Unit::Chapter => "chapter",
+            Unit::Message => "message",
+            Unit::Cell => "cell",
         }
     }
 }
@@ -126,7 +121,10 @@ impl Location {
         } else {
             self.first.to_string()
         };
-        let noun = self.unit.noun(plural);
+        let noun = match plural {
+            true => format!("{}s", self.unit.noun()),
+            false => self.unit.noun().to_string(),
+        };
         match (&self.name, self.unit) {
             (Some(sheet), Unit::Row) => match &self.through {
                 Some(other) => format!("{sheet} row {} to {other} row {}", self.first, self.last),
