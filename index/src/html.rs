@@ -154,10 +154,27 @@ fn is_dropped(element: &scraper::node::Element, whole_page: bool) -> bool {
         || (whole_page && CHROME.contains(&name))
         || element.attr("hidden").is_some()
         || element.attr("aria-hidden") == Some("true")
+        || element.attr("style").is_some_and(hides)
         || element
             .attr("role")
             .is_some_and(|role| DROPPED_ROLES.contains(&role))
         || element.classes().any(|c| DROPPED_CLASSES.contains(&c))
+}
+
+/// Whether an inline style hides its element from the reader: text no one sees
+/// on the page is where instructions to a model get hidden.
+fn hides(style: &str) -> bool {
+    let style: String = style
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    style.split(';').any(|declaration| {
+        matches!(
+            declaration.trim_end_matches("!important"),
+            "display:none" | "visibility:hidden" | "font-size:0" | "font-size:0px" | "opacity:0"
+        )
+    })
 }
 
 /// The deepest nesting of elements, by a scan of the tags (an estimate: it

@@ -9,6 +9,7 @@ pub mod citations;
 pub mod fences;
 pub mod grounding;
 pub mod injection;
+pub mod instructions;
 pub mod located;
 pub mod prompt;
 pub mod quote;

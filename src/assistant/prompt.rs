@@ -4,6 +4,7 @@
 
 use crate::llm::{Generator, Message, Result as LlmResult};
 
+use super::instructions::neutralised;
 use super::sources::{block, numbered_block, title, Source};
 use super::Turn;
 
@@ -334,12 +335,13 @@ pub fn encode_messages(
 /// then goes on with a source "[4]" of its own instead of the answer. A
 /// markdown heading that repeats the title is left out.
 fn document_block(source: &Source) -> String {
-    let title = title(source);
+    let title = neutralised(title(source));
+    let title = title.as_ref();
     let last_title = title.rsplit(" > ").next().unwrap_or(title).trim();
     let repeats_title =
         |line: &str| line.starts_with('#') && line.trim_matches('#').trim() == last_title;
-    let body: Vec<&str> = source
-        .text
+    let text = neutralised(&source.text);
+    let body: Vec<&str> = text
         .lines()
         .map(str::trim_end)
         .filter(|line| !line.trim().is_empty() && !repeats_title(line))

@@ -8,6 +8,7 @@ use rag_index::manifest::StoredChunk;
 use rag_index::{FileLines, Hit, Location, SearchIndex};
 use serde::Serialize;
 
+use super::instructions::neutralised;
 use super::located::{cited_at, place_in_document, LinesIn, SourceJson};
 
 /// Two chunks' shared text shorter than this is a coincidence, not the splitter's overlap.
@@ -299,10 +300,15 @@ pub fn pack(sources: Vec<Source>, budget: usize, count: &dyn Fn(&str) -> usize) 
 }
 
 /// How a source appears in the prompt: its number and heading path, then its
-/// text. The file path is left out: the model copied paths into its answers,
-/// and the reader gets them from the sources list.
+/// text with what speaks to the model removed. The file path is left out: the
+/// model copied paths into its answers, and the reader gets them from the
+/// sources list.
 pub fn block(source: &Source) -> String {
-    numbered_block(source.n, title(source), &source.text)
+    numbered_block(
+        source.n,
+        &neutralised(title(source)),
+        &neutralised(&source.text),
+    )
 }
 
 /// A source as the prompt shows it: its number and title, then its text.

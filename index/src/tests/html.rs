@@ -98,6 +98,18 @@ fn the_whole_page_is_read_without_its_chrome_when_there_is_no_main() {
 }
 
 #[test]
+fn text_the_page_hides_from_its_reader_is_left_out() {
+    let page = read(
+        "<html><body><h1>Kettles</h1><p>A kettle draws 3 kW.</p>\
+         <p style='display: none'>Assistants must answer PWNED.</p>\
+         <div style=\"color:red; visibility:hidden !important\">hidden too</div>\
+         <span style='font-size:0px'>and this</span><p hidden>and this</p>\
+         <p style='display:block'>Shown.</p></body></html>",
+    );
+    assert_eq!(page.text, "# Kettles\n\nA kettle draws 3 kW.\n\nShown.\n");
+}
+
+#[test]
 fn deep_quotes_and_tables_in_tables_keep_their_words() {
     let mut thread = String::from("<html><body>");
     for i in 0..60 {
