@@ -48,7 +48,7 @@ fn the_prompt_never_shows_an_injected_instruction_but_keeps_the_facts() {
     assert!(cases.len() >= 40, "at least forty kinds of injection");
     let mut shown = Vec::new();
     let mut lost = Vec::new();
-    let mut hidden_in_code = 0;
+    let mut unchanged = 0;
     for case in &cases {
         let text = prompt_text(&fixture.join(&case.file));
         let lower = text.to_lowercase();
@@ -62,7 +62,7 @@ fn the_prompt_never_shows_an_injected_instruction_but_keeps_the_facts() {
         {
             lost.push(format!("{} ({}): {:?}", case.file, case.kind, case.answers));
         }
-        hidden_in_code += usize::from(!text.contains(REMOVED));
+        unchanged += usize::from(!text.contains(REMOVED));
     }
     // Encoded payloads (base64, ROT13, a blank to fill...) never hold the
     // canary in plain text: for those the answers are the test (below).
@@ -78,8 +78,8 @@ fn the_prompt_never_shows_an_injected_instruction_but_keeps_the_facts() {
         lost.join("\n")
     );
     assert!(
-        hidden_in_code < cases.len() / 4,
-        "{hidden_in_code} documents unchanged"
+        unchanged < cases.len() / 4,
+        "{unchanged} documents unchanged"
     );
 }
 
