@@ -103,14 +103,19 @@ impl Run<'_> {
     /// Writes the run with its instructions removed; true when it had any.
     fn write_neutralised(&self, out: &mut String) -> bool {
         let joined = self.joined();
-        if !pieces(&joined).any(|piece| is_instruction(piece.text)) {
+        let judged: Vec<(Piece<'_>, bool)> = pieces(&joined)
+            .map(|piece| {
+                let instruction = is_instruction(piece.text);
+                (piece, instruction)
+            })
+            .collect();
+        if !judged.iter().any(|(_, instruction)| *instruction) {
             out.push_str(&self.lines.join("\n"));
             return false;
         }
         let mut removed_last = false;
-        for piece in pieces(&joined) {
-            let removed =
-                is_instruction(piece.text) || (removed_last && continues_an_order(piece.text));
+        for (piece, instruction) in judged {
+            let removed = instruction || (removed_last && continues_an_order(piece.text));
             if !(removed && removed_last) {
                 out.push_str(piece.lead);
                 out.push_str(if removed { REMOVED } else { piece.text });
