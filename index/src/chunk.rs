@@ -113,7 +113,10 @@ impl Chunker {
         }
         let lines = LineIndex::new(&doc.text);
         let headings = match doc.kind {
-            Kind::Markdown | Kind::Html | Kind::Document(_) => markdown_headings(&doc.text),
+            Kind::Markdown | Kind::Html | Kind::Document(_) => {
+                pieces = with_openers_beside_their_code(&doc.text, pieces);
+                markdown_headings(&doc.text)
+            }
             _ => Vec::new(),
         };
         pieces
@@ -165,6 +168,68 @@ fn segments(text: &str) -> Vec<(usize, &str)> {
     }
     found.push((start, &text[start..]));
     found
+}
+
+/// The splitter cuts a code block too long for one chunk after its opening
+/// fence, leaving a piece that ends with "```toml" (or is only that line)
+/// and a next piece with the code but no fence: the first ranks high on its
+/// heading alone and shows the model nothing, the second reads as prose.
+/// An opening fence that ends a piece moves to the start of the next one.
+fn with_openers_beside_their_code<'t>(
+    text: &'t str,
+    pieces: Vec<(usize, &'t str)>,
+) -> Vec<(usize, &'t str)> {
+    let openers = fence_openers(text);
+    let mut kept: Vec<(usize, &'t str)> = Vec::with_capacity(pieces.len());
+    let mut pieces = pieces.into_iter().peekable();
+    while let Some((start, piece)) = pieces.next() {
+        let end = start + piece.trim_end().len();
+        let last_line = text[..end].rfind('\n').map_or(0, |at| at + 1);
+        let opener = openers.binary_search(&last_line).is_ok();
+        match pieces.peek_mut() {
+            Some((next_start, next)) if opener && *next_start + next.len() > last_line => {
+                let next_end = *next_start + next.len();
+                *next_start = (*next_start).min(last_line);
+                *next = &text[*next_start..next_end];
+                let before = text[start..last_line.max(start)].trim_end();
+                if !before.trim().is_empty() {
+                    kept.push((start, before));
+                }
+            }
+            _ => kept.push((start, piece)),
+        }
+    }
+    kept
+}
+
+/// Byte offsets of the lines that open a fenced code block (CommonMark: a
+/// run of three or more backticks or tildes, closed by a run of the same
+/// character at least as long with nothing after it).
+fn fence_openers(text: &str) -> Vec<usize> {
+    let mut openers = Vec::new();
+    let mut open: Option<(u8, usize)> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let trimmed = line[indent..].trim_end();
+        let marker = trimmed.bytes().next().filter(|b| matches!(b, b'`' | b'~'));
+        if let (Some(marker), true) = (marker, indent < 4) {
+            let run = trimmed.bytes().take_while(|&b| b == marker).count();
+            let info = &trimmed[run..];
+            if run >= 3 {
+                match open {
+                    None if marker == b'~' || !info.contains('`') => {
+                        openers.push(offset);
+                        open = Some((marker, run));
+                    }
+                    Some((m, n)) if m == marker && run >= n && info.is_empty() => open = None,
+                    _ => {}
+                }
+            }
+        }
+        offset += line.len();
+    }
+    openers
 }
 
 /// Byte offset to 1-based line number.
@@ -322,9 +387,13 @@ mod tests {
             "{}",
             linux.heading
         );
-        // Every chunk's text is exactly the lines it claims.
+        assert_chunks_are_their_lines(&text, &chunks);
+    }
+
+    /// Every chunk's text is exactly the lines it claims.
+    fn assert_chunks_are_their_lines(text: &str, chunks: &[Chunk]) {
         let lines: Vec<&str> = text.lines().collect();
-        for chunk in &chunks {
+        for chunk in chunks {
             let span = lines[chunk.line_start as usize - 1..chunk.line_end as usize].join("\n");
             assert_eq!(span.trim(), chunk.text.trim(), "{chunk:?}");
         }
@@ -350,6 +419,37 @@ mod tests {
             tail.iter().all(|word| w[1].text.contains(word))
         });
         assert!(shared.count() > chunks.len() / 2);
+    }
+
+    #[test]
+    fn a_code_block_split_in_pieces_keeps_its_opening_fence() {
+        let mut text = String::from("# Git\n\nMore examples of git dependencies:\n\n```toml\n");
+        for i in 0..40 {
+            text.push_str(&format!("regex{i} = {{ git = \"url\", tag = \"v{i}\" }}\n"));
+        }
+        text.push_str("```\n\nCargo locks the commits.\n");
+        let chunks = chunker(&text, 40, 50, 0).chunk(&doc(Kind::Markdown, "Git", &text));
+        assert!(chunks.len() > 3, "{chunks:#?}");
+        let code = chunks
+            .iter()
+            .position(|c| c.text.contains("regex0 "))
+            .unwrap();
+        assert!(chunks[code].text.starts_with("```toml\n"), "{chunks:#?}");
+        assert_eq!(chunks[code].line_start, 5);
+        for chunk in &chunks {
+            assert_ne!(chunk.text.trim(), "```toml", "{chunks:#?}");
+            assert!(!chunk.text.trim_end().ends_with("```toml"), "{chunk:?}");
+        }
+        assert_chunks_are_their_lines(&text, &chunks);
+    }
+
+    #[test]
+    fn fences_open_and_close_as_commonmark_says() {
+        let text = "a\n```rust\nx\n~~~\n```\n````\n```\n````\n  ~~~ sh\nz\n~~~\n    ```\n";
+        let lines: Vec<usize> = text.match_indices('\n').map(|(at, _)| at + 1).collect();
+        // Openers: line 2 (```rust), line 6 (````), line 9 (~~~ sh); the
+        // indented ``` of line 12 is code, not a fence.
+        assert_eq!(fence_openers(text), [lines[0], lines[4], lines[7]]);
     }
 
     #[test]
