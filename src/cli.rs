@@ -144,6 +144,19 @@ pub enum ModelsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What this machine allows: memory bandwidth (a stream triad) and the
+    /// matrix kernel's int8 peak, with the decode and prefill speeds they
+    /// bound for a model (its bytes and operations per token)
+    Roofline {
+        /// A catalogue model or a GGUF file [default: the config file's
+        /// model, else the catalogue's default]
+        #[arg(long, value_name = "NAME|FILE.gguf")]
+        model: Option<String>,
+
+        /// Print the measurements as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Download a catalogue model from the Hugging Face hub into the model
     /// folder (checked against its sha256)
     Pull {
@@ -404,6 +417,11 @@ pub struct SamplingArgs {
     /// Seed for sampling, for reproducible output [default: random]
     #[arg(long, value_name = "N", help_heading = "Sampling")]
     pub seed: Option<u64>,
+
+    #[arg(long, value_name = "N", help_heading = "Sampling", value_parser = bounded::draft_tokens, help = format!(
+        "Tokens guessed from the prompt after each sampled one, checked together in one pass over the model (0: a token per pass); the text is the same either way [default: {}]",
+        defaults::DRAFT_TOKENS))]
+    pub draft_tokens: Option<usize>,
 }
 
 /// How questions are answered: shared by `ask`, `chat`, `batch` and `eval`.
@@ -644,6 +662,7 @@ mod bounded {
         ef: count usize = limits::EF;
         threads: count usize = limits::THREADS;
         decode_tokens: count usize = limits::DECODE_TOKENS;
+        draft_tokens: count usize = limits::DRAFT_TOKENS;
         checkpoint_secs: count u64 = limits::CHECKPOINT_SECS;
         temperature: number f32 = limits::TEMPERATURE;
         top_p: number f32 = limits::TOP_P;

@@ -31,6 +31,7 @@ pub mod defaults {
     /// Answers from documents are greedy.
     pub use crate::assistant::defaults::TEMPERATURE as ANSWER_TEMPERATURE;
     pub use crate::assistant::defaults::{CONTEXT_TOKENS, K, MAX_TOKENS, SAMPLES};
+    pub use crate::llm::generate::DRAFT_TOKENS;
     /// `rag generate` and chat's regenerate sample with some freedom.
     pub use crate::llm::sampler::defaults::TEMPERATURE as FREE_TEMPERATURE;
     pub use crate::llm::sampler::defaults::{MIN_P, REPEAT_LAST_N, REPEAT_PENALTY, TOP_K, TOP_P};
@@ -61,6 +62,9 @@ pub mod limits {
     pub const FUSION_WEIGHT: RangeInclusive<f32> = f32::MIN_POSITIVE..=1000.0;
     pub const THREADS: RangeInclusive<usize> = 1..=1024;
     pub const DECODE_TOKENS: RangeInclusive<usize> = 1..=4096;
+    /// A pass checks the drafted tokens with the one before them, in at most
+    /// `Model::EXACT_ROWS_PER_PASS` rows.
+    pub const DRAFT_TOKENS: RangeInclusive<usize> = 0..=10;
     pub const CHECKPOINT_SECS: RangeInclusive<u64> = 0..=86_400;
 
     /// `value` when it lies in `range`, else why not.
@@ -121,6 +125,7 @@ pub struct AnswerConfig {
     pub repeat_penalty: Option<f32>,
     pub repeat_last_n: Option<usize>,
     pub min_evidence: Option<f32>,
+    pub draft_tokens: Option<usize>,
 }
 
 /// Where the config file is, and whether it was asked for by name (then it
@@ -243,6 +248,7 @@ impl Config {
             ("samples", a.samples, &limits::SAMPLES),
             ("top_k", a.top_k, &limits::TOP_K),
             ("repeat_last_n", a.repeat_last_n, &limits::REPEAT_LAST_N),
+            ("draft_tokens", a.draft_tokens, &limits::DRAFT_TOKENS),
         ];
         for (key, value, range) in counts {
             if let Some(value) = value {

@@ -57,6 +57,8 @@ pub struct Row {
     /// (what the default limit is measured from).
     pub generated_tokens: usize,
     pub truncated: bool,
+    /// Tokens per second after the first (0 for refusals).
+    pub decode_tok_s: f64,
     pub citations: Vec<String>,
     pub similarity: f32,
     pub keyword_match: f32,
@@ -92,6 +94,8 @@ pub struct Report {
     pub false_refusal_rate: f64,
     pub median_latency_ms: f64,
     pub median_first_token_ms: f64,
+    /// Every answer's tokens after its first over the time they took.
+    pub decode_tok_s: f64,
     pub errors: usize,
     pub model: String,
     pub index: String,
@@ -168,6 +172,7 @@ pub fn score(question: &Question, answer: &Answer, i: usize) -> Row {
         answer_words: answer.answer.split_whitespace().count(),
         generated_tokens: answer.generated_tokens,
         truncated: answer.truncated,
+        decode_tok_s: answer.timings.decode_tok_s,
         citations: answer.citations.iter().map(|c| c.span()).collect(),
         similarity: answer.evidence.similarity,
         keyword_match: answer.evidence.keyword_match,
@@ -226,6 +231,7 @@ pub fn error_row(question: &Question, i: usize, error: &Error) -> Row {
         answer_words: 0,
         generated_tokens: 0,
         truncated: false,
+        decode_tok_s: 0.0,
         citations: Vec::new(),
         similarity: 0.0,
         keyword_match: 0.0,
@@ -279,9 +285,27 @@ pub fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: String) 
                 .collect(),
         ),
         median_first_token_ms: crate::batch::median(first_tokens),
+        decode_tok_s: decode_rate(rows),
         errors: rows.iter().filter(|r| r.error.is_some()).count(),
         model: model.to_string(),
         index,
+    }
+}
+
+/// Tokens after the first of every answer over their decode seconds.
+fn decode_rate(rows: &[Row]) -> f64 {
+    let (tokens, seconds) = rows
+        .iter()
+        .filter(|r| r.decode_tok_s > 0.0 && r.generated_tokens > 1)
+        .map(|r| {
+            let tokens = (r.generated_tokens - 1) as f64;
+            (tokens, tokens / r.decode_tok_s)
+        })
+        .fold((0.0, 0.0), |(t, s), (dt, ds)| (t + dt, s + ds));
+    if seconds > 0.0 {
+        tokens / seconds
+    } else {
+        0.0
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use common::{fixture_json, ids, json, models_dir, ok, rag, run};
+use rag::llm::generate::DRAFT_TOKENS;
 use rag::llm::template::ChatTemplate;
 use rag::llm::{GenerateOptions, Generator, Message, PromptFormat, SamplingOptions, StreamDecoder};
 use serde_json::Value;
@@ -333,6 +334,12 @@ fn unsupported_architecture_is_named() {
 fn bad_sampling_options_are_usage_errors() {
     let err = failure(&["generate", "--top-p", "0", "hi"], None);
     assert!(err.contains("--top-p"), "{err}");
+    // A pass checks at most ten drafted tokens with the one before them.
+    let err = failure(&["generate", "--draft-tokens", "11", "hi"], None);
+    assert!(
+        err.contains("--draft-tokens") && err.contains("10"),
+        "{err}"
+    );
 }
 
 /// `rag generate --raw --json` greedy on the reference prompt, with extra
@@ -462,5 +469,64 @@ fn prefill_after_matches(generator: &Generator, shared_lengths: &[usize]) {
             .unwrap();
         assert_eq!(again.reused_tokens(), second.len() - 2);
         assert!(bits(&fresh) == bits(&again));
+    }
+}
+
+/// Prompt-lookup decoding changes how many passes an answer takes, never
+/// its tokens: greedy or seeded sampling, with the repeat penalty, stopped
+/// by the token limit anywhere inside a pass, on the small model's legacy
+/// kernels and Qwen's k-quants.
+#[test]
+fn drafted_tokens_change_the_passes_not_the_text() {
+    let qwen = Generator::load(&common::catalogue_model("qwen2.5-coder-0.5b-instruct"))
+        .expect("the model loads");
+    for generator in [generator(), &qwen] {
+        let source = "The zorblax test reactor is cooled by a loop of liquid sodium pumped \
+                      at 4 litres per second through a stainless steel jacket, designed in \
+                      1987 by the group of Helga Brandt.";
+        let prompt = generator
+            .prompt(&[Message::new(
+                "user",
+                &format!("Source: {source}\n\nCopy the source word for word, twice."),
+            )])
+            .unwrap();
+        let ids = generator.tokenizer().encode_prompt(&prompt.text).unwrap();
+        let prefilled = generator.prefill(&ids, 96).unwrap();
+        let samplings = [
+            SamplingOptions::greedy(),
+            SamplingOptions {
+                seed: Some(11),
+                ..SamplingOptions::default()
+            },
+        ];
+        for sampling in samplings {
+            for max_tokens in [1, 7, 96] {
+                let run = |draft_tokens| {
+                    let options = GenerateOptions {
+                        max_tokens,
+                        sampling: sampling.clone(),
+                        draft_tokens,
+                        ..GenerateOptions::default()
+                    };
+                    generator
+                        .continue_from(&prefilled, &options, &mut |_| true)
+                        .unwrap()
+                };
+                let plain = run(0);
+                let drafted = run(DRAFT_TOKENS);
+                assert_eq!(
+                    plain.token_ids, drafted.token_ids,
+                    "{sampling:?}, {max_tokens}"
+                );
+                assert_eq!(plain.text, drafted.text);
+                assert_eq!(plain.stop_reason, drafted.stop_reason);
+                assert_eq!((plain.drafted_tokens, plain.accepted_tokens), (0, 0));
+                if max_tokens == 96 && sampling.temperature == 0.0 {
+                    // The copy is drafted (how much depends on what rows
+                    // cost on this machine, measured as it goes).
+                    assert!(drafted.accepted_tokens > 0, "{drafted:?}");
+                }
+            }
+        }
     }
 }

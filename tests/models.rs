@@ -92,7 +92,7 @@ fn settings_come_from_flags_then_the_config_file_then_defaults() {
     let config = dir.path().join("config.toml");
     std::fs::write(
         &config,
-        "model = \"gemma-3-270m\"\n[answer]\nk = 5\ntemperature = 0.2\n",
+        "model = \"gemma-3-270m\"\n[answer]\nk = 5\ntemperature = 0.2\ndraft_tokens = 3\n",
     )
     .unwrap();
     let settings = json(&ok(rag()
@@ -117,6 +117,8 @@ fn settings_come_from_flags_then_the_config_file_then_defaults() {
     assert_eq!(find("k")["origin"], "config_file");
     assert_eq!(find("temperature")["value"], "0.2");
     assert_eq!(find("max_tokens")["origin"], "default");
+    assert_eq!(find("draft_tokens")["value"], "3");
+    assert_eq!(find("draft_tokens")["origin"], "config_file");
 
     // --config beats $RAG_CONFIG; a file named on purpose must exist.
     let out = run(rag()
@@ -163,6 +165,38 @@ fn a_flag_beats_the_config_file_when_answering() {
         "smollm2-135m-instruct",
     ])));
     assert_eq!(answer["model"], "smollm2-135m-instruct");
+}
+
+/// The roofline measures the machine and reads the model's sizes: SmolLM2
+/// (135M parameters, its output head the embedding table, ~98 MB) reads all
+/// its weights per token, and the ceilings are the measurements over them.
+#[test]
+fn the_roofline_divides_the_machine_by_the_model() {
+    let roof = json(&ok(rag().args([
+        "models",
+        "roofline",
+        "--model",
+        "smollm2-135m-instruct",
+        "--json",
+    ])));
+    let number = |key: &str| {
+        roof[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key}: {roof}"))
+    };
+    assert!(number("memory_bytes_per_s") > 1e8, "{roof}");
+    assert!(number("kernel_ops_per_s") > 1e8, "{roof}");
+    assert!((80e6..100e6).contains(&number("bytes_per_token")), "{roof}");
+    assert!((2.0e8..3.0e8).contains(&number("ops_per_token")), "{roof}");
+    let ratio = |a: f64, b: f64| (a / b - 1.0).abs() < 1e-9;
+    assert!(ratio(
+        number("decode_ceiling_tok_s"),
+        number("memory_bytes_per_s") / number("bytes_per_token")
+    ));
+    assert!(ratio(
+        number("prefill_ceiling_tok_s"),
+        number("kernel_ops_per_s") / number("ops_per_token")
+    ));
 }
 
 #[test]

@@ -191,6 +191,65 @@ fn forward_pass_matches(name: &str) {
     );
 }
 
+/// Tokens run together through `forward_each` (as drafted tokens are
+/// checked) give, row by row, the very logits of running them one at a time,
+/// and so does what follows them: passes of several sizes, one longer than
+/// a pass holds, and a pass whose last rows are dropped and run again.
+#[test]
+fn tokens_checked_together_give_the_logits_of_one_at_a_time() {
+    let mut gguf = Gguf::open(&model_path(SMALL)).expect("the model opens");
+    let model = Model::load(&mut gguf).expect("the model loads");
+    let reference = reference(SMALL);
+    let case = &reference["greedy"][0];
+    let prompt = ids(&case["prompt_ids"]);
+    let tokens = ids(&case["generated"]);
+    assert!(tokens.len() >= Model::EXACT_ROWS_PER_PASS + 12);
+    let bits = |logits: &[f32]| logits.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+
+    let mut cache = model.new_cache(prompt.len() + tokens.len());
+    model.forward(&prompt, &mut cache).expect("prefill");
+    let after_prompt = cache.clone();
+    let one_at_a_time: Vec<Vec<u32>> = tokens
+        .iter()
+        .map(|&token| bits(&model.forward(&[token], &mut cache).expect("decode")))
+        .collect();
+
+    let mut cache = after_prompt.clone();
+    let mut at = 0;
+    for size in [1, 2, Model::EXACT_ROWS_PER_PASS + 1, 2] {
+        let rows = model
+            .forward_each(&tokens[at..at + size], &mut cache)
+            .expect("checked together");
+        assert_eq!(rows.len(), size);
+        for (i, row) in rows.iter().enumerate() {
+            assert!(
+                bits(row) == one_at_a_time[at + i],
+                "token {} of a pass of {size}",
+                at + i
+            );
+        }
+        at += size;
+    }
+    // Five rows, of which the last three are refused: the next pass starts
+    // after the two kept, as decoding would.
+    let rows = model
+        .forward_each(&tokens[at..at + 5], &mut cache)
+        .expect("drafts");
+    assert!(bits(&rows[1]) == one_at_a_time[at + 1]);
+    cache.truncate(cache.len() - 3);
+    at += 2;
+    let rows = model
+        .forward_each(&tokens[at..at + 4], &mut cache)
+        .expect("after the refused drafts");
+    for (i, row) in rows.iter().enumerate() {
+        assert!(
+            bits(row) == one_at_a_time[at + i],
+            "token {} after a cut",
+            at + i
+        );
+    }
+}
+
 #[test]
 fn small_forward_pass_matches_llama_cpp() {
     forward_pass_matches(SMALL);

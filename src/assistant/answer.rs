@@ -152,6 +152,10 @@ pub struct AnswerTimings {
     /// Prompt tokens run per second (those from the cache not counted).
     pub prefill_tok_s: f64,
     pub decode_tok_s: f64,
+    /// Tokens guessed from the prompt and checked in the decode passes, and
+    /// of those, the ones the model chose too.
+    pub drafted_tokens: usize,
+    pub accepted_tokens: usize,
     pub total_ms: f64,
     /// Leading prompt tokens whose cache came from the previous answer's
     /// prompt (the instruction and worked examples, earlier turns).

@@ -328,6 +328,8 @@ impl Assistant {
         let started = asked.started;
         let at = |t: Option<Instant>| t.map(|t| (t - started).as_secs_f64() * 1000.0);
         timings.decode_tok_s = best.generation.timings.decode_tok_s;
+        timings.drafted_tokens = best.generation.drafted_tokens;
+        timings.accepted_tokens = best.generation.accepted_tokens;
         timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
         timings.first_token_ms = at(first_token_at).unwrap_or(timings.total_ms);
         let truncated = !refused && best.generation.stop_reason == StopReason::MaxTokens;

@@ -140,6 +140,7 @@ fn print_report(r: &Report) {
         r.median_latency_ms / 1000.0,
         r.median_first_token_ms / 1000.0
     );
+    println!("decode           {:>5.1} tok/s", r.decode_tok_s);
     if r.errors > 0 {
         println!("errors           {}", r.errors);
     }

@@ -18,6 +18,8 @@ struct JsonOutput<'a> {
     generated_tokens: usize,
     stop_reason: rag::llm::StopReason,
     timings: Timings,
+    drafted_tokens: usize,
+    accepted_tokens: usize,
 }
 
 pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
@@ -47,6 +49,7 @@ pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
         ignore_eos: args.ignore_eos,
         stop_strings,
         penalty_scope: PenaltyScope::Everything,
+        draft_tokens: ctx.settings.draft_tokens(&args.sampling.given()).0,
     };
 
     let stdout = std::io::stdout();
@@ -76,6 +79,8 @@ pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
             generated_tokens: generation.generated_tokens,
             stop_reason: generation.stop_reason,
             timings: generation.timings,
+            drafted_tokens: generation.drafted_tokens,
+            accepted_tokens: generation.accepted_tokens,
         };
         let line = serde_json::to_string(&json)
             .map_err(|e| Error::Internal(format!("encoding JSON: {e}")))?;
@@ -84,8 +89,16 @@ pub fn run(ctx: &Context, args: &GenerateArgs) -> Result<()> {
         let _ = writeln!(out);
         if !ctx.quiet {
             let t = &generation.timings;
+            let drafts = if generation.drafted_tokens > 0 {
+                format!(
+                    " ({} of {} drafted tokens kept)",
+                    generation.accepted_tokens, generation.drafted_tokens
+                )
+            } else {
+                String::new()
+            };
             eprintln!(
-                "[{} prompt tokens at {:.1} tok/s, {} generated at {:.1} tok/s; first token after {:.0} ms, {:.0} ms in all]",
+                "[{} prompt tokens at {:.1} tok/s, {} generated at {:.1} tok/s{drafts}; first token after {:.0} ms, {:.0} ms in all]",
                 generation.prompt_tokens,
                 t.prefill_tok_s,
                 generation.generated_tokens,

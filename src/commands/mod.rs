@@ -37,6 +37,7 @@ impl SamplingArgs {
             min_p: self.min_p,
             repeat_penalty: self.repeat_penalty,
             repeat_last_n: self.repeat_last_n,
+            draft_tokens: self.draft_tokens,
             ..AnswerConfig::default()
         }
     }

@@ -34,6 +34,9 @@ pub fn run(ctx: &Context, args: &ModelsArgs) -> Result<()> {
             decode_tokens,
             json,
         }) => bench(ctx, names, *decode_tokens, *json || args.json),
+        Some(ModelsCommand::Roofline { model, json }) => {
+            roofline(ctx, model.as_deref(), *json || args.json)
+        }
         Some(ModelsCommand::Pull { name }) => {
             let entry = named(name)?;
             let progress = !ctx.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -45,6 +48,42 @@ pub fn run(ctx: &Context, args: &ModelsArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn roofline(ctx: &Context, model: Option<&str>, json: bool) -> Result<()> {
+    let choice = ctx.settings.generator_choice(model)?;
+    if !ctx.quiet && !json {
+        eprintln!("measuring memory bandwidth and the kernel's peak (a few seconds) ...");
+    }
+    let r = rag::models::roofline::measure(&choice.path)?;
+    if json {
+        let line = serde_json::to_string(&r)
+            .map_err(|e| Error::Internal(format!("encoding JSON: {e}")))?;
+        println!("{line}");
+        return Ok(());
+    }
+    let giga = 1e9;
+    println!(
+        "memory bandwidth  {:.1} GB/s (stream triad, {} threads)",
+        r.memory_bytes_per_s / giga,
+        r.threads
+    );
+    println!(
+        "kernel peak       {:.0} G int8 op/s ({}, Q4_K weights in cache)",
+        r.kernel_ops_per_s / giga,
+        r.kernel
+    );
+    println!(
+        "{}: {:.2} GB read and {:.2} G op per token",
+        choice.display_name(),
+        r.bytes_per_token / giga,
+        r.ops_per_token / giga
+    );
+    println!(
+        "ceilings          decode {:.1} tok/s, prefill {:.0} tok/s",
+        r.decode_ceiling_tok_s, r.prefill_ceiling_tok_s
+    );
+    Ok(())
 }
 
 fn named(name: &str) -> Result<&'static ModelEntry> {

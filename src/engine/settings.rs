@@ -213,6 +213,15 @@ impl Settings {
         sampling_options(flags, seed, file, default_temperature, for_answers)
     }
 
+    /// Tokens drafted per pass: the flag, else the config file's, else the default.
+    pub fn draft_tokens(&self, flags: &AnswerConfig) -> (usize, Origin) {
+        pick(
+            flags.draft_tokens,
+            self.config.file.answer.draft_tokens,
+            defaults::DRAFT_TOKENS,
+        )
+    }
+
     /// The answer options with every setting's value and origin (for `rag config`).
     pub fn answer(&self, flags: &AnswerFlags) -> Result<(AskOptions, Vec<Setting>)> {
         let file = &self.config.file.answer;
@@ -230,6 +239,7 @@ impl Settings {
             defaults::MAX_TOKENS,
         );
         let (samples, s_origin) = pick(flags.given.samples, file.samples, defaults::SAMPLES);
+        let (draft_tokens, d_origin) = self.draft_tokens(&flags.given);
         let (min_evidence, e_origin) = pick(
             flags.given.min_evidence,
             file.min_evidence,
@@ -239,6 +249,11 @@ impl Settings {
         // hold library callers (and the combination of two settings) to them.
         limits::count(k, &limits::K).map_err(bad("k", k, k_origin))?;
         limits::count(samples, &limits::SAMPLES).map_err(bad("samples", samples, s_origin))?;
+        limits::count(draft_tokens, &limits::DRAFT_TOKENS).map_err(bad(
+            "draft_tokens",
+            draft_tokens,
+            d_origin,
+        ))?;
         limits::count(context_tokens, &limits::CONTEXT_TOKENS).map_err(bad(
             "context_tokens",
             context_tokens,
@@ -270,6 +285,7 @@ impl Settings {
             ("max_tokens", max_tokens.to_string(), m_origin),
             ("samples", samples.to_string(), s_origin),
             ("min_evidence", min_evidence.to_string(), e_origin),
+            ("draft_tokens", draft_tokens.to_string(), d_origin),
         ];
         settings.extend(sampling_settings);
         let options = AskOptions {
@@ -283,6 +299,7 @@ impl Settings {
                 max_tokens,
                 sampling,
                 penalty_scope: PenaltyScope::AnswerWords,
+                draft_tokens,
                 ..GenerateOptions::default()
             },
             samples,

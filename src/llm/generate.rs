@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::error::{Error, Result};
 use super::gguf::Gguf;
+use super::lookup::{self, Drafting};
 use super::model::{Config, KvCache, Model};
 use super::sampler::{Sampler, SamplingOptions};
 use super::template::{Message, Prompt, PromptFormat};
@@ -27,7 +28,15 @@ pub struct GenerateOptions {
     pub stop_strings: Vec<String>,
     /// Which tokens the repeat penalty counts.
     pub penalty_scope: PenaltyScope,
+    /// The most tokens guessed from the prompt (prompt-lookup decoding) and
+    /// checked in one pass after each sampled token; 0 decodes one token per
+    /// pass. The output is the same either way.
+    pub draft_tokens: usize,
 }
+
+/// Drafted tokens per pass by default: with the token before them, a pass
+/// of at most [`Model::EXACT_ROWS_PER_PASS`] rows.
+pub const DRAFT_TOKENS: usize = 8;
 
 /// Which tokens the repeat penalty counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +73,7 @@ impl Default for GenerateOptions {
             ignore_eos: false,
             stop_strings: Vec::new(),
             penalty_scope: PenaltyScope::Everything,
+            draft_tokens: DRAFT_TOKENS,
         }
     }
 }
@@ -102,6 +112,10 @@ pub struct Generation {
     pub token_ids: Vec<u32>,
     pub stop_reason: StopReason,
     pub timings: Timings,
+    /// Tokens guessed from the prompt and checked, and of those, the ones
+    /// the model chose too (prompt-lookup decoding).
+    pub drafted_tokens: usize,
+    pub accepted_tokens: usize,
 }
 
 /// A prompt already run through the model: its cache and the logits of the next token.
@@ -176,6 +190,9 @@ pub struct Generator {
     format: PromptFormat,
     /// eos and the end-of-turn tokens.
     stop_ids: Vec<u32>,
+    /// What drafting costs and gains with this model here, learnt over
+    /// the generations.
+    drafting: std::sync::Mutex<Drafting>,
 }
 
 impl Generator {
@@ -204,6 +221,7 @@ impl Generator {
             tokenizer,
             format,
             stop_ids,
+            drafting: Default::default(),
         })
     }
 
@@ -340,7 +358,6 @@ impl Generator {
     ) -> Result<Generation> {
         let prompt_ids = prefilled.prompt_ids.as_slice();
         let mut cache = prefilled.cache.clone();
-        let mut logits = prefilled.logits.clone();
         let prefill_secs = prefilled.seconds;
         let now = Instant::now();
         let start = now
@@ -352,43 +369,96 @@ impl Generator {
             PenaltyScope::Everything => prompt_ids.to_vec(),
             PenaltyScope::AnswerWords => Vec::new(),
         };
+        // Where drafts are looked up: the prompt and the answer so far.
+        let mut context = prompt_ids.to_vec();
         let mut generated = Vec::new();
         let mut stream = StreamDecoder::default();
         let mut text = Text::new(&options.stop_strings);
         let mut first_token_at = None;
         let mut last_token_at = start;
         let mut stop_reason = StopReason::MaxTokens;
+        // The logits after the last pass's rows, and the drafted tokens that
+        // were fed after the first: row i + 1 holds only if the token sampled
+        // from row i is `drafted[i]`.
+        let mut rows = vec![prefilled.logits.clone()];
+        let mut drafted: Vec<u32> = Vec::new();
+        let mut drafted_after_run = 0;
+        let (mut drafted_tokens, mut accepted_tokens) = (0, 0);
+        // A copy: generations running side by side each learn from their own.
+        let mut drafting = self
+            .drafting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
 
-        while generated.len() < options.max_tokens {
-            let id = sampler.sample(&logits, &history);
-            last_token_at = Instant::now();
-            first_token_at.get_or_insert(last_token_at);
-            generated.push(id);
-            if options.penalty_scope.counts(self.tokenizer.token_bytes(id)) {
-                history.push(id);
+        'decode: while generated.len() < options.max_tokens {
+            let mut row = 0;
+            let id = loop {
+                let id = sampler.sample(&rows[row], &history);
+                last_token_at = Instant::now();
+                first_token_at.get_or_insert(last_token_at);
+                generated.push(id);
+                context.push(id);
+                let drafted_right = drafted.get(row) == Some(&id);
+                accepted_tokens += usize::from(drafted_right);
+                if options.penalty_scope.counts(self.tokenizer.token_bytes(id)) {
+                    history.push(id);
+                }
+                if !options.ignore_eos && self.stop_ids.contains(&id) {
+                    stop_reason = StopReason::EndOfTurn;
+                    break 'decode;
+                }
+                let (ready, stopped) = text.push(&stream.push(&self.tokenizer, id));
+                if !ready.is_empty() && !on_text(&ready) {
+                    stop_reason = StopReason::Cancelled;
+                    break 'decode;
+                }
+                if stopped {
+                    stop_reason = StopReason::StopString;
+                    break 'decode;
+                }
+                if generated.len() == options.max_tokens {
+                    break 'decode;
+                }
+                if !drafted_right {
+                    break id;
+                }
+                row += 1;
+            };
+            if !drafted.is_empty() {
+                drafting.judged(drafted_after_run, drafted.len(), row);
             }
-            if !options.ignore_eos && self.stop_ids.contains(&id) {
-                stop_reason = StopReason::EndOfTurn;
-                break;
-            }
-            let (ready, stopped) = text.push(&stream.push(&self.tokenizer, id));
-            if !ready.is_empty() && !on_text(&ready) {
-                stop_reason = StopReason::Cancelled;
-                break;
-            }
-            if stopped {
-                stop_reason = StopReason::StopString;
-                break;
-            }
-            if generated.len() == options.max_tokens {
-                break;
-            }
+            // The rows after the first wrong draft were never decoded.
+            cache.truncate(cache.len() - (drafted.len() - row));
             if cache.len() >= cache.capacity() {
                 stop_reason = StopReason::ContextFull;
                 break;
             }
-            logits = self.model.forward(&[id], &mut cache)?;
+            // Each row of the next pass samples one token, within both limits.
+            let room = (options.max_tokens - generated.len()).min(cache.capacity() - cache.len());
+            let limit = options
+                .draft_tokens
+                .min(Model::EXACT_ROWS_PER_PASS - 1)
+                .min(room - 1);
+            let draft = lookup::draft(&context, limit);
+            drafted = draft.tokens[..drafting.worth(&draft)].to_vec();
+            drafted_after_run = draft.run;
+            drafted_tokens += drafted.len();
+            let pass_started = Instant::now();
+            rows = if drafted.is_empty() {
+                vec![self.model.forward(&[id], &mut cache)?]
+            } else {
+                let mut fed = Vec::with_capacity(drafted.len() + 1);
+                fed.push(id);
+                fed.extend(&drafted);
+                self.model.forward_each(&fed, &mut cache)?
+            };
+            drafting.timed(rows.len(), pass_started.elapsed().as_secs_f64());
         }
+        *self
+            .drafting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = drafting;
         if matches!(
             stop_reason,
             StopReason::MaxTokens | StopReason::EndOfTurn | StopReason::ContextFull
@@ -419,6 +489,8 @@ impl Generator {
                 first_token_ms: first.unwrap_or(total) * 1000.0,
                 total_ms: total * 1000.0,
             },
+            drafted_tokens,
+            accepted_tokens,
         })
     }
 }

@@ -142,6 +142,16 @@ impl Gguf {
             })
     }
 
+    /// Every tensor's name, element count and bytes in the file (checked
+    /// against overflow when the file was opened).
+    pub fn tensor_sizes(&self) -> impl Iterator<Item = (&str, usize, usize)> {
+        self.content.tensor_infos.iter().map(|(name, info)| {
+            let elems: usize = info.shape.dims().iter().product();
+            let bytes = elems / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
+            (name.as_str(), elems, bytes)
+        })
+    }
+
     /// The shape of a tensor, in candle's order (rows = outputs first).
     pub fn tensor_dims(&self, name: &str) -> Option<&[usize]> {
         self.content.tensor_infos.get(name).map(|t| t.shape.dims())

@@ -4,6 +4,7 @@
 mod error;
 pub mod generate;
 pub mod gguf;
+mod lookup;
 pub mod model;
 mod quant;
 pub mod sampler;
@@ -16,6 +17,7 @@ pub use error::{Error, Result};
 pub use generate::{
     GenerateOptions, Generation, Generator, PenaltyScope, Prefilled, StopReason, Timings,
 };
+pub use quant::kernel_peak;
 pub use sampler::SamplingOptions;
 pub use template::{Message, Prompt, PromptFormat};
 pub use tokenizer::{StreamDecoder, Tokenizer};

@@ -24,11 +24,11 @@ use rayon::prelude::*;
 use self::attention::attention;
 pub use self::config::{Activation, Config, RopeStyle, SlidingWindow, SUPPORTED_ARCHITECTURES};
 use self::linear::{
-    dense_max_bytes, stack, stacked_for, stacked_matmul, to_vec, Linear, TokenTable,
+    dense_max_bytes, stack, stacked_for, stacked_matmul, to_vec, Kernels, Linear, TokenTable,
 };
 use super::error::{Error, Result};
 use super::gguf::Gguf;
-use super::quant::QuantMatrix;
+use super::quant::{QuantMatrix, MATVEC_EXACT_INPUTS};
 
 struct Layer {
     attn_norm: Vec<f32>,
@@ -176,10 +176,44 @@ impl Model {
         // other pool threads directly, where a caller from outside the pool
         // would sleep and wake once per loop (~150 per token; measured at a
         // quarter of decode time on two cores).
-        rayon::scope(|_| self.forward_in_pool(tokens, cache))
+        rayon::scope(|_| {
+            let x = self.hidden_states(tokens, cache, Kernels::Batch)?;
+            let last = &x[(tokens.len() - 1) * self.config.dim..];
+            let mut normed = vec![0.0f32; self.config.dim];
+            rms_norm(last, &self.norm, self.config.rms_eps, &mut normed);
+            self.output.logits(normed)
+        })
     }
 
-    fn forward_in_pool(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+    /// Runs `tokens` through the model and returns the logits after each:
+    /// each row's logits, keys and values are bit for bit those that running
+    /// the tokens one at a time through [`Model::forward`] would give, at the
+    /// cost of one pass over the weights per [`Model::EXACT_ROWS_PER_PASS`]
+    /// tokens. Drafted tokens are checked this way.
+    pub fn forward_each(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<Vec<f32>>> {
+        let mut logits = Vec::with_capacity(tokens.len());
+        for pass in tokens.chunks(Self::EXACT_ROWS_PER_PASS) {
+            logits.extend(rayon::scope(|_| {
+                let x = self.hidden_states(pass, cache, Kernels::Decode)?;
+                let mut normed = vec![0.0f32; x.len()];
+                rms_norm(&x, &self.norm, self.config.rms_eps, &mut normed);
+                self.output.logits_of_rows(&normed, pass.len())
+            })?);
+        }
+        Ok(logits)
+    }
+
+    /// The most tokens [`Model::forward_each`] runs in one pass.
+    pub const EXACT_ROWS_PER_PASS: usize = MATVEC_EXACT_INPUTS;
+
+    /// The last layer's output for each of `tokens`, their keys and values
+    /// added to `cache`.
+    fn hidden_states(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        kernels: Kernels,
+    ) -> Result<Vec<f32>> {
         let c = &self.config;
         let t = tokens.len();
         let pos0 = cache.len;
@@ -218,16 +252,16 @@ impl Model {
             };
             // Attention block.
             rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut h);
-            let (mut q, mut k, mut v) = match stacked_for(&layer.qkv, &layer.wq, t) {
+            let (mut q, mut k, mut v) = match stacked_for(&layer.qkv, &layer.wq, t, kernels) {
                 Some(qkv) => {
                     let widths = [c.q_dim(), c.kv_dim(), c.kv_dim()];
                     let [q, k, v] = stacked_matmul(qkv, &h, t, widths);
                     (q, k, v)
                 }
                 None => (
-                    layer.wq.forward(&h, t)?,
-                    layer.wk.forward(&h, t)?,
-                    layer.wv.forward(&h, t)?,
+                    layer.wq.forward(&h, t, kernels)?,
+                    layer.wk.forward(&h, t, kernels)?,
+                    layer.wv.forward(&h, t, kernels)?,
                 ),
             };
             add_bias(&mut q, layer.bq.as_deref());
@@ -249,18 +283,21 @@ impl Model {
                 window.map(|w| w.window),
                 &mut attn,
             );
-            let mut out = layer.wo.forward(&attn, t)?;
+            let mut out = layer.wo.forward(&attn, t, kernels)?;
             norm_in_place(&mut out, layer.post_attention_norm.as_deref(), c.rms_eps);
             add_into(&mut x, &out);
 
             // Feed-forward block: down(act(gate(h)) * up(h)).
             rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut h);
-            let (mut gate, up) = match stacked_for(&layer.gate_up, &layer.gate, t) {
+            let (mut gate, up) = match stacked_for(&layer.gate_up, &layer.gate, t, kernels) {
                 Some(gate_up) => {
                     let [gate, up] = stacked_matmul(gate_up, &h, t, [c.ffn_dim, c.ffn_dim]);
                     (gate, up)
                 }
-                None => (layer.gate.forward(&h, t)?, layer.up.forward(&h, t)?),
+                None => (
+                    layer.gate.forward(&h, t, kernels)?,
+                    layer.up.forward(&h, t, kernels)?,
+                ),
             };
             let activate = |gate: &mut [f32], up: &[f32]| match c.activation {
                 Activation::Silu => {
@@ -279,17 +316,12 @@ impl Model {
             gate.par_chunks_mut(c.ffn_dim)
                 .zip(up.par_chunks(c.ffn_dim))
                 .for_each(|(gate, up)| activate(gate, up));
-            let mut out = layer.down.forward(&gate, t)?;
+            let mut out = layer.down.forward(&gate, t, kernels)?;
             norm_in_place(&mut out, layer.post_ffn_norm.as_deref(), c.rms_eps);
             add_into(&mut x, &out);
         }
         cache.len += t;
-
-        // Only the last position's logits are needed to pick the next token.
-        let last = &x[(t - 1) * c.dim..];
-        let mut normed = vec![0.0f32; c.dim];
-        rms_norm(last, &self.norm, c.rms_eps, &mut normed);
-        self.output.logits(normed)
+        Ok(x)
     }
 }
 
@@ -372,6 +404,12 @@ impl KvCache {
     /// Forgets everything (the allocation is kept).
     pub fn clear(&mut self) {
         self.len = 0;
+    }
+
+    /// Forgets the positions from `len` on (drafted tokens that were not
+    /// taken): the next pass writes over them.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod pull;
+pub mod roofline;
 pub mod speed;
 
 use std::path::{Path, PathBuf};

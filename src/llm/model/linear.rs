@@ -9,7 +9,7 @@ use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
 
 use super::super::error::Result;
-use super::super::quant::QuantMatrix;
+use super::super::quant::{QuantMatrix, MATVEC_EXACT_INPUTS};
 
 /// Matmuls run on an f32 copy of the weights through candle's gemm when the
 /// copy fits under `DENSE_MAX_BYTES` (about a 250M-parameter model); larger
@@ -26,6 +26,17 @@ pub(super) fn dense_max_bytes() -> usize {
         .ok()
         .and_then(|mb| mb.parse::<usize>().ok())
         .map_or(DENSE_MAX_BYTES, |mb| mb << 20)
+}
+
+/// Which kernels a batch of rows runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kernels {
+    /// The fastest for the batch: for a prompt's rows, gemm on the dense
+    /// copy where there is one.
+    Batch,
+    /// The ones a single row runs on, each row's result bit for bit what it
+    /// would be alone (at most [`MATVEC_EXACT_INPUTS`] rows).
+    Decode,
 }
 
 /// One weight matrix, in the forms its uses need.
@@ -62,17 +73,26 @@ impl Linear {
     }
 
     /// `x` is `rows` rows of the input width; returns `rows` rows of the output width.
-    pub(super) fn forward(&self, x: &[f32], rows: usize) -> Result<Vec<f32>> {
+    /// [`Kernels::Decode`] gives each row exactly what it gives alone.
+    pub(super) fn forward(&self, x: &[f32], rows: usize, kernels: Kernels) -> Result<Vec<f32>> {
+        let decode = rows == 1 || kernels == Kernels::Decode;
         if let Some(q) = self
             .quant
             .as_ref()
-            .filter(|_| rows == 1 || self.dense.is_none())
+            .filter(|_| decode || self.dense.is_none())
         {
             let mut out = vec![0.0; rows * q.rows()];
             q.matmul(x, rows, &mut out);
             return Ok(out);
         }
         let width = x.len() / rows.max(1);
+        if decode && rows > 1 {
+            let mut out = Vec::new();
+            for row in x.chunks_exact(width) {
+                out.extend(self.forward(row, 1, kernels)?);
+            }
+            return Ok(out);
+        }
         let x = Tensor::from_slice(x, (rows, width), &Device::Cpu)?;
         let y = match (&self.dense, &self.candle) {
             (Some(w), _) => x.matmul(w)?,
@@ -105,10 +125,11 @@ pub(super) fn stacked_for<'a>(
     stacked: &'a Option<QuantMatrix>,
     part: &Linear,
     rows: usize,
+    kernels: Kernels,
 ) -> Option<&'a QuantMatrix> {
     stacked
         .as_ref()
-        .filter(|_| rows == 1 || part.dense.is_none())
+        .filter(|_| rows == 1 || kernels == Kernels::Decode || part.dense.is_none())
 }
 
 /// The product of `matrix` with `rows` rows of input, each output row cut
@@ -168,6 +189,24 @@ impl TokenTable {
                 Ok(out)
             }
             TokenTable::Candle(t, _) => to_vec(&t.embedding(&Tensor::new(tokens, &Device::Cpu)?)?),
+        }
+    }
+
+    /// The logits of every token for each of the `rows` hidden states in
+    /// `x`, each row's bit for bit those of [`TokenTable::logits`] on it
+    /// alone (at most [`MATVEC_EXACT_INPUTS`] rows).
+    pub(super) fn logits_of_rows(&self, x: &[f32], rows: usize) -> Result<Vec<Vec<f32>>> {
+        let width = x.len() / rows.max(1);
+        match self {
+            TokenTable::Own(m) if rows <= MATVEC_EXACT_INPUTS => {
+                let mut out = vec![0.0; rows * m.rows()];
+                m.matmul(x, rows, &mut out);
+                Ok(out.chunks_exact(m.rows()).map(<[f32]>::to_vec).collect())
+            }
+            _ => x
+                .chunks_exact(width)
+                .map(|row| self.logits(row.to_vec()))
+                .collect(),
         }
     }
 

@@ -12,6 +12,7 @@
 mod cpu;
 mod input;
 mod kquants;
+mod peak;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
@@ -31,6 +32,7 @@ use rayon::prelude::*;
 use self::cpu::Kernel;
 use self::input::{Input, KInput, Needs};
 use self::kquants::{KFormat, KWeights, QK};
+pub use self::peak::kernel_peak;
 
 /// Weights per block of the legacy formats.
 const BLOCK: usize = 32;
@@ -44,6 +46,15 @@ const ROWS_PER_TASK: usize = 64;
 /// tile, so fewer would mostly multiply padding).
 #[cfg(target_arch = "x86_64")]
 const AMX_MIN_INPUTS: usize = 12;
+/// Up to this many inputs, every input's products are bit for bit those of
+/// [`QuantMatrix::matvec`] on it alone: each kernel's tiles keep one
+/// accumulator per weight row and input, summed in the same order whatever
+/// the tile's shape (the AMX tiles, from [`AMX_MIN_INPUTS`], sum otherwise).
+/// Checking drafted tokens relies on it: their logits must be the ones
+/// decoding them one by one would give.
+pub const MATVEC_EXACT_INPUTS: usize = 11;
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(MATVEC_EXACT_INPUTS < AMX_MIN_INPUTS);
 
 /// The input of a product in the forms its kernels read.
 struct Prepared<'a> {

@@ -137,7 +137,7 @@ fn check_products(q: &QTensor, what: &str) {
     }
     for kernel in kernels() {
         // 17 and 40: one and three tiles of 16 inputs (AMX), the last part full.
-        for n in [1, 2, 3, 5, 17, 40] {
+        for n in [1, 2, 3, 5, MATVEC_EXACT_INPUTS, 17, 40] {
             let x: Vec<f32> = (0..n).flat_map(|i| input(cols, 7 + i as u64)).collect();
             let mut got = vec![0.0; n * rows];
             m.matmul_with(&x, n, &mut got, kernel);
@@ -151,7 +151,7 @@ fn check_products(q: &QTensor, what: &str) {
                         "{what} {kernel:?} n={n} input {i} row {r}: {g} vs {want}"
                     );
                 }
-                if n == 5 {
+                if n <= MATVEC_EXACT_INPUTS {
                     let mut single = vec![0.0; rows];
                     m.matmul_with(x, 1, &mut single, kernel);
                     assert_eq!(&single, got, "{what} {kernel:?}: matvec vs matmul row {i}");
