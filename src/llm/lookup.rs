@@ -133,10 +133,8 @@ impl Drafting {
     /// Of `drafted` tokens from a run of `run` tokens, the first `kept` were taken.
     pub fn judged(&mut self, run: usize, drafted: usize, kept: usize) {
         let taken = &mut self.taken[run - SHORTEST_RUN];
-        for (position, rate) in taken.iter_mut().enumerate().take(drafted) {
-            if position > kept {
-                break;
-            }
+        // Positions after the first refused one were never judged.
+        for (position, rate) in taken.iter_mut().enumerate().take(drafted.min(kept + 1)) {
             let outcome = if position < kept { 1.0 } else { 0.0 };
             *rate += LEARNING_RATE * (outcome - *rate);
         }

@@ -39,6 +39,13 @@ pub(super) enum Kernels {
     Decode,
 }
 
+impl Kernels {
+    /// Whether `rows` rows run on the kernels of a single row.
+    fn as_decoded(self, rows: usize) -> bool {
+        rows == 1 || self == Kernels::Decode
+    }
+}
+
 /// One weight matrix, in the forms its uses need.
 pub(super) struct Linear {
     /// The weights dequantised and transposed to (in, out), for prefill
@@ -75,7 +82,7 @@ impl Linear {
     /// `x` is `rows` rows of the input width; returns `rows` rows of the output width.
     /// [`Kernels::Decode`] gives each row exactly what it gives alone.
     pub(super) fn forward(&self, x: &[f32], rows: usize, kernels: Kernels) -> Result<Vec<f32>> {
-        let decode = rows == 1 || kernels == Kernels::Decode;
+        let decode = kernels.as_decoded(rows);
         if let Some(q) = self
             .quant
             .as_ref()
@@ -129,7 +136,7 @@ pub(super) fn stacked_for<'a>(
 ) -> Option<&'a QuantMatrix> {
     stacked
         .as_ref()
-        .filter(|_| rows == 1 || kernels == Kernels::Decode || part.dense.is_none())
+        .filter(|_| kernels.as_decoded(rows) || part.dense.is_none())
 }
 
 /// The product of `matrix` with `rows` rows of input, each output row cut
