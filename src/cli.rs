@@ -106,7 +106,7 @@ pub enum Command {
     /// each such file)
     #[command(hide = true)]
     Extract {
-        /// pdf, docx, odt, epub, pptx, odp, spreadsheet, ipynb, eml or mbox
+        /// pdf, docx, odt, epub, pptx, odp, spreadsheet, ipynb, eml, mbox or rtf
         kind: String,
     },
 }

@@ -1,4 +1,4 @@
-//! Word, OpenDocument, EPUB, slides, spreadsheets, notebooks and mail, made by
+//! Word, OpenDocument, Rich Text, EPUB, slides, spreadsheets, notebooks and mail, made by
 //! their real producers (`tests/fixtures/formats`, `scripts/make-format-fixtures`):
 //! each file's own fact is found by `rag search`, a document reads the same
 //! whichever format it was saved in, and hostile files (bombs, entities,
@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{json, run, Workspace, FIXTURES};
+use common::{catalogue_model, json, ok, run, tiny_pdf_pages, Workspace, FIXTURES};
 use rag_index::extract::{extract, kind_of};
 use rag_index::formats::testing;
 use rag_index::{Chunker, ChunkerConfig, Embedder};
@@ -26,7 +26,7 @@ fn with_formats() -> Workspace {
 }
 
 /// Files of the fixtures folder (README.md included) and the wiki articles.
-const FILES: usize = 16 + 6;
+const FILES: usize = 18 + 6;
 
 #[test]
 fn each_format_is_read_and_its_own_fact_found() {
@@ -60,6 +60,12 @@ fn each_format_is_read_and_its_own_fact_found() {
             "Slide 2: Budget",
         ),
         ("Kerguelen cartographer", &["voyage.epub"], "The Coast"),
+        (
+            "glassblower Lindqvist annealing",
+            &["diary.rtf"],
+            "Kiln log",
+        ),
+        ("pyrometer", &["diary.rtf"], "Kiln log"),
         ("Calypso probe Titan", &["orbits.ipynb"], "Orbits"),
         ("Mersenne answer", &["orbits.ipynb"], "Orbits"),
         ("quince harvest festival", &["minutes.eml"], "Zoo committee"),
@@ -72,7 +78,7 @@ fn each_format_is_read_and_its_own_fact_found() {
         ("Ingrid Solberg stocktaking", &["inventory"], "Notes"),
         (
             "queen cells swarm",
-            &["same.md", "same.docx", "same.odt"],
+            &["same.md", "same.docx", "same.odt", "same.rtf"],
             "Swarm control",
         ),
     ];
@@ -124,6 +130,11 @@ fn each_format_is_read_and_its_own_fact_found() {
             " row 1 to Notes row ",
         ),
         ("Skerryvore keeper storms", "report.docx", " text lines 1-"),
+        (
+            "glassblower Lindqvist annealing",
+            "diary.rtf",
+            " text lines ",
+        ),
     ];
     for (query, file, place) in places {
         let response = ws.search(query, "bm25");
@@ -138,6 +149,105 @@ fn each_format_is_read_and_its_own_fact_found() {
     // No base64 image in any passage.
     let image = ws.search("iVBORw0KGgoAAAANSUhEUg", "bm25");
     assert!(image["results"].as_array().unwrap().is_empty(), "{image}");
+}
+
+/// Each format's own fact, asked with `rag batch`, is answered and cited
+/// where in its document the quote backing the answer is: the slide, the
+/// chapter, the cell, the message, the row, the page, not the whole span of
+/// the passage (the deck's passage holds slides 1-2, the answer is on 2).
+#[test]
+fn each_format_s_fact_is_answered_and_cited_where_its_quote_is() {
+    const MODEL: &str = "qwen2.5-coder-0.5b-instruct";
+    catalogue_model(MODEL);
+    let ws = with_formats();
+    fs::write(
+        ws.docs().join("manual.pdf"),
+        tiny_pdf_pages(&[
+            "The lamp of the Fastnet light is lit at dusk by the keeper.",
+            "The spare lens for the Fastnet lamp is kept in cabinet 31.",
+        ]),
+    )
+    .unwrap();
+    ok(ws.rag().args(["ingest", "docs"]));
+    // (question, a word of the answer, the file, where in it)
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "When does the marmoset grant close?",
+            "March",
+            "deck.",
+            " slide 2",
+        ),
+        (
+            "Who mapped the Kerguelen coast?",
+            "Brandt",
+            "voyage.epub",
+            " chapter 2 (The Coast)",
+        ),
+        (
+            "After how many days did the probe Calypso-7 reach Titan?",
+            "2291",
+            "orbits.ipynb",
+            " cell 1",
+        ),
+        (
+            "Where does the spare key for the observatory dome hang?",
+            "58",
+            "archive.mbox",
+            " message 2 (Keys, ",
+        ),
+        (
+            "In which warehouse are the tungsten anvils kept?",
+            "Troms",
+            "inventory",
+            " Inventory row 2",
+        ),
+        (
+            "Where is the spare lens for the Fastnet lamp kept?",
+            "31",
+            "manual.pdf",
+            " page 2",
+        ),
+        (
+            "How many storms did the keeper of Skerryvore log in one winter?",
+            "417",
+            "report.docx",
+            " text lines ",
+        ),
+        (
+            "When does the pangolin enclosure open?",
+            "June",
+            "minutes.eml",
+            " text lines ",
+        ),
+    ];
+    let questions = ws.path().join("questions.txt");
+    let lines: Vec<&str> = cases.iter().map(|case| case.0).collect();
+    fs::write(&questions, lines.join("\n")).unwrap();
+    let out =
+        ok(ws
+            .rag()
+            .arg("batch")
+            .arg(&questions)
+            .args(["--model", MODEL, "--max-tokens", "48"]));
+    let records: Vec<serde_json::Value> = out.lines().map(json).collect();
+    assert_eq!(records.len(), cases.len(), "{out}");
+    for ((question, answer, file, place), record) in cases.iter().zip(&records) {
+        assert_eq!(record["question"], *question);
+        assert!(
+            record["answer"].as_str().unwrap().contains(answer),
+            "{question}: {record}"
+        );
+        let cited: Vec<&str> = record["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["cited_at"].as_str().unwrap())
+            .collect();
+        assert!(
+            cited.iter().any(|c| c.contains(file) && c.contains(place)),
+            "{question}: {place:?} of {file} in {cited:?}"
+        );
+    }
 }
 
 #[test]
@@ -198,7 +308,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_same_text_saved_as_docx_and_odt_gives_the_chunks_of_its_markdown() {
+fn the_same_text_saved_as_docx_odt_and_rtf_gives_the_chunks_of_its_markdown() {
     let embedder = rag_index::test_embedder::TestEmbedder::new();
     let config = ChunkerConfig {
         target_tokens: 40,
@@ -218,7 +328,7 @@ fn the_same_text_saved_as_docx_and_odt_gives_the_chunks_of_its_markdown() {
     };
     let markdown = chunks("same.md");
     assert!(markdown.len() > 2, "{markdown:?}");
-    for other in ["same.docx", "same.odt"] {
+    for other in ["same.docx", "same.odt", "same.rtf"] {
         assert_eq!(chunks(other), markdown, "{other}");
     }
 }
@@ -249,6 +359,16 @@ fn hostile_documents_are_skipped_within_budget_and_the_rest_kept() {
         ("truncated.docx", good[..good.len() / 2].to_vec(), "zip"),
         ("locked.pptx", testing::encrypted_office_file(), "password"),
         ("garbage.epub", b"PK\x03\x04 not really".to_vec(), "EPUB"),
+        (
+            "plain.rtf",
+            b"Plain words saved as .rtf".to_vec(),
+            "not RTF",
+        ),
+        (
+            "deep.rtf",
+            format!("{{\\rtf1 {}", "{".repeat(200_000)).into_bytes(),
+            "nested more than",
+        ),
     ];
     for (name, bytes, _) in &hostile {
         fs::write(docs.join(name), bytes).unwrap();

@@ -453,7 +453,9 @@ fn chunk_files(
 pub(crate) const HTML_READER: &[u8] =
     b"html reader 4 (main content, markdown, file lines, hidden text)\0";
 /// Version of the document readers ([`crate::formats`]), likewise.
-pub(crate) const FORMAT_READERS: &[u8] = b"format readers 2 (locations)\0";
+pub(crate) const FORMAT_READERS: &[u8] = b"format readers 3 (places in locations)\0";
+/// Version of the PDF reader, likewise.
+pub(crate) const PDF_READER: &[u8] = b"pdf reader 2 (places in locations)\0";
 
 /// The hash that decides whether a file is read again: of its bytes and, for
 /// a format whose reader changed, of the reader's version.
@@ -470,6 +472,9 @@ pub(crate) fn content_hash(kind: Kind, bytes: &[u8]) -> String {
                 hasher.update(HTML_READER);
             }
             hasher.update(FORMAT_READERS);
+        }
+        Kind::Pdf => {
+            hasher.update(PDF_READER);
         }
         _ => {}
     }

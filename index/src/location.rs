@@ -38,7 +38,7 @@ impl Unit {
 
 /// Where a division begins in a document's text: it runs from `line` (1-based)
 /// to the line before the next place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Place {
     pub line: u32,
     pub unit: Unit,
@@ -58,6 +58,12 @@ pub struct Location {
     pub name: Option<String>,
     /// Rows that run into another sheet: the sheet `last` is in.
     pub through: Option<String>,
+    /// The places the passage starts in and runs into, so that lines inside
+    /// it (a citation's quote) can be placed more narrowly than the whole
+    /// passage ([`Location::narrowed`]). Empty in indexes written before
+    /// chunks kept them.
+    #[serde(default)]
+    pub places: Vec<Place>,
 }
 
 impl Location {
@@ -81,6 +87,11 @@ impl Location {
         let through = (opening.unit == Unit::Row && closing.name != opening.name)
             .then(|| closing.name.clone())
             .flatten();
+        let inside = places[first..]
+            .iter()
+            .take_while(|place| place.line <= end)
+            .count()
+            .max(1);
         Some(Location {
             unit: opening.unit,
             first: opening.number,
@@ -91,7 +102,15 @@ impl Location {
             },
             name: opening.name.clone(),
             through,
+            places: places[first..first + inside].to_vec(),
         })
+    }
+
+    /// The divisions of text lines `start..=end` inside this passage: a
+    /// quote on page 4 of a passage over pages 3-4 is on page 4. The whole
+    /// passage's location when it kept no places.
+    pub fn narrowed(&self, start: u32, end: u32) -> Location {
+        Location::of_lines(&self.places, start, end).unwrap_or_else(|| self.clone())
     }
 
     /// Two passages' locations as one, when they are of one unit (and, for
@@ -109,6 +128,7 @@ impl Location {
                 other.name.clone()
             },
             through: None,
+            places: joined_places(&self.places, &other.places),
         })
     }
 
@@ -136,6 +156,14 @@ impl Location {
             _ => format!("{noun} {numbers}"),
         }
     }
+}
+
+/// Two passages' places as one list in line order, each place once.
+fn joined_places(a: &[Place], b: &[Place]) -> Vec<Place> {
+    let mut places = a.to_vec();
+    places.extend(b.iter().filter(|place| !a.contains(place)).cloned());
+    places.sort_by_key(|place| place.line);
+    places
 }
 
 /// The file's line of each line of a converted text, kept with a passage
@@ -230,6 +258,30 @@ mod tests {
     }
 
     #[test]
+    fn lines_inside_a_passage_are_placed_on_their_own_divisions() {
+        let pages = [
+            place(1, Unit::Page, 1, None),
+            place(10, Unit::Page, 2, None),
+            place(20, Unit::Page, 3, None),
+            place(30, Unit::Page, 4, None),
+        ];
+        let passage = Location::of_lines(&pages, 15, 33).unwrap();
+        assert_eq!(passage.label(), "pages 2-4");
+        // It keeps the places it starts in and runs into, no others.
+        assert_eq!(passage.places, pages[1..].to_vec());
+        assert_eq!(passage.narrowed(21, 24).label(), "page 3");
+        assert_eq!(passage.narrowed(18, 22).label(), "pages 2-3");
+        assert_eq!(passage.narrowed(15, 15).label(), "page 2");
+        // Joined with the passage before it, either one's lines still place.
+        let before = Location::of_lines(&pages, 2, 12).unwrap();
+        let both = before.joined(&passage).unwrap();
+        assert_eq!(both.label(), "pages 1-4");
+        assert_eq!(both.places, pages.to_vec());
+        assert_eq!(both.narrowed(3, 4).label(), "page 1");
+        assert_eq!(both.narrowed(31, 31).label(), "page 4");
+    }
+
+    #[test]
     fn rows_stay_in_their_sheet() {
         let rows = [
             place(1, Unit::Row, 1, Some("Stock")),
@@ -253,6 +305,7 @@ mod tests {
             last: 2,
             name: Some("Re: lunch, 2024-03-01".into()),
             through: None,
+            places: Vec::new(),
         };
         assert_eq!(message.label(), "message 2 (Re: lunch, 2024-03-01)");
         let mailbox = [
@@ -267,6 +320,7 @@ mod tests {
             last: n,
             name: None,
             through: None,
+            places: Vec::new(),
         };
         assert_eq!(
             page(4).joined(&page(3)).map(|l| l.label()).as_deref(),

@@ -14,8 +14,9 @@ use crate::location::{FileLines, Location, Unit};
 use crate::{Error, Result};
 
 /// The layout written. 2: chunks carry their location (pages, slides, sheet
-/// rows...) and, for converted text, their file lines.
-pub const FORMAT_VERSION: u32 = 2;
+/// rows...) and, for converted text, their file lines. 3: a location keeps
+/// the places inside it, for citations that narrow it to their quote.
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest layout read: its chunks are read as they were (a PDF's page
 /// becomes its location) and written in the current layout at the next commit.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
@@ -401,11 +402,63 @@ pub fn parse_chunk_table(
         path: path.to_path_buf(),
         reason: format!("unreadable chunk table: {e}"),
     };
-    if format_version >= 2 {
-        return postcard::from_bytes(bytes).map_err(unreadable);
+    match format_version {
+        1 => {
+            let chunks: Vec<StoredChunkV1> = postcard::from_bytes(bytes).map_err(unreadable)?;
+            Ok(chunks.into_iter().map(StoredChunk::from).collect())
+        }
+        2 => {
+            let chunks: Vec<StoredChunkV2> = postcard::from_bytes(bytes).map_err(unreadable)?;
+            Ok(chunks.into_iter().map(StoredChunk::from).collect())
+        }
+        _ => postcard::from_bytes(bytes).map_err(unreadable),
     }
-    let chunks: Vec<StoredChunkV1> = postcard::from_bytes(bytes).map_err(unreadable)?;
-    Ok(chunks.into_iter().map(StoredChunk::from).collect())
+}
+
+/// A chunk as layout 2 stored it: its location without the places inside.
+#[derive(Deserialize)]
+struct StoredChunkV2 {
+    id: u64,
+    path: String,
+    line_start: u32,
+    line_end: u32,
+    heading: String,
+    text: String,
+    location: Option<LocationV2>,
+    file_lines: FileLines,
+}
+
+#[derive(Deserialize)]
+struct LocationV2 {
+    unit: Unit,
+    first: u32,
+    last: u32,
+    name: Option<String>,
+    through: Option<String>,
+}
+
+impl From<StoredChunkV2> for StoredChunk {
+    fn from(old: StoredChunkV2) -> Self {
+        StoredChunk {
+            id: old.id,
+            path: old.path,
+            chunk: Chunk {
+                line_start: old.line_start,
+                line_end: old.line_end,
+                heading: old.heading,
+                text: old.text,
+                location: old.location.map(|l| Location {
+                    unit: l.unit,
+                    first: l.first,
+                    last: l.last,
+                    name: l.name,
+                    through: l.through,
+                    places: Vec::new(),
+                }),
+                file_lines: old.file_lines,
+            },
+        }
+    }
 }
 
 /// A chunk as layout 1 stored it: a PDF's page, no other location.
@@ -436,6 +489,7 @@ impl From<StoredChunkV1> for StoredChunk {
                     last: page,
                     name: None,
                     through: None,
+                    places: Vec::new(),
                 }),
                 file_lines: FileLines::default(),
             },
@@ -599,8 +653,54 @@ mod tests {
         );
         // The current layout is another: it is not mistaken for the old one.
         let current = postcard::to_stdvec(&read).unwrap();
-        let back = parse_chunk_table(Path::new("chunks-2.bin"), &current, FORMAT_VERSION).unwrap();
+        let back = parse_chunk_table(Path::new("chunks-3.bin"), &current, FORMAT_VERSION).unwrap();
         assert_eq!(back[0].chunk, read[0].chunk);
+    }
+
+    #[test]
+    fn a_chunk_table_of_layout_2_is_read_with_locations_that_kept_no_places() {
+        #[derive(Serialize)]
+        struct OldLocation<'a> {
+            unit: Unit,
+            first: u32,
+            last: u32,
+            name: Option<&'a str>,
+            through: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct Old<'a> {
+            id: u64,
+            path: &'a str,
+            line_start: u32,
+            line_end: u32,
+            heading: &'a str,
+            text: &'a str,
+            location: Option<OldLocation<'a>>,
+            file_lines: FileLines,
+        }
+        let old = vec![Old {
+            id: 3,
+            path: "deck.pptx",
+            line_start: 4,
+            line_end: 9,
+            heading: "Deck > Slide 2",
+            text: "the text",
+            location: Some(OldLocation {
+                unit: Unit::Slide,
+                first: 2,
+                last: 3,
+                name: None,
+                through: None,
+            }),
+            file_lines: FileLines::default(),
+        }];
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        let read = parse_chunk_table(Path::new("chunks-2.bin"), &bytes, 2).unwrap();
+        let location = read[0].chunk.location.as_ref().unwrap();
+        assert_eq!(location.label(), "slides 2-3");
+        assert!(location.places.is_empty());
+        // Without places, a quote's lines are placed as the whole passage.
+        assert_eq!(location.narrowed(8, 9).label(), "slides 2-3");
     }
 
     #[test]
@@ -613,7 +713,10 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
         std::fs::write(
             dir.path().join(MANIFEST_FILE),
-            text.replace("\"format_version\": 2", "\"format_version\": 99"),
+            text.replace(
+                &format!("\"format_version\": {FORMAT_VERSION}"),
+                "\"format_version\": 99",
+            ),
         )
         .unwrap();
         assert!(matches!(

@@ -383,9 +383,6 @@ const NOT_TEXT: &[&str] = &[
     "pt",
     "npy",
     "parquet",
-    // Rich Text: text on disk, but its control words are no one's reading,
-    // and no maintained pure-Rust reader was found for it.
-    "rtf",
     "doc",
     "ppt",
     "pages",

@@ -117,6 +117,7 @@ fn page_location(page: Option<u32>) -> Option<Location> {
         last: page,
         name: None,
         through: None,
+        places: Vec::new(),
     })
 }
 

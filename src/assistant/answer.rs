@@ -129,16 +129,26 @@ impl Citation {
 
     /// The citation's lines as the file's, once its quote has been placed
     /// in the source's text: what every front end shows and scripts read.
+    /// A quote inside a document is placed on its own divisions (`page 4`
+    /// of a passage over pages 3-4).
     pub fn in_file_lines(&mut self, source: &Source) {
+        let quoted = (self.quote.as_ref())
+            .and(source.location.as_ref())
+            .map(|location| location.narrowed(self.line_start, self.line_end));
         self.line_start = source.file_line(self.line_start);
         self.line_end = source.file_line(self.line_end);
         self.chunk_lines = self.chunk_lines.map(|line| source.file_line(line));
-        self.cited_at = match (&self.quote, self.lines_in) {
-            (Some(_), LinesIn::File) => format!(
+        self.cited_at = match (&self.quote, self.lines_in, quoted) {
+            (Some(_), LinesIn::File, _) => format!(
                 "{}:{}",
                 rag_index::paths::escape_controls(&self.path),
                 self.line_start
             ),
+            (Some(_), LinesIn::Text, Some(location)) => {
+                let cited_at = source.location_at(&location);
+                self.location = Some(LocationJson::from(location));
+                cited_at
+            }
             _ => source.location(),
         };
     }
@@ -190,4 +200,43 @@ pub struct Answer {
     /// Answers sampled; the best grounded one was kept.
     pub samples: usize,
     pub stop_reason: Option<StopReason>,
+}
+
+#[cfg(test)]
+mod tests {
+    use rag_index::{Location, Place, Unit};
+
+    use super::*;
+    use crate::assistant::sources::test_source;
+
+    #[test]
+    fn a_quote_in_a_document_is_cited_on_its_own_slide() {
+        let slides: Vec<Place> = (1..=2)
+            .map(|number| Place {
+                line: number * 4 - 3,
+                unit: Unit::Slide,
+                number,
+                name: None,
+            })
+            .collect();
+        let text = "Slide 1: Goals\nMore monkeys.\n\nSlide 2: Budget\nThe grant closes in March.";
+        let mut source = test_source(1, 1, text);
+        source.path = "deck.pptx".into();
+        source.stored_path = "deck.pptx".into();
+        source.location = Location::of_lines(&slides, 1, 5);
+
+        let whole = Citation::of(&source, false);
+        assert_eq!(whole.cited_at, "deck.pptx slides 1-2");
+        let mut quoted = whole.clone();
+        quoted.quote = Some("The grant closes in March.".into());
+        (quoted.line_start, quoted.line_end) = (5, 5);
+        quoted.in_file_lines(&source);
+        assert_eq!(quoted.cited_at, "deck.pptx slide 2");
+        let location = quoted.location.as_ref().unwrap();
+        assert_eq!((location.first, location.last), (2, 2));
+        // Without a quote, the citation is the passage's.
+        let mut unquoted = whole.clone();
+        unquoted.in_file_lines(&source);
+        assert_eq!(unquoted.cited_at, "deck.pptx slides 1-2");
+    }
 }

@@ -93,10 +93,19 @@ impl Source {
     /// in the document for the rest ("deck.pptx slide 7", "paper.pdf page 3",
     /// "report.docx §Results").
     pub fn location(&self) -> String {
+        self.citation_at(self.location.as_ref())
+    }
+
+    /// The citation of a part of the passage at `location` inside it.
+    pub fn location_at(&self, location: &Location) -> String {
+        self.citation_at(Some(location))
+    }
+
+    fn citation_at(&self, location: Option<&Location>) -> String {
         cited_at(
             &self.path,
             self.lines_in(),
-            self.location.as_ref(),
+            location,
             &self.heading,
             (
                 self.file_line(self.line_start),

@@ -257,14 +257,37 @@ pub fn wait_until(what: &str, ok: &dyn Fn() -> bool) {
 
 /// A minimal, valid one-page PDF showing `text` (for extraction tests).
 pub fn tiny_pdf(text: &str) -> Vec<u8> {
-    let stream = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
-    let objects = [
+    tiny_pdf_pages(&[text])
+}
+
+/// A minimal, valid PDF with one page per line of text.
+pub fn tiny_pdf_pages(pages: &[&str]) -> Vec<u8> {
+    // Objects: 1 catalog, 2 page tree, 3 font, then a page and its contents
+    // for each page.
+    let page_object = |i: usize| 4 + 2 * i;
+    let kids: Vec<String> = (0..pages.len())
+        .map(|i| format!("{} 0 R", page_object(i)))
+        .collect();
+    let mut objects = vec![
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
-        format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {} >>",
+            kids.join(" "),
+            pages.len()
+        ),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
     ];
+    for (i, text) in pages.iter().enumerate() {
+        let stream = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {} 0 R /Resources << /Font << /F1 3 0 R >> >> >>",
+            page_object(i) + 1
+        ));
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{stream}\nendstream",
+            stream.len()
+        ));
+    }
     let mut pdf = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, body) in objects.iter().enumerate() {

@@ -85,6 +85,20 @@ pub const DOC_TOKENS: &[&[u8]] = &[
     b"[x]: ",
     b"<h1>",
     b"<br>",
+    b"{\\rtf1 ",
+    b"{",
+    b"}",
+    b"{\\*\\",
+    b"\\par ",
+    b"\\cell ",
+    b"\\row ",
+    b"\\bin99999999 ",
+    b"\\u-32768?",
+    b"\\u2147483647 ",
+    b"\\uc99999 ",
+    b"\\'f",
+    b"\\outlinelevel0 ",
+    b"{\\footnote ",
 ];
 
 /// A one-page PDF with `text` on it, as `tests/common` builds it.
@@ -211,6 +225,7 @@ fn sample_chunk(i: u32) -> StoredChunk {
                 last: i + 1,
                 name: None,
                 through: None,
+                places: Vec::new(),
             }),
             file_lines: FileLines {
                 first: i + 1,
@@ -489,7 +504,18 @@ pub const LINES_TOKENS: &[&[u8]] = &[b"\n", b"\r", b"\r\n", b"\xff", b"\xe2\x82"
 /// Every format of the document readers.
 pub const FORMATS: &[rag_index::formats::Format] = {
     use rag_index::formats::Format::*;
-    &[Docx, Odt, Epub, Pptx, Odp, Spreadsheet, Notebook, Eml, Mbox]
+    &[
+        Docx,
+        Odt,
+        Epub,
+        Pptx,
+        Odp,
+        Spreadsheet,
+        Notebook,
+        Eml,
+        Mbox,
+        Rtf,
+    ]
 };
 
 /// The document fixtures (made by LibreOffice, pandoc and the formats' own
@@ -567,5 +593,168 @@ pub const WORD_TOKENS: &[&[u8]] = &[
     b"<!ENTITY",
     b"<![CDATA[",
     b"]]>",
+    b"\n",
+];
+
+/// A part of a document fixture (real producer output), unpacked.
+fn fixture_part(file: &str, part: &str) -> Vec<u8> {
+    let path = std::path::Path::new(crate::common::FIXTURES)
+        .join("formats")
+        .join(file);
+    let zip = std::fs::read(&path).unwrap();
+    rag_index::formats::testing::entry(&zip, part)
+        .unwrap_or_else(|| panic!("no {part} in {}", path.display()))
+}
+
+/// A slide with what python-pptx's decks lack: a table, a footer
+/// placeholder, a group, a line break and PowerPoint's alternate content.
+pub const SLIDE: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><p:sld xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"><p:cSld><p:spTree><p:sp><p:nvSpPr><p:nvPr><p:ph type="ctrTitle"/></p:nvPr></p:nvSpPr><p:txBody><a:p><a:r><a:t>Tides</a:t></a:r><a:br/><a:r><a:t>and moons</a:t></a:r></a:p></p:txBody></p:sp><p:grpSp><p:sp><p:txBody><a:p><a:r><a:t>grouped</a:t></a:r></a:p></p:txBody></p:sp></p:grpSp><p:sp><p:nvSpPr><p:nvPr><p:ph type="ftr"/></p:nvPr></p:nvSpPr><p:txBody><a:p><a:r><a:t>footer</a:t></a:r></a:p></p:txBody></p:sp><p:graphicFrame><a:graphic><a:graphicData><a:tbl><a:tr><a:tc><a:txBody><a:p><a:r><a:t>Port</a:t></a:r></a:p></a:txBody></a:tc><a:tc><a:txBody><a:p><a:r><a:t>Range</a:t></a:r></a:p></a:txBody></a:tc></a:tr><a:tr><a:tc><a:txBody><a:p><a:r><a:t>Brest</a:t></a:r></a:p></a:txBody></a:tc><a:tc><a:txBody><a:p><a:r><a:t>7 m</a:t></a:r></a:p></a:txBody></a:tc></a:tr></a:tbl></a:graphicData></a:graphic></p:graphicFrame><mc:AlternateContent><mc:Choice Requires="p14"><p:sp><p:txBody><a:p><a:r><a:t>once</a:t></a:r></a:p></p:txBody></p:sp></mc:Choice><mc:Fallback><p:sp><p:txBody><a:p><a:r><a:t>once</a:t></a:r></a:p></p:txBody></p:sp></mc:Fallback></mc:AlternateContent></p:spTree></p:cSld></p:sld>"#;
+
+/// Slides and a notes page: python-pptx's (`deck.pptx`), and [`SLIDE`].
+pub fn slide_xml() -> Vec<Vec<u8>> {
+    vec![
+        fixture_part("deck.pptx", "ppt/slides/slide1.xml"),
+        fixture_part("deck.pptx", "ppt/slides/slide2.xml"),
+        fixture_part("deck.pptx", "ppt/notesSlides/notesSlide1.xml"),
+        SLIDE.into(),
+    ]
+}
+
+pub const SLIDE_TOKENS: &[&[u8]] = &[
+    b"<p:sp>",
+    b"</p:sp>",
+    b"<p:txBody><a:p><a:r><a:t>",
+    b"</a:t></a:r></a:p></p:txBody>",
+    b"<p:nvSpPr><p:nvPr><p:ph type=\"title\"/></p:nvPr></p:nvSpPr>",
+    b"<p:ph type=\"body\"/>",
+    b"<p:ph type=\"sldNum\"/>",
+    b"<a:tbl><a:tr><a:tc>",
+    b"</a:tc></a:tr></a:tbl>",
+    b"<mc:AlternateContent><mc:Choice>",
+    b"<mc:Fallback>",
+    b"</mc:Fallback>",
+    b"<a:br/>",
+    b"<p:grpSp>",
+    b"&amp;",
+    b"&#0;",
+    b"<![CDATA[",
+    b"]]>",
+    b"\n",
+];
+
+/// A text document with what pandoc's lacks: a note, tracked changes, a
+/// nested list, a table, spaces and tabs as elements.
+pub const ODF_TEXT: &str = r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"><office:body><office:text><text:tracked-changes><text:changed-region><text:deletion><text:p>gone</text:p></text:deletion></text:changed-region></text:tracked-changes><text:h text:outline-level="1">Rivers</text:h><text:p>The Danube<text:note><text:note-citation>1</text:note-citation><text:note-body><text:p>Second longest.</text:p></text:note-body></text:note> flows<text:s text:c="2"/>east<text:tab/>fast.</text:p><text:list><text:list-item><text:p>Vienna</text:p><text:list><text:list-item><text:p>Wachau</text:p></text:list-item></text:list></text:list-item></text:list><text:h text:outline-level="2">Lengths</text:h><table:table><table:table-row><table:table-cell><text:p>River</text:p></table:table-cell><table:table-cell><text:p>km</text:p></table:table-cell></table:table-row></table:table></office:text></office:body></office:document-content>"#;
+
+/// content.xml as pandoc (`same.odt`) and LibreOffice (`deck.odp`) write
+/// it, and [`ODF_TEXT`].
+pub fn odf_xml() -> Vec<Vec<u8>> {
+    vec![
+        fixture_part("same.odt", "content.xml"),
+        fixture_part("deck.odp", "content.xml"),
+        ODF_TEXT.into(),
+    ]
+}
+
+pub const ODF_TOKENS: &[&[u8]] = &[
+    b"<text:p>",
+    b"</text:p>",
+    b"<text:h text:outline-level=\"2\">",
+    b"<text:h text:outline-level=\"99999999999\">",
+    b"</text:h>",
+    b"<text:list><text:list-item>",
+    b"</text:list-item></text:list>",
+    b"<table:table><table:table-row><table:table-cell>",
+    b"</table:table-cell></table:table-row></table:table>",
+    b"<table:table-cell table:number-columns-repeated=\"1000000\"/>",
+    b"<table:table-row table:number-rows-repeated=\"1000000\">",
+    b"<text:note><text:note-body>",
+    b"</text:note-body></text:note>",
+    b"<text:s text:c=\"4294967295\"/>",
+    b"<text:tab/>",
+    b"<draw:page draw:name=\"p\">",
+    b"</draw:page>",
+    b"<draw:frame presentation:class=\"title\"><draw:text-box>",
+    b"<presentation:notes>",
+    b"<office:annotation>",
+    b"&#0;",
+    b"\n",
+];
+
+/// A chapter with what ebooklib's lack: a table, lists, preformatted text,
+/// a heading below the first.
+pub const CHAPTER: &str = r#"<?xml version="1.0" encoding="utf-8"?><!DOCTYPE html><html xmlns="http://www.w3.org/1999/xhtml"><head><title>Charts</title></head><body><h1>Charts</h1><p>Soundings in <em>fathoms</em>.</p><h2>Depths</h2><table><tr><th>Bay</th><th>Depth</th></tr><tr><td>Royal Sound</td><td>12</td></tr></table><ul><li>lead line</li><li>log</li></ul><pre>  50 S
+  70 E</pre></body></html>"#;
+
+/// Chapters and a navigation document as ebooklib writes them
+/// (`voyage.epub`), and [`CHAPTER`].
+pub fn chapters() -> Vec<Vec<u8>> {
+    vec![
+        fixture_part("voyage.epub", "EPUB/chap1.xhtml"),
+        fixture_part("voyage.epub", "EPUB/chap2.xhtml"),
+        fixture_part("voyage.epub", "EPUB/nav.xhtml"),
+        CHAPTER.into(),
+    ]
+}
+
+pub const XHTML_TOKENS: &[&[u8]] = &[
+    b"<h1>",
+    b"</h1>",
+    b"<h3>",
+    b"<p>",
+    b"</p>",
+    b"<table><tr><td>",
+    b"</td></tr></table>",
+    b"<td colspan=\"99999\">",
+    b"<ol start=\"-1\"><li>",
+    b"</li></ol>",
+    b"<pre>",
+    b"</pre>",
+    b"<title>",
+    b"</title>",
+    b"<script>",
+    b"<!DOCTYPE x [<!ENTITY e \"ee\">]>",
+    b"&e;",
+    b"&nbsp;",
+    b"<![CDATA[",
+    b"\n",
+];
+
+/// The package document as ebooklib writes it (`voyage.epub`), and as
+/// `formats::testing` does, each naming chap1.xhtml, chap2.xhtml, nav.xhtml
+/// and toc.ncx.
+pub fn packages() -> Vec<Vec<u8>> {
+    vec![
+        fixture_part("voyage.epub", "EPUB/content.opf"),
+        rag_index::formats::testing::epub_package(2).into_bytes(),
+    ]
+}
+
+/// What the package target's documents are: ebooklib's chapters,
+/// navigation document and NCX.
+pub fn package_files() -> Vec<(String, String)> {
+    ["chap1.xhtml", "chap2.xhtml", "nav.xhtml", "toc.ncx"]
+        .into_iter()
+        .map(|name| {
+            let text = fixture_part("voyage.epub", &format!("EPUB/{name}"));
+            (name.to_string(), String::from_utf8(text).unwrap())
+        })
+        .collect()
+}
+
+pub const OPF_TOKENS: &[&[u8]] = &[
+    b"<item href=\"chap1.xhtml\" id=\"c\" media-type=\"application/xhtml+xml\"/>",
+    b"<item href=\"toc.ncx\" id=\"t\" media-type=\"application/x-dtbncx+xml\"/>",
+    b"<item href=\"nav.xhtml\" id=\"n\" properties=\"nav\"/>",
+    b"<item href=\"../../../etc/passwd\" id=\"x\"/>",
+    b"<item href=\"chap2.xhtml#frag\" id=\"d\"/>",
+    b"<itemref idref=\"chapter_0\"/>",
+    b"<itemref idref=\"c\"/>",
+    b"<spine toc=\"t\">",
+    b"</spine>",
+    b"<dc:title>",
+    b"</dc:title>",
+    b"href=\"%2e%2e/chap1.xhtml\"",
+    b"&amp;",
     b"\n",
 ];

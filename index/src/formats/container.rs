@@ -62,7 +62,7 @@ impl Default for Limits {
 
 /// The signature of OLE compound files: old Office formats, and the wrapper
 /// that password-protected OOXML files are saved in.
-const COMPOUND_FILE: &[u8] = &[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
+pub(crate) const COMPOUND_FILE: &[u8] = &[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
 
 /// Whether `bytes` is an OOXML document saved with a password: a compound
 /// file holding an `EncryptedPackage` stream (its name is stored in UTF-16).

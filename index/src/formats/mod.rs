@@ -11,7 +11,8 @@
 //! deep documents nest (a message attached to a message...). A caller that
 //! can should still run them in a child process with a memory and time
 //! budget, as it does for PDFs: the limits here are the first line, not the
-//! only one.
+//! only one. Rich Text (.rtf) is text, not a container: its reader bounds
+//! how many control words and groups it reads and how deep groups nest.
 
 mod container;
 mod docx;
@@ -21,11 +22,13 @@ mod markdown;
 mod notebook;
 mod odf;
 mod pptx;
+mod rtf;
 mod sheets;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 #[cfg(test)]
 mod tests;
+mod xls;
 
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +50,7 @@ pub enum Format {
     Notebook,
     Eml,
     Mbox,
+    Rtf,
 }
 
 impl Format {
@@ -62,6 +66,7 @@ impl Format {
             "ipynb" => Format::Notebook,
             "eml" => Format::Eml,
             "mbox" | "mbx" => Format::Mbox,
+            "rtf" => Format::Rtf,
             _ => return None,
         })
     }
@@ -78,6 +83,7 @@ impl Format {
             Format::Notebook => "notebook",
             Format::Eml => "e-mail",
             Format::Mbox => "mailbox",
+            Format::Rtf => "RTF",
         }
     }
 
@@ -93,6 +99,7 @@ impl Format {
             Format::Notebook => "ipynb",
             Format::Eml => "eml",
             Format::Mbox => "mbox",
+            Format::Rtf => "rtf",
         }
     }
 
@@ -107,6 +114,7 @@ impl Format {
             Format::Notebook,
             Format::Eml,
             Format::Mbox,
+            Format::Rtf,
         ]
         .into_iter()
         .find(|f| f.name() == name)
@@ -155,12 +163,15 @@ pub(crate) fn read_nested(
         Format::Notebook => notebook::read(bytes, limits),
         Format::Eml => mail::read_message(bytes, limits, depth),
         Format::Mbox => mail::read_mbox(bytes, limits, depth),
+        Format::Rtf => rtf::read(bytes, limits),
     }
     .map_err(|problem| problem.into_skip(format))?;
     // A text without a title of its own is titled by its first heading, as
     // Markdown is; slides, sheets and mail have headings that are not titles.
     let read = match format {
-        Format::Docx | Format::Odt | Format::Epub | Format::Notebook if read.title.is_none() => {
+        Format::Docx | Format::Odt | Format::Epub | Format::Notebook | Format::Rtf
+            if read.title.is_none() =>
+        {
             Read {
                 title: crate::extract::markdown_title(&read.text),
                 ..read

@@ -29,6 +29,9 @@ fn read_workbook(bytes: &[u8], limits: &Limits) -> Outcome<Read> {
     if is_encrypted_ooxml(bytes) {
         return Err(Problem::Encrypted);
     }
+    // calamine follows an .xls's sector chains and allocates its sheets'
+    // grids as the file says: both are measured first.
+    super::xls::check(bytes)?;
     if bytes.starts_with(b"PK") {
         // calamine unpacks entries without limits of its own: the archive's
         // directory is checked here first.

@@ -70,6 +70,169 @@ pub fn docx_with_document(document: &str, extra: &[(&str, &str)]) -> Vec<u8> {
     zip_of(&entries)
 }
 
+/// One entry of a zip archive, unpacked; `None` when it is absent.
+pub fn entry(zip: &[u8], name: &str) -> Option<Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).ok()?;
+    let mut file = archive.by_name(name).ok()?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
+    Some(bytes)
+}
+
+const RELATIONSHIPS: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
+const RELATIONSHIP: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+
+/// A relationships part of `(id, type, target)` entries.
+fn rels(entries: &[(String, &str, String)]) -> String {
+    let mut xml = format!(r#"<?xml version="1.0"?><Relationships xmlns="{RELATIONSHIPS}">"#);
+    for (id, kind, target) in entries {
+        xml.push_str(&format!(
+            r#"<Relationship Id="{id}" Type="{RELATIONSHIP}/{kind}" Target="{target}"/>"#
+        ));
+    }
+    xml.push_str("</Relationships>");
+    xml
+}
+
+/// A .pptx of `slides` in order, each `(slide, notes)`: a slide's XML and
+/// the XML of its notes page if it has one, both verbatim. Laid out as
+/// PowerPoint and python-pptx lay it out: the presentation lists its slides
+/// by relationship id, and a slide names its notes page by its own.
+pub fn pptx(slides: &[(&str, Option<&str>)]) -> Vec<u8> {
+    const MAIN: &str = "http://schemas.openxmlformats.org/presentationml/2006/main";
+    let root = rels(&[(
+        "rId1".into(),
+        "officeDocument",
+        "ppt/presentation.xml".into(),
+    )]);
+    let mut list = String::new();
+    let mut slide_rels = Vec::new();
+    let mut parts: Vec<(String, String)> = Vec::new();
+    for (i, (slide, notes)) in slides.iter().enumerate() {
+        let n = i + 1;
+        list.push_str(&format!(r#"<p:sldId id="{}" r:id="rId{n}"/>"#, 255 + n));
+        slide_rels.push((format!("rId{n}"), "slide", format!("slides/slide{n}.xml")));
+        parts.push((format!("ppt/slides/slide{n}.xml"), slide.to_string()));
+        if let Some(notes) = notes {
+            parts.push((
+                format!("ppt/slides/_rels/slide{n}.xml.rels"),
+                rels(&[(
+                    "rId1".into(),
+                    "notesSlide",
+                    format!("../notesSlides/notesSlide{n}.xml"),
+                )]),
+            ));
+            parts.push((
+                format!("ppt/notesSlides/notesSlide{n}.xml"),
+                notes.to_string(),
+            ));
+        }
+    }
+    let presentation = format!(
+        r#"<?xml version="1.0"?><p:presentation xmlns:p="{MAIN}" xmlns:r="{RELATIONSHIP}"><p:sldIdLst>{list}</p:sldIdLst></p:presentation>"#
+    );
+    let presentation_rels = rels(&slide_rels);
+    let mut entries: Vec<(&str, &[u8])> = vec![
+        ("[Content_Types].xml", b"<?xml version=\"1.0\"?><Types/>"),
+        ("_rels/.rels", root.as_bytes()),
+        ("ppt/presentation.xml", presentation.as_bytes()),
+        (
+            "ppt/_rels/presentation.xml.rels",
+            presentation_rels.as_bytes(),
+        ),
+    ];
+    for (name, xml) in &parts {
+        entries.push((name, xml.as_bytes()));
+    }
+    zip_of(&entries)
+}
+
+/// An OpenDocument package (.odt, or .odp: the readers go by its XML) with
+/// `content` as its content.xml, verbatim, beside the manifest and the
+/// metadata LibreOffice writes.
+pub fn odf_with_content(content: &str) -> Vec<u8> {
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/><manifest:file-entry manifest:full-path="meta.xml" manifest:media-type="text/xml"/></manifest:manifest>"#;
+    let meta = r#"<?xml version="1.0" encoding="UTF-8"?><office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:dc="http://purl.org/dc/elements/1.1/" office:version="1.3"><office:meta><dc:title>Fuzzed</dc:title></office:meta></office:document-meta>"#;
+    zip_of(&[
+        ("mimetype", b"application/vnd.oasis.opendocument.text"),
+        ("META-INF/manifest.xml", manifest.as_bytes()),
+        ("content.xml", content.as_bytes()),
+        ("meta.xml", meta.as_bytes()),
+    ])
+}
+
+/// An EPUB whose package document (`EPUB/content.opf`) is `package`,
+/// verbatim, with `files` beside it (paths relative to `EPUB/`).
+pub fn epub(package: &str, files: &[(String, String)]) -> Vec<u8> {
+    let container = r#"<?xml version="1.0" encoding="utf-8"?><container xmlns="urn:oasis:names:tc:opendocument:xmlns:container" version="1.0"><rootfiles><rootfile media-type="application/oebps-package+xml" full-path="EPUB/content.opf"/></rootfiles></container>"#;
+    let names: Vec<String> = files
+        .iter()
+        .map(|(name, _)| format!("EPUB/{name}"))
+        .collect();
+    let mut entries: Vec<(&str, &[u8])> = vec![
+        ("mimetype", b"application/epub+zip"),
+        ("META-INF/container.xml", container.as_bytes()),
+        ("EPUB/content.opf", package.as_bytes()),
+    ];
+    for (name, (_, text)) in names.iter().zip(files) {
+        entries.push((name, text.as_bytes()));
+    }
+    zip_of(&entries)
+}
+
+/// The package document of an EPUB 3 of `chapters` chapters, as ebooklib
+/// writes one: `chapN.xhtml` in order after the navigation document
+/// (`nav.xhtml`), and an NCX (`toc.ncx`) for EPUB 2 readers.
+pub fn epub_package(chapters: usize) -> String {
+    let mut items = String::new();
+    let mut spine = String::from(r#"<itemref idref="nav"/>"#);
+    for n in 1..=chapters {
+        items.push_str(&format!(
+            r#"<item href="chap{n}.xhtml" id="chapter_{n}" media-type="application/xhtml+xml"/>"#
+        ));
+        spine.push_str(&format!(r#"<itemref idref="chapter_{n}"/>"#));
+    }
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><package xmlns="http://www.idpf.org/2007/opf" unique-identifier="id" version="3.0"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:identifier id="id">fuzz</dc:identifier><dc:title>Fuzzed</dc:title><dc:language>en</dc:language></metadata><manifest>{items}<item href="toc.ncx" id="ncx" media-type="application/x-dtbncx+xml"/><item href="nav.xhtml" id="nav" media-type="application/xhtml+xml" properties="nav"/></manifest><spine toc="ncx">{spine}</spine></package>"#
+    )
+}
+
+/// The files [`epub_package`] names: `chapters` as `chapN.xhtml`
+/// (verbatim), a navigation document and an NCX titling them "Chapter N".
+pub fn epub_files(chapters: &[&str]) -> Vec<(String, String)> {
+    let mut links = String::new();
+    let mut points = String::new();
+    let mut files = Vec::new();
+    for (i, chapter) in chapters.iter().enumerate() {
+        let n = i + 1;
+        links.push_str(&format!(
+            r#"<li><a href="chap{n}.xhtml">Chapter {n}</a></li>"#
+        ));
+        points.push_str(&format!(
+            r#"<navPoint id="chapter_{n}"><navLabel><text>Chapter {n}</text></navLabel><content src="chap{n}.xhtml"/></navPoint>"#
+        ));
+        files.push((format!("chap{n}.xhtml"), chapter.to_string()));
+    }
+    files.push((
+        "nav.xhtml".into(),
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><!DOCTYPE html><html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"><head><title>Fuzzed</title></head><body><nav epub:type="toc" id="id"><h2>Fuzzed</h2><ol>{links}</ol></nav></body></html>"#
+        ),
+    ));
+    files.push((
+        "toc.ncx".into(),
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1"><docTitle><text>Fuzzed</text></docTitle><navMap>{points}</navMap></ncx>"#
+        ),
+    ));
+    files
+}
+
+/// An EPUB 3 of `chapters` (XHTML, verbatim) in reading order.
+pub fn epub_of(chapters: &[&str]) -> Vec<u8> {
+    epub(&epub_package(chapters.len()), &epub_files(chapters))
+}
+
 /// A paragraph of WordprocessingML, with a style id if given.
 pub fn para(style: Option<&str>, text: &str) -> String {
     let style = style

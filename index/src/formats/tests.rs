@@ -388,3 +388,32 @@ fn mail_nested_past_the_limit_is_not_read() {
     );
     assert!(!read.text.contains("the core"), "{}", read.text);
 }
+
+#[test]
+fn the_package_builders_make_what_the_readers_read() {
+    use super::testing::{epub_of, odf_with_content, pptx};
+    let slide = |text: &str| {
+        format!(
+            r#"<p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:nvSpPr><p:nvPr><p:ph type="title"/></p:nvPr></p:nvSpPr><p:txBody><a:p><a:r><a:t>{text}</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>"#
+        )
+    };
+    let notes = r#"<p:notes xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree><p:sp><p:nvSpPr><p:nvPr><p:ph type="body"/></p:nvPr></p:nvSpPr><p:txBody><a:p><a:r><a:t>Slowly.</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:notes>"#;
+    let deck = pptx(&[(&slide("One"), Some(notes)), (&slide("Two"), None)]);
+    assert_eq!(
+        read_ok(Format::Pptx, &deck).text,
+        "# Slide 1: One\n\nNotes: Slowly.\n\n# Slide 2: Two\n\n"
+    );
+    let content = r#"<office:document-content xmlns:office="o" xmlns:text="t"><office:body><office:text><text:h text:outline-level="1">Tides</text:h><text:p>Twice a day.</text:p></office:text></office:body></office:document-content>"#;
+    let read = read_ok(Format::Odt, &odf_with_content(content));
+    assert_eq!(read.text, "# Tides\n\nTwice a day.\n\n");
+    assert_eq!(read.title.as_deref(), Some("Fuzzed"));
+    let book = epub_of(&[
+        "<html><body><p>First.</p></body></html>",
+        "<html><body><p>Second.</p></body></html>",
+    ]);
+    let read = read_ok(Format::Epub, &book);
+    assert_eq!(
+        read.text,
+        "# Chapter 1\n\nFirst.\n\n# Chapter 2\n\nSecond.\n\n"
+    );
+}

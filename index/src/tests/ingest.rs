@@ -562,7 +562,7 @@ fn forget_removes_files_under_a_path_and_refuses_unknown_ones() {
 fn documents_read_through_the_html_reader_are_reread_when_it_changes() {
     use crate::extract::Kind;
     use crate::formats::Format;
-    use crate::ingest::{content_hash, FORMAT_READERS, HTML_READER};
+    use crate::ingest::{content_hash, FORMAT_READERS, HTML_READER, PDF_READER};
     let hash = |parts: &[&[u8]]| {
         let mut hasher = blake3::Hasher::new();
         for part in parts {
@@ -580,5 +580,9 @@ fn documents_read_through_the_html_reader_are_reread_when_it_changes() {
     assert_eq!(
         content_hash(Kind::Document(Format::Docx), b"bytes"),
         hash(&[FORMAT_READERS, b"bytes"])
+    );
+    assert_eq!(
+        content_hash(Kind::Pdf, b"bytes"),
+        hash(&[PDF_READER, b"bytes"])
     );
 }
