@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
@@ -242,24 +242,60 @@ impl Bm25 {
     /// Top `limit` chunk ids with their BM25 scores. Any text is a valid query:
     /// it is analysed into terms, never parsed as query syntax.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<(u64, f32)>> {
-        let terms = Self::terms(query);
-        if terms.is_empty() || limit == 0 {
+        if limit == 0 {
             return Ok(Vec::new());
         }
-        let clauses: Vec<(Occur, Box<dyn Query>)> = terms
-            .iter()
-            .map(|term| {
-                let query = TermQuery::new(
-                    Term::from_field_text(self.fields.text, term),
-                    IndexRecordOption::WithFreqs,
-                );
-                (Occur::Should, Box::new(query) as Box<dyn Query>)
-            })
-            .collect();
-        let query = BooleanQuery::new(clauses);
+        match self.term_clauses(query) {
+            Some(clauses) => self.top(&BooleanQuery::new(clauses), limit),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The BM25 scores `query` gives the chunks `ids`, each the score
+    /// [`Bm25::search`] would give it (0 for a chunk without any of the query's
+    /// words; chunks this index lacks are left out), in no particular order.
+    pub fn scores_of(&self, query: &str, ids: &[u64]) -> Result<Vec<(u64, f32)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let only_these = TermSetQuery::new(
+            ids.iter()
+                .map(|&id| Term::from_field_u64(self.fields.chunk_id, id)),
+        );
+        // Scoring 0, the filter adds nothing to the words' scores.
+        let mut clauses = vec![(
+            Occur::Must,
+            Box::new(ConstScoreQuery::new(Box::new(only_these), 0.0)) as Box<dyn Query>,
+        )];
+        clauses.extend(self.term_clauses(query).unwrap_or_default());
+        self.top(&BooleanQuery::new(clauses), ids.len())
+    }
+
+    /// One optional clause per distinct term of `query`; `None` when it has none.
+    fn term_clauses(&self, query: &str) -> Option<Vec<(Occur, Box<dyn Query>)>> {
+        let terms = Self::terms(query);
+        if terms.is_empty() {
+            return None;
+        }
+        Some(
+            terms
+                .iter()
+                .map(|term| {
+                    let query = TermQuery::new(
+                        Term::from_field_text(self.fields.text, term),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    (Occur::Should, Box::new(query) as Box<dyn Query>)
+                })
+                .collect(),
+        )
+    }
+
+    /// The best `limit` chunks by `query`'s score, with their ids.
+    fn top(&self, query: &dyn Query, limit: usize) -> Result<Vec<(u64, f32)>> {
         let searcher = self.reader.searcher();
         let top = searcher
-            .search(&query, &TopDocs::with_limit(limit).order_by_score())
+            .search(query, &TopDocs::with_limit(limit).order_by_score())
             .map_err(|e| self.err(e))?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {

@@ -256,14 +256,14 @@ impl Index {
     }
 
     /// Every fused candidate of `candidates` taken from each side, best first.
-    fn ranked(
+    pub(crate) fn ranked(
         &self,
         query: &str,
         vector: Option<&[f32]>,
         options: &SearchOptions,
         candidates: usize,
     ) -> Result<Vec<Hit>> {
-        let keyword = if options.mode == Mode::Vector {
+        let mut keyword = if options.mode == Mode::Vector {
             Vec::new()
         } else {
             // A keyword index ahead of the manifest (an interrupted ingest) may rank
@@ -306,6 +306,19 @@ impl Index {
                 dense
             }
         };
+        if options.mode == Mode::Hybrid {
+            // And dense candidates the keyword side did not return get their
+            // true keyword score: counting it as 0 halved the fused score of a
+            // passage that holds the answer in other words than the question's.
+            let unscored: Vec<u64> = dense
+                .iter()
+                .map(|&(id, _)| id)
+                .filter(|id| !keyword.iter().any(|&(k, _)| k == *id))
+                .collect();
+            let scored = self.bm25.scores_of(query, &unscored)?;
+            keyword.extend(scored.into_iter().filter(|&(_, score)| score > 0.0));
+            keyword.sort_by(|a, b| b.1.total_cmp(&a.1));
+        }
         // Every candidate is fused: duplicates collapse before the top k is taken.
         let wide = SearchOptions {
             k: usize::MAX,

@@ -168,6 +168,21 @@ fn ranked(
     Ok((list, rows))
 }
 
+/// The ids and BM25 scores of a keyword search, without its rows.
+fn keyword_scores(response: &SearchResponse) -> milvus::v2::error::Result<Vec<(u64, f32)>> {
+    let Some(one) = response.results().iter().next() else {
+        return Ok(Vec::new());
+    };
+    let Ids::Int64(ids) = one.get_ids() else {
+        return Err(milvus::v2::error::Error::MalformedResponse(
+            "ids of another type than Int64".into(),
+        ));
+    };
+    // milvus-lite returns BM25 scores negated; real Milvus does not.
+    let scores = one.get_scores().iter().map(|score| score.abs());
+    Ok(ids.iter().map(|&id| id as u64).zip(scores).collect())
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -282,6 +297,31 @@ impl MilvusIndex {
                 }
             }
             dense_list.sort_by(|a, b| b.1.total_cmp(&a.1));
+            // And dense candidates the keyword side did not return get their
+            // true keyword score, as on a folder index.
+            let unscored: Vec<String> = dense_list
+                .iter()
+                .filter(|&&(id, _)| !keyword_list.iter().any(|&(k, _)| k == id))
+                .map(|(id, _)| id.to_string())
+                .collect();
+            if !unscored.is_empty() && !query_terms.is_empty() {
+                let request = SearchRequest::builder()
+                    .collection_name(&collection)
+                    .vector_field("sparse")
+                    .vectors(SearchVectors::EmbeddedText(vec![query_terms.clone()]))
+                    .filter(format!("id in [{}]", unscored.join(", ")))
+                    .limit(unscored.len() as i64)
+                    .build()
+                    .map_err(self.err("searching"))?;
+                let scored = self
+                    .conn
+                    .runtime
+                    .block_on(client.search(request))
+                    .and_then(|response| keyword_scores(&response))
+                    .map_err(self.err("searching"))?;
+                keyword_list.extend(scored.into_iter().filter(|&(_, score)| score > 0.0));
+                keyword_list.sort_by(|a, b| b.1.total_cmp(&a.1));
+            }
         }
         // Every candidate is fused: duplicates collapse before the top k is taken.
         let wide = SearchOptions {

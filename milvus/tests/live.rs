@@ -483,12 +483,64 @@ fn passages_keep_their_place_in_the_document() {
     let hits = search(&index, &embedder, "walrus", Mode::Bm25);
     let location = hits[0].location.as_ref().map(|l| l.label());
     assert_eq!(location.as_deref(), Some("messages 1-2"), "{hits:?}");
+    // With the places inside it, so a quote on the second message cites it.
+    let last_line = hits[0].line_end;
+    let quoted = hits[0]
+        .location
+        .as_ref()
+        .map(|l| l.narrowed(last_line, last_line).label());
+    assert_eq!(
+        quoted.as_deref(),
+        Some("message 2 (Keys, 2025-04-02)"),
+        "{hits:?}"
+    );
     // A file's chunks, as neighbour merging reads them, keep them too.
     let chunks = index.chunks_of(&hits[0].path).unwrap();
     assert!(
         chunks.iter().all(|c| c.chunk.location.is_some()),
         "{chunks:?}"
     );
+}
+
+#[test]
+fn a_passage_only_the_dense_side_returned_keeps_its_keyword_score() {
+    let Some(server) = server() else { return };
+    let url = url(&server, "sides");
+    let embedder = embedder();
+    let docs = Docs::new();
+    // The keyword side ranks the zoo first (both rare words), the dense
+    // side the burrow (the query's small words, which BM25 leaves out).
+    docs.write(
+        "zoo.md",
+        "Quokka and wombat keepers feed seven hundred animals daily, counting \
+         penguins, lemurs, otters, tapirs, bison, cranes and ibex by noon.\n",
+    );
+    docs.write(
+        "burrow.md",
+        "The wombat is at home and is at rest and is at ease.\n",
+    );
+    ingest(&url, &docs, &embedder);
+    let index = open(&url, &embedder);
+    let query = "quokka wombat and and and is is is at at at";
+    let keyword = search(&index, &embedder, query, Mode::Bm25);
+    assert_eq!(file_name(&keyword[0].path), "zoo.md", "{keyword:?}");
+    let burrow_bm25 = keyword
+        .iter()
+        .find(|hit| file_name(&hit.path) == "burrow.md")
+        .and_then(|hit| hit.bm25);
+    assert!(burrow_bm25.is_some_and(|score| score > 0.0), "{keyword:?}");
+    let dense = search(&index, &embedder, query, Mode::Vector);
+    assert_eq!(file_name(&dense[0].path), "burrow.md", "{dense:?}");
+    // One candidate a side: the burrow's keyword score comes from a search
+    // of its own, and with it the burrow ranks first.
+    let one_a_side = SearchOptions {
+        k: 1,
+        candidates: 1,
+        ..Default::default()
+    };
+    let hybrid = index.search(query, Some(&embedder), &one_a_side).unwrap();
+    assert_eq!(file_name(&hybrid[0].path), "burrow.md", "{hybrid:?}");
+    assert_eq!(hybrid[0].bm25, burrow_bm25, "{hybrid:?}");
 }
 
 #[test]

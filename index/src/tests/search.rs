@@ -2,7 +2,7 @@
 
 use super::{options, paths, search, Fixture, FUGUE};
 use crate::test_embedder::TestEmbedder;
-use crate::SearchIndex;
+use crate::{Embedder, SearchIndex};
 use crate::{Error, Fusion, Mode, SearchOptions};
 
 #[test]
@@ -266,4 +266,33 @@ fn bm25_ceiling_bounds_real_scores() {
     assert!(ceiling > 0.0);
     assert!(hits[0].bm25.unwrap() <= ceiling, "{hits:?} vs {ceiling}");
     assert_eq!(index.bm25_ceiling("the of").unwrap(), 0.0);
+}
+
+#[test]
+fn a_passage_only_the_dense_side_returned_keeps_its_keyword_score() {
+    let fixture = Fixture::new();
+    let embedder = TestEmbedder::new();
+    fixture.ingest(&embedder);
+    let index = fixture.open(&embedder);
+    // One candidate a side: the keyword side's is the kettle (vinegar,
+    // citric), the dense side's the garden (water, and the small words).
+    let query = "vinegar citric water and and and is is is at at at";
+    let vector = embedder.embed_query(query).unwrap();
+    let keyword = search(&index, &embedder, query, Mode::Bm25);
+    assert_eq!(paths(&keyword), vec!["docs/kettle.txt", "docs/garden.md"]);
+    let dense = index
+        .ranked(query, Some(&vector), &options(Mode::Vector, 1), 1)
+        .unwrap();
+    assert_eq!(paths(&dense), vec!["docs/garden.md"]);
+    let hybrid = index
+        .ranked(query, Some(&vector), &options(Mode::Hybrid, 2), 1)
+        .unwrap();
+    let garden = hybrid.iter().find(|hit| hit.path == "docs/garden.md");
+    // Its keyword score is the one a keyword search gives it, not none.
+    assert_eq!(
+        garden.and_then(|hit| hit.bm25),
+        keyword[1].bm25,
+        "{hybrid:?}"
+    );
+    assert!(keyword[1].bm25.is_some_and(|score| score > 0.0));
 }
