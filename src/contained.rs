@@ -95,20 +95,26 @@ fn read_in_child(exe: &PathBuf, kind: Kind, bytes: &[u8]) -> Result<Contents, Sk
         }
     });
     let stdout = child.stdout.take();
+    let (read_all, output_ended) = std::sync::mpsc::channel();
     let collector = std::thread::spawn(move || {
         let mut out = Vec::new();
         if let Some(stdout) = stdout {
             let _ = stdout.take(TEXT_LIMIT + 1).read_to_end(&mut out);
         }
+        let _ = read_all.send(out.len() as u64 > TEXT_LIMIT);
         out
     });
 
     let deadline = Instant::now() + TIME_LIMIT;
+    // The child's output ends when it exits: waiting for that hears of it at
+    // once, where polling its status alone cost up to a tick on every file.
+    // Past the text limit it is stopped there and then.
+    let over_text_limit = output_ended.recv_timeout(TIME_LIMIT).unwrap_or(false);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
+            Ok(None) if Instant::now() < deadline && !over_text_limit => {
+                std::thread::sleep(Duration::from_millis(1));
             }
             _ => {
                 let _ = child.kill();
@@ -127,18 +133,18 @@ fn read_in_child(exe: &PathBuf, kind: Kind, bytes: &[u8]) -> Result<Contents, Sk
             why: what,
         },
     };
-    let Some(status) = status else {
-        return Err(over_budget(format!(
-            "took longer than {} s",
-            TIME_LIMIT.as_secs()
-        )));
-    };
     if out.len() as u64 > TEXT_LIMIT {
         return Err(over_budget(format!(
             "produced more than {} MB of text",
             TEXT_LIMIT >> 20
         )));
     }
+    let Some(status) = status else {
+        return Err(over_budget(format!(
+            "took longer than {} s",
+            TIME_LIMIT.as_secs()
+        )));
+    };
     if !status.success() {
         return Err(over_budget(format!(
             "needed more than {} GB of memory, or crashed the parser",
