@@ -502,21 +502,7 @@ pub const LINES: &[&str] = &["tea\nport backup\r\n\n", "a query without its newl
 pub const LINES_TOKENS: &[&[u8]] = &[b"\n", b"\r", b"\r\n", b"\xff", b"\xe2\x82", b" "];
 
 /// Every format of the document readers.
-pub const FORMATS: &[rag_index::formats::Format] = {
-    use rag_index::formats::Format::*;
-    &[
-        Docx,
-        Odt,
-        Epub,
-        Pptx,
-        Odp,
-        Spreadsheet,
-        Notebook,
-        Eml,
-        Mbox,
-        Rtf,
-    ]
-};
+pub const FORMATS: &[rag_index::formats::Format] = rag_index::formats::Format::ALL;
 
 /// The document fixtures (made by LibreOffice, pandoc and the formats' own
 /// producers: `tests/fixtures/formats`), whole.

@@ -54,6 +54,20 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in the order above.
+    pub const ALL: &'static [Format] = &[
+        Format::Docx,
+        Format::Odt,
+        Format::Epub,
+        Format::Pptx,
+        Format::Odp,
+        Format::Spreadsheet,
+        Format::Notebook,
+        Format::Eml,
+        Format::Mbox,
+        Format::Rtf,
+    ];
+
     /// The format of a file with this (lower-case) extension.
     pub fn from_extension(ext: &str) -> Option<Format> {
         Some(match ext {
