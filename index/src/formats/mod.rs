@@ -118,20 +118,7 @@ impl Format {
     }
 
     pub fn from_name(name: &str) -> Option<Format> {
-        [
-            Format::Docx,
-            Format::Odt,
-            Format::Epub,
-            Format::Pptx,
-            Format::Odp,
-            Format::Spreadsheet,
-            Format::Notebook,
-            Format::Eml,
-            Format::Mbox,
-            Format::Rtf,
-        ]
-        .into_iter()
-        .find(|f| f.name() == name)
+        Format::ALL.iter().copied().find(|f| f.name() == name)
     }
 }
 
