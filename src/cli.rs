@@ -101,14 +101,11 @@ pub enum Command {
     },
     /// Print the manual page (roff): `rag man > ~/.local/share/man/man1/rag.1`
     Man,
-    /// Read a PDF, office document, e-book, notebook or mail on stdin and
-    /// print its text as JSON, within a memory limit (what ingest runs for
-    /// each such file)
+    /// Read PDFs, office documents, e-books, notebooks and mail sent as
+    /// framed requests on stdin and reply with their text as JSON, within a
+    /// memory limit (what ingest runs to read such files)
     #[command(hide = true)]
-    Extract {
-        /// pdf, docx, odt, epub, pptx, odp, spreadsheet, ipynb, eml, mbox or rtf
-        kind: String,
-    },
+    Extract,
 }
 
 #[derive(Debug, Args)]

@@ -72,9 +72,7 @@ const ERROR_EXIT_CODE: u8 = 2;
 fn run(cli: Cli) -> rag::Result<Outcome> {
     match &cli.command {
         // The child of `contained::sandboxed_reader`: no config, no models.
-        Command::Extract { kind } => {
-            return rag::contained::child_main(kind).map(|()| Outcome::Success)
-        }
+        Command::Extract => return rag::contained::child_main().map(|()| Outcome::Success),
         // Need nothing but the command-line definitions.
         Command::Completions { shell } => {
             return commands::shell::completions(*shell).map(|()| Outcome::Success)
@@ -99,7 +97,7 @@ fn run(cli: Cli) -> rag::Result<Outcome> {
         Command::Generate(args) => commands::generate::run(&ctx, args),
         Command::Models(args) => commands::models::run(&ctx, args),
         Command::Config(args) => commands::config::run(&ctx, args),
-        Command::Extract { .. } | Command::Completions { .. } | Command::Man => Ok(()),
+        Command::Extract | Command::Completions { .. } | Command::Man => Ok(()),
     };
     done.map(|()| Outcome::Success)
 }

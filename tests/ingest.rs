@@ -450,8 +450,11 @@ fn pdf_bomb(operators: usize) -> Vec<u8> {
     pdf
 }
 
+/// Readers are kept from file to file (`src/contained.rs`): the bomb's
+/// reader is stopped, and the files read before and after it, by that reader
+/// or another, each keep their own text.
 #[test]
-fn a_pdf_bomb_is_skipped_within_the_readers_budget() {
+fn a_pdf_bomb_is_skipped_within_the_readers_budget_and_its_neighbours_read() {
     let ws = Workspace::with_wiki();
     let bomb = pdf_bomb(15_000_000);
     assert!(
@@ -459,12 +462,15 @@ fn a_pdf_bomb_is_skipped_within_the_readers_budget() {
         "small on disk: {} bytes",
         bomb.len()
     );
-    fs::write(ws.docs().join("bomb.pdf"), &bomb).unwrap();
-    fs::write(
-        ws.docs().join("good.pdf"),
-        tiny_pdf("Zanzibar cloves and nutmeg"),
-    )
-    .unwrap();
+    fs::write(ws.docs().join("p10-bomb.pdf"), &bomb).unwrap();
+    let word = |i: usize| format!("zanzibar{i}clove");
+    for i in 0..20 {
+        fs::write(
+            ws.docs().join(format!("p{i:02}.pdf")),
+            tiny_pdf(&format!("Spice note {} on nutmeg", word(i))),
+        )
+        .unwrap();
+    }
 
     let out = run(ws.rag().args(["ingest", "docs", "--json"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -477,11 +483,14 @@ fn a_pdf_bomb_is_skipped_within_the_readers_budget() {
         "parser panics stay in the child: {stderr}"
     );
     let summary = json(&String::from_utf8_lossy(&out.stdout));
-    assert_eq!(summary["indexed"], 7, "{summary}");
-    assert_eq!(
-        ws.result_paths("Zanzibar cloves", "bm25")[0],
-        "docs/good.pdf"
-    );
+    assert_eq!(summary["indexed"], 6 + 20, "{summary}");
+    assert_eq!(summary["skipped"], 1, "{summary}");
+    for i in 0..20 {
+        assert_eq!(
+            ws.result_paths(&word(i), "bm25")[0],
+            format!("docs/p{i:02}.pdf")
+        );
+    }
 }
 
 #[test]
