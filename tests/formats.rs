@@ -333,6 +333,30 @@ fn the_same_text_saved_as_docx_odt_and_rtf_gives_the_chunks_of_its_markdown() {
     }
 }
 
+/// Zips of four zips each, `levels` deep, 10 MB of zeros at the bottom.
+fn nested_zips(levels: usize) -> Vec<u8> {
+    let mut archive = testing::zip_of(&[("zeros", &vec![0u8; 10 << 20])]);
+    for _ in 0..levels {
+        let names = ["0.zip", "1.zip", "2.zip", "3.zip"];
+        let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (*n, archive.as_slice())).collect();
+        archive = testing::zip_of(&entries);
+    }
+    archive
+}
+
+/// Two messages, the first with an attachment of `bytes` zero bytes in base64.
+fn mailbox_with_attachment(bytes: usize) -> Vec<u8> {
+    let mut mbox = String::from(
+        "From ada@example.org Tue Apr  1 10:00:00 2025\r\nFrom: Ada <ada@example.org>\r\nSubject: Survey\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nThe heron survey data is attached.\r\n--XX\r\nContent-Type: application/octet-stream; name=survey.bin\r\nContent-Disposition: attachment; filename=survey.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+    );
+    let line = "A".repeat(76) + "\r\n";
+    for _ in 0..(bytes / 3 * 4).div_ceil(76) {
+        mbox.push_str(&line);
+    }
+    mbox.push_str("--XX--\r\n\r\nFrom bob@example.org Tue Apr  1 11:00:00 2025\r\nFrom: Bob <bob@example.org>\r\nSubject: Zoo\r\n\r\nThe keeper saw an ocelot.\r\n");
+    mbox.into_bytes()
+}
+
 #[test]
 fn hostile_documents_are_skipped_within_budget_and_the_rest_kept() {
     let ws = Workspace::with_wiki();
@@ -369,6 +393,9 @@ fn hostile_documents_are_skipped_within_budget_and_the_rest_kept() {
             format!("{{\\rtf1 {}", "{".repeat(200_000)).into_bytes(),
             "nested more than",
         ),
+        // 42.zip's layers: zips of zips, 640 MB of zeros inside; no reader
+        // opens an archive found in an archive.
+        ("nested.docx", nested_zips(3), "no word/document.xml"),
     ];
     for (name, bytes, _) in &hostile {
         fs::write(docs.join(name), bytes).unwrap();
@@ -379,9 +406,12 @@ fn hostile_documents_are_skipped_within_budget_and_the_rest_kept() {
     )
     .unwrap();
     fs::write(docs.join("good.docx"), &good).unwrap();
+    fs::write(docs.join("big.mbox"), mailbox_with_attachment(50 << 20)).unwrap();
 
     let started = Instant::now();
-    let out = run(ws.rag().args(["ingest", "docs", "--json"]));
+    let out = run(ws
+        .rag()
+        .args(["ingest", "docs", "--json", "--max-file-size", "100MB"]));
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -395,9 +425,13 @@ fn hostile_documents_are_skipped_within_budget_and_the_rest_kept() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     let summary = json(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(summary["skipped"], hostile.len(), "{summary}");
-    assert_eq!(summary["indexed"], 6 + 2, "{summary}");
+    assert_eq!(summary["indexed"], 6 + 3, "{summary}");
 
     assert_eq!(ws.result_paths("kingfishers", "bm25")[0], "docs/good.docx");
+    // Both messages of the mailbox, the large attachment (of a kind rag
+    // does not read) left out.
+    assert_eq!(ws.result_paths("heron survey", "bm25")[0], "docs/big.mbox");
+    assert_eq!(ws.result_paths("ocelot", "bm25")[0], "docs/big.mbox");
     let laughs = ws.search("quokka wombat", "bm25");
     let text = laughs["results"][0]["text"].as_str().unwrap().to_string();
     assert_eq!(laughs["results"][0]["path"], "docs/laughs.docx");
