@@ -224,12 +224,13 @@ impl ChildPool {
         }
     }
 
-    /// A child that has waited little enough to be trusted with a file;
-    /// those that waited longer are stopped.
+    /// A child that is still there and has waited little enough to be
+    /// trusted with a file; the others are stopped.
     fn take_idle(&self) -> Option<ReaderChild> {
         let mut idle = self.idle.lock().ok()?;
-        while let Some(child) = idle.pop() {
-            if child.idle_since.elapsed() < REUSE_WITHIN {
+        while let Some(mut child) = idle.pop() {
+            let gone = !matches!(child.process.try_wait(), Ok(None));
+            if !gone && child.idle_since.elapsed() < REUSE_WITHIN {
                 return Some(child);
             }
         }
