@@ -16,7 +16,7 @@
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -71,21 +71,23 @@ pub fn sandboxed_reader() -> Option<ContainedReader> {
 pub fn child_main() -> crate::Result<()> {
     // Where the limit cannot be set, the parent's timeout still holds.
     let _ = rlimit::setrlimit(rlimit::Resource::AS, MEMORY_LIMIT, MEMORY_LIMIT);
+    const BUSY: u64 = u64::MAX;
     let started = Instant::now();
-    let busy = Arc::new(AtomicBool::new(false));
-    let last_reply_ms = Arc::new(AtomicU64::new(0));
+    // Milliseconds after `started` when the child last became idle, or BUSY.
+    let idle_since_ms = Arc::new(AtomicU64::new(0));
     {
-        let (busy, last_reply_ms) = (busy.clone(), last_reply_ms.clone());
+        let idle_since_ms = idle_since_ms.clone();
         std::thread::spawn(move || loop {
             std::thread::sleep(Duration::from_millis(500));
-            let since_reply = started
-                .elapsed()
-                .saturating_sub(Duration::from_millis(last_reply_ms.load(Ordering::SeqCst)));
-            if !busy.load(Ordering::SeqCst) && since_reply > CHILD_IDLE_EXIT {
+            let idle_since = idle_since_ms.load(Ordering::SeqCst);
+            if idle_since != BUSY
+                && started.elapsed() > Duration::from_millis(idle_since) + CHILD_IDLE_EXIT
+            {
                 std::process::exit(0);
             }
         });
     }
+    let now_ms = || started.elapsed().as_millis() as u64;
     let io_error = |action: &'static str, path: &str| {
         let path = PathBuf::from(path);
         move |source| crate::Error::Io {
@@ -102,7 +104,7 @@ pub fn child_main() -> crate::Result<()> {
         else {
             return Ok(());
         };
-        busy.store(true, Ordering::SeqCst);
+        idle_since_ms.store(BUSY, Ordering::SeqCst);
         let result: Result<Contents, SkipReason> = match Kind::from_contained_name(&kind) {
             Some(kind) => rag_index::extract::read_contents(kind, &bytes),
             None => Err(SkipReason::Unreadable(format!(
@@ -113,13 +115,10 @@ pub fn child_main() -> crate::Result<()> {
         let json = serde_json::to_vec(&result)
             .map_err(|e| crate::Error::Internal(format!("extracted text as JSON: {e}")))?;
         drop(result);
-        output
-            .write_all(&(json.len() as u64).to_le_bytes())
-            .and_then(|()| output.write_all(&json))
+        write_framed(&mut output, &json)
             .and_then(|()| output.flush())
             .map_err(io_error("writing", "standard output"))?;
-        last_reply_ms.store(started.elapsed().as_millis() as u64, Ordering::SeqCst);
-        busy.store(false, Ordering::SeqCst);
+        idle_since_ms.store(now_ms(), Ordering::SeqCst);
     }
 }
 
@@ -133,15 +132,32 @@ fn read_request(input: &mut impl Read) -> std::io::Result<Option<(String, Vec<u8
     }
     let mut name = vec![0u8; usize::from(name_len[0])];
     input.read_exact(&mut name)?;
+    let len = read_length(input)?;
+    let bytes = read_bytes(input, len)?;
+    Ok(Some((String::from_utf8_lossy(&name).into_owned(), bytes)))
+}
+
+/// A frame's length: 8 bytes, little-endian.
+fn read_length(input: &mut impl Read) -> std::io::Result<u64> {
     let mut len = [0u8; 8];
     input.read_exact(&mut len)?;
-    let len = u64::from_le_bytes(len);
+    Ok(u64::from_le_bytes(len))
+}
+
+/// A frame's `len` bytes; an input that ends before is an error.
+fn read_bytes(input: &mut impl Read, len: u64) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     input.take(len).read_to_end(&mut bytes)?;
     if (bytes.len() as u64) < len {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    Ok(Some((String::from_utf8_lossy(&name).into_owned(), bytes)))
+    Ok(bytes)
+}
+
+/// Bytes as a frame: their length, then themselves.
+fn write_framed(output: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    output.write_all(&(bytes.len() as u64).to_le_bytes())?;
+    output.write_all(bytes)
 }
 
 fn write_request(output: &mut impl Write, name: &str, bytes: &[u8]) -> std::io::Result<()> {
@@ -150,8 +166,7 @@ fn write_request(output: &mut impl Write, name: &str, bytes: &[u8]) -> std::io::
         .map_err(|_| std::io::Error::other("a kind's name longer than 255 bytes"))?;
     output.write_all(&[name_len])?;
     output.write_all(name)?;
-    output.write_all(&(bytes.len() as u64).to_le_bytes())?;
-    output.write_all(bytes)?;
+    write_framed(output, bytes)?;
     output.flush()
 }
 
@@ -282,23 +297,13 @@ impl ReaderChild {
         };
         let (send, replies) = std::sync::mpsc::channel();
         std::thread::spawn(move || loop {
-            let mut len = [0u8; 8];
-            if stdout.read_exact(&mut len).is_err() {
-                let _ = send.send(Reply::Ended);
-                return;
-            }
-            let len = u64::from_le_bytes(len);
-            if len > TEXT_LIMIT {
-                let _ = send.send(Reply::TooLong);
-                return;
-            }
-            let mut json = Vec::new();
-            let read = (&mut stdout).take(len).read_to_end(&mut json);
-            if read.is_err() || (json.len() as u64) < len {
-                let _ = send.send(Reply::Ended);
-                return;
-            }
-            if send.send(Reply::Json(json)).is_err() {
+            let reply = match read_length(&mut stdout) {
+                Ok(len) if len > TEXT_LIMIT => Reply::TooLong,
+                Ok(len) => read_bytes(&mut stdout, len).map_or(Reply::Ended, Reply::Json),
+                Err(_) => Reply::Ended,
+            };
+            let last = !matches!(reply, Reply::Json(_));
+            if send.send(reply).is_err() || last {
                 return;
             }
         });
