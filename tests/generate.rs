@@ -472,6 +472,47 @@ fn prefill_after_matches(generator: &Generator, shared_lengths: &[usize]) {
     }
 }
 
+/// A prefill reports its progress after each layer of each batch, ends at the
+/// whole prompt, and stops at the first report that says so: a client that
+/// left or a user who pressed Esc waits for one layer, not a 512-token batch.
+#[test]
+fn a_prefill_reports_each_layer_and_stops_when_told() {
+    let generator = generator();
+    let layers = generator.config().n_layer;
+    let prompt = generator
+        .tokenizer()
+        .encode_literal(&"The open book answers from the numbered sources. ".repeat(60))
+        .unwrap();
+    assert!(prompt.len() > 512, "two batches: {}", prompt.len());
+    let mut seen = Vec::new();
+    let reported = generator
+        .prefill_with_progress(&prompt, 8, &mut |read, total| {
+            seen.push((read, total));
+            true
+        })
+        .unwrap()
+        .expect("not stopped");
+    assert_eq!(seen.len(), 2 * layers, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+    assert!(seen.iter().all(|&(_, total)| total == prompt.len()));
+    assert_eq!(seen.last(), Some(&(prompt.len(), prompt.len())));
+    let plain = generator.prefill(&prompt, 8).unwrap();
+    let bits = |p: &rag::llm::Prefilled| -> Vec<u32> {
+        p.next_token_logits().iter().map(|x| x.to_bits()).collect()
+    };
+    assert!(bits(&plain) == bits(&reported));
+
+    let mut asked = 0;
+    let stopped = generator
+        .prefill_with_progress(&prompt, 8, &mut |_, _| {
+            asked += 1;
+            asked < 3
+        })
+        .unwrap();
+    assert!(stopped.is_none());
+    assert_eq!(asked, 3, "nothing ran after the stop");
+}
+
 /// Prompt-lookup decoding changes how many passes an answer takes, never
 /// its tokens: greedy or seeded sampling, with the repeat penalty, stopped
 /// by the token limit anywhere inside a pass, on the small model's legacy

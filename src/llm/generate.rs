@@ -268,8 +268,9 @@ impl Generator {
     }
 
     /// [`Generator::prefill`], reporting `(tokens read, prompt tokens)` after each
-    /// batch; returning false stops it between batches (`None`): a long prompt
-    /// takes seconds, and a user who changed their mind should not wait for it.
+    /// layer of each batch; returning false stops it there (`None`): a long
+    /// prompt takes seconds, and a user who changed their mind should not wait
+    /// for it.
     pub fn prefill_with_progress(
         &self,
         prompt_ids: &[u32],
@@ -333,11 +334,18 @@ impl Generator {
         let mut read = shared;
         for batch in batches(prompt_ids.len(), shared) {
             let batch = &prompt_ids[batch];
-            logits = self.model.forward(batch, &mut cache)?;
-            read += batch.len();
-            if !on_progress(read, prompt_ids.len()) {
-                return Ok(None);
+            // Progress within the batch by layers: a stop is seen within one.
+            let mut layer_progress = |done: usize, layers: usize| {
+                on_progress(read + batch.len() * done / layers, prompt_ids.len())
+            };
+            match self
+                .model
+                .forward_until(batch, &mut cache, &mut layer_progress)?
+            {
+                Some(last) => logits = last,
+                None => return Ok(None),
             }
+            read += batch.len();
         }
         Ok(Some(Prefilled {
             prompt_ids: prompt_ids.to_vec(),

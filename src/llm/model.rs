@@ -10,6 +10,7 @@
 //! one batched pass. The pass runs on a rayon pool thread (see `forward`).
 
 mod attention;
+mod cache;
 mod config;
 mod linear;
 
@@ -22,6 +23,7 @@ use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
 use self::attention::attention;
+pub use self::cache::{KvCache, RopeTable};
 pub use self::config::{Activation, Config, RopeStyle, SlidingWindow, SUPPORTED_ARCHITECTURES};
 use self::linear::{
     dense_max_bytes, stack, stacked_for, stacked_matmul, to_vec, Kernels, Linear, TokenTable,
@@ -178,11 +180,39 @@ impl Model {
         // quarter of decode time on two cores).
         rayon::scope(|_| {
             let x = self.hidden_states(tokens, cache, Kernels::Batch)?;
-            let last = &x[(tokens.len() - 1) * self.config.dim..];
-            let mut normed = vec![0.0f32; self.config.dim];
-            rms_norm(last, &self.norm, self.config.rms_eps, &mut normed);
-            self.output.logits(normed)
+            self.last_logits(&x, tokens.len())
         })
+    }
+
+    /// [`Model::forward`], asking `keep_going(layers done, layers)` after each
+    /// layer: a prompt's batch takes seconds, and whoever waits for it (a
+    /// client that left, a user who pressed Esc) should not. None when it
+    /// stopped; `cache` then holds nothing more than before.
+    pub fn forward_until(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        keep_going: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<Option<Vec<f32>>> {
+        let mut pass = self.begin(tokens, cache)?;
+        let layers = self.layers.len();
+        for i in 0..layers {
+            // Each layer on a pool thread, as `forward` runs its whole pass:
+            // one wake-up a layer is nothing beside a batch's layer.
+            rayon::scope(|_| self.layer(i, &mut pass, cache, Kernels::Batch))?;
+            if !keep_going(i + 1, layers) {
+                return Ok(None);
+            }
+        }
+        cache.len += pass.t;
+        rayon::scope(|_| self.last_logits(&pass.x, tokens.len())).map(Some)
+    }
+
+    fn last_logits(&self, x: &[f32], rows: usize) -> Result<Vec<f32>> {
+        let last = &x[(rows - 1) * self.config.dim..];
+        let mut normed = vec![0.0f32; self.config.dim];
+        rms_norm(last, &self.norm, self.config.rms_eps, &mut normed);
+        self.output.logits(normed)
     }
 
     /// Runs `tokens` through the model and returns the logits after each:
@@ -214,6 +244,16 @@ impl Model {
         cache: &mut KvCache,
         kernels: Kernels,
     ) -> Result<Vec<f32>> {
+        let mut pass = self.begin(tokens, cache)?;
+        for i in 0..self.layers.len() {
+            self.layer(i, &mut pass, cache, kernels)?;
+        }
+        cache.len += pass.t;
+        Ok(pass.x)
+    }
+
+    /// The embeddings of `tokens`, checked to fit after `cache`'s positions.
+    fn begin(&self, tokens: &[u32], cache: &KvCache) -> Result<Pass> {
         let c = &self.config;
         let t = tokens.len();
         let pos0 = cache.len;
@@ -236,137 +276,117 @@ impl Model {
         if c.embed_scale != 1.0 {
             x.iter_mut().for_each(|v| *v *= c.embed_scale);
         }
-        let mut h = vec![0.0f32; t * c.dim];
-        let mut attn = vec![0.0f32; t * c.q_dim()];
-
-        for (i, (layer, (k_cache, v_cache))) in self
-            .layers
-            .iter()
-            .zip(cache.k.iter_mut().zip(cache.v.iter_mut()))
-            .enumerate()
-        {
-            let window = c.window_of(i);
-            let rope_table = match (window, &cache.local_rope) {
-                (Some(_), Some(local)) => local.as_ref(),
-                _ => cache.rope.as_ref(),
-            };
-            // Attention block.
-            rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut h);
-            let (mut q, mut k, mut v) = match stacked_for(&layer.qkv, &layer.wq, t, kernels) {
-                Some(qkv) => {
-                    let widths = [c.q_dim(), c.kv_dim(), c.kv_dim()];
-                    let [q, k, v] = stacked_matmul(qkv, &h, t, widths);
-                    (q, k, v)
-                }
-                None => (
-                    layer.wq.forward(&h, t, kernels)?,
-                    layer.wk.forward(&h, t, kernels)?,
-                    layer.wv.forward(&h, t, kernels)?,
-                ),
-            };
-            add_bias(&mut q, layer.bq.as_deref());
-            add_bias(&mut k, layer.bk.as_deref());
-            add_bias(&mut v, layer.bv.as_deref());
-            norm_in_place(&mut q, layer.q_norm.as_deref(), c.rms_eps);
-            norm_in_place(&mut k, layer.k_norm.as_deref(), c.rms_eps);
-            rope(c, &mut q, c.n_head, pos0, rope_table);
-            rope(c, &mut k, c.n_kv_head, pos0, rope_table);
-            let kv = c.kv_dim();
-            k_cache[pos0 * kv..(pos0 + t) * kv].convert_from_f32_slice(&k);
-            v_cache[pos0 * kv..(pos0 + t) * kv].convert_from_f32_slice(&v);
-            attention(
-                c,
-                &q,
-                k_cache,
-                v_cache,
-                pos0,
-                window.map(|w| w.window),
-                &mut attn,
-            );
-            let mut out = layer.wo.forward(&attn, t, kernels)?;
-            norm_in_place(&mut out, layer.post_attention_norm.as_deref(), c.rms_eps);
-            add_into(&mut x, &out);
-
-            // Feed-forward block: down(act(gate(h)) * up(h)).
-            rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut h);
-            let (mut gate, up) = match stacked_for(&layer.gate_up, &layer.gate, t, kernels) {
-                Some(gate_up) => {
-                    let [gate, up] = stacked_matmul(gate_up, &h, t, [c.ffn_dim, c.ffn_dim]);
-                    (gate, up)
-                }
-                None => (
-                    layer.gate.forward(&h, t, kernels)?,
-                    layer.up.forward(&h, t, kernels)?,
-                ),
-            };
-            let activate = |gate: &mut [f32], up: &[f32]| match c.activation {
-                Activation::Silu => {
-                    for (g, u) in gate.iter_mut().zip(up) {
-                        *g = *g / (1.0 + (-*g).exp()) * u;
-                    }
-                }
-                Activation::GeluTanh => {
-                    for (g, u) in gate.iter_mut().zip(up) {
-                        *g = gelu_tanh(*g) * u;
-                    }
-                }
-            };
-            // A prompt's rows on every core: serial, this was a few percent
-            // of a prefill with the other core idle.
-            gate.par_chunks_mut(c.ffn_dim)
-                .zip(up.par_chunks(c.ffn_dim))
-                .for_each(|(gate, up)| activate(gate, up));
-            let mut out = layer.down.forward(&gate, t, kernels)?;
-            norm_in_place(&mut out, layer.post_ffn_norm.as_deref(), c.rms_eps);
-            add_into(&mut x, &out);
-        }
-        cache.len += t;
-        Ok(x)
+        Ok(Pass {
+            x,
+            h: vec![0.0f32; t * c.dim],
+            attn: vec![0.0f32; t * c.q_dim()],
+            t,
+            pos0,
+        })
     }
-}
 
-/// Per-layer keys and values of every position so far, laid out
-/// `[position][kv_head * head_dim]`, allocated once for the whole generation.
-/// Kept in f16, as llama.cpp does: attention over a long prompt reads the
-/// whole cache for every token, and half the bytes is most of half the time.
-/// Cloning one forks a conversation: several answers sampled after one prefill.
-#[derive(Clone)]
-pub struct KvCache {
-    k: Vec<Vec<f16>>,
-    v: Vec<Vec<f16>>,
-    len: usize,
-    capacity: usize,
-    /// Shared by the clones: it only depends on the capacity.
-    rope: Arc<RopeTable>,
-    /// Gemma 3's local layers rotate with another base.
-    local_rope: Option<Arc<RopeTable>>,
-}
-
-/// Rope angles per position, `[position][rope_dim / 2]`.
-pub struct RopeTable {
-    cos: Vec<f32>,
-    sin: Vec<f32>,
-}
-
-impl RopeTable {
-    fn new(c: &Config, base: f32, scale: f32, factors: Option<&[f32]>, capacity: usize) -> Self {
-        let half = c.rope_dim / 2;
-        let mut cos = Vec::with_capacity(capacity * half);
-        let mut sin = Vec::with_capacity(capacity * half);
-        for pos in 0..capacity {
-            let pos = pos as f64 / scale as f64;
-            for i in 0..half {
-                let mut freq = (base as f64).powf(-2.0 * i as f64 / c.rope_dim as f64);
-                if let Some(factors) = factors {
-                    freq /= factors[i] as f64;
-                }
-                let (s, co) = (pos * freq).sin_cos();
-                cos.push(co as f32);
-                sin.push(s as f32);
+    /// Layer `i` over `pass`, its keys and values written to `cache` after
+    /// the positions it holds (which it does not yet count: see `hidden_states`).
+    fn layer(
+        &self,
+        i: usize,
+        pass: &mut Pass,
+        cache: &mut KvCache,
+        kernels: Kernels,
+    ) -> Result<()> {
+        let c = &self.config;
+        let (t, pos0) = (pass.t, pass.pos0);
+        let layer = &self.layers[i];
+        let (k_cache, v_cache) = (&mut cache.k[i], &mut cache.v[i]);
+        let window = c.window_of(i);
+        let rope_table = match (window, &cache.local_rope) {
+            (Some(_), Some(local)) => local.as_ref(),
+            _ => cache.rope.as_ref(),
+        };
+        // Attention block.
+        rms_norm(&pass.x, &layer.attn_norm, c.rms_eps, &mut pass.h);
+        let (mut q, mut k, mut v) = match stacked_for(&layer.qkv, &layer.wq, t, kernels) {
+            Some(qkv) => {
+                let widths = [c.q_dim(), c.kv_dim(), c.kv_dim()];
+                let [q, k, v] = stacked_matmul(qkv, &pass.h, t, widths);
+                (q, k, v)
             }
-        }
-        RopeTable { cos, sin }
+            None => (
+                layer.wq.forward(&pass.h, t, kernels)?,
+                layer.wk.forward(&pass.h, t, kernels)?,
+                layer.wv.forward(&pass.h, t, kernels)?,
+            ),
+        };
+        add_bias(&mut q, layer.bq.as_deref());
+        add_bias(&mut k, layer.bk.as_deref());
+        add_bias(&mut v, layer.bv.as_deref());
+        norm_in_place(&mut q, layer.q_norm.as_deref(), c.rms_eps);
+        norm_in_place(&mut k, layer.k_norm.as_deref(), c.rms_eps);
+        rope(c, &mut q, c.n_head, pos0, rope_table);
+        rope(c, &mut k, c.n_kv_head, pos0, rope_table);
+        let kv = c.kv_dim();
+        k_cache[pos0 * kv..(pos0 + t) * kv].convert_from_f32_slice(&k);
+        v_cache[pos0 * kv..(pos0 + t) * kv].convert_from_f32_slice(&v);
+        attention(
+            c,
+            &q,
+            k_cache,
+            v_cache,
+            pos0,
+            window.map(|w| w.window),
+            &mut pass.attn,
+        );
+        let mut out = layer.wo.forward(&pass.attn, t, kernels)?;
+        norm_in_place(&mut out, layer.post_attention_norm.as_deref(), c.rms_eps);
+        add_into(&mut pass.x, &out);
+
+        // Feed-forward block: down(act(gate(h)) * up(h)).
+        rms_norm(&pass.x, &layer.ffn_norm, c.rms_eps, &mut pass.h);
+        let (mut gate, up) = match stacked_for(&layer.gate_up, &layer.gate, t, kernels) {
+            Some(gate_up) => {
+                let [gate, up] = stacked_matmul(gate_up, &pass.h, t, [c.ffn_dim, c.ffn_dim]);
+                (gate, up)
+            }
+            None => (
+                layer.gate.forward(&pass.h, t, kernels)?,
+                layer.up.forward(&pass.h, t, kernels)?,
+            ),
+        };
+        let activate = |gate: &mut [f32], up: &[f32]| match c.activation {
+            Activation::Silu => {
+                for (g, u) in gate.iter_mut().zip(up) {
+                    *g = *g / (1.0 + (-*g).exp()) * u;
+                }
+            }
+            Activation::GeluTanh => {
+                for (g, u) in gate.iter_mut().zip(up) {
+                    *g = gelu_tanh(*g) * u;
+                }
+            }
+        };
+        // A prompt's rows on every core: serial, this was a few percent
+        // of a prefill with the other core idle.
+        gate.par_chunks_mut(c.ffn_dim)
+            .zip(up.par_chunks(c.ffn_dim))
+            .for_each(|(gate, up)| activate(gate, up));
+        let mut out = layer.down.forward(&gate, t, kernels)?;
+        norm_in_place(&mut out, layer.post_ffn_norm.as_deref(), c.rms_eps);
+        add_into(&mut pass.x, &out);
+        Ok(())
     }
+}
+
+/// One batch's activations as it goes through the layers.
+struct Pass {
+    /// The residual stream, `[token][dim]`.
+    x: Vec<f32>,
+    /// Scratch for the normed input of each block.
+    h: Vec<f32>,
+    /// Scratch for the attention output, `[token][q_dim]`.
+    attn: Vec<f32>,
+    t: usize,
+    /// The position of the first token.
+    pos0: usize,
 }
 
 impl Model {
@@ -384,32 +404,6 @@ impl Model {
         }
         cache.len = keep;
         cache
-    }
-}
-
-impl KvCache {
-    /// Positions filled so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
-    /// Forgets everything (the allocation is kept).
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    /// Forgets the positions from `len` on (drafted tokens that were not
-    /// taken): the next pass writes over them.
-    pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
     }
 }
 
