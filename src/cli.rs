@@ -426,7 +426,7 @@ pub struct SamplingArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct AnswerArgs {
     #[arg(short, value_name = "N", value_parser = bounded::answer_k, help = format!(
-        "Passages to retrieve (neighbours in one file are merged into one source) [default: {}]",
+        "Passages to retrieve, and up to two more of their files from the next N ranks (neighbours in one file are merged into one source) [default: {}]",
         defaults::K))]
     pub k: Option<usize>,
 

@@ -53,6 +53,9 @@ pub struct Row {
     pub model_cited: bool,
     /// Words in the answer (answers are not to grow to raise containment).
     pub answer_words: usize,
+    /// Tokens of the prompt (instructions, sources, question): what the
+    /// first token waits for.
+    pub prompt_tokens: usize,
     /// Tokens the model generated, and whether it was cut at the token limit
     /// (what the default limit is measured from).
     pub generated_tokens: usize,
@@ -94,6 +97,8 @@ pub struct Report {
     pub false_refusal_rate: f64,
     pub median_latency_ms: f64,
     pub median_first_token_ms: f64,
+    /// Median prompt tokens of the answers the model wrote (refusals left out).
+    pub median_prompt_tokens: f64,
     /// Every answer's tokens after its first over the time they took.
     pub decode_tok_s: f64,
     pub errors: usize,
@@ -170,6 +175,7 @@ pub fn score(question: &Question, answer: &Answer, i: usize) -> Row {
         source_named_when_asked,
         model_cited: answer.citations.iter().any(|c| !c.inferred && !c.asked),
         answer_words: answer.answer.split_whitespace().count(),
+        prompt_tokens: answer.prompt_tokens,
         generated_tokens: answer.generated_tokens,
         truncated: answer.truncated,
         decode_tok_s: answer.timings.decode_tok_s,
@@ -229,6 +235,7 @@ pub fn error_row(question: &Question, i: usize, error: &Error) -> Row {
         source_named_when_asked: false,
         model_cited: false,
         answer_words: 0,
+        prompt_tokens: 0,
         generated_tokens: 0,
         truncated: false,
         decode_tok_s: 0.0,
@@ -285,6 +292,12 @@ pub fn report(rows: &[Row], first_tokens: Vec<f64>, model: &str, index: String) 
                 .collect(),
         ),
         median_first_token_ms: crate::batch::median(first_tokens),
+        median_prompt_tokens: crate::batch::median(
+            rows.iter()
+                .filter(|r| r.prompt_tokens > 0)
+                .map(|r| r.prompt_tokens as f64)
+                .collect(),
+        ),
         decode_tok_s: decode_rate(rows),
         errors: rows.iter().filter(|r| r.error.is_some()).count(),
         model: model.to_string(),

@@ -56,7 +56,7 @@ impl Assistant {
             return Ok(self.refuse(index, &asked, timings, on_event));
         }
 
-        let sources = self.pack(index, &retrieval.hits, options)?;
+        let sources = self.pack(index, &retrieval.to_read(), options)?;
         let keep_going = on_event(Event::Retrieved {
             sources: &sources,
             refused: false,

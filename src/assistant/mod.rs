@@ -191,9 +191,27 @@ pub enum Event<'a> {
 /// Retrieval's result for one question.
 #[derive(Debug, Clone)]
 pub struct Retrieval {
+    /// The best passages, best first.
     pub hits: Vec<Hit>,
+    /// Passages of the same files from the next ranks, read with them.
+    pub more: Vec<Hit>,
     pub evidence: Evidence,
     pub millis: f64,
+}
+
+impl Retrieval {
+    /// What the model reads: each passage of `hits` followed by those of
+    /// `more` from its file (a file's passages together, the best file first).
+    pub fn to_read(&self) -> Vec<Hit> {
+        let mut read: Vec<Hit> = Vec::with_capacity(self.hits.len() + self.more.len());
+        for (i, hit) in self.hits.iter().enumerate() {
+            read.push(hit.clone());
+            if self.hits[..i].iter().all(|h| h.path != hit.path) {
+                read.extend(self.more.iter().filter(|h| h.path == hit.path).cloned());
+            }
+        }
+        read
+    }
 }
 
 pub struct Assistant {

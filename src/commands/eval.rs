@@ -136,9 +136,10 @@ fn print_report(r: &Report) {
         r.false_refusal_rate * 100.0
     );
     println!(
-        "median latency   {:>5.1} s  (first token {:.1} s)",
+        "median latency   {:>5.1} s  (first token {:.1} s, after {:.0} prompt tokens)",
         r.median_latency_ms / 1000.0,
-        r.median_first_token_ms / 1000.0
+        r.median_first_token_ms / 1000.0,
+        r.median_prompt_tokens
     );
     println!("decode           {:>5.1} tok/s", r.decode_tok_s);
     if r.errors > 0 {
