@@ -13,6 +13,8 @@ mod attention;
 mod cache;
 mod config;
 mod linear;
+#[cfg(target_arch = "x86_64")]
+mod prompt_attention;
 
 use std::sync::Arc;
 
@@ -308,7 +310,7 @@ impl Model {
         let (mut q, mut k, mut v) = match stacked_for(&layer.qkv, &layer.wq, t, kernels) {
             Some(qkv) => {
                 let widths = [c.q_dim(), c.kv_dim(), c.kv_dim()];
-                let [q, k, v] = stacked_matmul(qkv, &pass.h, t, widths);
+                let [q, k, v] = stacked_matmul(qkv, &pass.h, t, kernels, widths);
                 (q, k, v)
             }
             None => (
@@ -334,6 +336,7 @@ impl Model {
             v_cache,
             pos0,
             window.map(|w| w.window),
+            !kernels.as_decoded(t),
             &mut pass.attn,
         );
         let mut out = layer.wo.forward(&pass.attn, t, kernels)?;
@@ -344,7 +347,8 @@ impl Model {
         rms_norm(&pass.x, &layer.ffn_norm, c.rms_eps, &mut pass.h);
         let (mut gate, up) = match stacked_for(&layer.gate_up, &layer.gate, t, kernels) {
             Some(gate_up) => {
-                let [gate, up] = stacked_matmul(gate_up, &pass.h, t, [c.ffn_dim, c.ffn_dim]);
+                let [gate, up] =
+                    stacked_matmul(gate_up, &pass.h, t, kernels, [c.ffn_dim, c.ffn_dim]);
                 (gate, up)
             }
             None => (

@@ -15,6 +15,10 @@ use super::Config;
 /// three groups did not. Each group's keys are read once per query head, from
 /// cache after the first.
 /// With a `window`, a row sees only the last `window` positions up to its own.
+/// A `prompt`'s rows go to the blocked products of `prompt_attention` where
+/// the CPU has AVX-512: each row's output is then the same whatever the
+/// rows beside it, but not what it is alone here.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn attention(
     c: &Config,
     q: &[f32],
@@ -22,6 +26,7 @@ pub(super) fn attention(
     v: &[f16],
     pos0: usize,
     window: Option<usize>,
+    prompt: bool,
     out: &mut [f32],
 ) {
     let hd = c.head_dim;
@@ -29,6 +34,11 @@ pub(super) fn attention(
     let group = c.n_head / c.n_kv_head;
     let scale = c.attention_scale;
     let rows = q.len() / c.q_dim();
+    #[cfg(target_arch = "x86_64")]
+    if prompt && super::prompt_attention::supports(hd) {
+        super::prompt_attention::prompt_attention(c, q, k, v, pos0, window, out);
+        return;
+    }
     // A head's output is its own slice of `out`, so items share nothing but
     // read-only data.
     let items: Vec<Mutex<&mut [f32]>> = out.chunks_exact_mut(hd).map(Mutex::new).collect();
@@ -102,7 +112,7 @@ mod tests {
             .map(|i| f16::from_f32(wave(i, 0.23)))
             .collect();
         let mut out = vec![0.0; c.q_dim()];
-        attention(&c, &q, &k, &v, pos0, None, &mut out);
+        attention(&c, &q, &k, &v, pos0, None, false, &mut out);
 
         let group = c.n_head / c.n_kv_head;
         for head in 0..c.n_head {
@@ -134,6 +144,101 @@ mod tests {
         }
     }
 
+    /// Row-by-row attention of `rows` rows after `pos0` cached positions.
+    fn row_by_row(
+        c: &Config,
+        q: &[f32],
+        k: &[f16],
+        v: &[f16],
+        pos0: usize,
+        window: Option<usize>,
+    ) -> Vec<f32> {
+        let mut out = vec![0.0; q.len()];
+        for (r, (q, out)) in q
+            .chunks_exact(c.q_dim())
+            .zip(out.chunks_exact_mut(c.q_dim()))
+            .enumerate()
+        {
+            attention(c, q, k, v, pos0 + r, window, false, out);
+        }
+        out
+    }
+
+    #[test]
+    fn a_prompt_attends_as_its_rows_one_by_one() {
+        #[cfg(target_arch = "x86_64")]
+        if !crate::llm::model::prompt_attention::supports(64) {
+            eprintln!("skipped: CPU lacks avx512f; prompts attend row by row here too");
+        }
+        // The shapes of Qwen2.5-1.5B (6 query heads a key/value head),
+        // SmolLM2 (3, of 64 values) and Gemma 3 (4, of 256); prompts after
+        // an empty and a filled cache, short blocks of queries, a window.
+        for (n_head, n_kv_head, head_dim) in [(12, 2, 128), (9, 3, 64), (4, 1, 256)] {
+            for (pos0, rows, window) in [
+                (0, 12, None),
+                (0, 37, None),
+                (50, 21, None),
+                (30, 40, Some(24)),
+            ] {
+                let c = Config {
+                    n_head,
+                    n_kv_head,
+                    head_dim,
+                    attention_scale: 1.0 / (head_dim as f32).sqrt(),
+                    dim: n_head * head_dim,
+                    context_length: 4096,
+                    ..config(RopeStyle::Interleaved)
+                };
+                let wave = |i: usize, f: f32| ((i as f32) * f).sin() * 2.0;
+                let n_pos = pos0 + rows;
+                let q: Vec<f32> = (0..rows * c.q_dim()).map(|i| wave(i, 0.37)).collect();
+                let k: Vec<f16> = (0..n_pos * c.kv_dim())
+                    .map(|i| f16::from_f32(wave(i, 0.11)))
+                    .collect();
+                let v: Vec<f16> = (0..n_pos * c.kv_dim())
+                    .map(|i| f16::from_f32(wave(i, 0.23)))
+                    .collect();
+                let want = row_by_row(&c, &q, &k, &v, pos0, window);
+                let mut got = vec![0.0; q.len()];
+                attention(&c, &q, &k, &v, pos0, window, true, &mut got);
+                // In two parts, each row gives what it gives in one batch.
+                let half = rows / 2 * c.q_dim();
+                let mut parts = vec![0.0; q.len()];
+                attention(
+                    &c,
+                    &q[..half],
+                    &k,
+                    &v,
+                    pos0,
+                    window,
+                    true,
+                    &mut parts[..half],
+                );
+                attention(
+                    &c,
+                    &q[half..],
+                    &k,
+                    &v,
+                    pos0 + rows / 2,
+                    window,
+                    true,
+                    &mut parts[half..],
+                );
+                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert!(
+                    bits(&parts) == bits(&got),
+                    "{n_head}/{n_kv_head}x{head_dim}: parts differ"
+                );
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                        "{n_head}/{n_kv_head}x{head_dim}, {rows} rows after {pos0}, window {window:?}: value {i}: {g} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn attention_is_causal_and_shares_kv_heads() {
         let c = config(RopeStyle::Interleaved);
@@ -143,7 +248,7 @@ mod tests {
         let v = halves(&[1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 5.0]);
         let q = vec![0.5; 16];
         let mut out = vec![0.0; 16];
-        attention(&c, &q, &k, &v, 0, None, &mut out);
+        attention(&c, &q, &k, &v, 0, None, false, &mut out);
         // Row 0 sees only position 0.
         assert_eq!(&out[..8], &[1.0; 8]);
         // Row 1 sees both, equally (same score), for both query heads.
@@ -165,9 +270,9 @@ mod tests {
         );
         let q = vec![0.5; 8];
         let mut out = vec![0.0; 8];
-        attention(&c, &q, &k, &v, 3, Some(2), &mut out);
+        attention(&c, &q, &k, &v, 3, Some(2), false, &mut out);
         assert!(out.iter().all(|&o| (o - 6.0).abs() < 1e-5), "{out:?}");
-        attention(&c, &q, &k, &v, 3, None, &mut out);
+        attention(&c, &q, &k, &v, 3, None, false, &mut out);
         assert!(out.iter().all(|&o| (o - 3.75).abs() < 1e-5), "{out:?}");
     }
 }

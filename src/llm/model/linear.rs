@@ -40,8 +40,10 @@ pub(super) enum Kernels {
 }
 
 impl Kernels {
-    /// Whether `rows` rows run on the kernels of a single row.
-    fn as_decoded(self, rows: usize) -> bool {
+    /// Whether `rows` rows run on the kernels of a single row (otherwise
+    /// on those of a prompt: each row's results then the same whatever the
+    /// rows beside it, but not those of a single row).
+    pub(super) fn as_decoded(self, rows: usize) -> bool {
         rows == 1 || self == Kernels::Decode
     }
 }
@@ -89,7 +91,11 @@ impl Linear {
             .filter(|_| decode || self.dense.is_none())
         {
             let mut out = vec![0.0; rows * q.rows()];
-            q.matmul(x, rows, &mut out);
+            if decode {
+                q.matmul(x, rows, &mut out);
+            } else {
+                q.prompt_matmul(x, rows, &mut out);
+            }
             return Ok(out);
         }
         let width = x.len() / rows.max(1);
@@ -147,6 +153,7 @@ pub(super) fn stacked_matmul<const N: usize>(
     matrix: &QuantMatrix,
     x: &[f32],
     rows: usize,
+    kernels: Kernels,
     widths: [usize; N],
 ) -> [Vec<f32>; N] {
     assert_eq!(
@@ -155,7 +162,11 @@ pub(super) fn stacked_matmul<const N: usize>(
         "stacked parts' widths"
     );
     let mut all = vec![0.0; rows * matrix.rows()];
-    matrix.matmul(x, rows, &mut all);
+    if kernels.as_decoded(rows) {
+        matrix.matmul(x, rows, &mut all);
+    } else {
+        matrix.prompt_matmul(x, rows, &mut all);
+    }
     let mut parts: [Vec<f32>; N] = std::array::from_fn(|i| Vec::with_capacity(rows * widths[i]));
     for row in all.chunks_exact(matrix.rows()) {
         let mut at = 0;

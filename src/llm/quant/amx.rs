@@ -8,20 +8,17 @@
 //! block sums, as in `avx512`.
 //!
 //! The weights of a task's rows are unpacked once to one byte each, in the
-//! tile layout; the input is packed once per product (`Packed`) in the
-//! layout the second operand wants: per 4 consecutive values, the 4 bytes of
-//! each of 16 inputs side by side.
+//! tile layout (`bands`, `Layout::Rows`); the input is packed once per
+//! product (`Packed`) in the layout the second operand wants: per 4
+//! consecutive values, the 4 bytes of each of 16 inputs side by side.
 
 use std::arch::asm;
 use std::arch::x86_64::*;
-use std::cell::RefCell;
-use std::marker::PhantomData;
 
+use super::bands::{self, Columns, Layout, Unpacked, TILE};
 use super::input::KInput;
-use super::kquants::{KFormat, KRows, QK, QS, SCALES};
+use super::kquants::{KRows, QK};
 
-/// Weight rows and inputs per tile.
-const TILE: usize = 16;
 /// Bytes of one packed superblock of 16 inputs.
 const PACKED_SUPERBLOCK: usize = TILE * QK;
 
@@ -134,23 +131,6 @@ impl Packed {
     }
 }
 
-/// The task's weights, one byte each, in tile order, and per row and
-/// sub-block the float factors of the sums: reused across calls.
-#[derive(Default)]
-struct Unpacked {
-    /// `[band][superblock][sub-block][row 0..16][weight in sub-block]`.
-    q: Vec<u8>,
-    /// `[band][superblock][sub-block][row]`: the factor of the integer sum.
-    scale: Vec<f32>,
-    /// `[band][superblock][sub-block][row]`: the factor of the input's block
-    /// sum that is taken off (the minimum, or 32 times Q6_K's scale).
-    offset: Vec<f32>,
-}
-
-thread_local! {
-    static UNPACKED: RefCell<Unpacked> = RefCell::new(Unpacked::default());
-}
-
 /// Tile config (`ldtilecfg`'s 64 bytes): tmm0 and tmm4 the weights (16 rows
 /// of a sub-block), tmm1 and tmm5 the input (a sub-block's quads, 64 bytes
 /// each), tmm2 and tmm3 the i32 sums: two sub-blocks at a time.
@@ -172,32 +152,6 @@ impl Config {
         tile(2, TILE, 64);
         tile(3, TILE, 64);
         Config(c)
-    }
-}
-
-/// A product's output, `[input][row]`, shared by tasks that each write
-/// their own rows of every input: the layout the caller wants, so that no
-/// transposing pass follows (it was a tenth of a prefill).
-pub(super) struct Columns<'a> {
-    ptr: *mut f32,
-    inputs: usize,
-    rows: usize,
-    _out: PhantomData<&'a mut [f32]>,
-}
-
-// SAFETY: tasks write disjoint rows (the contract of `k_products`).
-unsafe impl Send for Columns<'_> {}
-unsafe impl Sync for Columns<'_> {}
-
-impl<'a> Columns<'a> {
-    pub(super) fn new(out: &'a mut [f32], inputs: usize, rows: usize) -> Self {
-        assert_eq!(out.len(), inputs * rows, "output length");
-        Columns {
-            ptr: out.as_mut_ptr(),
-            inputs,
-            rows,
-            _out: PhantomData,
-        }
     }
 }
 
@@ -223,16 +177,15 @@ pub(super) unsafe fn k_products(w: &KRows, x: &Packed, out: &Columns, first: usi
         );
         assert_eq!(out.inputs, x.n, "output inputs");
         assert!(first + w.rows <= out.rows, "output rows");
-        let subs = if w.format == KFormat::Q6K { 16 } else { 8 };
+        let subs = bands::sub_blocks(w.format);
         let bands = w.rows.div_ceil(TILE);
-        UNPACKED.with(|cell| {
-            let mut u = cell.borrow_mut();
-            unpack(w, subs, &mut u);
+        bands::with_unpacked(|u| {
+            bands::unpack(w, Layout::Rows, u);
             let config = Config::new(QK / subs);
             asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly));
             for g in 0..x.groups {
                 for band in 0..bands {
-                    band_products(w, x, &u, subs, (band, g), (out, first));
+                    band_products(w, x, u, subs, (band, g), (out, first));
                 }
             }
             asm!("tilerelease", options(nostack, nomem));
@@ -325,103 +278,6 @@ unsafe fn band_products(
             let to = out.ptr.add((g * TILE + j) * out.rows + row);
             for m in 0..TILE.min(w.rows - band * TILE) {
                 *to.add(m) = sums[m][j];
-            }
-        }
-    }
-}
-
-/// Unpacks every row of `w` into `u`, rows past the end as zeros.
-///
-/// # Safety
-/// The CPU must support AVX2; `w` must pass `check` (`k_products` checks).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-unsafe fn unpack(w: &KRows, subs: usize, u: &mut Unpacked) {
-    // SAFETY: the CPU has AVX2 and `w` passed `check` (`# Safety`), so each superblock read is
-    // inside `w`'s arrays and each write inside `u`.
-    unsafe {
-        let bands = w.rows.div_ceil(TILE);
-        let per_row = w.per_row;
-        let sub = QK / subs;
-        let factors = bands * per_row * subs * TILE;
-        u.q.clear();
-        u.q.resize(factors * sub, 0);
-        u.scale.clear();
-        u.scale.resize(factors, 0.0);
-        u.offset.clear();
-        u.offset.resize(factors, 0.0);
-        let low4 = _mm256_set1_epi8(0x0F);
-        for r in 0..w.rows {
-            let (band, m) = (r / TILE, r % TILE);
-            for b in 0..per_row {
-                let s = r * per_row + b;
-                let first = (band * per_row + b) * subs;
-                let scales = &w.scales[s * SCALES..(s + 1) * SCALES];
-                let d = w.d[s];
-                for j in 0..subs {
-                    let at = (first + j) * TILE + m;
-                    if w.format == KFormat::Q6K {
-                        let sc = f32::from(scales[j] as i8);
-                        u.scale[at] = d * sc;
-                        u.offset[at] = 32.0 * d * sc;
-                    } else {
-                        u.scale[at] = d * f32::from(scales[j]);
-                        u.offset[at] = w.dmin[s] * f32::from(scales[8 + j]);
-                    }
-                }
-                let qs = w.qs.as_ptr().add(s * QS);
-                // Weights 32j..32j + 32 of the superblock, one per byte.
-                for j in 0..8 {
-                    let v = match w.format {
-                        KFormat::Q4K | KFormat::Q5K => {
-                            let q = _mm256_loadu_si256(qs.add(32 * (j / 2)) as *const __m256i);
-                            let shift = _mm_cvtsi32_si128(4 * (j % 2) as i32);
-                            let v = _mm256_and_si256(_mm256_srl_epi16(q, shift), low4);
-                            if w.format == KFormat::Q5K {
-                                let qh =
-                                    _mm256_loadu_si256(w.qh.as_ptr().add(s * 32) as *const __m256i);
-                                let bit = _mm256_set1_epi8((1u8 << j) as i8);
-                                let set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
-                                _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(16)))
-                            } else {
-                                v
-                            }
-                        }
-                        KFormat::Q6K => {
-                            // Weights 128h + 32p + l: ql[64h + 32(p % 2) + l]'s
-                            // nibble p / 2 and qh[32h + l]'s bit pair p.
-                            let (half, part) = (j / 4, j % 4);
-                            let ql = _mm256_loadu_si256(
-                                qs.add(64 * half + 32 * (part % 2)) as *const __m256i
-                            );
-                            let shift = _mm_cvtsi32_si128(4 * (part / 2) as i32);
-                            let low = _mm256_and_si256(_mm256_srl_epi16(ql, shift), low4);
-                            let qh = _mm256_loadu_si256(
-                                w.qh.as_ptr().add(s * 64 + 32 * half) as *const __m256i
-                            );
-                            let shift = _mm_cvtsi32_si128(2 * part as i32);
-                            let high =
-                                _mm256_and_si256(_mm256_srl_epi16(qh, shift), _mm256_set1_epi8(3));
-                            _mm256_or_si256(low, _mm256_slli_epi16::<4>(high))
-                        }
-                    };
-                    // 32 weights: one sub-block of 32, or two of 16.
-                    let per = 32 / sub;
-                    for half in 0..per {
-                        let dst =
-                            u.q.as_mut_ptr()
-                                .add(((first + j * per + half) * TILE + m) * sub);
-                        if sub == 32 {
-                            _mm256_storeu_si256(dst as *mut __m256i, v);
-                        } else {
-                            let part = if half == 0 {
-                                _mm256_castsi256_si128(v)
-                            } else {
-                                _mm256_extracti128_si256::<1>(v)
-                            };
-                            _mm_storeu_si128(dst as *mut __m128i, part);
-                        }
-                    }
-                }
             }
         }
     }

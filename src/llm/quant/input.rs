@@ -35,6 +35,13 @@ pub(super) struct KInput {
     pub(super) d: Vec<f32>,
     pub(super) sums16: Vec<f32>,
     pub(super) sums32: Vec<f32>,
+    /// The sums of the bytes per 32 values, unscaled: for kernels that
+    /// apply the input's scale once per superblock (`vnni_k`).
+    pub(super) byte_sums32: Vec<f32>,
+    /// -32 times the sum of the bytes per 16 values: where a Q6_K sub-block's
+    /// integer sum starts, so that its weights' offset of 32 is taken off
+    /// before scaling (`vnni_k`).
+    pub(super) q6k_starts: Vec<i32>,
 }
 
 /// `(scale, quants)` of a block: the largest magnitude maps to 127.
@@ -85,35 +92,98 @@ impl<'a> Input<'a> {
             }
         }
         if needs.k {
-            input.k = KInput::new(values);
+            input.k = KInput::new(values, kernel);
         }
         input
     }
 }
 
 impl KInput {
-    fn new(values: &[f32]) -> Self {
+    pub(super) fn new(values: &[f32], kernel: Kernel) -> Self {
         let blocks = values.len() / QK;
         let mut k = KInput {
             q: Vec::with_capacity(values.len()),
             d: Vec::with_capacity(blocks),
             sums16: Vec::with_capacity(blocks * 16),
             sums32: Vec::with_capacity(blocks * 8),
+            byte_sums32: Vec::with_capacity(blocks * 8),
+            q6k_starts: Vec::with_capacity(blocks * 16),
         };
-        for block in values.chunks_exact(QK) {
-            let start = k.q.len();
-            let d = quantize_block(block, &mut k.q);
-            k.d.push(d);
-            // Sums of the quantised values, for the reason given above.
-            for pair in k.q[start..].chunks_exact(32) {
-                let (a, b) = pair.split_at(16);
-                let sum = |s: &[i8]| s.iter().map(|&q| i32::from(q)).sum::<i32>() as f32 * d;
-                let (a, b) = (sum(a), sum(b));
-                k.sums16.extend([a, b]);
-                k.sums32.push(a + b);
+        // Per 16 values, the sum of their bytes.
+        let mut byte_sums = Vec::with_capacity(blocks * 16);
+        #[cfg(target_arch = "x86_64")]
+        if matches!(
+            kernel,
+            Kernel::Avx512(_) | Kernel::Avx512Vnni(_) | Kernel::Amx(_)
+        ) {
+            // SAFETY: these kernels are only made by detection, when the CPU
+            // has AVX-512 F and BW.
+            unsafe { quantize_avx512(values, &mut k, &mut byte_sums) };
+        }
+        if k.d.is_empty() {
+            for block in values.chunks_exact(QK) {
+                let start = k.q.len();
+                k.d.push(quantize_block(block, &mut k.q));
+                byte_sums.extend(
+                    k.q[start..]
+                        .chunks_exact(16)
+                        .map(|s| s.iter().map(|&q| i32::from(q)).sum::<i32>()),
+                );
+            }
+        }
+        // Sums of the quantised values, for the reason given above.
+        for (pairs, &d) in byte_sums.chunks_exact(16).zip(&k.d) {
+            for pair in pairs.chunks_exact(2) {
+                let (a, b) = (pair[0], pair[1]);
+                let (da, db) = (a as f32 * d, b as f32 * d);
+                k.sums16.extend([da, db]);
+                k.sums32.push(da + db);
+                k.byte_sums32.push((a + b) as f32);
+                k.q6k_starts.extend([-32 * a, -32 * b]);
             }
         }
         k
+    }
+}
+
+/// Quantises `values` (whole superblocks) into `k.q` and `k.d` exactly as
+/// `quantize_block` does, and pushes per 16 values the sum of their bytes.
+///
+/// # Safety
+/// The CPU must support AVX-512 F and BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn quantize_avx512(values: &[f32], k: &mut KInput, byte_sums: &mut Vec<i32>) {
+    use std::arch::x86_64::*;
+    let blocks = values.len() / QK;
+    k.q.resize(blocks * QK, 0);
+    // SAFETY: the CPU features are the caller's promise; every load lies in
+    // a whole superblock of `values` and every store in `k.q`'s `blocks * QK`
+    // bytes.
+    unsafe {
+        let sign = _mm512_set1_epi32(i32::MIN);
+        let half = _mm512_castps_si512(_mm512_set1_ps(0.5));
+        for (b, block) in values.chunks_exact(QK).enumerate() {
+            let p = block.as_ptr();
+            let mut max = _mm512_setzero_ps();
+            for i in 0..QK / 16 {
+                // `max` second: a NaN value leaves it as `f32::max` does.
+                max = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(p.add(16 * i))), max);
+            }
+            let scale = _mm512_reduce_max_ps(max) / 127.0;
+            let inverse = _mm512_set1_ps(if scale > 0.0 { 1.0 / scale } else { 0.0 });
+            for i in 0..QK / 16 {
+                let r = _mm512_mul_ps(_mm512_loadu_ps(p.add(16 * i)), inverse);
+                // r + copysign(0.5, r), truncated, then its low byte: what
+                // `as i32 as i8` gives for every value it can take here.
+                let half = _mm512_or_si512(half, _mm512_and_si512(_mm512_castps_si512(r), sign));
+                let rounded = _mm512_cvttps_epi32(_mm512_add_ps(r, _mm512_castsi512_ps(half)));
+                let bytes = _mm512_cvtepi32_epi8(rounded);
+                _mm_storeu_si128(k.q.as_mut_ptr().add(b * QK + 16 * i) as *mut __m128i, bytes);
+                byte_sums.push(_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(bytes)));
+            }
+            k.d.push(scale);
+        }
     }
 }
 
@@ -125,5 +195,7 @@ impl KInput {
         assert_eq!(self.d.len(), superblocks, "input scales");
         assert_eq!(self.sums16.len(), superblocks * 16, "input sums");
         assert_eq!(self.sums32.len(), superblocks * 8, "input sums");
+        assert_eq!(self.byte_sums32.len(), superblocks * 8, "input sums");
+        assert_eq!(self.q6k_starts.len(), superblocks * 16, "input sums");
     }
 }

@@ -21,17 +21,21 @@ mod amx;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod bands;
 #[cfg(test)]
 mod tests;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
+#[cfg(target_arch = "x86_64")]
+mod vnni_k;
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use rayon::prelude::*;
 
 use self::cpu::Kernel;
 use self::input::{Input, KInput, Needs};
-use self::kquants::{KFormat, KWeights, QK};
+use self::kquants::{KFormat, KRows, KWeights, QK};
 pub use self::peak::kernel_peak;
 
 /// Weights per block of the legacy formats.
@@ -42,26 +46,21 @@ const Q4_1_BYTES: usize = 20;
 const Q8_0_BYTES: usize = 34;
 /// Output rows per parallel task: enough work to be worth a thread hand-off.
 const ROWS_PER_TASK: usize = 64;
-/// Inputs from which k-quant products go to the AMX tiles (16 inputs a
-/// tile, so fewer would mostly multiply padding).
-#[cfg(target_arch = "x86_64")]
-const AMX_MIN_INPUTS: usize = 12;
-/// Up to this many inputs, every input's products are bit for bit those of
-/// [`QuantMatrix::matvec`] on it alone: each kernel's tiles keep one
+/// Rows a checking pass of drafted tokens runs at once ([`QuantMatrix::matmul`]
+/// gives every input's products bit for bit as [`QuantMatrix::matvec`] does
+/// on it alone, whatever the count: each kernel's tiles keep one
 /// accumulator per weight row and input, summed in the same order whatever
-/// the tile's shape (the AMX tiles, from [`AMX_MIN_INPUTS`], sum otherwise).
-/// Checking drafted tokens relies on it: their logits must be the ones
-/// decoding them one by one would give.
+/// the tile's shape). Checking drafted tokens relies on it: their logits
+/// must be the ones decoding them one by one would give.
 pub const MATVEC_EXACT_INPUTS: usize = 11;
-#[cfg(target_arch = "x86_64")]
-const _: () = assert!(MATVEC_EXACT_INPUTS < AMX_MIN_INPUTS);
 
-/// The input of a product in the forms its kernels read.
-struct Prepared<'a> {
-    inputs: Vec<&'a Input<'a>>,
-    /// For the AMX k-quant kernel.
-    #[cfg(target_arch = "x86_64")]
-    packed: Option<amx::Packed>,
+/// Which kernels a product's inputs go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    /// Each input's products bit for bit those of `matvec` on it alone.
+    Exact,
+    /// A prompt's rows: the 16-row kernels where the CPU has them.
+    Prompt,
 }
 
 /// A (rows, cols) quantised matrix: runs of rows, each in one format (a
@@ -317,19 +316,30 @@ impl QuantMatrix {
 
     /// `out[r] = sum_c w[r][c] * x[c]`, rows split across the rayon pool.
     pub fn matvec(&self, x: &[f32], out: &mut [f32]) {
-        self.matmul(x, 1, out)
+        self.matmul_with(x, 1, out, Kernel::detect(), Rows::Exact)
     }
 
     /// `n` rows of input (`x` is `n * cols` values) times the matrix: `out`
-    /// holds `n` rows of `rows` values. The inputs are quantised once; a
-    /// task takes a band of weight rows and runs the inputs through it in
-    /// tiles of weight rows x inputs, so that each weight is read from
-    /// memory once per call and unpacked once per few inputs.
+    /// holds `n` rows of `rows` values, each bit for bit what `matvec` gives
+    /// for its input alone. The inputs are quantised once; a task takes a
+    /// band of weight rows and runs the inputs through it in tiles of weight
+    /// rows x inputs, so that each weight is read from memory once per call
+    /// and unpacked once per few inputs.
     pub fn matmul(&self, x: &[f32], n: usize, out: &mut [f32]) {
-        self.matmul_with(x, n, out, Kernel::detect())
+        self.matmul_with(x, n, out, Kernel::detect(), Rows::Exact)
     }
 
-    fn matmul_with(&self, x: &[f32], n: usize, out: &mut [f32], kernel: Kernel) {
+    /// As `matmul`, for the rows of a prompt: on the kernels of 16 weight
+    /// rows at a time where the CPU has them (AMX tiles, AVX-512 VNNI) and
+    /// the matrix is of k-quants only, which sum in another order than
+    /// `matvec` does. Each input's products are
+    /// still the same whatever the other inputs and their count, so a prompt
+    /// prefilled in parts gives what it gives in one batch.
+    pub fn prompt_matmul(&self, x: &[f32], n: usize, out: &mut [f32]) {
+        self.matmul_with(x, n, out, Kernel::detect(), Rows::Prompt)
+    }
+
+    fn matmul_with(&self, x: &[f32], n: usize, out: &mut [f32], kernel: Kernel, rows: Rows) {
         assert_eq!(x.len(), n * self.cols, "input length");
         assert_eq!(out.len(), n * self.rows, "output length");
         if n == 0 {
@@ -343,27 +353,40 @@ impl QuantMatrix {
                 .map(|row| Input::new(row, kernel, needs))
                 .collect()
         };
-        let inputs: Vec<&Input> = inputs.iter().collect();
-        let prepared = Prepared {
-            #[cfg(target_arch = "x86_64")]
-            packed: match kernel {
-                Kernel::Amx(_) if needs.k && !needs.legacy && n >= AMX_MIN_INPUTS => {
-                    let xs: Vec<&KInput> = inputs.iter().map(|input| &input.k).collect();
-                    Some(amx::Packed::new(&xs, self.cols / QK))
-                }
-                _ => None,
-            },
-            inputs,
-        };
-        let inputs = &prepared;
         #[cfg(target_arch = "x86_64")]
-        if let Some(packed) = &inputs.packed {
-            let out = amx::Columns::new(out, n, self.rows);
-            (0..self.rows.div_ceil(ROWS_PER_TASK))
-                .into_par_iter()
-                .for_each(|task| self.amx_products(task * ROWS_PER_TASK, packed, &out));
-            return;
+        if needs.k && !needs.legacy && rows == Rows::Prompt {
+            let xs: Vec<&KInput> = inputs.iter().map(|input| &input.k).collect();
+            let out = bands::Columns::new(out, n, self.rows);
+            let tasks = 0..self.rows.div_ceil(ROWS_PER_TASK);
+            match kernel {
+                Kernel::Amx(_) => {
+                    let packed = amx::Packed::new(&xs, self.cols / QK);
+                    tasks.into_par_iter().for_each(|task| {
+                        self.banded_products(task * ROWS_PER_TASK, |w, first| {
+                            // SAFETY: `Kernel::Amx` is only made by detection (AVX-512
+                            // F/BW/VL, AVX2, FMA, AMX-INT8 and the tile state granted);
+                            // each task writes its own rows.
+                            unsafe { amx::k_products(w, &packed, &out, first) }
+                        })
+                    });
+                    return;
+                }
+                Kernel::Avx512Vnni(_) => {
+                    tasks.into_par_iter().for_each(|task| {
+                        self.banded_products(task * ROWS_PER_TASK, |w, first| {
+                            // SAFETY: `Kernel::Avx512Vnni` is only made by detection
+                            // (AVX-512 F/BW/VL/VNNI, AVX2, FMA); each task writes its
+                            // own rows.
+                            unsafe { vnni_k::k_products(w, &xs, &out, first) }
+                        })
+                    });
+                    return;
+                }
+                _ => {}
+            }
         }
+        let inputs: Vec<&Input> = inputs.iter().collect();
+        let inputs = &inputs[..];
         if n == 1 {
             out.par_chunks_mut(ROWS_PER_TASK)
                 .enumerate()
@@ -406,24 +429,21 @@ impl QuantMatrix {
         needs
     }
 
-    /// Rows `first..first + ROWS_PER_TASK` (or to the end) times every
-    /// input, straight into the product's `[input][row]` output: the AMX
-    /// path, for matrices of k-quants only.
+    /// The k-quant runs of rows `first..first + ROWS_PER_TASK` (or to the
+    /// end), each given to `kernel` with its first row: the 16-row kernels,
+    /// which write the product's `[input][row]` output themselves, for
+    /// matrices of k-quants only.
     #[cfg(target_arch = "x86_64")]
-    fn amx_products(&self, first: usize, packed: &amx::Packed, out: &amx::Columns) {
+    fn banded_products(&self, first: usize, kernel: impl Fn(&KRows, usize)) {
         let end = self.rows.min(first + ROWS_PER_TASK);
         let mut start = 0;
         for part in &self.parts {
             let (from, to) = (first.max(start), end.min(start + part.rows));
             if from < to {
                 let Weights::K(k) = &part.weights else {
-                    unreachable!("the AMX path takes k-quant matrices only");
+                    unreachable!("the 16-row kernels take k-quant matrices only");
                 };
-                let w = k.rows(from - start, to - from, self.cols / QK);
-                // SAFETY: `packed` is only made for `Kernel::Amx`, which
-                // detection alone makes (AVX-512 F/BW/VL, AVX2, FMA, AMX-INT8
-                // and the tile state granted); each task writes its own rows.
-                unsafe { amx::k_products(&w, packed, out, from) };
+                kernel(&k.rows(from - start, to - from, self.cols / QK), from);
             }
             start += part.rows;
         }
@@ -431,8 +451,8 @@ impl QuantMatrix {
 
     /// Rows `first..first + out.len() / inputs.len()` times every input,
     /// into `out[row][input]`.
-    fn products(&self, first: usize, inputs: &Prepared, out: &mut [f32], kernel: Kernel) {
-        let n = inputs.inputs.len();
+    fn products(&self, first: usize, inputs: &[&Input], out: &mut [f32], kernel: Kernel) {
+        let n = inputs.len();
         let end = first + out.len() / n;
         let (mut row, mut start, mut out) = (first, 0, out);
         for part in &self.parts {
@@ -459,11 +479,10 @@ impl Part {
         &self,
         cols: usize,
         first: usize,
-        prepared: &Prepared,
+        inputs: &[&Input],
         out: &mut [f32],
         kernel: Kernel,
     ) {
-        let inputs = &prepared.inputs[..];
         let n = inputs.len();
         let rows = out.len() / n;
         if let Weights::K(k) = &self.weights {

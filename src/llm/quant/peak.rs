@@ -9,7 +9,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 
 use super::cpu::Kernel;
-use super::QuantMatrix;
+use super::{QuantMatrix, Rows};
 
 /// A Q4_K matrix of this shape is ~0.6 MB: it stays in L2/L3 between calls.
 const ROWS: usize = 512;
@@ -32,11 +32,11 @@ pub fn kernel_peak(seconds: f64) -> candle_core::Result<(String, f64)> {
     let inputs: Vec<f32> = (0..INPUTS * COLS).map(|i| wave(i, 0.11)).collect();
     let mut out = vec![0.0; INPUTS * ROWS];
     // The first call warms the caches and the pool.
-    matrix.matmul_with(&inputs, INPUTS, &mut out, kernel);
+    matrix.matmul_with(&inputs, INPUTS, &mut out, kernel, Rows::Prompt);
     let start = Instant::now();
     let mut calls = 0u32;
     while calls == 0 || start.elapsed().as_secs_f64() < seconds {
-        matrix.matmul_with(&inputs, INPUTS, &mut out, kernel);
+        matrix.matmul_with(&inputs, INPUTS, &mut out, kernel, Rows::Prompt);
         calls += 1;
     }
     let ops = 2.0 * (ROWS * COLS * INPUTS) as f64 * f64::from(calls);

@@ -136,11 +136,15 @@ fn check_products(q: &QTensor, what: &str) {
         assert_eq!(&row, want, "{what}: row {r} dequantised");
     }
     for kernel in kernels() {
-        // 17 and 40: one and three tiles of 16 inputs (AMX), the last part full.
-        for n in [1, 2, 3, 5, MATVEC_EXACT_INPUTS, 17, 40] {
+        // 17 and 40: one and three tiles of 16 inputs (AMX), the last part full;
+        // 70: past a pass of 64 inputs (the 16-row kernels).
+        for (n, mode) in [1, 2, 3, 5, MATVEC_EXACT_INPUTS, 17, 40, 70]
+            .into_iter()
+            .flat_map(|n| [(n, Rows::Exact), (n, Rows::Prompt)])
+        {
             let x: Vec<f32> = (0..n).flat_map(|i| input(cols, 7 + i as u64)).collect();
             let mut got = vec![0.0; n * rows];
-            m.matmul_with(&x, n, &mut got, kernel);
+            m.matmul_with(&x, n, &mut got, kernel, mode);
             for (i, (x, got)) in x.chunks_exact(cols).zip(got.chunks_exact(rows)).enumerate() {
                 let y = seen(x, kernel, k_quant);
                 for (r, (w, &g)) in table.iter().zip(got).enumerate() {
@@ -148,14 +152,16 @@ fn check_products(q: &QTensor, what: &str) {
                     let size: f64 = w.iter().zip(&y).map(|(&w, &y)| (w * y).abs() as f64).sum();
                     assert!(
                         (g as f64 - want).abs() <= 2e-5 * size + 1e-6,
-                        "{what} {kernel:?} n={n} input {i} row {r}: {g} vs {want}"
+                        "{what} {kernel:?} {mode:?} n={n} input {i} row {r}: {g} vs {want}"
                     );
                 }
-                if n <= MATVEC_EXACT_INPUTS {
-                    let mut single = vec![0.0; rows];
-                    m.matmul_with(x, 1, &mut single, kernel);
-                    assert_eq!(&single, got, "{what} {kernel:?}: matvec vs matmul row {i}");
-                }
+                // Exact: what matvec gives; a prompt's row: what it gives alone.
+                let mut single = vec![0.0; rows];
+                m.matmul_with(x, 1, &mut single, kernel, mode);
+                assert_eq!(
+                    &single, got,
+                    "{what} {kernel:?} {mode:?}: n={n}, row {i} alone"
+                );
             }
         }
     }
@@ -284,19 +290,31 @@ fn stacked_k_quants_give_their_rows_in_order_for_a_prompt() {
 }
 
 /// `all` (the `parts` stacked) gives, for each of the `n` inputs in `x`,
-/// exactly the rows each part gives alone, in order.
+/// exactly the rows each part gives alone, in order, as a product of exact
+/// rows and as a prompt's (a stack that mixes k-quants with other formats
+/// runs a prompt on the exact kernels).
 fn assert_stacked_rows_match_parts(all: &QuantMatrix, parts: &[QuantMatrix], x: &[f32], n: usize) {
-    let mut both = vec![0.0; n * all.rows()];
-    all.matmul(x, n, &mut both);
-    let mut at = 0;
-    for part in parts {
-        let mut alone = vec![0.0; n * part.rows()];
-        part.matmul(x, n, &mut alone);
-        for (i, alone) in alone.chunks_exact(part.rows()).enumerate() {
-            let row = &both[i * all.rows() + at..i * all.rows() + at + part.rows()];
-            assert_eq!(row, alone, "n={n} input {i} rows from {at}");
+    let mixed = all.needs().k && all.needs().legacy;
+    for mode in [Rows::Exact, Rows::Prompt] {
+        let product = |m: &QuantMatrix, out: &mut [f32]| match mode {
+            Rows::Prompt if !mixed => m.prompt_matmul(x, n, out),
+            _ => m.matmul(x, n, out),
+        };
+        let mut both = vec![0.0; n * all.rows()];
+        match mode {
+            Rows::Exact => all.matmul(x, n, &mut both),
+            Rows::Prompt => all.prompt_matmul(x, n, &mut both),
         }
-        at += part.rows();
+        let mut at = 0;
+        for part in parts {
+            let mut alone = vec![0.0; n * part.rows()];
+            product(part, &mut alone);
+            for (i, alone) in alone.chunks_exact(part.rows()).enumerate() {
+                let row = &both[i * all.rows() + at..i * all.rows() + at + part.rows()];
+                assert_eq!(row, alone, "{mode:?} n={n} input {i} rows from {at}");
+            }
+            at += part.rows();
+        }
     }
 }
 
@@ -349,6 +367,34 @@ fn k_quants_stay_native_and_other_types_are_converted_to_q8_0() {
     }
 }
 
+#[test]
+fn every_kernel_quantises_the_input_alike() {
+    // Random values; a block of zeros; ties at half a step (127 and 63.5
+    // times the step); tiny and huge magnitudes; a NaN among others.
+    let mut x = input(4 * QK, 5);
+    x.extend(std::iter::repeat_n(0.0, QK));
+    x.extend((0..QK).map(|i| match i % 4 {
+        0 => 127.0,
+        1 => -63.5,
+        2 => 0.5,
+        _ => -(i as f32),
+    }));
+    x.extend((0..QK).map(|i| (i as f32 - 128.0) * 1e-30));
+    x.extend((0..QK).map(|i| (i as f32 - 128.0) * 1e30));
+    x.extend((0..QK).map(|i| if i == 7 { f32::NAN } else { i as f32 }));
+    let want = KInput::new(&x, Kernel::Scalar);
+    for kernel in kernels() {
+        let got = KInput::new(&x, kernel);
+        assert_eq!(got.q, want.q, "{kernel:?}: bytes");
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.d), bits(&want.d), "{kernel:?}: scales");
+        assert_eq!(bits(&got.sums16), bits(&want.sums16), "{kernel:?}: sums");
+        assert_eq!(bits(&got.sums32), bits(&want.sums32), "{kernel:?}: sums");
+        assert_eq!(got.byte_sums32, want.byte_sums32, "{kernel:?}: sums");
+        assert_eq!(got.q6k_starts, want.q6k_starts, "{kernel:?}: sums");
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn the_integer_kernels_are_exact_on_exact_inputs() {
@@ -376,10 +422,10 @@ fn the_integer_kernels_are_exact_on_exact_inputs() {
             })
             .collect();
         let mut exact = vec![0.0; rows];
-        m.matmul_with(&x, 1, &mut exact, Kernel::Scalar);
+        m.matmul_with(&x, 1, &mut exact, Kernel::Scalar, Rows::Exact);
         for kernel in kernels().into_iter().skip(1) {
             let mut got = vec![0.0; rows];
-            m.matmul_with(&x, 1, &mut got, kernel);
+            m.matmul_with(&x, 1, &mut got, kernel, Rows::Exact);
             for (r, (a, b)) in got.iter().zip(&exact).enumerate() {
                 assert!(
                     (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
@@ -426,10 +472,11 @@ fn speed() {
             let x: Vec<f32> = (0..n).flat_map(|i| input(cols, i as u64)).collect();
             let mut out = vec![0.0; n * rows];
             let reps = if n == 1 { 40 } else { 2 };
+            let mode = if n == 1 { Rows::Exact } else { Rows::Prompt };
             let seconds = pool.install(|| {
                 let start = thread_cpu_seconds();
                 for _ in 0..reps {
-                    m.matmul_with(&x, n, &mut out, kernel);
+                    m.matmul_with(&x, n, &mut out, kernel, mode);
                 }
                 thread_cpu_seconds() - start
             });

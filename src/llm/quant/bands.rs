@@ -1,0 +1,207 @@
+//! What the 16-row prefill kernels share (AMX tiles, and AVX-512 VNNI
+//! where there are no tiles): a task's k-quant rows unpacked once per
+//! product to one byte a weight, with per row and sub-block the float
+//! factors of the integer sums, and the product's output, which tasks
+//! write row by row in the layout the caller wants. Unpacking costs one
+//! pass over the task's weights beside a prompt's worth of products with
+//! them, and takes the bit-twiddling of the k-quant formats out of the
+//! inner loops.
+
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+use super::kquants::{KFormat, KRows, QK, QS, SCALES};
+
+/// Weight rows per band: an AMX tile's rows, an AVX-512 vector's i32 lanes.
+pub(super) const TILE: usize = 16;
+
+/// Where a band's weights of one sub-block go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// `[row 0..16][weight in sub-block]`: the rows of an AMX tile.
+    Rows,
+    /// `[quad of weights][row 0..16][4 bytes]`: a 64-byte vector holds the
+    /// same 4 consecutive weights of 16 rows, for `dpbusd` against 4 values
+    /// of one input broadcast.
+    Quads,
+}
+
+/// The task's weights, one byte each, and per row and sub-block the float
+/// factors of the sums: reused across calls.
+#[derive(Default)]
+pub(super) struct Unpacked {
+    /// `[band][superblock][sub-block]`, each sub-block in the `Layout`
+    /// (the buffer may be longer than the rows need).
+    pub(super) q: Vec<u8>,
+    /// `[band][superblock][sub-block][row]`: the factor of the integer sum.
+    pub(super) scale: Vec<f32>,
+    /// `[band][superblock][sub-block][row]`: the factor of the input's block
+    /// sum that is taken off (the minimum, or 32 times Q6_K's scale).
+    pub(super) offset: Vec<f32>,
+}
+
+thread_local! {
+    static UNPACKED: RefCell<Unpacked> = RefCell::new(Unpacked::default());
+}
+
+/// Runs `work` with this thread's buffer for unpacked weights.
+pub(super) fn with_unpacked<R>(work: impl FnOnce(&mut Unpacked) -> R) -> R {
+    UNPACKED.with(|cell| work(&mut cell.borrow_mut()))
+}
+
+/// A product's output, `[input][row]`, shared by tasks that each write
+/// their own rows of every input: the layout the caller wants, so that no
+/// transposing pass follows (it was a tenth of a prefill).
+pub(super) struct Columns<'a> {
+    pub(super) ptr: *mut f32,
+    pub(super) inputs: usize,
+    pub(super) rows: usize,
+    _out: PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: tasks write disjoint rows (the contract of the kernels that take it).
+unsafe impl Send for Columns<'_> {}
+unsafe impl Sync for Columns<'_> {}
+
+impl<'a> Columns<'a> {
+    pub(super) fn new(out: &'a mut [f32], inputs: usize, rows: usize) -> Self {
+        assert_eq!(out.len(), inputs * rows, "output length");
+        Columns {
+            ptr: out.as_mut_ptr(),
+            inputs,
+            rows,
+            _out: PhantomData,
+        }
+    }
+}
+
+/// Sub-blocks per superblock: 16 of 16 weights (Q6_K) or 8 of 32.
+pub(super) fn sub_blocks(format: KFormat) -> usize {
+    if format == KFormat::Q6K {
+        16
+    } else {
+        8
+    }
+}
+
+/// Unpacks every row of `w` into `u`; the rows that pad the last band get
+/// factors of zero.
+///
+/// # Safety
+/// The CPU must support AVX2; `w` must pass `check`.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn unpack(w: &KRows, layout: Layout, u: &mut Unpacked) {
+    // SAFETY: the CPU has AVX2 and `w` passed `check` (`# Safety`), so each superblock read is
+    // inside `w`'s arrays and each write inside `u`.
+    unsafe {
+        let subs = sub_blocks(w.format);
+        let bands = w.rows.div_ceil(TILE);
+        let per_row = w.per_row;
+        let sub = QK / subs;
+        let factors = bands * per_row * subs * TILE;
+        // Every real row's bytes and factors are written below; the rows
+        // that pad the last band keep whatever weights the buffer held (no
+        // pass to zero them all) and get factors of zero, so that their
+        // sums, which no kernel stores, stay finite.
+        if u.q.len() < factors * sub {
+            u.q.resize(factors * sub, 0);
+        }
+        u.scale.resize(factors, 0.0);
+        u.offset.resize(factors, 0.0);
+        let last_band = bands.saturating_sub(1);
+        for sub_block in last_band * per_row * subs..bands * per_row * subs {
+            for m in w.rows - last_band * TILE..TILE {
+                u.scale[sub_block * TILE + m] = 0.0;
+                u.offset[sub_block * TILE + m] = 0.0;
+            }
+        }
+        let low4 = _mm256_set1_epi8(0x0F);
+        for r in 0..w.rows {
+            let (band, m) = (r / TILE, r % TILE);
+            for b in 0..per_row {
+                let s = r * per_row + b;
+                let first = (band * per_row + b) * subs;
+                let scales = &w.scales[s * SCALES..(s + 1) * SCALES];
+                let d = w.d[s];
+                for j in 0..subs {
+                    let at = (first + j) * TILE + m;
+                    if w.format == KFormat::Q6K {
+                        let sc = f32::from(scales[j] as i8);
+                        u.scale[at] = d * sc;
+                        u.offset[at] = 32.0 * d * sc;
+                    } else {
+                        u.scale[at] = d * f32::from(scales[j]);
+                        u.offset[at] = w.dmin[s] * f32::from(scales[8 + j]);
+                    }
+                }
+                let qs = w.qs.as_ptr().add(s * QS);
+                // Weights 32j..32j + 32 of the superblock, one per byte.
+                for j in 0..8 {
+                    let v = match w.format {
+                        KFormat::Q4K | KFormat::Q5K => {
+                            let q = _mm256_loadu_si256(qs.add(32 * (j / 2)) as *const __m256i);
+                            let shift = _mm_cvtsi32_si128(4 * (j % 2) as i32);
+                            let v = _mm256_and_si256(_mm256_srl_epi16(q, shift), low4);
+                            if w.format == KFormat::Q5K {
+                                let qh =
+                                    _mm256_loadu_si256(w.qh.as_ptr().add(s * 32) as *const __m256i);
+                                let bit = _mm256_set1_epi8((1u8 << j) as i8);
+                                let set = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
+                                _mm256_or_si256(v, _mm256_and_si256(set, _mm256_set1_epi8(16)))
+                            } else {
+                                v
+                            }
+                        }
+                        KFormat::Q6K => {
+                            // Weights 128h + 32p + l: ql[64h + 32(p % 2) + l]'s
+                            // nibble p / 2 and qh[32h + l]'s bit pair p.
+                            let (half, part) = (j / 4, j % 4);
+                            let ql = _mm256_loadu_si256(
+                                qs.add(64 * half + 32 * (part % 2)) as *const __m256i
+                            );
+                            let shift = _mm_cvtsi32_si128(4 * (part / 2) as i32);
+                            let low = _mm256_and_si256(_mm256_srl_epi16(ql, shift), low4);
+                            let qh = _mm256_loadu_si256(
+                                w.qh.as_ptr().add(s * 64 + 32 * half) as *const __m256i
+                            );
+                            let shift = _mm_cvtsi32_si128(2 * part as i32);
+                            let high =
+                                _mm256_and_si256(_mm256_srl_epi16(qh, shift), _mm256_set1_epi8(3));
+                            _mm256_or_si256(low, _mm256_slli_epi16::<4>(high))
+                        }
+                    };
+                    // 32 weights: one sub-block of 32, or two of 16.
+                    let per = 32 / sub;
+                    match layout {
+                        Layout::Rows => {
+                            let dst = u.q.as_mut_ptr().add(((first + j * per) * TILE + m) * sub);
+                            if sub == 32 {
+                                _mm256_storeu_si256(dst as *mut __m256i, v);
+                            } else {
+                                _mm_storeu_si128(dst as *mut __m128i, _mm256_castsi256_si128(v));
+                                let second = dst.add(TILE * sub);
+                                _mm_storeu_si128(
+                                    second as *mut __m128i,
+                                    _mm256_extracti128_si256::<1>(v),
+                                );
+                            }
+                        }
+                        Layout::Quads => {
+                            // Quad t of these 32 weights is quad t % (sub / 4)
+                            // of sub-block t / (sub / 4), this row's 4 bytes
+                            // among the 16 rows'.
+                            let mut weights = [0u32; 8];
+                            _mm256_storeu_si256(weights.as_mut_ptr() as *mut __m256i, v);
+                            let dst =
+                                u.q.as_mut_ptr().add((first + j * per) * TILE * sub) as *mut u32;
+                            for (t, &quad) in weights.iter().enumerate() {
+                                dst.add(t * TILE + m).write_unaligned(quad);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
