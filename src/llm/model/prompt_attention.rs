@@ -28,7 +28,7 @@ const LANES: usize = 16;
 
 /// Whether `prompt_attention` runs here for heads of `head_dim` values.
 pub(super) fn supports(head_dim: usize) -> bool {
-    head_dim % (4 * LANES) == 0 && available()
+    head_dim.is_multiple_of(4 * LANES) && available()
 }
 
 /// Whether this CPU runs `prompt_attention`.
@@ -244,12 +244,12 @@ unsafe fn weighted_sums(
             return;
         };
         let positions = weights.first().map_or(0, |w| w.len());
-        assert!(hd % (4 * LANES) == 0 && values.len() >= positions * hd);
+        assert!(hd.is_multiple_of(4 * LANES) && values.len() >= positions * hd);
         assert!(weights.len() >= outs.len() && scales.len() >= outs.len());
         for (i, out) in outs.iter().enumerate() {
             assert!(out.len() == hd && weights[i].len() == positions, "shapes");
         }
-        if hd % (8 * LANES) == 0 {
+        if hd.is_multiple_of(8 * LANES) {
             weighted_chunks::<8, 3>(weights, values, scales, outs);
         } else {
             weighted_chunks::<4, 6>(weights, values, scales, outs);
@@ -262,6 +262,8 @@ unsafe fn weighted_sums(
 ///
 /// # Safety
 /// As `weighted_sums` checked, with the outputs' length a multiple of `16 V`.
+// The sums are indexed by output and by vector of dims.
+#[allow(clippy::needless_range_loop)]
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn weighted_chunks<const V: usize, const Q: usize>(

@@ -332,14 +332,14 @@ impl QuantMatrix {
     /// As `matmul`, for the rows of a prompt: on the kernels of 16 weight
     /// rows at a time where the CPU has them (AMX tiles, AVX-512 VNNI) and
     /// the matrix is of k-quants only, which sum in another order than
-    /// `matvec` does. Each input's products are
-    /// still the same whatever the other inputs and their count, so a prompt
-    /// prefilled in parts gives what it gives in one batch.
+    /// `matvec` does. Each input's products are still the same whatever the
+    /// other inputs and their count, so a prompt prefilled in parts gives
+    /// what it gives in one batch.
     pub fn prompt_matmul(&self, x: &[f32], n: usize, out: &mut [f32]) {
         self.matmul_with(x, n, out, Kernel::detect(), Rows::Prompt)
     }
 
-    fn matmul_with(&self, x: &[f32], n: usize, out: &mut [f32], kernel: Kernel, rows: Rows) {
+    fn matmul_with(&self, x: &[f32], n: usize, out: &mut [f32], kernel: Kernel, mode: Rows) {
         assert_eq!(x.len(), n * self.cols, "input length");
         assert_eq!(out.len(), n * self.rows, "output length");
         if n == 0 {
@@ -353,8 +353,11 @@ impl QuantMatrix {
                 .map(|row| Input::new(row, kernel, needs))
                 .collect()
         };
+        // Only x86-64 has kernels of 16 rows.
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = mode;
         #[cfg(target_arch = "x86_64")]
-        if needs.k && !needs.legacy && rows == Rows::Prompt {
+        if needs.k && !needs.legacy && mode == Rows::Prompt {
             let xs: Vec<&KInput> = inputs.iter().map(|input| &input.k).collect();
             let out = bands::Columns::new(out, n, self.rows);
             let tasks = 0..self.rows.div_ceil(ROWS_PER_TASK);
