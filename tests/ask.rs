@@ -495,3 +495,46 @@ fn an_answer_cut_at_the_token_limit_says_so() {
     assert_eq!(refused["truncated"], false);
     assert_eq!(refused["refusal"], "gate");
 }
+
+/// A one-shot `rag ask` starts after the instruction and worked examples an
+/// earlier run computed and saved, and answers exactly as it does without
+/// them; a damaged file is computed and saved again, never an error.
+#[test]
+fn a_one_shot_question_starts_after_the_saved_prompt_start() {
+    let ws = Workspace::with_wiki();
+    ws.ingest_json(&[]);
+    let cache = tempfile::tempdir().unwrap();
+    // The default model: smaller ones are asked the question first, so
+    // their prompts share too little to save.
+    let ask = || {
+        json(&ok(ws.rag().env("XDG_CACHE_HOME", cache.path()).args([
+            "ask",
+            FUGUE_QUESTION,
+            "--json",
+            "--max-tokens",
+            "12",
+            "--model",
+            "qwen2.5-coder-1.5b-instruct",
+        ])))
+    };
+    let cached = |answer: &Value| answer["timings"]["cached_prompt_tokens"].as_u64().unwrap();
+    let first = ask();
+    assert_eq!(cached(&first), 0);
+    let starts: Vec<_> = std::fs::read_dir(cache.path().join("rag/prompt-starts"))
+        .expect("the start is saved")
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    let saved_size = std::fs::metadata(&starts[0]).unwrap().len();
+
+    let second = ask();
+    assert!(cached(&second) >= 200, "{}", second["timings"]);
+    assert!(cached(&second) < second["prompt_tokens"].as_u64().unwrap());
+    assert_eq!(first["answer"], second["answer"]);
+
+    std::fs::write(&starts[0], b"ragkv\0\0\x01 not a cache").unwrap();
+    let third = ask();
+    assert_eq!(cached(&third), 0);
+    assert_eq!(first["answer"], third["answer"]);
+    assert_eq!(std::fs::metadata(&starts[0]).unwrap().len(), saved_size);
+}

@@ -146,10 +146,11 @@ fn chat_answers_regenerates_and_gives_the_terminal_back() {
     let ws = Workspace::with_wiki();
     ws.ingest_json(&[]);
     let command = format!(
-        "env RAG_MODELS='{}' RAG_OFFLINE=1 RAG_CONFIG='{}' '{}' chat --max-tokens 40 --seed 7; \
+        "env RAG_MODELS='{}' RAG_OFFLINE=1 RAG_CONFIG='{}' XDG_CACHE_HOME='{}' '{}' chat --max-tokens 40 --seed 7; \
          echo \"rag-exited:$?\"; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; sleep 600",
         models_dir().display(),
         common::TEST_CONFIG,
+        common::test_cache().display(),
         env!("CARGO_BIN_EXE_rag"),
     );
     let tmux = Tmux::start("chat", ws.path(), &command);
@@ -247,9 +248,10 @@ fn with_no_index_chat_offers_to_index_this_folder() {
     .expect("copy a document");
     let data = tempfile::tempdir().expect("temp data dir");
     let command = format!(
-        "env RAG_MODELS='{}' RAG_OFFLINE=1 RAG_CONFIG='{}' XDG_DATA_HOME='{}' '{}' chat; echo \"rag-exited:$?\"; sleep 600",
+        "env RAG_MODELS='{}' RAG_OFFLINE=1 RAG_CONFIG='{}' XDG_CACHE_HOME='{}' XDG_DATA_HOME='{}' '{}' chat; echo \"rag-exited:$?\"; sleep 600",
         models_dir().display(),
         common::TEST_CONFIG,
+        common::test_cache().display(),
         data.path().display(),
         env!("CARGO_BIN_EXE_rag"),
     );
@@ -272,9 +274,10 @@ fn with_samples_the_first_streams_before_the_best_is_chosen() {
     let ws = Workspace::with_wiki();
     ws.ingest_json(&[]);
     let command = format!(
-        "env RAG_MODELS='{}' RAG_OFFLINE=1 RAG_CONFIG='{}' '{}' chat --samples 3 --temperature 0.9 --max-tokens 96 --seed 3; sleep 600",
+        "env RAG_MODELS='{}' RAG_OFFLINE=1 RAG_CONFIG='{}' XDG_CACHE_HOME='{}' '{}' chat --samples 3 --temperature 0.9 --max-tokens 96 --seed 3; sleep 600",
         models_dir().display(),
         common::TEST_CONFIG,
+        common::test_cache().display(),
         env!("CARGO_BIN_EXE_rag"),
     );
     let tmux = Tmux::start("samples", ws.path(), &command);

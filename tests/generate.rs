@@ -472,6 +472,57 @@ fn prefill_after_matches(generator: &Generator, shared_lengths: &[usize]) {
     }
 }
 
+/// A prompt's start saved to disk and read back serves a later prompt as the
+/// start kept in memory does: bit for bit the full prefill. A file that is
+/// not whole, or was written for something else, is no start at all.
+#[test]
+fn a_saved_start_read_back_is_the_full_prefill() {
+    let generator = generator();
+    let tokenizer = generator.tokenizer();
+    let encode = |text: &str| tokenizer.encode_literal(text).unwrap();
+    let shared =
+        encode(&"The open book answers from the numbered sources it is given. ".repeat(40));
+    let mut first = shared.clone();
+    first.extend(encode("Question: what is a stretto in a fugue?"));
+    let mut second = shared.clone();
+    second.extend(encode("Question: which hash does HashMap use by default?"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = rag::llm::start_file(dir.path(), generator.path());
+    generator
+        .save_start(&generator.prefill(&first, 8).unwrap(), shared.len(), &file)
+        .unwrap();
+    let saved = generator
+        .load_start(&file)
+        .expect("the saved start reads back");
+    let reused = generator
+        .prefill_after(Some(&saved), &second, 8, &mut |_, _| true)
+        .unwrap()
+        .unwrap();
+    assert_eq!(reused.reused_tokens(), shared.len());
+    let fresh = generator.prefill(&second, 8).unwrap();
+    let bits = |p: &rag::llm::Prefilled| -> Vec<u32> {
+        p.next_token_logits().iter().map(|x| x.to_bits()).collect()
+    };
+    assert!(bits(&fresh) == bits(&reused));
+
+    let bytes = std::fs::read(&file).unwrap();
+    let damaged = |bytes: &[u8]| {
+        std::fs::write(&file, bytes).unwrap();
+        generator.load_start(&file).is_none()
+    };
+    assert!(damaged(&bytes[..bytes.len() - 1]), "cut short");
+    assert!(damaged(&[&bytes[..], &[0]].concat()), "too long");
+    assert!(damaged(b""), "empty");
+    let mut other_program = bytes.clone();
+    // Inside the identity, which follows the magic and its length.
+    other_program[20] ^= 1;
+    assert!(damaged(&other_program), "written for something else");
+    std::fs::write(&file, &bytes).unwrap();
+    assert!(generator.load_start(&file).is_some());
+    std::fs::remove_file(&file).unwrap();
+    assert!(generator.load_start(&file).is_none());
+}
+
 /// A prefill reports its progress after each layer of each batch, ends at the
 /// whole prompt, and stops at the first report that says so: a client that
 /// left or a user who pressed Esc waits for one layer, not a 512-token batch.

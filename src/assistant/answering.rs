@@ -12,8 +12,12 @@ use super::{
     fences, grounding, injection, quote, sources, Answer, AnswerTimings, AskOptions, Assistant,
     Event, Refusal, Request, Retrieval, Source, NEAREST_AFTER_REFUSAL,
 };
-use crate::llm::{GenerateOptions, Prefilled, StopReason};
+use crate::llm::{start_file, GenerateOptions, Prefilled, StopReason};
 use crate::{Error, Result};
+
+/// Shorter shared starts are not worth a file (a base model's prompt
+/// begins with its sources).
+const MIN_SAVED_START: usize = 32;
 
 /// One question on its way to an answer: what every step after retrieval reads.
 struct Asked<'q, 'r> {
@@ -71,7 +75,8 @@ impl Assistant {
             .last_prefill
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
+            .take()
+            .or_else(|| self.saved_start());
         let prefilled = self.generator.prefill_after(
             earlier.as_ref(),
             &prompt_ids,
@@ -96,6 +101,7 @@ impl Assistant {
                     self.source_named(&prefilled, &prompt_ids, &sources, &sampled.best.answer)?;
             }
         }
+        self.save_start(&prefilled, &prompt_ids, options.think);
         let kept = self.generator.kept_for_reuse(prefilled);
         *self
             .last_prefill
@@ -121,9 +127,7 @@ impl Assistant {
         options: &AskOptions,
     ) -> Result<(Vec<u32>, GenerateOptions)> {
         let turns = self.recent_turns(request.history, sources, options);
-        let style = self
-            .style
-            .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()));
+        let style = self.style();
         let (prompt_ids, stop_strings) = prompt::encode_open_book(
             &self.generator,
             style,
@@ -140,6 +144,37 @@ impl Assistant {
             }
         }
         Ok((prompt_ids, generate))
+    }
+
+    /// The style the open-book prompt is worded in for this model.
+    fn style(&self) -> Style {
+        self.style
+            .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()))
+    }
+
+    /// The prompt start an earlier run saved, where this assistant keeps them.
+    fn saved_start(&self) -> Option<Prefilled> {
+        let dir = self.saved_starts.as_ref()?;
+        self.generator
+            .load_start(&start_file(dir, self.generator.path()))
+    }
+
+    /// Saves the start of `prefilled` that every open-book prompt shares,
+    /// when this prefill had to compute it (no saved or earlier start held
+    /// it). Failing to save costs the next run time, never this answer.
+    fn save_start(&self, prefilled: &Prefilled, prompt_ids: &[u32], think: bool) {
+        let Some(dir) = &self.saved_starts else {
+            return;
+        };
+        let Ok(start) = prompt::fixed_start(&self.generator, self.style(), think, prompt_ids)
+        else {
+            return;
+        };
+        if start < MIN_SAVED_START || prefilled.reused_tokens() >= start {
+            return;
+        }
+        let file = start_file(dir, self.generator.path());
+        let _ = self.generator.save_start(prefilled, start, &file);
     }
 
     /// Whether `best` is an answer (not a refusal, not cut short by the
@@ -166,9 +201,7 @@ impl Assistant {
         sources: &[Source],
         answer: &str,
     ) -> Result<Option<usize>> {
-        let style = self
-            .style
-            .unwrap_or_else(|| Style::for_parameters(self.generator.config().parameters()));
+        let style = self.style();
         let Some(ids) = prompt::encode_citation_after(&self.generator, style, prompt_ids, answer)?
         else {
             return Ok(None);

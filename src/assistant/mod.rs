@@ -229,6 +229,8 @@ pub struct Assistant {
     /// How a source's file is named in answers (the caller's choice:
     /// relative to a folder, a URL...); absolute by default.
     show_path: PathDisplay,
+    /// Where the prompt's start is kept between runs, prefilled; None: not kept.
+    saved_starts: Option<std::path::PathBuf>,
 }
 
 /// Names a source's file for the user, from its absolute path.
@@ -249,7 +251,15 @@ impl Assistant {
             model_name,
             style: None,
             show_path: Arc::new(rag_index::paths::encode),
+            saved_starts: None,
         }
+    }
+
+    /// Keeps the start every open-book prompt shares, prefilled, in `dir`
+    /// between runs, so that a one-shot question does not run it again.
+    pub fn with_saved_starts(mut self, dir: std::path::PathBuf) -> Self {
+        self.saved_starts = Some(dir);
+        self
     }
 
     /// Words the open-book prompt as measured for this model (the catalogue
@@ -281,6 +291,7 @@ impl Assistant {
             model_name,
             style,
             show_path: Arc::clone(&self.show_path),
+            saved_starts: self.saved_starts.clone(),
         }
     }
 

@@ -199,6 +199,24 @@ pub fn encode_open_book(
     Ok((ids, stop_strings))
 }
 
+/// How many leading tokens of `prompt_ids`, an open-book prompt of `style`,
+/// any other such prompt begins with too, whatever its sources, question
+/// and conversation: the instructions and worked examples, the part of a
+/// prompt worth prefilling once for all ([`crate::llm::Generator::save_start`]).
+pub fn fixed_start(
+    generator: &Generator,
+    style: Style,
+    think: bool,
+    prompt_ids: &[u32],
+) -> LlmResult<usize> {
+    let (empty, _) = encode_open_book(generator, style, &[], &[], "", think)?;
+    Ok(empty
+        .iter()
+        .zip(prompt_ids)
+        .take_while(|(a, b)| a == b)
+        .count())
+}
+
 fn open_book_messages(
     style: Style,
     sources: &[Source],

@@ -269,7 +269,7 @@ fn stats_line(answer: &Answer) -> String {
         String::new()
     };
     let reused = if t.cached_prompt_tokens > 0 {
-        format!(" ({} from the last prompt's cache)", t.cached_prompt_tokens)
+        format!(" ({} already computed)", t.cached_prompt_tokens)
     } else {
         String::new()
     };

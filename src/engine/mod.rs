@@ -232,7 +232,9 @@ pub fn assistant_for(
     generator: Generator,
     model: &GeneratorChoice,
 ) -> Assistant {
-    Assistant::new(index, embedder, generator, model.display_name()).with_style(style_for(model))
+    Assistant::new(index, embedder, generator, model.display_name())
+        .with_style(style_for(model))
+        .with_saved_starts(crate::models::cache_dir().join("prompt-starts"))
 }
 
 /// The prompt measured best for `model` (the catalogue stores it); None

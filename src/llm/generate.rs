@@ -1,7 +1,7 @@
 //! The generator: a loaded model with its tokenizer and prompt format, and the
 //! loop that turns prompt tokens into streamed text.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -146,6 +146,26 @@ impl Prefilled {
     pub fn seconds(&self) -> f64 {
         self.seconds
     }
+
+    /// A start read back from disk: its logits are never read, as
+    /// [`Generator::prefill_after`] runs the last prompt token again.
+    pub(super) fn started(prompt_ids: Vec<u32>, cache: KvCache) -> Self {
+        Prefilled {
+            prompt_ids,
+            cache,
+            logits: Vec::new(),
+            seconds: 0.0,
+            reused: 0,
+        }
+    }
+
+    pub(super) fn prompt_ids(&self) -> &[u32] {
+        &self.prompt_ids
+    }
+
+    pub(super) fn cache(&self) -> &KvCache {
+        &self.cache
+    }
 }
 
 /// How many of the `common` leading tokens an earlier prompt's cache may
@@ -193,6 +213,10 @@ pub struct Generator {
     /// What drafting costs and gains with this model here, learnt over
     /// the generations.
     drafting: std::sync::Mutex<Drafting>,
+    path: PathBuf,
+    /// What a prompt's start saved on disk must have been computed with
+    /// (`saved_start`); None when the files cannot be told apart.
+    identity: Option<String>,
 }
 
 impl Generator {
@@ -222,7 +246,22 @@ impl Generator {
             format,
             stop_ids,
             drafting: Default::default(),
+            path: path.to_path_buf(),
+            identity: super::saved_start::identity(path),
         })
+    }
+
+    /// The GGUF file the model was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(super) fn identity(&self) -> Option<&str> {
+        self.identity.as_deref()
+    }
+
+    pub(super) fn model(&self) -> &Model {
+        &self.model
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {

@@ -8,6 +8,7 @@ mod lookup;
 pub mod model;
 mod quant;
 pub mod sampler;
+mod saved_start;
 mod sentencepiece;
 mod simd;
 pub mod template;
@@ -19,5 +20,6 @@ pub use generate::{
 };
 pub use quant::kernel_peak;
 pub use sampler::SamplingOptions;
+pub use saved_start::start_file;
 pub use template::{Message, Prompt, PromptFormat};
 pub use tokenizer::{StreamDecoder, Tokenizer};

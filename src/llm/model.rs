@@ -394,6 +394,32 @@ struct Pass {
 }
 
 impl Model {
+    /// A cache of `capacity` positions holding `len` positions read from
+    /// `bytes` as [`KvCache::write_positions`] wrote them; None when `bytes`
+    /// is not exactly that many positions of this model's shape.
+    pub fn cache_from_bytes(&self, bytes: &[u8], len: usize, capacity: usize) -> Option<KvCache> {
+        let c = &self.config;
+        let kv = c.kv_dim();
+        if len > capacity
+            || capacity > c.context_length
+            || bytes.len() != KvCache::positions_bytes(c.n_layer, kv, len)
+        {
+            return None;
+        }
+        let mut cache = self.new_cache(capacity);
+        let per_part = len * kv * cache::ELEMENT_BYTES;
+        let mut parts = bytes.chunks_exact(per_part.max(1));
+        for (k, v) in cache.k.iter_mut().zip(cache.v.iter_mut()) {
+            for values in [k, v] {
+                if len > 0 {
+                    cache::f16_from_le(parts.next()?, &mut values[..len * kv]);
+                }
+            }
+        }
+        cache.len = len;
+        Some(cache)
+    }
+
     /// A cache for `capacity` positions holding the first `keep` positions of
     /// `earlier` (a prompt sharing those tokens).
     pub fn cache_from(&self, earlier: &KvCache, keep: usize, capacity: usize) -> KvCache {

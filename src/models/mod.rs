@@ -39,6 +39,14 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".rag-data"))
 }
 
+/// `~/.cache/rag` on Linux (XDG), the platform's equivalent elsewhere: what
+/// can be made again (a prompt's start prefilled once).
+pub fn cache_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "rag")
+        .map(|dirs| dirs.cache_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".rag-cache"))
+}
+
 /// The files of an ONNX sentence-embedding model.
 #[derive(Debug, Clone)]
 pub struct EmbeddingFiles {

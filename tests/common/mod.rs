@@ -81,8 +81,15 @@ pub fn rag() -> Command {
     cmd.env("RAG_MODELS", models_dir())
         .env("RAG_OFFLINE", "1")
         .env("RAG_CONFIG", TEST_CONFIG)
+        // Saved prompt starts go under target/, not the user's cache.
+        .env("XDG_CACHE_HOME", test_cache())
         .env_remove("RAG_INDEX");
     cmd
+}
+
+/// The cache folder every test's `rag` shares.
+pub fn test_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
 }
 
 pub fn run(cmd: &mut Command) -> Output {

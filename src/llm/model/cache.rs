@@ -82,3 +82,34 @@ impl KvCache {
         self.len = self.len.min(len);
     }
 }
+
+/// Bytes per stored key or value element (f16).
+pub(super) const ELEMENT_BYTES: usize = 2;
+
+impl KvCache {
+    /// Appends the keys and values of the first `len` positions, layer by
+    /// layer (keys, then values), as little-endian f16: what
+    /// [`super::Model::cache_from_bytes`] reads back.
+    pub fn write_positions(&self, len: usize, out: &mut Vec<u8>) {
+        let len = len.min(self.len);
+        for (k, v) in self.k.iter().zip(&self.v) {
+            let kv = k.len() / self.capacity.max(1);
+            for values in [&k[..len * kv], &v[..len * kv]] {
+                out.extend(values.iter().flat_map(|x| x.to_bits().to_le_bytes()));
+            }
+        }
+    }
+
+    /// How many bytes [`KvCache::write_positions`] writes for `len`
+    /// positions of a model with `layers` layers of `kv_dim` keys.
+    pub fn positions_bytes(layers: usize, kv_dim: usize, len: usize) -> usize {
+        layers * 2 * len * kv_dim * ELEMENT_BYTES
+    }
+}
+
+/// f16 values from little-endian bytes.
+pub(super) fn f16_from_le(bytes: &[u8], out: &mut [f16]) {
+    for (x, b) in out.iter_mut().zip(bytes.chunks_exact(ELEMENT_BYTES)) {
+        *x = f16::from_bits(u16::from_le_bytes([b[0], b[1]]));
+    }
+}

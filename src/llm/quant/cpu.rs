@@ -33,6 +33,12 @@ impl Kernel {
         *BEST.get_or_init(|| *Self::available().last().unwrap_or(&Kernel::Scalar))
     }
 
+    /// The kernel's name without its proof of detection: "Avx512Vnni".
+    pub(super) fn name(self) -> String {
+        let name = format!("{self:?}");
+        name.split('(').next().unwrap_or(&name).to_string()
+    }
+
     /// Every kernel this CPU runs, slowest (scalar) first.
     pub(super) fn available() -> Vec<Kernel> {
         #[allow(unused_mut)]

@@ -38,6 +38,12 @@ use self::input::{Input, KInput, Needs};
 use self::kquants::{KFormat, KRows, KWeights, QK};
 pub use self::peak::kernel_peak;
 
+/// The name of the kernel the products run on here: results computed with
+/// another kernel round otherwise, so they are only reused under this name.
+pub fn kernel_name() -> String {
+    Kernel::detect().name()
+}
+
 /// Weights per block of the legacy formats.
 const BLOCK: usize = 32;
 /// Q4_1: an f16 scale, an f16 minimum, 16 bytes of nibbles.

@@ -40,8 +40,5 @@ pub fn kernel_peak(seconds: f64) -> candle_core::Result<(String, f64)> {
         calls += 1;
     }
     let ops = 2.0 * (ROWS * COLS * INPUTS) as f64 * f64::from(calls);
-    let name = format!("{kernel:?}");
-    // "Avx2(Detected(()))" -> "Avx2".
-    let name = name.split('(').next().unwrap_or(&name).to_string();
-    Ok((name, ops / start.elapsed().as_secs_f64()))
+    Ok((kernel.name(), ops / start.elapsed().as_secs_f64()))
 }
