@@ -124,12 +124,19 @@ impl Linear {
 /// Moves the quantised weights of `parts` into one stacked matrix, when they
 /// all have them.
 pub(super) fn stack(parts: &mut [&mut Linear]) -> Option<QuantMatrix> {
-    let matrices: Option<Vec<&QuantMatrix>> = parts.iter().map(|p| p.quant.as_ref()).collect();
-    let stacked = QuantMatrix::stacked(&matrices?)?;
-    for part in parts.iter_mut() {
-        part.quant = None;
+    if parts.iter().any(|p| p.quant.is_none()) {
+        return None;
     }
-    Some(stacked)
+    let matrices: Vec<QuantMatrix> = parts.iter_mut().filter_map(|p| p.quant.take()).collect();
+    match QuantMatrix::stacked(matrices) {
+        Ok(stacked) => Some(stacked),
+        Err(matrices) => {
+            for (part, matrix) in parts.iter_mut().zip(matrices) {
+                part.quant = Some(matrix);
+            }
+            None
+        }
+    }
 }
 
 /// The stacked matrix, when it is the one to use for `rows` rows of input:

@@ -96,7 +96,7 @@ impl KWeights {
                     w.d.push(f16_at(block, 0));
                     w.dmin.push(f16_at(block, 2));
                     let packed = &block[4..16];
-                    let pairs: Vec<(u8, u8)> = (0..8).map(|j| scale_min(j, packed)).collect();
+                    let pairs: [(u8, u8); 8] = std::array::from_fn(|j| scale_min(j, packed));
                     w.scales.extend(pairs.iter().map(|p| p.0));
                     w.scales.extend(pairs.iter().map(|p| p.1));
                     if format == KFormat::Q5K {

@@ -71,6 +71,7 @@ enum Rows {
 
 /// A (rows, cols) quantised matrix: runs of rows, each in one format (a
 /// stack of matrices of different formats keeps each in its own).
+#[derive(Clone)]
 pub struct QuantMatrix {
     rows: usize,
     cols: usize,
@@ -242,26 +243,31 @@ impl QuantMatrix {
     /// The rows of several matrices of one input width, one after the
     /// other: Q, K and V (or gate and up) in one product, so decoding pays
     /// one thread hand-off where it paid three. Q4_K_M files mix formats
-    /// (V in Q6_K beside Q and K in Q4_K): each run keeps its own. None when
-    /// the widths differ.
-    pub fn stacked(parts: &[&QuantMatrix]) -> Option<Self> {
-        let first = parts.first()?;
-        if parts.iter().any(|p| p.cols != first.cols) {
-            return None;
+    /// (V in Q6_K beside Q and K in Q4_K): each run keeps its own. Each run
+    /// begins with its first part's weights, moved, not copied: loading a
+    /// model copies its weights as little as it can. The parts come back
+    /// when their widths differ.
+    pub fn stacked(parts: Vec<QuantMatrix>) -> std::result::Result<Self, Vec<QuantMatrix>> {
+        let Some(cols) = parts.first().map(|p| p.cols) else {
+            return Err(parts);
+        };
+        if parts.iter().any(|p| p.cols != cols) {
+            return Err(parts);
         }
+        let rows = parts.iter().map(|p| p.rows).sum();
         let mut runs: Vec<Part> = Vec::new();
-        for part in parts.iter().flat_map(|m| &m.parts) {
+        for part in parts.into_iter().flat_map(|m| m.parts) {
             match runs.last_mut() {
                 Some(last) if last.weights.same_format(&part.weights) => {
                     last.weights.extend(&part.weights);
                     last.rows += part.rows;
                 }
-                _ => runs.push(part.clone()),
+                _ => runs.push(part),
             }
         }
-        Some(QuantMatrix {
-            rows: parts.iter().map(|p| p.rows).sum(),
-            cols: first.cols,
+        Ok(QuantMatrix {
+            rows,
+            cols,
             parts: runs,
         })
     }

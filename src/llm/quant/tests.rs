@@ -247,8 +247,9 @@ fn stacked_matrices_give_their_rows_in_order() {
         .iter()
         .map(|q| QuantMatrix::from_qtensor(q).unwrap().unwrap())
         .collect();
-    let refs: Vec<&QuantMatrix> = parts.iter().collect();
-    let all = QuantMatrix::stacked(&refs).expect("same width");
+    let Ok(all) = QuantMatrix::stacked(parts.clone()) else {
+        panic!("the widths are the same");
+    };
     assert_eq!(all.rows(), 136);
     assert_eq!(all.parts.len(), 3, "runs of one format are merged");
     for n in [1usize, 3] {
@@ -264,7 +265,7 @@ fn stacked_matrices_give_their_rows_in_order() {
         .unwrap()
         .unwrap();
     assert!(
-        QuantMatrix::stacked(&[&parts[0], &narrow]).is_none(),
+        QuantMatrix::stacked(vec![parts[0].clone(), narrow]).is_err(),
         "widths differ"
     );
 }
@@ -282,8 +283,9 @@ fn stacked_k_quants_give_their_rows_in_order_for_a_prompt() {
         .iter()
         .map(|q| QuantMatrix::from_qtensor(q).unwrap().unwrap())
         .collect();
-    let refs: Vec<&QuantMatrix> = parts.iter().collect();
-    let all = QuantMatrix::stacked(&refs).expect("same width");
+    let Ok(all) = QuantMatrix::stacked(parts.clone()) else {
+        panic!("the widths are the same");
+    };
     let n = 20;
     let x: Vec<f32> = (0..n).flat_map(|i| input(512, 40 + i as u64)).collect();
     assert_stacked_rows_match_parts(&all, &parts, &x, n);
