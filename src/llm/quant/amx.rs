@@ -15,9 +15,9 @@
 use std::arch::asm;
 use std::arch::x86_64::*;
 
-use super::bands::{self, Columns, Layout, Unpacked, TILE};
+use super::bands::{self, Columns, Layout, Source, Unpacked, TILE};
 use super::input::KInput;
-use super::kquants::{KRows, QK};
+use super::kquants::QK;
 
 /// Bytes of one packed superblock of 16 inputs.
 const PACKED_SUPERBLOCK: usize = TILE * QK;
@@ -160,25 +160,25 @@ impl Config {
 /// # Safety
 /// `available()` must have returned true, and the CPU must support AVX-512
 /// F, BW, VL, AVX2 and FMA (what `Kernel::Amx` stands for). No other call
-/// may write rows `first..first + w.rows` of `out` at the same time. Lengths
+/// may write rows `first..first + w.rows()` of `out` at the same time. Lengths
 /// are checked here.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-pub(super) unsafe fn k_products(w: &KRows, x: &Packed, out: &Columns, first: usize) {
+pub(super) unsafe fn k_products(w: &Source, x: &Packed, out: &Columns, first: usize) {
     // SAFETY: the caller vouches for the CPU features and for owning these output rows (`#
     // Safety`); the assertions that open this block bound every offset the tiles read and
     // write.
     unsafe {
         w.check();
-        assert_eq!(x.per_row, w.per_row, "input width");
+        assert_eq!(x.per_row, w.per_row(), "input width");
         assert_eq!(
             x.q.len(),
             x.groups * x.per_row * PACKED_SUPERBLOCK,
             "packed input"
         );
         assert_eq!(out.inputs, x.n, "output inputs");
-        assert!(first + w.rows <= out.rows, "output rows");
-        let subs = bands::sub_blocks(w.format);
-        let bands = w.rows.div_ceil(TILE);
+        assert!(first + w.rows() <= out.rows, "output rows");
+        let subs = bands::sub_blocks(w.format());
+        let bands = w.rows().div_ceil(TILE);
         bands::with_unpacked(|u| {
             bands::unpack(w, Layout::Rows, u);
             let config = Config::new(QK / subs);
@@ -204,7 +204,7 @@ pub(super) unsafe fn k_products(w: &KRows, x: &Packed, out: &Columns, first: usi
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 unsafe fn band_products(
-    w: &KRows,
+    w: &Source,
     x: &Packed,
     u: &Unpacked,
     subs: usize,
@@ -214,7 +214,7 @@ unsafe fn band_products(
     // SAFETY: as `k_products` promised and checked (`# Safety`): tile config loaded, `u` holds
     // `w`, the band's rows and inputs lie inside `u`, `x` and `out`.
     unsafe {
-        let per_row = w.per_row;
+        let per_row = w.per_row();
         let sub = QK / subs;
         let sums = if subs == 16 { &x.sums16 } else { &x.sums32 };
         let mut c = [[0i32; TILE * TILE]; 2];
@@ -276,7 +276,7 @@ unsafe fn band_products(
         let row = first + band * TILE;
         for j in 0..(x.n - g * TILE).min(TILE) {
             let to = out.ptr.add((g * TILE + j) * out.rows + row);
-            for m in 0..TILE.min(w.rows - band * TILE) {
+            for m in 0..TILE.min(w.rows() - band * TILE) {
                 *to.add(m) = sums[m][j];
             }
         }

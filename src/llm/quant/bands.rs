@@ -11,6 +11,7 @@ use std::arch::x86_64::*;
 use std::cell::RefCell;
 use std::marker::PhantomData;
 
+use super::interleaved::{Bands, BAND_QS};
 use super::kquants::{KFormat, KRows, QK, QS, SCALES};
 
 /// Weight rows per band: an AMX tile's rows, an AVX-512 vector's i32 lanes.
@@ -85,30 +86,86 @@ pub(super) fn sub_blocks(format: KFormat) -> usize {
     }
 }
 
+/// The rows a 16-row kernel takes: in the row layout, or interleaved (Q4_K
+/// on CPUs with AVX-512 VNNI).
+#[derive(Clone, Copy)]
+pub(super) enum Source<'a> {
+    Rows(KRows<'a>),
+    Interleaved(Bands<'a>),
+}
+
+impl Source<'_> {
+    pub(super) fn rows(&self) -> usize {
+        match self {
+            Source::Rows(w) => w.rows,
+            Source::Interleaved(w) => w.rows(),
+        }
+    }
+
+    pub(super) fn per_row(&self) -> usize {
+        match self {
+            Source::Rows(w) => w.per_row,
+            Source::Interleaved(w) => w.per_row,
+        }
+    }
+
+    pub(super) fn format(&self) -> KFormat {
+        match self {
+            Source::Rows(w) => w.format,
+            Source::Interleaved(_) => KFormat::Q4K,
+        }
+    }
+
+    /// Panics unless the arrays hold the rows (see `KRows::check`).
+    pub(super) fn check(&self) {
+        match self {
+            Source::Rows(w) => w.check(),
+            Source::Interleaved(w) => w.check(),
+        }
+    }
+}
+
 /// Unpacks every row of `w` into `u`; the rows that pad the last band get
 /// factors of zero.
 ///
 /// # Safety
-/// The CPU must support AVX2; `w` must pass `check`.
+/// The CPU must support AVX2 (and AVX-512 F and BW for interleaved rows);
+/// `w` must pass `check`.
+pub(super) unsafe fn unpack(w: &Source, layout: Layout, u: &mut Unpacked) {
+    let (subs, sub) = (sub_blocks(w.format()), QK / sub_blocks(w.format()));
+    let bands = w.rows().div_ceil(TILE);
+    let factors = bands * w.per_row() * subs * TILE;
+    // Every real row's bytes and factors are written below; the rows
+    // that pad the last band keep whatever weights the buffer held (no
+    // pass to zero them all) and get factors of zero, so that their
+    // sums, which no kernel stores, stay finite.
+    if u.q.len() < factors * sub {
+        u.q.resize(factors * sub, 0);
+    }
+    u.scale.resize(factors, 0.0);
+    u.offset.resize(factors, 0.0);
+    // SAFETY: the CPU features and `check` are the caller's promise (`# Safety`).
+    unsafe {
+        match w {
+            Source::Rows(w) => unpack_rows(w, layout, u),
+            Source::Interleaved(w) => unpack_interleaved(w, layout, u),
+        }
+    }
+}
+
+/// `unpack` of rows in the row layout, into a buffer of the right size.
+///
+/// # Safety
+/// As `unpack`.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn unpack(w: &KRows, layout: Layout, u: &mut Unpacked) {
+unsafe fn unpack_rows(w: &KRows, layout: Layout, u: &mut Unpacked) {
     // SAFETY: the CPU has AVX2 and `w` passed `check` (`# Safety`), so each superblock read is
-    // inside `w`'s arrays and each write inside `u`.
+    // inside `w`'s arrays and each write inside `u`, which `unpack` sized for `w`.
     unsafe {
         let subs = sub_blocks(w.format);
         let bands = w.rows.div_ceil(TILE);
         let per_row = w.per_row;
         let sub = QK / subs;
-        let factors = bands * per_row * subs * TILE;
-        // Every real row's bytes and factors are written below; the rows
-        // that pad the last band keep whatever weights the buffer held (no
-        // pass to zero them all) and get factors of zero, so that their
-        // sums, which no kernel stores, stay finite.
-        if u.q.len() < factors * sub {
-            u.q.resize(factors * sub, 0);
-        }
-        u.scale.resize(factors, 0.0);
-        u.offset.resize(factors, 0.0);
         let last_band = bands.saturating_sub(1);
         for sub_block in last_band * per_row * subs..bands * per_row * subs {
             for m in w.rows - last_band * TILE..TILE {
@@ -197,6 +254,63 @@ pub(super) unsafe fn unpack(w: &KRows, layout: Layout, u: &mut Unpacked) {
                                 u.q.as_mut_ptr().add((first + j * per) * TILE * sub) as *mut u32;
                             for (t, &quad) in weights.iter().enumerate() {
                                 dst.add(t * TILE + m).write_unaligned(quad);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `unpack` of interleaved Q4_K rows (whole bands, so no padding rows): an
+/// octet's low nibbles are the weights of one quad, its high nibbles the
+/// next quad's.
+///
+/// # Safety
+/// As `unpack`.
+#[target_feature(enable = "avx512f,avx512bw,avx2")]
+unsafe fn unpack_interleaved(w: &Bands, layout: Layout, u: &mut Unpacked) {
+    // SAFETY: the CPU features and `check` (`# Safety`) bound every read of `w`; `unpack` sized
+    // `u` for its 8 sub-blocks of 32 weights per band and superblock.
+    unsafe {
+        let low4 = _mm512_set1_epi8(0x0F);
+        for s in 0..w.bands * w.per_row {
+            let d = _mm512_loadu_ps(w.d.as_ptr().add(s * TILE));
+            let dmin = _mm512_loadu_ps(w.dmin.as_ptr().add(s * TILE));
+            for j in 0..8 {
+                let at = (s * 8 + j) * TILE;
+                let mut mins = [0u8; TILE];
+                for (m, min) in mins.iter_mut().enumerate() {
+                    *min = w.scale_min(s, m, j).1;
+                }
+                let scales = _mm_loadu_si128(w.scales.as_ptr().add(at) as *const __m128i);
+                let scales = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scales));
+                let mins = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(
+                    mins.as_ptr() as *const __m128i
+                )));
+                _mm512_storeu_ps(u.scale.as_mut_ptr().add(at), _mm512_mul_ps(d, scales));
+                _mm512_storeu_ps(u.offset.as_mut_ptr().add(at), _mm512_mul_ps(dmin, mins));
+                let dst = u.q.as_mut_ptr().add(at * 32);
+                for octet in 0..4 {
+                    let from = w.qs.as_ptr().add(s * BAND_QS + (j * 4 + octet) * 64);
+                    let v = _mm512_loadu_si512(from as *const _);
+                    let lo = _mm512_and_si512(v, low4);
+                    let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), low4);
+                    match layout {
+                        Layout::Quads => {
+                            _mm512_storeu_si512(dst.add(128 * octet) as *mut _, lo);
+                            _mm512_storeu_si512(dst.add(128 * octet + 64) as *mut _, hi);
+                        }
+                        Layout::Rows => {
+                            let mut bytes = [[0u8; 64]; 2];
+                            _mm512_storeu_si512(bytes[0].as_mut_ptr() as *mut _, lo);
+                            _mm512_storeu_si512(bytes[1].as_mut_ptr() as *mut _, hi);
+                            for m in 0..TILE {
+                                for (half, bytes) in bytes.iter().enumerate() {
+                                    let to = dst.add(m * 32 + 8 * octet + 4 * half);
+                                    std::ptr::copy_nonoverlapping(bytes.as_ptr().add(4 * m), to, 4);
+                                }
                             }
                         }
                     }

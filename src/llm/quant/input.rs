@@ -38,6 +38,9 @@ pub(super) struct KInput {
     /// The sums of the bytes per 32 values, unscaled: for kernels that
     /// apply the input's scale once per superblock (`vnni_k`).
     pub(super) byte_sums32: Vec<f32>,
+    /// The same as integers (at most 32 x 127 in magnitude): for the
+    /// kernel that takes the minimums off in integers (`vnni_decode`).
+    pub(super) int_sums32: Vec<i16>,
     /// -32 times the sum of the bytes per 16 values: where a Q6_K sub-block's
     /// integer sum starts, so that its weights' offset of 32 is taken off
     /// before scaling (`vnni_k`).
@@ -107,6 +110,7 @@ impl KInput {
             sums16: Vec::with_capacity(blocks * 16),
             sums32: Vec::with_capacity(blocks * 8),
             byte_sums32: Vec::with_capacity(blocks * 8),
+            int_sums32: Vec::with_capacity(blocks * 8),
             q6k_starts: Vec::with_capacity(blocks * 16),
         };
         // Per 16 values, the sum of their bytes.
@@ -139,6 +143,8 @@ impl KInput {
                 k.sums16.extend([da, db]);
                 k.sums32.push(da + db);
                 k.byte_sums32.push((a + b) as f32);
+                // 32 bytes of -127..=127 fit an i16.
+                k.int_sums32.push((a + b) as i16);
                 k.q6k_starts.extend([-32 * a, -32 * b]);
             }
         }
@@ -196,6 +202,7 @@ impl KInput {
         assert_eq!(self.sums16.len(), superblocks * 16, "input sums");
         assert_eq!(self.sums32.len(), superblocks * 8, "input sums");
         assert_eq!(self.byte_sums32.len(), superblocks * 8, "input sums");
+        assert_eq!(self.int_sums32.len(), superblocks * 8, "input sums");
         assert_eq!(self.q6k_starts.len(), superblocks * 16, "input sums");
     }
 }

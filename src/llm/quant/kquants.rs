@@ -154,7 +154,7 @@ impl KWeights {
 }
 
 /// Q4_K/Q5_K's scale and minimum `j` (0..8) from their 12 packed bytes.
-fn scale_min(j: usize, q: &[u8]) -> (u8, u8) {
+pub(super) fn scale_min(j: usize, q: &[u8]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {

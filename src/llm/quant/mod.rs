@@ -23,10 +23,13 @@ mod avx2;
 mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod bands;
+mod interleaved;
 #[cfg(test)]
 mod tests;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
+#[cfg(target_arch = "x86_64")]
+mod vnni_decode;
 #[cfg(target_arch = "x86_64")]
 mod vnni_k;
 
@@ -35,7 +38,8 @@ use rayon::prelude::*;
 
 use self::cpu::Kernel;
 use self::input::{Input, KInput, Needs};
-use self::kquants::{KFormat, KRows, KWeights, QK};
+use self::interleaved::{Interleaved, BAND};
+use self::kquants::{KFormat, KWeights, QK};
 pub use self::peak::kernel_peak;
 
 /// The name of the kernel the products run on here: results computed with
@@ -100,6 +104,8 @@ enum Weights {
         quants: Vec<i8>,
     },
     K(KWeights),
+    /// Q4_K rows 16 at a time, for the kernels of CPUs with AVX-512 VNNI.
+    Interleaved(Interleaved),
 }
 
 impl Weights {
@@ -108,6 +114,7 @@ impl Weights {
             (Weights::Q4_1 { .. }, Weights::Q4_1 { .. }) => true,
             (Weights::Q8_0 { .. }, Weights::Q8_0 { .. }) => true,
             (Weights::K(a), Weights::K(b)) => a.format == b.format,
+            (Weights::Interleaved(_), Weights::Interleaved(_)) => true,
             _ => false,
         }
     }
@@ -142,6 +149,7 @@ impl Weights {
                 quants.extend_from_slice(q);
             }
             (Weights::K(a), Weights::K(b)) => a.extend(b),
+            (Weights::Interleaved(a), Weights::Interleaved(b)) => a.extend(b),
             _ => panic!("stacking rows of different formats into one run"),
         }
     }
@@ -156,6 +164,13 @@ impl QuantMatrix {
     /// 5-bit format's own, and beats a kernel per rare format. An error when
     /// the tensor's data does not match its shape and type.
     pub fn from_qtensor(tensor: &QTensor) -> candle_core::Result<Option<Self>> {
+        Self::from_qtensor_for(tensor, Kernel::detect())
+    }
+
+    /// As `from_qtensor`, in the layout `kernel` reads: Q4_K rows
+    /// interleaved 16 at a time for the kernels of AVX-512 VNNI, whole bands
+    /// only (every matrix of the models we run).
+    fn from_qtensor_for(tensor: &QTensor, kernel: Kernel) -> candle_core::Result<Option<Self>> {
         let dtype = tensor.dtype();
         if matches!(dtype, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
             return Ok(None);
@@ -181,6 +196,16 @@ impl QuantMatrix {
             if data.len() != rows * cols / QK * format.block_bytes() {
                 return Err(mismatch(data.len()));
             }
+            let interleaved = match (kernel, format) {
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx512Vnni(_) | Kernel::Amx(_), KFormat::Q4K) => {
+                    Interleaved::from_ggml(&data, rows, cols / QK)
+                }
+                _ => None,
+            };
+            if let Some(interleaved) = interleaved {
+                return Ok(Some(single(Weights::Interleaved(interleaved))));
+            }
             let weights = KWeights::from_ggml(format, &data).ok_or_else(|| mismatch(data.len()))?;
             return Ok(Some(single(Weights::K(weights))));
         }
@@ -193,7 +218,7 @@ impl QuantMatrix {
                 }
                 let values = tensor.dequantize(&candle_core::Device::Cpu)?;
                 let converted = QTensor::quantize(&values, GgmlDType::Q8_0)?;
-                return Self::from_qtensor(&converted);
+                return Self::from_qtensor_for(&converted, kernel);
             }
         };
         if cols % BLOCK != 0 {
@@ -254,6 +279,15 @@ impl QuantMatrix {
         if parts.iter().any(|p| p.cols != cols) {
             return Err(parts);
         }
+        // Interleaved rows are read by whole bands: each run of them must
+        // begin on one (true of every model we run; other stacks stay apart).
+        let mut start = 0usize;
+        for part in parts.iter().flat_map(|m| &m.parts) {
+            if matches!(part.weights, Weights::Interleaved(_)) && !start.is_multiple_of(BAND) {
+                return Err(parts);
+            }
+            start += part.rows;
+        }
         let rows = parts.iter().map(|p| p.rows).sum();
         let mut runs: Vec<Part> = Vec::new();
         for part in parts.into_iter().flat_map(|m| m.parts) {
@@ -295,6 +329,14 @@ impl QuantMatrix {
                 let mut block = [0.0; QK];
                 for (b, out) in out.chunks_exact_mut(QK).enumerate() {
                     k.dequantize(row * per_row + b, &mut block);
+                    out.copy_from_slice(&block);
+                }
+            }
+            Weights::Interleaved(w) => {
+                let per_row = self.cols / QK;
+                let mut block = [0.0; QK];
+                for (b, out) in out.chunks_exact_mut(QK).enumerate() {
+                    w.dequantize(row, b, per_row, &mut block);
                     out.copy_from_slice(&block);
                 }
             }
@@ -437,7 +479,7 @@ impl QuantMatrix {
         let mut needs = Needs::default();
         for part in &self.parts {
             match part.weights {
-                Weights::K(_) => needs.k = true,
+                Weights::K(_) | Weights::Interleaved(_) => needs.k = true,
                 _ => needs.legacy = true,
             }
         }
@@ -449,16 +491,22 @@ impl QuantMatrix {
     /// which write the product's `[input][row]` output themselves, for
     /// matrices of k-quants only.
     #[cfg(target_arch = "x86_64")]
-    fn banded_products(&self, first: usize, kernel: impl Fn(&KRows, usize)) {
+    fn banded_products(&self, first: usize, kernel: impl Fn(&bands::Source, usize)) {
         let end = self.rows.min(first + ROWS_PER_TASK);
         let mut start = 0;
         for part in &self.parts {
             let (from, to) = (first.max(start), end.min(start + part.rows));
             if from < to {
-                let Weights::K(k) = &part.weights else {
-                    unreachable!("the 16-row kernels take k-quant matrices only");
+                let (rows, per_row) = ((from - start, to - from), self.cols / QK);
+                let source = match &part.weights {
+                    Weights::K(k) => bands::Source::Rows(k.rows(rows.0, rows.1, per_row)),
+                    // Tasks begin at multiples of 64 rows, runs at multiples of 16.
+                    Weights::Interleaved(w) => {
+                        bands::Source::Interleaved(w.bands(rows.0 / BAND, rows.1 / BAND, per_row))
+                    }
+                    _ => unreachable!("the 16-row kernels take k-quant matrices only"),
                 };
-                kernel(&k.rows(from - start, to - from, self.cols / QK), from);
+                kernel(&source, from);
             }
             start += part.rows;
         }
@@ -500,6 +548,27 @@ impl Part {
     ) {
         let n = inputs.len();
         let rows = out.len() / n;
+        if let Weights::Interleaved(w) = &self.weights {
+            // Runs of interleaved rows start and end on bands (`stacked`), tasks on 64 rows.
+            let w = w.bands(first / BAND, rows / BAND, cols / QK);
+            match kernel {
+                // SAFETY: `Kernel::Avx512Vnni` and `Kernel::Amx` are only made
+                // by detection, when the CPU has AVX-512 F/BW/VL/VNNI, AVX2 and
+                // FMA; `Input::new` prepared `k` for them.
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512Vnni(_) | Kernel::Amx(_) => unsafe {
+                    let xs: Vec<&KInput> = inputs.iter().map(|input| &input.k).collect();
+                    vnni_decode::k_products(&w, &xs, out)
+                },
+                // Loading picks this layout for the kernels above only; any
+                // other gets the reference products.
+                _ => {
+                    let xs: Vec<&[f32]> = inputs.iter().map(|input| input.values).collect();
+                    w.reference_products(&xs, out)
+                }
+            }
+            return;
+        }
         if let Weights::K(k) = &self.weights {
             let w = k.rows(first, rows, cols / QK);
             let xs: Vec<&KInput> = inputs.iter().map(|input| &input.k).collect();
@@ -592,7 +661,9 @@ impl Part {
                     },
                 }
             }
-            Weights::K(_) => unreachable!("k-quant rows go through the tiles"),
+            Weights::K(_) | Weights::Interleaved(_) => {
+                unreachable!("k-quant rows go through the tiles")
+            }
         }
     }
 }

@@ -125,17 +125,18 @@ fn seen(x: &[f32], kernel: Kernel, k_quant: bool) -> Vec<f32> {
 fn check_products(q: &QTensor, what: &str) {
     let (rows, cols) = q.shape().dims2().unwrap();
     let table: Vec<Vec<f32>> = q.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
-    let m = QuantMatrix::from_qtensor(q)
-        .unwrap()
-        .expect("a matrix we read");
-    let k_quant = matches!(m.parts[0].weights, Weights::K(_));
-    // Rows come back as candle dequantises them (token embeddings).
-    let mut row = vec![0.0; cols];
-    for (r, want) in table.iter().enumerate() {
-        m.dequantize_row(r, &mut row);
-        assert_eq!(&row, want, "{what}: row {r} dequantised");
-    }
     for kernel in kernels() {
+        // Each kernel on the layout loading picks for it.
+        let m = QuantMatrix::from_qtensor_for(q, kernel)
+            .unwrap()
+            .expect("a matrix we read");
+        let k_quant = m.needs().k;
+        // Rows come back as candle dequantises them (token embeddings).
+        let mut row = vec![0.0; cols];
+        for (r, want) in table.iter().enumerate() {
+            m.dequantize_row(r, &mut row);
+            assert_eq!(&row, want, "{what} {kernel:?}: row {r} dequantised");
+        }
         // 17 and 40: one and three tiles of 16 inputs (AMX), the last part full;
         // 70: past a pass of 64 inputs (the 16-row kernels).
         for (n, mode) in [1, 2, 3, 5, MATVEC_EXACT_INPUTS, 17, 40, 70]
@@ -176,9 +177,15 @@ fn legacy_products_match_the_dequantised_weights() {
 
 #[test]
 fn k_quant_products_match_the_dequantised_weights() {
-    // 150 rows: several tasks, and a last tile of 2 rows.
+    // 150 rows: several tasks, and a last tile of 2 rows; 176: whole bands
+    // of 16 (Q4_K interleaved where the CPU has AVX-512 VNNI), the last task
+    // of 48 rows.
     for dtype in [GgmlDType::Q4K, GgmlDType::Q5K, GgmlDType::Q6K] {
         check_products(&random_matrix(dtype, 150, 512, 3), &format!("{dtype:?}"));
+        check_products(
+            &random_matrix(dtype, 176, 768, 4),
+            &format!("{dtype:?} bands"),
+        );
         check_products(&matrix_of(dtype, 37, 768), &format!("{dtype:?} spread"));
     }
 }
@@ -189,6 +196,10 @@ fn k_quant_products_hold_for_any_block_bytes() {
         check_products(
             &random_blocks(format, 69, 512, 11),
             &format!("{format:?} bytes"),
+        );
+        check_products(
+            &random_blocks(format, 32, 512, 12),
+            &format!("{format:?} bytes, bands"),
         );
     }
 }
@@ -203,7 +214,7 @@ fn the_8_bit_input_is_close_to_the_exact_one() {
         GgmlDType::Q4K,
         GgmlDType::Q6K,
     ] {
-        let (rows, cols) = (40, 512);
+        let (rows, cols) = (48, 512);
         let q = random_matrix(dtype, rows, cols, 5);
         let table: Vec<Vec<f32>> = q.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
         let m = QuantMatrix::from_qtensor(&q).unwrap().unwrap();
@@ -239,7 +250,7 @@ fn the_8_bit_input_is_close_to_the_exact_one() {
 fn stacked_matrices_give_their_rows_in_order() {
     let parts = [
         matrix_of(GgmlDType::Q4K, 64, 256),
-        matrix_of(GgmlDType::Q4K, 40, 256),
+        matrix_of(GgmlDType::Q4K, 48, 256),
         matrix_of(GgmlDType::Q6K, 23, 256),
         matrix_of(GgmlDType::Q8_0, 9, 256),
     ];
@@ -250,7 +261,7 @@ fn stacked_matrices_give_their_rows_in_order() {
     let Ok(all) = QuantMatrix::stacked(parts.clone()) else {
         panic!("the widths are the same");
     };
-    assert_eq!(all.rows(), 136);
+    assert_eq!(all.rows(), 144);
     assert_eq!(all.parts.len(), 3, "runs of one format are merged");
     for n in [1usize, 3] {
         let x: Vec<f32> = (0..n).flat_map(|i| input(256, 20 + i as u64)).collect();
@@ -258,7 +269,7 @@ fn stacked_matrices_give_their_rows_in_order() {
     }
     let mut row = vec![0.0; 256];
     let mut want = vec![0.0; 256];
-    all.dequantize_row(110, &mut row);
+    all.dequantize_row(118, &mut row);
     parts[2].dequantize_row(6, &mut want);
     assert_eq!(row, want);
     let narrow = QuantMatrix::from_qtensor(&matrix_of(GgmlDType::Q8_0, 4, 32))
@@ -405,13 +416,13 @@ fn the_integer_kernels_are_exact_on_exact_inputs() {
     for dtype in [
         GgmlDType::Q4_1,
         GgmlDType::Q8_0,
+        GgmlDType::Q4K,
         GgmlDType::Q5K,
         GgmlDType::Q6K,
     ] {
-        let (rows, cols) = (70, 512);
-        let m = QuantMatrix::from_qtensor(&matrix_of(dtype, rows, cols))
-            .unwrap()
-            .unwrap();
+        let (rows, cols) = (80, 512);
+        let q = matrix_of(dtype, rows, cols);
+        let matrix = |kernel| QuantMatrix::from_qtensor_for(&q, kernel).unwrap().unwrap();
         // Whole steps of 0.01, each block of 32 holding one full-scale value.
         let x: Vec<f32> = (0..cols)
             .map(|i| {
@@ -424,10 +435,10 @@ fn the_integer_kernels_are_exact_on_exact_inputs() {
             })
             .collect();
         let mut exact = vec![0.0; rows];
-        m.matmul_with(&x, 1, &mut exact, Kernel::Scalar, Rows::Exact);
+        matrix(Kernel::Scalar).matmul_with(&x, 1, &mut exact, Kernel::Scalar, Rows::Exact);
         for kernel in kernels().into_iter().skip(1) {
             let mut got = vec![0.0; rows];
-            m.matmul_with(&x, 1, &mut got, kernel, Rows::Exact);
+            matrix(kernel).matmul_with(&x, 1, &mut got, kernel, Rows::Exact);
             for (r, (a, b)) in got.iter().zip(&exact).enumerate() {
                 assert!(
                     (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
@@ -490,4 +501,73 @@ fn speed() {
             );
         }
     }
+}
+
+/// A VNNI kernel of this CPU, which reads Q4_K interleaved; None (said on
+/// stderr by `kernels`) where it has none.
+#[cfg(target_arch = "x86_64")]
+fn interleaving_kernel() -> Option<Kernel> {
+    kernels()
+        .into_iter()
+        .find(|k| matches!(k, Kernel::Avx512Vnni(_) | Kernel::Amx(_)))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn interleaved_rows_unpack_as_the_row_layout_does() {
+    // The prompt kernels (AVX-512 VNNI's quads, AMX's rows) see the same
+    // bytes and factors whichever layout the weights were loaded in.
+    let Some(kernel) = interleaving_kernel() else {
+        return;
+    };
+    let (rows, cols) = (48, 768);
+    let q = random_blocks(KFormat::Q4K, rows, cols, 21);
+    let data = q.data().unwrap();
+    let weights = KWeights::from_ggml(KFormat::Q4K, &data).unwrap();
+    let m = QuantMatrix::from_qtensor_for(&q, kernel).unwrap().unwrap();
+    let Weights::Interleaved(interleaved) = &m.parts[0].weights else {
+        panic!("Q4_K of whole bands is interleaved for {kernel:?}");
+    };
+    let per_row = cols / QK;
+    // Rows 16..48: a view that does not begin at the first band.
+    let by_rows = bands::Source::Rows(weights.rows(16, 32, per_row));
+    let by_bands = bands::Source::Interleaved(interleaved.bands(1, 2, per_row));
+    for layout in [bands::Layout::Quads, bands::Layout::Rows] {
+        let (mut want, mut got) = (bands::Unpacked::default(), bands::Unpacked::default());
+        // SAFETY: a VNNI kernel was detected (AVX-512 F/BW and AVX2), and both
+        // sources are views that pass `check`.
+        unsafe {
+            bands::unpack(&by_rows, layout, &mut want);
+            bands::unpack(&by_bands, layout, &mut got);
+        }
+        assert!(want.q == got.q, "{layout:?}: weights");
+        assert_eq!(want.scale, got.scale, "{layout:?}: scales");
+        assert_eq!(want.offset, got.offset, "{layout:?}: minimums");
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn interleaved_runs_stack_on_band_boundaries_only() {
+    let Some(kernel) = interleaving_kernel() else {
+        return;
+    };
+    let load = |q: &QTensor| QuantMatrix::from_qtensor_for(q, kernel).unwrap().unwrap();
+    let q4k = random_matrix(GgmlDType::Q4K, 64, 512, 50);
+    let q6k = random_matrix(GgmlDType::Q6K, 32, 512, 51);
+    let tail = random_matrix(GgmlDType::Q4K, 48, 512, 52);
+    let parts = vec![load(&q4k), load(&q6k), load(&tail)];
+    let Ok(all) = QuantMatrix::stacked(parts.clone()) else {
+        panic!("every run begins on a band");
+    };
+    // Tasks of 64 rows cross the runs at rows 64 and 96.
+    for n in [1usize, 3, 20] {
+        let x: Vec<f32> = (0..n).flat_map(|i| input(512, 60 + i as u64)).collect();
+        assert_stacked_rows_match_parts(&all, &parts, &x, n);
+    }
+    let odd = random_matrix(GgmlDType::Q6K, 23, 512, 53);
+    assert!(
+        QuantMatrix::stacked(vec![load(&q4k), load(&odd), load(&tail)]).is_err(),
+        "interleaved rows after 87 rows: the parts come back"
+    );
 }

@@ -14,9 +14,9 @@
 
 use std::arch::x86_64::*;
 
-use super::bands::{self, Columns, Layout, Unpacked, TILE};
+use super::bands::{self, Columns, Layout, Source, Unpacked, TILE};
 use super::input::KInput;
-use super::kquants::{KFormat, KRows, QK};
+use super::kquants::{KFormat, QK};
 
 /// Inputs multiplied with a band's weights at a time: each holds an i32 and
 /// a float vector of sums in registers, beside the weights and factors.
@@ -30,25 +30,25 @@ const INPUTS_PER_PASS: usize = 64;
 /// # Safety
 /// The CPU must support AVX-512 F, BW, VL and VNNI, AVX2 and FMA (what
 /// `Kernel::Avx512Vnni` stands for). No other call may write rows
-/// `first..first + w.rows` of `out` at the same time. Lengths are checked
+/// `first..first + w.rows()` of `out` at the same time. Lengths are checked
 /// here.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
-pub(super) unsafe fn k_products(w: &KRows, xs: &[&KInput], out: &Columns, first: usize) {
+pub(super) unsafe fn k_products(w: &Source, xs: &[&KInput], out: &Columns, first: usize) {
     // SAFETY: the caller vouches for the CPU features and for owning these output rows (`#
     // Safety`); the assertions that open this block bound every offset the bands read and
     // write.
     unsafe {
         w.check();
         for x in xs {
-            x.check(w.per_row);
+            x.check(w.per_row());
         }
         assert_eq!(out.inputs, xs.len(), "output inputs");
-        assert!(first + w.rows <= out.rows, "output rows");
+        assert!(first + w.rows() <= out.rows, "output rows");
         bands::with_unpacked(|u| {
             bands::unpack(w, Layout::Quads, u);
             for start in (0..xs.len()).step_by(INPUTS_PER_PASS) {
                 let pass = &xs[start..xs.len().min(start + INPUTS_PER_PASS)];
-                for band in 0..w.rows.div_ceil(TILE) {
+                for band in 0..w.rows().div_ceil(TILE) {
                     let mut c = 0;
                     while c < pass.len() {
                         let take = INPUTS.min(pass.len() - c);
@@ -97,25 +97,25 @@ struct Band {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
 unsafe fn band_products<const C: usize>(
-    w: &KRows,
+    w: &Source,
     u: &Unpacked,
     xs: &[&KInput],
     out: &Columns,
     at: Band,
 ) {
     // SAFETY: as `k_products` promised and checked (`# Safety`): the band's sub-blocks lie
-    // inside `u`, each input holds `w.per_row` superblocks, and the stores are masked to the
+    // inside `u`, each input holds `w.per_row()` superblocks, and the stores are masked to the
     // band's rows, which are the caller's.
     unsafe {
-        let subs = bands::sub_blocks(w.format);
+        let subs = bands::sub_blocks(w.format());
         let sub = QK / subs;
-        let q6k = w.format == KFormat::Q6K;
+        let q6k = w.format() == KFormat::Q6K;
         let mut acc = [_mm512_setzero_ps(); C];
-        for b in 0..w.per_row {
+        for b in 0..w.per_row() {
             // This superblock's sums before the input's scale.
             let mut unscaled = [_mm512_setzero_ps(); C];
             // Its first sub-block in the unpacked weights.
-            let base = (at.band * w.per_row + b) * subs;
+            let base = (at.band * w.per_row() + b) * subs;
             for s in 0..subs {
                 let weights = u.q.as_ptr().add((base + s) * TILE * sub);
                 let values = b * QK + s * sub;
@@ -152,7 +152,7 @@ unsafe fn band_products<const C: usize>(
                 acc[j] = _mm512_fmadd_ps(unscaled[j], dx, acc[j]);
             }
         }
-        let rows = TILE.min(w.rows - at.band * TILE);
+        let rows = TILE.min(w.rows() - at.band * TILE);
         let mask: __mmask16 = if rows == TILE { !0 } else { (1 << rows) - 1 };
         let row = at.first_row + at.band * TILE;
         for j in 0..C {
