@@ -11,7 +11,7 @@ use std::arch::x86_64::*;
 use std::cell::RefCell;
 use std::marker::PhantomData;
 
-use super::interleaved::{Bands, BAND_QS};
+use super::interleaved::{Bands, BAND_QH, BAND_QS};
 use super::kquants::{KFormat, KRows, QK, QS, SCALES};
 
 /// Weight rows per band: an AMX tile's rows, an AVX-512 vector's i32 lanes.
@@ -112,7 +112,7 @@ impl Source<'_> {
     pub(super) fn format(&self) -> KFormat {
         match self {
             Source::Rows(w) => w.format,
-            Source::Interleaved(_) => KFormat::Q4K,
+            Source::Interleaved(w) => w.format,
         }
     }
 
@@ -263,54 +263,70 @@ unsafe fn unpack_rows(w: &KRows, layout: Layout, u: &mut Unpacked) {
     }
 }
 
-/// `unpack` of interleaved Q4_K rows (whole bands, so no padding rows): an
+/// `unpack` of interleaved rows (whole bands, so no padding rows): an
 /// octet's low nibbles are the weights of one quad, its high nibbles the
-/// next quad's.
+/// next quad's; Q6_K's top bits join them from their own bytes.
 ///
 /// # Safety
 /// As `unpack`.
 #[target_feature(enable = "avx512f,avx512bw,avx2")]
 unsafe fn unpack_interleaved(w: &Bands, layout: Layout, u: &mut Unpacked) {
     // SAFETY: the CPU features and `check` (`# Safety`) bound every read of `w`; `unpack` sized
-    // `u` for its 8 sub-blocks of 32 weights per band and superblock.
+    // `u` for the sub-blocks of every band and superblock.
     unsafe {
+        let q6k = w.format == KFormat::Q6K;
+        let (subs, sub) = (sub_blocks(w.format), QK / sub_blocks(w.format));
         let low4 = _mm512_set1_epi8(0x0F);
         for s in 0..w.bands * w.per_row {
             let d = _mm512_loadu_ps(w.d.as_ptr().add(s * TILE));
-            let dmin = _mm512_loadu_ps(w.dmin.as_ptr().add(s * TILE));
-            for j in 0..8 {
-                let at = (s * 8 + j) * TILE;
-                let mut mins = [0u8; TILE];
-                for (m, min) in mins.iter_mut().enumerate() {
-                    *min = w.scale_min(s, m, j).1;
-                }
+            for j in 0..subs {
+                let at = (s * subs + j) * TILE;
                 let scales = _mm_loadu_si128(w.scales.as_ptr().add(at) as *const __m128i);
-                let scales = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scales));
-                let mins = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(
-                    mins.as_ptr() as *const __m128i
-                )));
-                _mm512_storeu_ps(u.scale.as_mut_ptr().add(at), _mm512_mul_ps(d, scales));
-                _mm512_storeu_ps(u.offset.as_mut_ptr().add(at), _mm512_mul_ps(dmin, mins));
-                let dst = u.q.as_mut_ptr().add(at * 32);
-                for octet in 0..4 {
-                    let from = w.qs.as_ptr().add(s * BAND_QS + (j * 4 + octet) * 64);
+                if q6k {
+                    let scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(scales)));
+                    _mm512_storeu_ps(u.scale.as_mut_ptr().add(at), scale);
+                    let offset = _mm512_mul_ps(_mm512_set1_ps(32.0), scale);
+                    _mm512_storeu_ps(u.offset.as_mut_ptr().add(at), offset);
+                } else {
+                    let mut mins = [0u8; TILE];
+                    for (m, min) in mins.iter_mut().enumerate() {
+                        *min = w.scale_min(s, m, j).1;
+                    }
+                    let mins = _mm_loadu_si128(mins.as_ptr() as *const __m128i);
+                    let dmin = _mm512_loadu_ps(w.dmin.as_ptr().add(s * TILE));
+                    let scale = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(scales));
+                    let offset = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mins));
+                    _mm512_storeu_ps(u.scale.as_mut_ptr().add(at), _mm512_mul_ps(d, scale));
+                    _mm512_storeu_ps(u.offset.as_mut_ptr().add(at), _mm512_mul_ps(dmin, offset));
+                }
+                // The sub-block's quads, 16 rows of 4 weights each.
+                let mut quads = [_mm512_setzero_si512(); 8];
+                let octets = sub / 8;
+                for o in 0..octets {
+                    let from = w.qs.as_ptr().add(s * BAND_QS + (j * octets + o) * 64);
                     let v = _mm512_loadu_si512(from as *const _);
-                    let lo = _mm512_and_si512(v, low4);
-                    let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), low4);
+                    quads[2 * o] = _mm512_and_si512(v, low4);
+                    quads[2 * o + 1] = _mm512_and_si512(_mm512_srli_epi16::<4>(v), low4);
+                }
+                if q6k {
+                    let top =
+                        _mm512_loadu_si512(w.qh.as_ptr().add(s * BAND_QH + j * 64) as *const _);
+                    for (k, quad) in quads.iter_mut().take(4).enumerate() {
+                        let bits = _mm512_srl_epi16(top, _mm_cvtsi32_si128(2 * k as i32));
+                        let bits = _mm512_and_si512(bits, _mm512_set1_epi8(3));
+                        *quad = _mm512_or_si512(*quad, _mm512_slli_epi16::<4>(bits));
+                    }
+                }
+                let dst = u.q.as_mut_ptr().add(at * sub);
+                for (k, quad) in quads.iter().take(sub / 4).enumerate() {
                     match layout {
-                        Layout::Quads => {
-                            _mm512_storeu_si512(dst.add(128 * octet) as *mut _, lo);
-                            _mm512_storeu_si512(dst.add(128 * octet + 64) as *mut _, hi);
-                        }
+                        Layout::Quads => _mm512_storeu_si512(dst.add(64 * k) as *mut _, *quad),
                         Layout::Rows => {
-                            let mut bytes = [[0u8; 64]; 2];
-                            _mm512_storeu_si512(bytes[0].as_mut_ptr() as *mut _, lo);
-                            _mm512_storeu_si512(bytes[1].as_mut_ptr() as *mut _, hi);
+                            let mut bytes = [0u8; 64];
+                            _mm512_storeu_si512(bytes.as_mut_ptr() as *mut _, *quad);
                             for m in 0..TILE {
-                                for (half, bytes) in bytes.iter().enumerate() {
-                                    let to = dst.add(m * 32 + 8 * octet + 4 * half);
-                                    std::ptr::copy_nonoverlapping(bytes.as_ptr().add(4 * m), to, 4);
-                                }
+                                let to = dst.add(m * sub + 4 * k);
+                                std::ptr::copy_nonoverlapping(bytes.as_ptr().add(4 * m), to, 4);
                             }
                         }
                     }

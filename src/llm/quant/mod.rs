@@ -3,15 +3,18 @@
 //! Decode is memory-bound: reading 4.5- to 8.5-bit weights instead of an f32
 //! copy moves 4-7x fewer bytes per token. Q4_1, Q8_0 and the k-quants of a
 //! Q4_K_M file (Q4_K, Q5_K, Q6_K) are read at their own width; other types
-//! are widened to Q8_0 at load. The input is quantised to 8 bits once per
-//! product and multiplied with the weights as integers (as llama.cpp does),
-//! with AVX-512 or AVX2 as detected at run time (`cpu`), in plain Rust on the
-//! float input otherwise. candle's own kernels are compiled for plain x86-64
-//! here, i.e. scalar, and run on their own thread pool.
+//! are widened to Q8_0 at load; on CPUs with AVX-512 VNNI, Q4_K and Q6_K
+//! rows are interleaved 16 at a time for decode (`interleaved`). The input
+//! is quantised to 8 bits once per product and multiplied with the weights
+//! as integers (as llama.cpp does), with AVX-512 or AVX2 as detected at run
+//! time (`cpu`), in plain Rust on the float input otherwise. candle's own
+//! kernels are compiled for plain x86-64 here, i.e. scalar, and run on their
+//! own thread pool.
 
 mod cpu;
 mod input;
 mod kquants;
+mod part;
 mod peak;
 mod scalar;
 
@@ -104,7 +107,7 @@ enum Weights {
         quants: Vec<i8>,
     },
     K(KWeights),
-    /// Q4_K rows 16 at a time, for the kernels of CPUs with AVX-512 VNNI.
+    /// Q4_K or Q6_K rows 16 at a time, for the kernels of CPUs with AVX-512 VNNI.
     Interleaved(Interleaved),
 }
 
@@ -114,7 +117,7 @@ impl Weights {
             (Weights::Q4_1 { .. }, Weights::Q4_1 { .. }) => true,
             (Weights::Q8_0 { .. }, Weights::Q8_0 { .. }) => true,
             (Weights::K(a), Weights::K(b)) => a.format == b.format,
-            (Weights::Interleaved(_), Weights::Interleaved(_)) => true,
+            (Weights::Interleaved(a), Weights::Interleaved(b)) => a.format == b.format,
             _ => false,
         }
     }
@@ -167,7 +170,7 @@ impl QuantMatrix {
         Self::from_qtensor_for(tensor, Kernel::detect())
     }
 
-    /// As `from_qtensor`, in the layout `kernel` reads: Q4_K rows
+    /// As `from_qtensor`, in the layout `kernel` reads: Q4_K and Q6_K rows
     /// interleaved 16 at a time for the kernels of AVX-512 VNNI, whole bands
     /// only (every matrix of the models we run).
     fn from_qtensor_for(tensor: &QTensor, kernel: Kernel) -> candle_core::Result<Option<Self>> {
@@ -196,10 +199,10 @@ impl QuantMatrix {
             if data.len() != rows * cols / QK * format.block_bytes() {
                 return Err(mismatch(data.len()));
             }
-            let interleaved = match (kernel, format) {
+            let interleaved = match kernel {
                 #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx512Vnni(_) | Kernel::Amx(_), KFormat::Q4K) => {
-                    Interleaved::from_ggml(&data, rows, cols / QK)
+                Kernel::Avx512Vnni(_) | Kernel::Amx(_) => {
+                    Interleaved::from_ggml(format, &data, rows, cols / QK)
                 }
                 _ => None,
             };
@@ -531,139 +534,6 @@ impl QuantMatrix {
                 }
             }
             start = part_end;
-        }
-    }
-}
-
-impl Part {
-    /// Rows `first..first + out.len() / inputs.len()` of this run times
-    /// every input, into `out[row][input]`.
-    fn products(
-        &self,
-        cols: usize,
-        first: usize,
-        inputs: &[&Input],
-        out: &mut [f32],
-        kernel: Kernel,
-    ) {
-        let n = inputs.len();
-        let rows = out.len() / n;
-        if let Weights::Interleaved(w) = &self.weights {
-            // Runs of interleaved rows start and end on bands (`stacked`), tasks on 64 rows.
-            let w = w.bands(first / BAND, rows / BAND, cols / QK);
-            match kernel {
-                // SAFETY: `Kernel::Avx512Vnni` and `Kernel::Amx` are only made
-                // by detection, when the CPU has AVX-512 F/BW/VL/VNNI, AVX2 and
-                // FMA; `Input::new` prepared `k` for them.
-                #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512Vnni(_) | Kernel::Amx(_) => unsafe {
-                    let xs: Vec<&KInput> = inputs.iter().map(|input| &input.k).collect();
-                    vnni_decode::k_products(&w, &xs, out)
-                },
-                // Loading picks this layout for the kernels above only; any
-                // other gets the reference products.
-                _ => {
-                    let xs: Vec<&[f32]> = inputs.iter().map(|input| input.values).collect();
-                    w.reference_products(&xs, out)
-                }
-            }
-            return;
-        }
-        if let Weights::K(k) = &self.weights {
-            let w = k.rows(first, rows, cols / QK);
-            let xs: Vec<&KInput> = inputs.iter().map(|input| &input.k).collect();
-            match kernel {
-                Kernel::Scalar => {
-                    let xs: Vec<&[f32]> = inputs.iter().map(|input| input.values).collect();
-                    kquants::scalar_products(&w, &xs, out)
-                }
-                // SAFETY: `Kernel::Avx2` is only made by detection, when the
-                // CPU has AVX2 and FMA; `Input::new` prepared `k` for it.
-                #[cfg(target_arch = "x86_64")]
-                Kernel::Avx2(_) => unsafe { avx2::k_products(&w, &xs, out) },
-                // SAFETY: `Kernel::Avx512` is only made by detection, when the
-                // CPU has AVX-512 F/BW/VL, AVX2 and FMA; `Input::new` prepared `k` for it.
-                #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512(_) => unsafe { avx512::k_products(&w, &xs, out, false) },
-                // SAFETY: `Kernel::Avx512Vnni` and `Kernel::Amx` are only made
-                // by detection, when the CPU has AVX-512 F/BW/VL/VNNI, AVX2 and
-                // FMA; `Input::new` prepared `k` for them.
-                #[cfg(target_arch = "x86_64")]
-                Kernel::Avx512Vnni(_) | Kernel::Amx(_) => unsafe {
-                    avx512::k_products(&w, &xs, out, true)
-                },
-            }
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let (Weights::Q8_0 { scales, quants }, Kernel::Avx512Vnni(_) | Kernel::Amx(_)) =
-            (&self.weights, kernel)
-        {
-            let rows = (first, rows);
-            // SAFETY: `Kernel::Avx512Vnni` is only made by detection, when the
-            // CPU has AVX-512 F/BW/VL/VNNI; `Input::new` quantised the inputs.
-            unsafe { vnni::q8_0_products(scales, quants, cols / BLOCK, rows, inputs, out) };
-            return;
-        }
-        for (r, values) in out.chunks_exact_mut(n).enumerate() {
-            for (value, input) in values.iter_mut().zip(inputs) {
-                *value = self.legacy_dot(cols, first + r, input, kernel);
-            }
-        }
-    }
-
-    fn legacy_dot(&self, cols: usize, row: usize, input: &Input, kernel: Kernel) -> f32 {
-        let per_row = cols / BLOCK;
-        let blocks = row * per_row..(row + 1) * per_row;
-        let quantized = (&input.quantized[..], &input.quantized_scales[..]);
-        match &self.weights {
-            Weights::Q4_1 {
-                scales,
-                mins,
-                nibbles,
-            } => {
-                let scales = &scales[blocks.clone()];
-                let nibbles = &nibbles[blocks.start * 16..blocks.end * 16];
-                // sum(w * x) over a block = d * sum(q * x) + m * sum(x): the
-                // block sums of x are shared by every row.
-                let offset: f32 = mins[blocks]
-                    .iter()
-                    .zip(&input.sums)
-                    .map(|(m, s)| m * s)
-                    .sum();
-                let scaled = match kernel {
-                    Kernel::Scalar => scalar::dot_q4_1(scales, nibbles, input.values),
-                    // SAFETY: both SIMD kernels imply AVX2 and FMA (detected);
-                    // `Input::new` quantised x for them.
-                    #[cfg(target_arch = "x86_64")]
-                    Kernel::Avx2(_)
-                    | Kernel::Avx512(_)
-                    | Kernel::Avx512Vnni(_)
-                    | Kernel::Amx(_) => unsafe {
-                        avx2::dot_q4_1(scales, nibbles, quantized.0, quantized.1)
-                    },
-                };
-                scaled + offset
-            }
-            Weights::Q8_0 { scales, quants } => {
-                let scales = &scales[blocks.clone()];
-                let quants = &quants[blocks.start * BLOCK..blocks.end * BLOCK];
-                match kernel {
-                    Kernel::Scalar => scalar::dot_q8_0(scales, quants, input.values),
-                    // SAFETY: every SIMD kernel implies AVX2 and FMA (detected);
-                    // `Input::new` quantised x for them.
-                    #[cfg(target_arch = "x86_64")]
-                    Kernel::Avx2(_)
-                    | Kernel::Avx512(_)
-                    | Kernel::Avx512Vnni(_)
-                    | Kernel::Amx(_) => unsafe {
-                        avx2::dot_q8_0(scales, quants, quantized.0, quantized.1)
-                    },
-                }
-            }
-            Weights::K(_) | Weights::Interleaved(_) => {
-                unreachable!("k-quant rows go through the tiles")
-            }
         }
     }
 }

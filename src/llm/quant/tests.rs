@@ -520,29 +520,31 @@ fn interleaved_rows_unpack_as_the_row_layout_does() {
     let Some(kernel) = interleaving_kernel() else {
         return;
     };
-    let (rows, cols) = (48, 768);
-    let q = random_blocks(KFormat::Q4K, rows, cols, 21);
-    let data = q.data().unwrap();
-    let weights = KWeights::from_ggml(KFormat::Q4K, &data).unwrap();
-    let m = QuantMatrix::from_qtensor_for(&q, kernel).unwrap().unwrap();
-    let Weights::Interleaved(interleaved) = &m.parts[0].weights else {
-        panic!("Q4_K of whole bands is interleaved for {kernel:?}");
-    };
-    let per_row = cols / QK;
-    // Rows 16..48: a view that does not begin at the first band.
-    let by_rows = bands::Source::Rows(weights.rows(16, 32, per_row));
-    let by_bands = bands::Source::Interleaved(interleaved.bands(1, 2, per_row));
-    for layout in [bands::Layout::Quads, bands::Layout::Rows] {
-        let (mut want, mut got) = (bands::Unpacked::default(), bands::Unpacked::default());
-        // SAFETY: a VNNI kernel was detected (AVX-512 F/BW and AVX2), and both
-        // sources are views that pass `check`.
-        unsafe {
-            bands::unpack(&by_rows, layout, &mut want);
-            bands::unpack(&by_bands, layout, &mut got);
+    for format in [KFormat::Q4K, KFormat::Q6K] {
+        let (rows, cols) = (48, 768);
+        let q = random_blocks(format, rows, cols, 21);
+        let data = q.data().unwrap();
+        let weights = KWeights::from_ggml(format, &data).unwrap();
+        let m = QuantMatrix::from_qtensor_for(&q, kernel).unwrap().unwrap();
+        let Weights::Interleaved(interleaved) = &m.parts[0].weights else {
+            panic!("{format:?} of whole bands is interleaved for {kernel:?}");
+        };
+        let per_row = cols / QK;
+        // Rows 16..48: a view that does not begin at the first band.
+        let by_rows = bands::Source::Rows(weights.rows(16, 32, per_row));
+        let by_bands = bands::Source::Interleaved(interleaved.bands(1, 2, per_row));
+        for layout in [bands::Layout::Quads, bands::Layout::Rows] {
+            let (mut want, mut got) = (bands::Unpacked::default(), bands::Unpacked::default());
+            // SAFETY: a VNNI kernel was detected (AVX-512 F/BW and AVX2), and both
+            // sources are views that pass `check`.
+            unsafe {
+                bands::unpack(&by_rows, layout, &mut want);
+                bands::unpack(&by_bands, layout, &mut got);
+            }
+            assert!(want.q == got.q, "{format:?} {layout:?}: weights");
+            assert_eq!(want.scale, got.scale, "{format:?} {layout:?}: scales");
+            assert_eq!(want.offset, got.offset, "{format:?} {layout:?}: offsets");
         }
-        assert!(want.q == got.q, "{layout:?}: weights");
-        assert_eq!(want.scale, got.scale, "{layout:?}: scales");
-        assert_eq!(want.offset, got.offset, "{layout:?}: minimums");
     }
 }
 
@@ -555,12 +557,13 @@ fn interleaved_runs_stack_on_band_boundaries_only() {
     let load = |q: &QTensor| QuantMatrix::from_qtensor_for(q, kernel).unwrap().unwrap();
     let q4k = random_matrix(GgmlDType::Q4K, 64, 512, 50);
     let q6k = random_matrix(GgmlDType::Q6K, 32, 512, 51);
+    let q5k = random_matrix(GgmlDType::Q5K, 16, 512, 54);
     let tail = random_matrix(GgmlDType::Q4K, 48, 512, 52);
-    let parts = vec![load(&q4k), load(&q6k), load(&tail)];
+    let parts = vec![load(&q4k), load(&q6k), load(&q5k), load(&tail)];
     let Ok(all) = QuantMatrix::stacked(parts.clone()) else {
         panic!("every run begins on a band");
     };
-    // Tasks of 64 rows cross the runs at rows 64 and 96.
+    // Tasks of 64 rows cross the runs at rows 64, 96 and 112.
     for n in [1usize, 3, 20] {
         let x: Vec<f32> = (0..n).flat_map(|i| input(512, 60 + i as u64)).collect();
         assert_stacked_rows_match_parts(&all, &parts, &x, n);
