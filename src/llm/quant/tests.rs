@@ -473,10 +473,9 @@ fn speed() {
         (GgmlDType::Q6K, 1536 * 8, 8960),
         (GgmlDType::Q8_0, 4864, 896),
     ] {
-        let m = QuantMatrix::from_qtensor(&random_matrix(dtype, rows, cols, 1))
-            .unwrap()
-            .unwrap();
-        // The fastest two kernels: what prefill runs, beside what it replaced.
+        let q = random_matrix(dtype, rows, cols, 1);
+        // The fastest two kernels: what prefill runs, beside what it replaced,
+        // each on the layout loading picks for it.
         let kernels = Kernel::available();
         for (n, kernel) in [1, 64]
             .into_iter()
@@ -486,6 +485,7 @@ fn speed() {
             let mut out = vec![0.0; n * rows];
             let reps = if n == 1 { 40 } else { 2 };
             let mode = if n == 1 { Rows::Exact } else { Rows::Prompt };
+            let m = QuantMatrix::from_qtensor_for(&q, kernel).unwrap().unwrap();
             let seconds = pool.install(|| {
                 let start = thread_cpu_seconds();
                 for _ in 0..reps {
@@ -503,8 +503,8 @@ fn speed() {
     }
 }
 
-/// A VNNI kernel of this CPU, which reads Q4_K interleaved; None (said on
-/// stderr by `kernels`) where it has none.
+/// A VNNI kernel of this CPU, which reads Q4_K and Q6_K interleaved; None
+/// (said on stderr by `kernels`) where it has none.
 #[cfg(target_arch = "x86_64")]
 fn interleaving_kernel() -> Option<Kernel> {
     kernels()
