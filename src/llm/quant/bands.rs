@@ -87,7 +87,7 @@ pub(super) fn sub_blocks(format: KFormat) -> usize {
 }
 
 /// The rows a 16-row kernel takes: in the row layout, or interleaved (Q4_K
-/// on CPUs with AVX-512 VNNI).
+/// and Q6_K on CPUs with AVX-512 VNNI).
 #[derive(Clone, Copy)]
 pub(super) enum Source<'a> {
     Rows(KRows<'a>),
