@@ -417,29 +417,51 @@ pub(crate) fn markdown_title(text: &str) -> Option<String> {
 
 /// A page titled "Page - Site" whose text starts with the heading "Page" is
 /// titled "Site": the heading path then reads "Site > Page > Section" instead
-/// of naming the page twice.
+/// of naming the page twice. The heading may be of any level (a book's
+/// sections begin at `##`) and may differ from the title in markup and
+/// punctuation ("`Rc<T>`, the Reference-Counted ..." under the title
+/// "Rc<T>, the Reference Counted ... - Book").
 fn site_title(title: String, text: &str) -> String {
-    let Some(heading) = text
-        .lines()
-        .find_map(|line| line.strip_prefix("# "))
-        .map(str::trim)
-    else {
+    let Some(heading) = text.lines().find_map(heading_text) else {
         return title;
     };
+    let page = comparable(heading);
+    if page.is_empty() {
+        return title;
+    }
     for separator in [" - ", " \u{2014} ", " \u{2013} ", " | ", " \u{b7} "] {
-        let site = title
-            .strip_prefix(heading)
-            .and_then(|rest| rest.strip_prefix(separator))
-            .or_else(|| {
-                title
-                    .strip_suffix(heading)
-                    .and_then(|rest| rest.strip_suffix(separator))
-            });
-        if let Some(site) = site.map(str::trim).filter(|s| !s.is_empty()) {
-            return site.to_string();
+        let split = [title.split_once(separator), title.rsplit_once(separator)];
+        for (first, last) in split.into_iter().flatten() {
+            let site = if comparable(first) == page {
+                last
+            } else if comparable(last) == page {
+                first
+            } else {
+                continue;
+            };
+            let site = site.trim();
+            if !site.is_empty() {
+                return site.to_string();
+            }
         }
     }
     title
+}
+
+/// The text of a Markdown heading line of any level.
+fn heading_text(line: &str) -> Option<&str> {
+    let rest = line.trim_start_matches('#');
+    (rest.len() < line.len() && rest.starts_with(' ')).then(|| rest.trim())
+}
+
+/// A title's letters and digits, lowercased: what two spellings of one
+/// title share.
+fn comparable(title: &str) -> String {
+    title
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn file_title(path: &Path, kind: Kind) -> String {
@@ -530,6 +552,26 @@ mod tests {
         assert_eq!(doc.title, "A page");
         assert!(doc.text.contains("Hello there"));
         assert!(!doc.text.contains("var x"));
+        for (title, heading, site) in [
+            ("Page - Site", "# Page", "Site"),
+            ("Site | Page", "## Page", "Site"),
+            (
+                "Rc&lt;T&gt;, the Reference Counted Pointer - The Book",
+                "## <code>Rc&lt;T&gt;</code>, the Reference-Counted Pointer",
+                "The Book",
+            ),
+            ("A - B - Site", "# A - B", "Site"),
+            ("Page - Site", "# Another page", "Page - Site"),
+        ] {
+            let level = heading.split(' ').next().unwrap_or("#");
+            let heading = heading.split_once(' ').map_or("", |(_, h)| h);
+            let tag = format!("h{}", level.len());
+            let html = format!(
+                "<html><head><title>{title}</title></head><body><{tag}>{heading}</{tag}><p>Text.</p></body></html>"
+            );
+            let doc = extract(Path::new("p.html"), Kind::Html, html.as_bytes()).unwrap();
+            assert_eq!(doc.title, site, "{title} / {heading}");
+        }
         let doc = extract(Path::new("src/lib.rs"), Kind::Code, b"fn main() {}\r\n").unwrap();
         assert_eq!(doc.title, "lib.rs");
         assert_eq!(doc.text, "fn main() {}\n");

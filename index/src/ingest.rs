@@ -451,7 +451,7 @@ fn chunk_files(
 /// Version of the HTML reader, part of an HTML file's content hash: pages
 /// read by an earlier reader are read again by the next ingest.
 pub(crate) const HTML_READER: &[u8] =
-    b"html reader 4 (main content, markdown, file lines, hidden text)\0";
+    b"html reader 5 (main content, markdown, file lines, hidden text, site titles)\0";
 /// Version of the document readers ([`crate::formats`]), likewise.
 pub(crate) const FORMAT_READERS: &[u8] = b"format readers 3 (places in locations)\0";
 /// Version of the PDF reader, likewise.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use rag_index::SearchIndex;
 
-use super::candidate::{citations_for, Candidate, Shown};
+use super::candidate::{self, citations_for, Candidate, Shown};
 use super::prompt::{self, Style, REFUSAL};
 use super::{
     fences, grounding, injection, quote, sources, Answer, AnswerTimings, AskOptions, Assistant,
@@ -97,8 +97,13 @@ impl Assistant {
         let mut sampled = self.sample(&prefilled, &generate, &sources, options, on_event);
         if let Ok(sampled) = &mut sampled {
             if Self::cites_nothing(&sampled.best, options) {
-                sampled.named =
-                    self.source_named(&prefilled, &prompt_ids, &sources, &sampled.best.answer)?;
+                sampled.named = self.source_named(
+                    &prefilled,
+                    &prompt_ids,
+                    &sources,
+                    request.question,
+                    &sampled.best.answer,
+                )?;
             }
         }
         self.save_start(&prefilled, &prompt_ids, options.think);
@@ -199,6 +204,7 @@ impl Assistant {
         prefilled: &Prefilled,
         prompt_ids: &[u32],
         sources: &[Source],
+        question: &str,
         answer: &str,
     ) -> Result<Option<usize>> {
         let style = self.style();
@@ -222,12 +228,16 @@ impl Assistant {
             return Ok(None);
         };
         let logits = after.next_token_logits();
-        let named = numbers
+        let likelihood: Vec<(usize, f32)> = numbers
             .into_iter()
             .filter_map(|(n, id)| Some((n, *logits.get(id as usize)?)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(n, _)| n);
-        Ok(named)
+            .collect();
+        Ok(candidate::named_source(
+            answer,
+            question,
+            sources,
+            &likelihood,
+        ))
     }
 
     /// Samples `options.samples` answers from the prefilled prompt and keeps
@@ -350,7 +360,7 @@ impl Assistant {
         let mut citations = if refused {
             Vec::new()
         } else {
-            citations_for(&best.answer, &best.cited, named, &sources)
+            citations_for(&best.answer, question, &best.cited, named, &sources)
         };
         let unsupported = quote::attach(&mut citations, &best.answer, question, &sources, refused);
         for citation in &mut citations {

@@ -55,6 +55,7 @@ impl Candidate {
 /// half as much as the best one), marked as inferred.
 pub(super) fn citations_for(
     answer: &str,
+    question: &str,
     cited: &[usize],
     named: Option<usize>,
     sources: &[Source],
@@ -77,23 +78,59 @@ pub(super) fn citations_for(
         })
         .into_iter()
         .collect();
-    let overlaps: Vec<(f32, &Source)> = sources
-        .iter()
-        .map(|s| (grounding::overlap(answer, &s.text), s))
-        .collect();
-    let best = overlaps.iter().map(|(o, _)| *o).fold(0.0, f32::max);
-    if best <= 0.0 {
-        return citations;
-    }
-    let inferred: Vec<Citation> = overlaps
+    let inferred: Vec<Citation> = leaned_on(answer, question, sources)
         .into_iter()
-        .filter(|(o, _)| *o >= best * 0.5)
         .take(2)
-        .filter(|(_, s)| Some(s.n) != named)
-        .map(|(_, s)| Citation::of(s, true))
+        .filter(|s| Some(s.n) != named)
+        .map(|s| Citation::of(s, true))
         .collect();
     citations.extend(inferred);
     citations
+}
+
+/// The sources an answer's words lean on, in their order: those whose
+/// overlap with the answer is at least half the best one's. Empty when no
+/// source shares a content word with it.
+pub(super) fn leaned_on<'s>(
+    answer: &str,
+    question: &str,
+    sources: &'s [Source],
+) -> Vec<&'s Source> {
+    let overlaps: Vec<(f32, &Source)> = sources
+        .iter()
+        .map(|s| (grounding::overlap(answer, question, &s.text), s))
+        .collect();
+    let best = overlaps.iter().map(|(o, _)| *o).fold(0.0, f32::max);
+    if best <= 0.0 {
+        return Vec::new();
+    }
+    overlaps
+        .into_iter()
+        .filter(|(o, _)| *o >= best * 0.5)
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// The source the model names when asked: the number it finds most likely
+/// (`likelihood` per source number) among the sources the answer leans on,
+/// or among all when it leans on none. Asked after an answer it did not
+/// cite, the model sometimes names a source that shares nothing with what
+/// it wrote (a test's output for an answer about `env::var`).
+pub(super) fn named_source(
+    answer: &str,
+    question: &str,
+    sources: &[Source],
+    likelihood: &[(usize, f32)],
+) -> Option<usize> {
+    let leaned: Vec<usize> = leaned_on(answer, question, sources)
+        .iter()
+        .map(|s| s.n)
+        .collect();
+    likelihood
+        .iter()
+        .filter(|(n, _)| leaned.is_empty() || leaned.contains(n))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|&(n, _)| n)
 }
 
 /// Turns streamed model text into events: reasoning apart (in `--think` mode),
@@ -152,20 +189,39 @@ mod tests {
         ];
         let answer = "A value has several owners through Rc in one thread.";
         // Written citations win outright.
-        let written = citations_for(answer, &[3], Some(1), &sources);
+        let written = citations_for(answer, "", &[3], Some(1), &sources);
         assert_eq!(written.len(), 1);
         assert!(!written[0].inferred && !written[0].asked && written[0].n == 3);
         // Named when asked: first, then the overlap's that differ from it.
-        let named = citations_for(answer, &[], Some(1), &sources);
+        let named = citations_for(answer, "", &[], Some(1), &sources);
         assert!(named[0].asked && !named[0].inferred && named[0].n == 1);
         assert!(named[1..].iter().all(|c| c.inferred && c.n != 1));
         assert!(named.iter().any(|c| c.n == 2));
         // Named and closest agree: one citation.
-        let agree = citations_for(answer, &[], Some(2), &sources);
+        let agree = citations_for(answer, "", &[], Some(2), &sources);
         assert!(agree[0].asked && agree[0].n == 2);
         assert!(agree[1..].iter().all(|c| c.n != 2));
         // Not asked: the overlap alone.
-        let inferred = citations_for(answer, &[], None, &sources);
+        let inferred = citations_for(answer, "", &[], None, &sources);
         assert!(inferred.iter().all(|c| c.inferred) && inferred[0].n == 2);
+    }
+
+    #[test]
+    fn the_source_named_is_one_the_answer_leans_on() {
+        let sources = [
+            test_source(1, 1, "Cargo builds the crate with cargo build."),
+            test_source(2, 1, "Rc lets a value have several owners in one thread."),
+            test_source(3, 1, "Arc is Rc for threads, with atomic counts."),
+        ];
+        let answer = "Rc lets a value have several owners in one thread.";
+        // The model's favourite shares no word with the answer: its next.
+        let likelihood = [(1, 9.0), (2, 4.0), (3, 5.0)];
+        assert_eq!(named_source(answer, "", &sources, &likelihood), Some(2));
+        // Among the sources it leans on, the model's choice stands.
+        let both = "Arc is Rc with atomic counts: a value has several owners.";
+        assert_eq!(named_source(both, "", &sources, &likelihood), Some(3));
+        // An answer that shares no word with any source: the model alone.
+        assert_eq!(named_source("Zebras.", "", &sources, &likelihood), Some(1));
+        assert_eq!(named_source(answer, "", &sources, &[]), None);
     }
 }

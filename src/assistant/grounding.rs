@@ -122,9 +122,16 @@ pub fn grounding(answer: &str, evidence: &HashSet<String>) -> f32 {
     }
 }
 
-/// Share of the answer's content words found in one source's text (0 to 1).
-pub fn overlap(answer: &str, source_text: &str) -> f32 {
-    let words = content_words(answer);
+/// Share of the answer's content words found in one source's text (0 to 1),
+/// leaving out the question's words: every source was retrieved for them, so
+/// only what the answer adds tells the sources apart. An answer that only
+/// repeats the question is judged on all its words.
+pub fn overlap(answer: &str, question: &str, source_text: &str) -> f32 {
+    let mut words = content_words(answer);
+    let asked = vocabulary([question]);
+    if words.iter().any(|w| !asked.contains(w)) {
+        words.retain(|w| !asked.contains(w));
+    }
     if words.is_empty() {
         return 0.0;
     }
@@ -157,11 +164,21 @@ mod tests {
         let answer = "Badgers are of least concern on the IUCN Red List";
         let a = overlap(
             answer,
+            "",
             "The European badger is classified as least concern by the IUCN.",
         );
-        let b = overlap(answer, "Belfast is the capital of Northern Ireland.");
+        let b = overlap(answer, "", "Belfast is the capital of Northern Ireland.");
         assert!(a > b);
-        assert_eq!(overlap("the of", "anything"), 0.0);
+        assert_eq!(overlap("the of", "", "anything"), 0.0);
+        // The question's words are in every source found for it: the
+        // answer's own words decide.
+        let question = "How do I read the value of an environment variable?";
+        let answer = "Call env::var with the variable's name; it returns a Result.";
+        let function = "The env::var function returns a Result holding the variable's value.";
+        let output = "The value of the RUST_BACKTRACE environment variable, variable by variable.";
+        assert!(overlap(answer, question, function) > 2.0 * overlap(answer, question, output));
+        // An answer that only repeats the question keeps its words.
+        assert!(overlap("The environment variable's value.", question, output) > 0.0);
     }
 
     #[test]
