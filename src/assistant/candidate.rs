@@ -214,7 +214,8 @@ mod tests {
             test_source(3, 1, "Arc is Rc for threads, with atomic counts."),
         ];
         let answer = "Rc lets a value have several owners in one thread.";
-        // The model's favourite shares no word with the answer: its next.
+        // The model's two favourites share next to nothing with the answer:
+        // the source the answer leans on is named.
         let likelihood = [(1, 9.0), (2, 4.0), (3, 5.0)];
         assert_eq!(named_source(answer, "", &sources, &likelihood), Some(2));
         // Among the sources it leans on, the model's choice stands.
