@@ -249,14 +249,14 @@ impl LineIndex {
     }
 }
 
-struct Heading {
+pub(crate) struct Heading {
     level: usize,
-    title: String,
+    pub(crate) title: String,
     offset: usize,
 }
 
 /// ATX headings outside fenced code blocks.
-fn markdown_headings(text: &str) -> Vec<Heading> {
+pub(crate) fn markdown_headings(text: &str) -> Vec<Heading> {
     let mut headings = Vec::new();
     let mut in_fence = false;
     let mut offset = 0;

@@ -422,10 +422,10 @@ pub(crate) fn markdown_title(text: &str) -> Option<String> {
 /// punctuation ("`Rc<T>`, the Reference-Counted ..." under the title
 /// "Rc<T>, the Reference Counted ... - Book").
 fn site_title(title: String, text: &str) -> String {
-    let Some(heading) = text.lines().find_map(heading_text) else {
+    let Some(heading) = crate::chunk::markdown_headings(text).into_iter().next() else {
         return title;
     };
-    let page = comparable(heading);
+    let page = comparable(&heading.title);
     if page.is_empty() {
         return title;
     }
@@ -446,12 +446,6 @@ fn site_title(title: String, text: &str) -> String {
         }
     }
     title
-}
-
-/// The text of a Markdown heading line of any level.
-fn heading_text(line: &str) -> Option<&str> {
-    let rest = line.trim_start_matches('#');
-    (rest.len() < line.len() && rest.starts_with(' ')).then(|| rest.trim())
 }
 
 /// A title's letters and digits, lowercased: what two spellings of one
