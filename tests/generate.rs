@@ -622,3 +622,61 @@ fn drafted_tokens_change_the_passes_not_the_text() {
         }
     }
 }
+
+/// A guide that rules a token out changes that token and what follows, never
+/// what came before, and drafted tokens are checked against the guided
+/// choice: the text is the same drafted or not.
+#[test]
+fn a_guide_rules_tokens_out_whether_drafted_or_not() {
+    let generator = generator();
+    let source = "The zorblax test reactor is cooled by a loop of liquid sodium pumped \
+                  at 4 litres per second through a stainless steel jacket.";
+    let prompt = generator
+        .prompt(&[Message::new(
+            "user",
+            &format!("Source: {source}\n\nCopy the source word for word."),
+        )])
+        .unwrap();
+    let ids = generator.tokenizer().encode_prompt(&prompt.text).unwrap();
+    let prefilled = generator.prefill(&ids, 48).unwrap();
+    let options = |draft_tokens| GenerateOptions {
+        max_tokens: 48,
+        sampling: SamplingOptions::greedy(),
+        draft_tokens,
+        ..GenerateOptions::default()
+    };
+    let mut seen = Vec::new();
+    let free = generator
+        .continue_guided(
+            &prefilled,
+            &options(0),
+            &mut |so_far, _| seen.push(so_far.to_string()),
+            &mut |_| true,
+        )
+        .unwrap();
+    // Each token is guided once, seeing the text before it.
+    assert_eq!(seen.len(), free.token_ids.len());
+    let at = 12;
+    assert!(free.token_ids.len() > at + 4, "{free:?}");
+    let (before, banned) = (seen[at].clone(), free.token_ids[at]);
+    let guided = |draft_tokens| {
+        generator
+            .continue_guided(
+                &prefilled,
+                &options(draft_tokens),
+                &mut |so_far, logits| {
+                    if so_far == before {
+                        logits[banned as usize] = f32::NEG_INFINITY;
+                    }
+                },
+                &mut |_| true,
+            )
+            .unwrap()
+    };
+    let plain = guided(0);
+    assert_eq!(plain.token_ids[..at], free.token_ids[..at]);
+    assert_ne!(plain.token_ids[at], banned);
+    let drafted = guided(DRAFT_TOKENS);
+    assert_eq!(drafted.token_ids, plain.token_ids);
+    assert!(drafted.drafted_tokens > 0, "{drafted:?}");
+}

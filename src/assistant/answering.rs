@@ -7,6 +7,7 @@ use std::time::Instant;
 use rag_index::SearchIndex;
 
 use super::candidate::{self, citations_for, Candidate, Shown};
+use super::citing::CitationGuide;
 use super::prompt::{self, Style, REFUSAL};
 use super::{
     fences, grounding, injection, quote, sources, Answer, AnswerTimings, AskOptions, Assistant,
@@ -94,7 +95,14 @@ impl Assistant {
         let run = prefilled.prompt_tokens() - prefilled.reused_tokens();
         timings.prefill_tok_s = run as f64 / prefilled.seconds().max(1e-9);
         timings.cached_prompt_tokens = prefilled.reused_tokens();
-        let mut sampled = self.sample(&prefilled, &generate, &sources, options, on_event);
+        let mut sampled = self.sample(
+            &prefilled,
+            &generate,
+            request.question,
+            &sources,
+            options,
+            on_event,
+        );
         if let Ok(sampled) = &mut sampled {
             if Self::cites_nothing(&sampled.best, options) {
                 sampled.named = self.source_named(
@@ -247,11 +255,14 @@ impl Assistant {
         &self,
         prefilled: &Prefilled,
         generate: &GenerateOptions,
+        question: &str,
         sources: &[Source],
         options: &AskOptions,
         on_event: &mut dyn FnMut(Event<'_>) -> bool,
     ) -> Result<Sampled> {
         let samples = options.samples.max(1);
+        let guide =
+            CitationGuide::new(self.generator.tokenizer(), question, sources, options.think);
         let evidence_words = grounding::vocabulary(sources.iter().map(|s| s.text.as_str()));
         let mut first_token_at = None;
         let mut best: Option<(usize, Candidate)> = None;
@@ -292,8 +303,12 @@ impl Assistant {
                         on_event(event)
                     })
                 };
-                self.generator
-                    .continue_from(prefilled, &sample_options, &mut on_text)?
+                self.generator.continue_guided(
+                    prefilled,
+                    &sample_options,
+                    &mut |so_far, logits| guide.steer(so_far, logits),
+                    &mut on_text,
+                )?
             };
             let rest = shown.citations.finish();
             if !rest.is_empty() && shown.started {

@@ -96,9 +96,10 @@ pub(super) fn leaned_on<'s>(
     question: &str,
     sources: &'s [Source],
 ) -> Vec<&'s Source> {
-    let overlaps: Vec<(f32, &Source)> = sources
-        .iter()
-        .map(|s| (grounding::overlap(answer, question, &s.text), s))
+    let texts: Vec<&str> = sources.iter().map(|s| s.text.as_str()).collect();
+    let overlaps: Vec<(f32, &Source)> = grounding::overlaps(answer, question, &texts)
+        .into_iter()
+        .zip(sources)
         .collect();
     let best = overlaps.iter().map(|(o, _)| *o).fold(0.0, f32::max);
     if best <= 0.0 {

@@ -122,21 +122,42 @@ pub fn grounding(answer: &str, evidence: &HashSet<String>) -> f32 {
     }
 }
 
-/// Share of the answer's content words found in one source's text (0 to 1),
-/// leaving out the question's words: every source was retrieved for them, so
-/// only what the answer adds tells the sources apart. An answer that only
-/// repeats the question is judged on all its words.
-pub fn overlap(answer: &str, question: &str, source_text: &str) -> f32 {
-    let mut words = content_words(answer);
+/// Share of the answer's content words found in each source's text (0 to 1),
+/// counting only the words that tell the sources apart: not the question's
+/// (every source was retrieved for them; unless the answer has no others)
+/// and, of several sources, only those some source holds and some does not
+/// (not `cargo doc` in each passage about `cargo doc`) where two different
+/// words or more are left: one word ("known" of "also known as") is too
+/// little to judge by.
+pub fn overlaps(answer: &str, question: &str, sources: &[&str]) -> Vec<f32> {
+    let vocabularies: Vec<HashSet<String>> = sources.iter().map(|s| vocabulary([*s])).collect();
     let asked = vocabulary([question]);
+    let mut words = content_words(answer);
     if words.iter().any(|w| !asked.contains(w)) {
         words.retain(|w| !asked.contains(w));
     }
-    if words.is_empty() {
-        return 0.0;
+    if vocabularies.len() > 1 {
+        let apart: Vec<String> = words
+            .iter()
+            .filter(|w| {
+                let holding = vocabularies.iter().filter(|v| v.contains(*w)).count();
+                holding > 0 && holding < vocabularies.len()
+            })
+            .cloned()
+            .collect();
+        if apart.iter().collect::<HashSet<_>>().len() >= 2 {
+            words = apart;
+        }
     }
-    let source = vocabulary([source_text]);
-    words.iter().filter(|w| source.contains(*w)).count() as f32 / words.len() as f32
+    vocabularies
+        .iter()
+        .map(|source| {
+            if words.is_empty() {
+                return 0.0;
+            }
+            words.iter().filter(|w| source.contains(*w)).count() as f32 / words.len() as f32
+        })
+        .collect()
 }
 
 fn sentences(text: &str) -> impl Iterator<Item = &str> {
@@ -162,23 +183,45 @@ mod tests {
     #[test]
     fn overlap_picks_the_source_an_answer_leans_on() {
         let answer = "Badgers are of least concern on the IUCN Red List";
-        let a = overlap(
+        let [a, b] = overlaps(
             answer,
             "",
-            "The European badger is classified as least concern by the IUCN.",
-        );
-        let b = overlap(answer, "", "Belfast is the capital of Northern Ireland.");
+            &[
+                "The European badger is classified as least concern by the IUCN.",
+                "Belfast is the capital of Northern Ireland.",
+            ],
+        )[..] else {
+            panic!("one overlap per source")
+        };
         assert!(a > b);
-        assert_eq!(overlap("the of", "", "anything"), 0.0);
+        assert_eq!(overlaps("the of", "", &["anything"]), [0.0]);
         // The question's words are in every source found for it: the
         // answer's own words decide.
         let question = "How do I read the value of an environment variable?";
         let answer = "Call env::var with the variable's name; it returns a Result.";
         let function = "The env::var function returns a Result holding the variable's value.";
         let output = "The value of the RUST_BACKTRACE environment variable, variable by variable.";
-        assert!(overlap(answer, question, function) > 2.0 * overlap(answer, question, output));
+        let both = overlaps(answer, question, &[function, output]);
+        assert!(both[0] > 2.0 * both[1], "{both:?}");
         // An answer that only repeats the question keeps its words.
-        assert!(overlap("The environment variable's value.", question, output) > 0.0);
+        assert!(overlaps("The environment variable's value.", question, &[output])[0] > 0.0);
+        // Words every source holds do not tell them apart.
+        let answer = "Use the `--no-deps` option of the cargo doc command.";
+        let option = "The cargo doc option --no-deps skips the dependencies.";
+        let echo = "Run the cargo doc command to build documentation for all of them.";
+        let apart = overlaps(answer, "", &[option, echo]);
+        assert!(apart[0] > 2.0 * apart[1], "{apart:?}");
+        // Unless they leave fewer than two words, or there is one source.
+        assert_eq!(overlaps("cargo doc", "", &[option, echo]), [1.0, 1.0]);
+        let known = "Optimization is also known as mathematical programming.";
+        let named = "Mathematical optimization or mathematical programming is...";
+        let other = "Nonlinear programming, also known as nonlinear optimization...";
+        let judged = overlaps(known, "What is optimization?", &[named, other]);
+        assert!(judged[0] >= 0.5 * judged[1], "{judged:?}");
+        assert_eq!(
+            overlaps(answer, "", &[option])[0],
+            overlaps(answer, "", &[option, option])[0]
+        );
     }
 
     #[test]

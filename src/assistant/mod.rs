@@ -6,6 +6,7 @@ mod answer;
 mod answering;
 mod candidate;
 pub mod citations;
+mod citing;
 pub mod fences;
 pub mod grounding;
 pub mod injection;

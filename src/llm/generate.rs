@@ -403,6 +403,20 @@ impl Generator {
         options: &GenerateOptions,
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Generation> {
+        self.continue_guided(prefilled, options, &mut |_, _| {}, on_text)
+    }
+
+    /// [`Generator::continue_from`], with `guide` shown the text so far and
+    /// the next token's logits before each token is sampled, to rule tokens
+    /// out (a logit of minus infinity) where the text's format allows only
+    /// some. Drafted tokens are checked against the guided choice.
+    pub fn continue_guided(
+        &self,
+        prefilled: &Prefilled,
+        options: &GenerateOptions,
+        guide: &mut dyn FnMut(&str, &mut [f32]),
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation> {
         let prompt_ids = prefilled.prompt_ids.as_slice();
         let mut cache = prefilled.cache.clone();
         let prefill_secs = prefilled.seconds;
@@ -421,6 +435,8 @@ impl Generator {
         let mut generated = Vec::new();
         let mut stream = StreamDecoder::default();
         let mut text = Text::new(&options.stop_strings);
+        // Everything decoded so far, stop strings included, for the guide.
+        let mut decoded = String::new();
         let mut first_token_at = None;
         let mut last_token_at = start;
         let mut stop_reason = StopReason::MaxTokens;
@@ -441,6 +457,7 @@ impl Generator {
         'decode: while generated.len() < options.max_tokens {
             let mut row = 0;
             let id = loop {
+                guide(&decoded, &mut rows[row]);
                 let id = sampler.sample(&rows[row], &history);
                 last_token_at = Instant::now();
                 first_token_at.get_or_insert(last_token_at);
@@ -455,7 +472,9 @@ impl Generator {
                     stop_reason = StopReason::EndOfTurn;
                     break 'decode;
                 }
-                let (ready, stopped) = text.push(&stream.push(&self.tokenizer, id));
+                let piece = stream.push(&self.tokenizer, id);
+                decoded.push_str(&piece);
+                let (ready, stopped) = text.push(&piece);
                 if !ready.is_empty() && !on_text(&ready) {
                     stop_reason = StopReason::Cancelled;
                     break 'decode;
