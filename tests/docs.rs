@@ -14,7 +14,7 @@ use common::{json, ok, rag};
 /// when answers get better; never lower them to make a change pass.
 const RIGHT_ANSWERS: usize = 5;
 const SOURCES_CITED: usize = 5;
-const CITED_BY_THE_MODEL: usize = 4;
+const CITED_BY_THE_MODEL: usize = 5;
 const REFUSED: usize = 1;
 
 fn root() -> &'static Path {
