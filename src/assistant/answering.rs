@@ -7,7 +7,7 @@ use std::time::Instant;
 use rag_index::SearchIndex;
 
 use super::candidate::{self, citations_for, Candidate, Shown};
-use super::citing::CitationGuide;
+use super::citing::{self, CitationGuide};
 use super::prompt::{self, Style, REFUSAL};
 use super::{
     fences, grounding, injection, quote, sources, Answer, AnswerTimings, AskOptions, Assistant,
@@ -220,11 +220,7 @@ impl Assistant {
         else {
             return Ok(None);
         };
-        let tokenizer = self.generator.tokenizer();
-        let numbers: Vec<(usize, u32)> = sources
-            .iter()
-            .filter_map(|s| Some((s.n, tokenizer.token_id(&s.n.to_string())?)))
-            .collect();
+        let numbers = citing::number_tokens(self.generator.tokenizer(), sources);
         // With one source there is nothing to choose between.
         if numbers.len() < 2 || ids.len() >= self.generator.config().context_length {
             return Ok(None);

@@ -28,13 +28,10 @@ impl<'a> CitationGuide<'a> {
         sources: &'a [Source],
         think: bool,
     ) -> Self {
-        let numbers: Option<Vec<(usize, u32)>> = sources
-            .iter()
-            .map(|s| Some((s.n, tokenizer.token_id(&s.n.to_string())?)))
-            .collect();
-        let numbers = numbers
-            .filter(|numbers| numbers.iter().all(|&(n, _)| n < 10))
-            .unwrap_or_default();
+        let mut numbers = number_tokens(tokenizer, sources);
+        if numbers.len() < sources.len() || numbers.iter().any(|&(n, _)| n >= 10) {
+            numbers.clear();
+        }
         CitationGuide {
             question,
             sources,
@@ -73,7 +70,7 @@ impl<'a> CitationGuide<'a> {
             return Vec::new();
         };
         let cited = cited_text(&answer[..marker]);
-        let leaned: Vec<usize> = leaned_on(&cited, self.question, self.sources)
+        let leaned: Vec<usize> = leaned_on(cited, self.question, self.sources)
             .iter()
             .map(|s| s.n)
             .collect();
@@ -88,19 +85,30 @@ impl<'a> CitationGuide<'a> {
     }
 }
 
+/// Each source's number and the token that writes it, where one does.
+pub(super) fn number_tokens(tokenizer: &Tokenizer, sources: &[Source]) -> Vec<(usize, u32)> {
+    sources
+        .iter()
+        .filter_map(|s| Some((s.n, tokenizer.token_id(&s.n.to_string())?)))
+        .collect()
+}
+
 /// Where `answer` ends inside a citation marker waiting for a number (`[`,
 /// `[1, `): the byte offset of its bracket. Not in code, and not a bracket
 /// right after a word (an index, `vec![`).
 fn open_marker(answer: &str) -> Option<usize> {
+    // Most tokens follow other text: no search back through the answer.
+    if !answer.trim_end().ends_with(['[', ',']) {
+        return None;
+    }
     let at = answer.rfind('[')?;
     let inside = &answer[at + 1..];
-    let numbers_so_far = inside
-        .split(',')
-        .rev()
-        .skip(1)
-        .all(|part| !part.trim().is_empty() && part.trim().bytes().all(|b| b.is_ascii_digit()));
-    let waiting = inside.is_empty() || (inside.contains(',') && inside.ends_with([',', ' ']));
-    if !waiting || !numbers_so_far {
+    let waiting = inside.is_empty()
+        || inside
+            .trim_end()
+            .strip_suffix(',')
+            .is_some_and(is_number_list);
+    if !waiting {
         return None;
     }
     let before = answer[..at].chars().next_back();
@@ -118,7 +126,7 @@ fn open_marker(answer: &str) -> Option<usize> {
 /// The text a marker starting at the end of `before` cites: back to the
 /// previous marker, or, where markers follow one another (`[1][`), the text
 /// the first of them cites. Markers are left out.
-fn cited_text(before: &str) -> String {
+fn cited_text(before: &str) -> &str {
     let mut end = before.trim_end().len();
     // Step back over markers right before this one.
     while let Some(start) = marker_ending_at(&before[..end]) {
@@ -126,19 +134,22 @@ fn cited_text(before: &str) -> String {
     }
     let text = &before[..end];
     let start = previous_marker_end(text).unwrap_or(0);
-    text[start..].to_string()
+    &text[start..]
 }
 
 /// The start of a citation marker (`[2]`, `[1, 3]`) that `text` ends with.
 fn marker_ending_at(text: &str) -> Option<usize> {
     let inner = text.strip_suffix(']')?;
     let start = inner.rfind('[')?;
-    let body = &inner[start + 1..];
-    let is_marker = !body.trim().is_empty()
-        && body
-            .split(',')
-            .all(|part| !part.trim().is_empty() && part.trim().bytes().all(|b| b.is_ascii_digit()));
-    is_marker.then_some(start)
+    is_number_list(&inner[start + 1..]).then_some(start)
+}
+
+/// Whether `text` is a list of numbers: "2", "1, 3".
+fn is_number_list(text: &str) -> bool {
+    text.split(',').all(|part| {
+        let part = part.trim();
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// Where the last citation marker in `text` ends.
